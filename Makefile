@@ -1,0 +1,55 @@
+# Thin wrapper over CMake; see README.md.  Every target first makes sure the
+# Debian packages are there (installing them when run as root).
+#
+#   make              build the library, tests, examples and benchmarks
+#   make test         build and run every test (ctest; unit, stress, examples)
+#   make test-asan    the same under AddressSanitizer + UBSan (build-asan/)
+#   make test-tsan    the same under ThreadSanitizer (build-tsan/)
+#   make demo         the main job: run every example with its timings
+#   make bench        run the benchmarks beside their peers
+#   make install PREFIX=/usr/local
+#   make clean
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST    = ctest --output-on-failure -j$(JOBS)
+
+.PHONY: all deps test test-asan test-tsan demo bench install clean
+
+all: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+deps:
+	@scripts/install-deps.sh build
+
+test: all
+	cd $(BUILD) && $(CTEST)
+
+# Sanitizer builds use clang (its TSan/ASan runtimes are the ones Debian
+# keeps current) and their own folders.
+test-asan: deps
+	@cmake -S . -B build-asan -DCONCUR_SANITIZE=address -DCMAKE_C_COMPILER=clang \
+	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_BENCH=OFF >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+	cd build-asan && $(CTEST)
+
+test-tsan: deps
+	@cmake -S . -B build-tsan -DCONCUR_SANITIZE=thread -DCMAKE_C_COMPILER=clang \
+	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_BENCH=OFF >/dev/null
+	@cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && $(CTEST)
+
+demo: all
+	@scripts/demo.sh $(BUILD)
+
+bench: all
+	@scripts/install-deps.sh bench
+	@bench/run.sh $(BUILD)
+
+install: all
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan build-clang

@@ -1,0 +1,18 @@
+/*
+ * concur.h - everything of concur: include this one header.
+ *
+ * Layers (each its own header; see docs/ARCHITECTURE.md):
+ *   base      errors, clocks and deadlines, blobs, cpu count, debug mode
+ *   sync      threads, Lock, RLock, Condition, Semaphore, Event, Barrier, TLS
+ *   queue     bounded FIFO/LIFO/priority queues with join and shutdown
+ *   throttle  token-bucket rate limiter
+ */
+#ifndef CONCUR_H
+#define CONCUR_H
+
+#include "concur/base.h"
+#include "concur/sync.h"
+#include "concur/queue.h"
+#include "concur/throttle.h"
+
+#endif

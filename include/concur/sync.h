@@ -1,0 +1,306 @@
+/*
+ * concur/sync.h - threads, Lock, RLock, Condition, Semaphore, Event, Barrier
+ * and thread-local values: Python's `threading`, for C.
+ *
+ * Defaults for this header (see concur/base.h for the shared conventions):
+ *   - Every object is thread-safe.
+ *   - Every blocking call takes `double timeout` last (CC_FOREVER: no limit,
+ *     0: do not wait) and is bounded by the caller's deadline scope
+ *     (cc_deadline_push).  0 with the resource unavailable gives EAGAIN;
+ *     a timeout that expires gives ETIMEDOUT.  A NaN timeout gives EINVAL.
+ *   - Ownership of a Lock or RLock belongs to the thread that took it.
+ *   - Passing NULL, a freed object or an object of another type gives EINVAL
+ *     (checked with a magic number), never a crash.
+ *   - Freeing an object while another thread still uses it is a bug of the
+ *     caller; free only after every user is done.
+ */
+#ifndef CONCUR_SYNC_H
+#define CONCUR_SYNC_H
+
+#include "concur/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ----------------------------------------------------------------- threads */
+
+typedef struct cc_thread cc_thread;
+
+/*
+ * cc_thread_start - start fn(arg) in a new thread.
+ *
+ * `name` (copied; NULL gives "Thread-N" as in Python) names the thread in
+ * error places and in the OS (pthread_setname_np, cut to 15 bytes: visible
+ * in top -H, gdb and /proc).  The thread ends when fn returns; fn fails the
+ * thread by returning cc_fail(...), and cc_thread_join() then hands that
+ * error to the joiner: an error in a thread is never lost.
+ *
+ * Returns the thread, or NULL with errno EINVAL (fn is NULL), EAGAIN (the
+ * system could not create a thread) or ENOMEM.  The caller owns the handle
+ * and frees it with cc_thread_free() (which does not stop the thread).
+ */
+CC_API cc_thread *cc_thread_start(cc_fn fn, void *arg, const char *name);
+
+/*
+ * cc_thread_join - wait for a thread to end and collect its outcome.
+ *
+ * Waits up to `timeout`.  When the thread returned normally, stores fn's
+ * result in *result (if result is not NULL) and returns 0.  When it failed
+ * with cc_fail, returns -1 with errno = that error's code; cc_errmsg() gives
+ * its message and cc_thread_error() / cc_last_error() the whole error with
+ * its cause chain.  May be called again, from any thread: it gives the same
+ * outcome each time.
+ *
+ * Other errors (-1): ETIMEDOUT (still running; join again later), EAGAIN
+ * (timeout 0 and still running), EDEADLK (a thread joining itself), EINVAL.
+ */
+CC_API int cc_thread_join(cc_thread *t, void **result, double timeout);
+
+/* The error the thread failed with, once it ended; NULL if it succeeded or
+ * still runs.  Owned by the thread handle. */
+CC_API const cc_error *cc_thread_error(cc_thread *t);
+
+/* The thread's name ("" for NULL).  Owned by the handle. */
+CC_API const char *cc_thread_name(const cc_thread *t);
+
+/* True until the thread's function has returned. */
+CC_API bool cc_thread_is_alive(cc_thread *t);
+
+/*
+ * cc_thread_free - release the handle.  A thread still running goes on
+ * detached and cleans up after itself.  In debug mode, a thread that failed
+ * and whose error nobody retrieved (by joining) is reported on stderr.
+ */
+CC_API void cc_thread_free(cc_thread *t);
+
+/* The calling thread's name ("MainThread" for the main thread). */
+CC_API const char *cc_thread_current_name(void);
+
+/* Rename the calling thread (library name and OS name).  -1/EINVAL on NULL. */
+CC_API int cc_thread_set_current_name(const char *name);
+
+/* ------------------------------------------------------------------- Lock */
+
+/*
+ * cc_lock - a mutual-exclusion lock with timeouts and an owner
+ * (threading.Lock).  Unlike Python's Lock, only the owner may release it.
+ * Not recursive: acquiring it again from its owner fails with EDEADLK rather
+ * than hanging.  Uncontended acquire + release is two atomic operations.
+ */
+typedef struct cc_lock cc_lock;
+
+/* A new unlocked lock, or NULL (ENOMEM). */
+CC_API cc_lock *cc_lock_new(void);
+
+/*
+ * cc_lock_acquire - take the lock, waiting up to `timeout`.
+ * Returns 0; or -1 with EAGAIN (timeout 0 and held), ETIMEDOUT, EDEADLK (the
+ * caller already holds it), EINVAL.
+ */
+CC_API int cc_lock_acquire(cc_lock *l, double timeout);
+
+/*
+ * cc_lock_release - release the lock and wake one waiter, if any.
+ * Returns 0; or -1 with EPERM (the caller does not hold it, including when
+ * it is not locked at all), EINVAL.
+ */
+CC_API int cc_lock_release(cc_lock *l);
+
+/* True while somebody holds the lock (a snapshot). */
+CC_API bool cc_lock_locked(cc_lock *l);
+
+/* True when the calling thread holds the lock. */
+CC_API bool cc_lock_owned(cc_lock *l);
+
+/* Free an unlocked lock; NULL does nothing.  Freeing a held lock is a bug. */
+CC_API void cc_lock_free(cc_lock *l);
+
+/* ------------------------------------------------------------------ RLock */
+
+/*
+ * cc_rlock - a reentrant lock (threading.RLock): its owner may acquire it
+ * again; it is free once released as many times as acquired.
+ */
+typedef struct cc_rlock cc_rlock;
+
+CC_API cc_rlock *cc_rlock_new(void);
+
+/* Returns 0; or -1 with EAGAIN (timeout 0, held by another), ETIMEDOUT,
+ * EOVERFLOW (acquired more than UINT_MAX times), EINVAL. */
+CC_API int cc_rlock_acquire(cc_rlock *l, double timeout);
+
+/* Returns 0; or -1 with EPERM (the caller does not hold it), EINVAL. */
+CC_API int cc_rlock_release(cc_rlock *l);
+
+/* How many times the calling thread holds it (0 when it does not). */
+CC_API unsigned cc_rlock_depth(cc_rlock *l);
+
+CC_API void cc_rlock_free(cc_rlock *l);
+
+/* -------------------------------------------------------------- Condition */
+
+/*
+ * cc_cond - a condition variable bound to one Lock or RLock
+ * (threading.Condition).  Waiting and notifying require holding that lock.
+ */
+typedef struct cc_cond cc_cond;
+
+/* A condition on `lock`; with lock NULL it makes (and owns) its own cc_lock.
+ * NULL on ENOMEM. */
+CC_API cc_cond *cc_cond_new(cc_lock *lock);
+
+/* A condition on a reentrant lock (not owned). */
+CC_API cc_cond *cc_cond_new_rlock(cc_rlock *lock);
+
+/* Acquire / release the condition's lock (same errors as the lock's). */
+CC_API int cc_cond_acquire(cc_cond *c, double timeout);
+CC_API int cc_cond_release(cc_cond *c);
+
+/*
+ * cc_cond_wait - release the lock, wait for a notify or the timeout, take the
+ * lock back.  An RLock held several times is released fully and restored to
+ * the same depth.
+ *
+ * Returns 0 when notified (spurious wake-ups do not happen, but the state you
+ * wait for may have changed again: re-check it, or use cc_cond_wait_for).
+ * Returns -1 with ETIMEDOUT, EPERM (the caller does not hold the lock) or
+ * EINVAL.  On return the caller holds the lock again, in every case but EPERM
+ * and EINVAL.
+ */
+CC_API int cc_cond_wait(cc_cond *c, double timeout);
+
+/*
+ * cc_cond_wait_for - wait until pred(arg) is true, with one overall deadline
+ * for all the waits.  pred is called with the lock held, first before any
+ * wait.  Returns 0 when pred became true; -1 with ETIMEDOUT (pred still
+ * false), EPERM or EINVAL.  The caller holds the lock on return.
+ */
+CC_API int cc_cond_wait_for(cc_cond *c, bool (*pred)(void *arg), void *arg,
+                            double timeout);
+
+/* Wake up to n waiters (oldest first).  -1 with EPERM when the caller does not
+ * hold the lock, EINVAL. */
+CC_API int cc_cond_notify(cc_cond *c, unsigned n);
+
+/* Wake every waiter.  Same errors. */
+CC_API int cc_cond_notify_all(cc_cond *c);
+
+/* Free the condition (and its lock if it made it).  No waiter may remain. */
+CC_API void cc_cond_free(cc_cond *c);
+
+/* -------------------------------------------------------------- Semaphore */
+
+/*
+ * cc_sem - a counting semaphore (threading.Semaphore); bounded, it refuses
+ * to be released above its initial value (threading.BoundedSemaphore).
+ * Waiters are served first come, first served.
+ */
+typedef struct cc_sem cc_sem;
+
+CC_API cc_sem *cc_sem_new(unsigned value);
+CC_API cc_sem *cc_sem_new_bounded(unsigned value);
+
+/* Take one unit.  Returns 0; or -1 with EAGAIN, ETIMEDOUT, EINVAL. */
+CC_API int cc_sem_acquire(cc_sem *s, double timeout);
+
+/* Give one unit back, waking a waiter.  -1 with EINVAL when a bounded
+ * semaphore would go above its initial value ("semaphore released too many
+ * times") or the counter would overflow; nothing changes then. */
+CC_API int cc_sem_release(cc_sem *s);
+
+/* Give n units back at once (all or nothing); same errors. */
+CC_API int cc_sem_release_n(cc_sem *s, unsigned n);
+
+/* The current value (a snapshot). */
+CC_API unsigned cc_sem_value(cc_sem *s);
+
+CC_API void cc_sem_free(cc_sem *s);
+
+/* ------------------------------------------------------------------ Event */
+
+/* cc_event - a flag threads can wait for (threading.Event); starts clear. */
+typedef struct cc_event cc_event;
+
+CC_API cc_event *cc_event_new(void);
+
+/* Set the flag and wake every waiter.  -1/EINVAL on a bad handle. */
+CC_API int cc_event_set(cc_event *e);
+
+/* Clear the flag.  -1/EINVAL on a bad handle. */
+CC_API int cc_event_clear(cc_event *e);
+
+CC_API bool cc_event_is_set(cc_event *e);
+
+/* Wait until the flag is set.  Returns 0 (set), or -1 with EAGAIN (timeout 0
+ * and clear), ETIMEDOUT, EINVAL. */
+CC_API int cc_event_wait(cc_event *e, double timeout);
+
+CC_API void cc_event_free(cc_event *e);
+
+/* ---------------------------------------------------------------- Barrier */
+
+/*
+ * cc_barrier - a meeting point for a fixed number of parties
+ * (threading.Barrier), reusable wave after wave.
+ *
+ * When the last party arrives, `action(arg)` (if given) runs in that party's
+ * thread before anybody is released; a non-zero return breaks the barrier.
+ * A broken barrier (by abort(), a failing action, or a waiter whose timeout
+ * expired) fails every current and later wait with EPIPE until reset().
+ */
+typedef struct cc_barrier cc_barrier;
+typedef int (*cc_barrier_action)(void *arg);
+
+/* NULL with EINVAL when parties is 0, ENOMEM. */
+CC_API cc_barrier *cc_barrier_new(unsigned parties, cc_barrier_action action,
+                                  void *arg);
+
+/*
+ * cc_barrier_wait - arrive and wait for the others.
+ *
+ * Returns this party's arrival index, 0 .. parties-1 (the last to arrive gets
+ * parties-1 and ran the action), different for each party of a wave.
+ * Returns -1 with EPIPE (the barrier is or became broken), ETIMEDOUT (this
+ * call's timeout expired: the barrier is now broken for the others), EINVAL.
+ */
+CC_API int cc_barrier_wait(cc_barrier *b, double timeout);
+
+/* Break the barrier: current and later waits fail with EPIPE. */
+CC_API int cc_barrier_abort(cc_barrier *b);
+
+/* Return to the initial state; parties waiting right now get EPIPE. */
+CC_API int cc_barrier_reset(cc_barrier *b);
+
+CC_API bool cc_barrier_broken(cc_barrier *b);
+CC_API unsigned cc_barrier_parties(cc_barrier *b);
+/* Parties waiting in the current wave (a snapshot). */
+CC_API unsigned cc_barrier_n_waiting(cc_barrier *b);
+
+CC_API void cc_barrier_free(cc_barrier *b);
+
+/* ----------------------------------------------------- thread-local values */
+
+/*
+ * cc_tls - one value per thread (threading.local).  The destructor, if any,
+ * runs on a thread's non-NULL value when that thread ends (not for the value
+ * of a thread still running when cc_tls_free is called).
+ */
+typedef struct cc_tls cc_tls;
+
+/* NULL with EAGAIN when the system is out of thread-local keys, ENOMEM. */
+CC_API cc_tls *cc_tls_new(void (*destructor)(void *value));
+
+/* The calling thread's value; NULL when never set (or a bad handle). */
+CC_API void *cc_tls_get(cc_tls *t);
+
+/* Replace the calling thread's value (the old one is NOT destroyed).
+ * Returns 0; -1 with EINVAL or ENOMEM. */
+CC_API int cc_tls_set(cc_tls *t, void *value);
+
+CC_API void cc_tls_free(cc_tls *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CONCUR_SYNC_H */

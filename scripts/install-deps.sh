@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the Debian packages concur needs, if any is missing.  Run as root
+# it installs them with apt-get; otherwise it names what is missing and
+# fails.  Quiet and fast (one dpkg-query) when everything is there, so the
+# Makefile can call it before every build.
+#   usage: scripts/install-deps.sh [build|bench]
+set -eu
+# build: compilers, CMake, cmocka (tests), pkg-config (finding cmocka and
+# checking the installed concur.pc), clang (second compiler, sanitizers).
+pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils"
+if [ "${1:-build}" = "bench" ]; then
+    # bench: the peers our benchmarks run beside ours (Go channels, Python's
+    # queue/threading, GLib), and GNU time for peak RSS.
+    pkgs="$pkgs golang-go python3 libglib2.0-dev time"
+fi
+missing=""
+for p in $pkgs; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+        *"install ok installed"*) ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "concur: missing Debian packages:$missing" >&2
+    echo "concur: run 'sudo apt-get install$missing' (or make as root)" >&2
+    exit 1
+fi
+echo "concur: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

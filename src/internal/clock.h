@@ -1,0 +1,47 @@
+/*
+ * clock.h - monotonic nanoseconds and deadline arithmetic (internal).
+ *
+ * Every wait in the library is bounded by an absolute deadline in monotonic
+ * nanoseconds.  CC__NS_FOREVER means none.  A timeout in seconds is converted
+ * once, at the public boundary, by cc__deadline_ns().
+ */
+#ifndef CC_INTERNAL_CLOCK_H
+#define CC_INTERNAL_CLOCK_H
+
+#include <math.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CC__NS_FOREVER INT64_MAX
+
+static inline int64_t cc__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The absolute deadline `timeout` seconds from now: CC__NS_FOREVER for a
+ * negative timeout, now for 0.  Huge timeouts saturate to forever.  The
+ * caller has already rejected NaN.
+ */
+static inline int64_t cc__deadline_after(double timeout)
+{
+    int64_t now;
+
+    if (timeout < 0)
+        return CC__NS_FOREVER;
+    now = cc__now_ns();
+    if (timeout >= (double)(CC__NS_FOREVER - now) / 1e9)
+        return CC__NS_FOREVER;
+    return now + (int64_t)(timeout * 1e9);
+}
+
+static inline int64_t cc__ns_min(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+#endif
