@@ -1,0 +1,83 @@
+#!/bin/sh
+# Runs every example program found in a build tree, one after the other, with
+# a header before each and its wall time after it, then prints a summary.
+# Examples not built (yet) are skipped.  Exits 1 if any example failed.
+# Usage: scripts/demo.sh <build-dir>
+set -u
+set -f  # no globbing when the argument lists are split
+
+# One example per line: "<name> [args...] # <what it shows>".  Add new
+# examples here, in the order they should run (quotes are fine in the text).
+EXAMPLES=$(cat <<'LIST'
+thread_visits  # Expert Python ch. 6, counting visits with and without a lock
+sensor_counter # Effective Python item 69, a shared counter and a Lock
+slow_syscall   # Effective Python item 68, blocking system calls in threads
+factorize      # Effective Python item 68, CPU-bound work on every CPU
+pipeline       # Effective Python item 70, pipelines of threads and queues
+bank_transfers --mode all # the blog's bank transfers, with and without a lock
+LIST
+)
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 <build-dir>" >&2
+    exit 2
+fi
+bin_dir=$1/examples
+if [ ! -d "$bin_dir" ]; then
+    echo "demo: no examples folder in '$1' (build the project first)" >&2
+    exit 2
+fi
+
+# Seconds since the epoch, with fractions where date(1) supports %N (GNU).
+now() {
+    t=$(date +%s.%N)
+    case $t in
+        *N) date +%s ;;
+        *) printf '%s\n' "$t" ;;
+    esac
+}
+
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+failed=0
+
+# Read the list line by line; the here-document keeps the loop in this shell.
+while IFS= read -r line; do
+    command=${line%%#*}
+    case $line in
+        *'#'*) about=${line#*#} ;;
+        *) about='' ;;
+    esac
+    about=$(printf '%s' "$about" | sed 's/^ *//')
+    # shellcheck disable=SC2086 # word splitting of the arguments is wanted
+    set -- $command
+    [ $# -eq 0 ] && continue
+    name=$1
+    shift
+    if [ ! -x "$bin_dir/$name" ]; then
+        printf '%-20s %8s  %s\n' "$name" "-" "not built, skipped" >>"$summary"
+        continue
+    fi
+    echo "=== $name: $about"
+    start=$(now)
+    "$bin_dir/$name" "$@"
+    status=$?
+    end=$(now)
+    seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+    if [ $status -eq 0 ]; then
+        result=ok
+    else
+        result="FAILED (exit status $status)"
+        failed=1
+    fi
+    echo "--- $name: $result in $seconds s"
+    echo
+    printf '%-20s %8s  %s\n' "$name" "$seconds" "$result" >>"$summary"
+done <<EOF
+$EXAMPLES
+EOF
+
+echo "=== summary"
+printf '%-20s %8s  %s\n' "example" "seconds" "result"
+cat "$summary"
+exit $failed
