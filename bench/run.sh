@@ -1,0 +1,60 @@
+#!/bin/sh
+# Runs concur's benchmarks and, right after each, the same workload written
+# for its peers (Go, Python; bench/peers/), sequentially, in one go: the
+# machine is noisy, so compare figures of the same run.  Each program prints
+# "RESULT <metric> <value> <unit>"; this script prints them side by side.
+# Peers whose toolchain is missing are skipped with a note.
+# Usage: bench/run.sh <build-dir>
+set -u
+build=$(cd "${1:?usage: bench/run.sh <build-dir>}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$build/bench
+peers=$build/bench-peers
+mkdir -p "$peers"
+PY=/usr/bin/python3
+[ -x $PY ] || PY=python3
+
+# Build the Go peers (no network: GOPATH mode, cache in the build tree).
+if command -v go >/dev/null 2>&1; then
+    export GOCACHE="$peers/gocache" GOPATH="$peers/gopath" GO111MODULE=off GOFLAGS=
+    for p in go_queue go_pingpong; do
+        go build -o "$peers/$p" "$here/peers/$p/main.go" || echo "note: $p did not build"
+    done
+fi
+
+# row <workload> <implementation> <command...>: run it, print its RESULT lines.
+row() {
+    w=$1
+    impl=$2
+    shift 2
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
+        printf '%-10s %-34s (skipped: %s not available)\n' "$w" "$impl" "$1"
+        return
+    fi
+    out=$("$@" 2>&1) || { printf '%-10s %-34s FAILED\n%s\n' "$w" "$impl" "$out"; return; }
+    printf '%s\n' "$out" | awk -v w="$w" -v impl="$impl" '
+        $1 == "RESULT" { printf "%-10s %-34s %-40s %14.6g %s\n", w, impl, $2, $3, $4 }'
+}
+
+echo "concur benchmarks beside their peers ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs)"
+printf '%-10s %-34s %-40s %14s %s\n' workload implementation metric value unit
+
+row lock      "concur cc_lock / pthread_mutex"  "$bin/bench_lock"
+row lock      "python threading.Lock (W8c)"     $PY "$here/peers/py_lock.py"
+
+row queue     "concur cc_queue 2P2C maxsize 1024" "$bin/bench_queue" 1000000 1024
+row queue     "go buffered chan 2P2C cap 1024"  "$peers/go_queue" 1000000 1024
+row queue     "python queue.Queue 2P2C (200k)"  $PY "$here/peers/py_queue.py" 200000 1024
+
+row pingpong  "concur cc_queue, 2 threads"      "$bin/bench_pingpong" 200000
+row pingpong  "go unbuffered chan, 2 goroutines" "$peers/go_pingpong" 200000
+row pingpong  "python queue.Queue, 2 threads (50k)" $PY "$here/peers/py_pingpong.py" 50000
+
+row throttle  "concur cc_throttle 4 threads"    "$bin/bench_throttle" 10000 2
+
+ref=$here/../../shared/bench-peers/results.tsv
+if [ -f "$ref" ]; then
+    echo
+    echo "reference rows of ../shared/bench-peers (another run, for orientation only):"
+    grep -E '^(W2_pingpong|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
+fi
