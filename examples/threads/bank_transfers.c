@@ -42,7 +42,7 @@ struct transfer {
 
 /* What the workers share.  lock is NULL in the unsafe mode. */
 struct bank_run {
-    cc_queue *todo; /* struct transfer *, shut down once all are in */
+    cc_queue *pending; /* struct transfer *, shut down once all are in */
     cc_rlock *lock;
 };
 
@@ -143,7 +143,7 @@ static void *transfer_worker(void *arg)
     for (;;) {
         void *item;
 
-        if (cc_queue_get(run->todo, &item, CC_FOREVER) != 0) {
+        if (cc_queue_get(run->pending, &item, CC_FOREVER) != 0) {
             if (errno == ESHUTDOWN)
                 return NULL;
             return cc_fail_from(cc_last_error(), 0, "get");
@@ -158,29 +158,29 @@ static void *transfer_worker(void *arg)
 static int run_threaded(struct transfer *transfers, int n_workers,
                         cc_rlock *lock)
 {
-    struct bank_run run = {.todo = NULL, .lock = lock};
+    struct bank_run run = {.pending = NULL, .lock = lock};
     cc_thread **workers;
     int started = 0;
     int rc = 0;
 
     workers = calloc((size_t)n_workers, sizeof(*workers));
-    run.todo = cc_queue_new(0, CC_FIFO);
-    if (workers == NULL || run.todo == NULL) {
+    run.pending = cc_queue_new(0, CC_FIFO);
+    if (workers == NULL || run.pending == NULL) {
         fprintf(stderr, "bank_transfers: setup: %s\n",
                 workers == NULL ? "out of memory" : cc_errmsg());
         free(workers);
-        cc_queue_free(run.todo);
+        cc_queue_free(run.pending);
         return -1;
     }
     /* Queue all the work first, like executor.submit() in the seed. */
     for (int i = 0; i < N_TRANSFERS && rc == 0; i++) {
-        if (cc_queue_put(run.todo, &transfers[i], CC_FOREVER) != 0) {
+        if (cc_queue_put(run.pending, &transfers[i], CC_FOREVER) != 0) {
             fprintf(stderr, "bank_transfers: put: %s\n", cc_errmsg());
             rc = -1;
         }
     }
     /* Workers drain what is queued, then get ESHUTDOWN and end. */
-    if (cc_queue_shutdown(run.todo, rc != 0) != 0) {
+    if (cc_queue_shutdown(run.pending, rc != 0) != 0) {
         fprintf(stderr, "bank_transfers: shutdown: %s\n", cc_errmsg());
         rc = -1;
     }
@@ -202,7 +202,7 @@ static int run_threaded(struct transfer *transfers, int n_workers,
         cc_thread_free(workers[i]);
     }
     free(workers);
-    cc_queue_free(run.todo);
+    cc_queue_free(run.pending);
     return rc;
 }
 

@@ -451,17 +451,22 @@ int cc_queue_join(cc_queue *q, double timeout)
 
 /* ---------------------------------------------------------------- shutdown */
 
-/* Move every item still in the ring into `into` (an unbounded store);
- * returns how many.  Items it cannot keep (out of memory) are freed at once. */
-static uint64_t drain_ring(cc_queue *q, cc__store *into)
+/*
+ * Move every item still in the ring into `into` (an unbounded store) and
+ * return how many.  Out of memory (for `into` itself or its growth), the
+ * items that cannot be kept go to the destructor right away, under mu: a
+ * last resort that keeps the discard complete.
+ */
+static uint64_t drain_ring(cc_queue *q, cc__store *into, bool usable)
 {
     uint64_t n = 0;
     void *item;
 
     while (cc__ring_pop(&q->ring, &item) == 0) {
         n++;
-        if (cc__store_push(into, item) != 0 && q->item_free != NULL)
-            q->item_free(item); /* last resort: under mu */
+        if ((!usable || cc__store_push(into, item) != 0) &&
+            q->item_free != NULL)
+            q->item_free(item);
     }
     return n;
 }
@@ -479,8 +484,9 @@ int cc_queue_shutdown(cc_queue *q, bool immediate)
     item_free = q->item_free;
     if (q->use_ring) {
         cc__ring_close(&q->ring);
-        if (immediate && cc__store_init(&dropped, CC_FIFO, NULL, 64) == 0)
-            discarded = drain_ring(q, &dropped);
+        if (immediate)
+            discarded = drain_ring(
+                q, &dropped, cc__store_init(&dropped, CC_FIFO, NULL, 64) == 0);
     } else {
         cc__mutex_lock(&q->store_mu);
         q->store_shutdown = true;
