@@ -6,6 +6,7 @@
  *   sync      threads, Lock, RLock, Condition, Semaphore, Event, Barrier, TLS
  *   queue     bounded FIFO/LIFO/priority queues with join and shutdown
  *   throttle  token-bucket rate limiter
+ *   future    futures, executors, the thread pool, wait, as_completed, map
  */
 #ifndef CONCUR_H
 #define CONCUR_H
@@ -14,5 +15,6 @@
 #include "concur/sync.h"
 #include "concur/queue.h"
 #include "concur/throttle.h"
+#include "concur/future.h"
 
 #endif

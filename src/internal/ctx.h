@@ -33,6 +33,7 @@ typedef struct cc__ctx {
     int64_t scopes[CC__SCOPES_MAX]; /* each already min'd with the outer one */
     char name[CC__NAME_MAX];     /* "MainThread", "worker-1", a task's name */
     void *task;                  /* the coroutine running this context, or NULL */
+    struct cc_executor *worker_of; /* the pool whose worker runs here, or NULL */
 } cc__ctx;
 
 extern __thread cc__ctx *cc__cur __attribute__((tls_model("initial-exec")));

@@ -1,0 +1,218 @@
+/*
+ * concur/future.h - futures, executors and the thread pool: Python's
+ * concurrent.futures, for C.
+ *
+ * A future is the outcome of a task that runs elsewhere (a pool worker, a
+ * process, later a coroutine).  It moves through PENDING -> RUNNING ->
+ * FINISHED, or PENDING -> CANCELLED.  A task fails by returning
+ * cc_fail(...); whoever waits on its future gets -1 with errno = that code,
+ * and cc_future_error() gives the error with its place and cause chain.
+ *
+ * An executor runs tasks and hands out futures.  One interface (cc_submit,
+ * cc_map, cc_executor_shutdown, cc_executor_free) serves the thread pool
+ * here and the process pool and cluster back ends that implement it later,
+ * so calling code does not change when the executor does.
+ *
+ * Defaults (see concur/base.h): thread-safe; every blocking call takes
+ * `double timeout` last and honours deadline scopes; EINVAL for NULL or a
+ * foreign handle.
+ *
+ * Ownership: futures are reference-counted.  cc_submit returns one
+ * reference to the caller, who releases it with cc_future_free(); the
+ * executor holds its own until the task is done, so a future may outlive its
+ * executor and vice versa.  A result is handed over as is (a pointer): the
+ * future never frees it.
+ */
+#ifndef CONCUR_FUTURE_H
+#define CONCUR_FUTURE_H
+
+#include "concur/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cc_future cc_future;
+typedef struct cc_executor cc_executor;
+
+/* ----------------------------------------------------------------- futures */
+
+/*
+ * cc_future_result - wait for the future and collect its outcome.
+ *
+ * Waits up to `timeout`.  Returns 0 and stores the task's result in *result
+ * (if result is not NULL) when it finished normally.  Returns -1 with errno:
+ *   <code>     the task failed with cc_fail(code, ...): cc_errmsg() is its
+ *              message, cc_last_error() and cc_future_error() the whole error
+ *   ECANCELED  the future was cancelled
+ *   ETIMEDOUT  still not done at the deadline (EAGAIN when timeout is 0)
+ *   EINVAL     f is NULL or not a future
+ * May be called any number of times, from any thread.
+ */
+CC_API int cc_future_result(cc_future *f, void **result, double timeout);
+
+/*
+ * cc_future_error - the error the task failed with, once done; NULL when it
+ * succeeded, was cancelled or is not done.  Owned by the future.  Asking
+ * counts as retrieving it (see debug mode below).
+ */
+CC_API const cc_error *cc_future_error(cc_future *f);
+
+/*
+ * cc_future_cancel - cancel the task if it has not started.  Returns true
+ * when the future is (now or already) cancelled; false when it is running
+ * or finished, which it then stays.  Waiters and callbacks are released.
+ */
+CC_API bool cc_future_cancel(cc_future *f);
+
+/* State queries (snapshots). */
+CC_API bool cc_future_cancelled(cc_future *f);
+CC_API bool cc_future_running(cc_future *f);
+CC_API bool cc_future_done(cc_future *f); /* finished or cancelled */
+
+/*
+ * cc_future_add_done_callback - call fn(f, arg) once the future is done:
+ * right away in the calling thread if it already is, else in the thread
+ * that completes it (a pool worker, or whoever cancels it).  Callbacks run
+ * in the order they were added.  A callback fails by returning -1 (after
+ * cc_fail, ideally); its error is printed on stderr with the future's
+ * description, never silently dropped.  Returns 0, or -1 with ENOMEM/EINVAL.
+ */
+typedef int (*cc_done_fn)(cc_future *f, void *arg);
+CC_API int cc_future_add_done_callback(cc_future *f, cc_done_fn fn, void *arg);
+
+/*
+ * A future made by hand, for bridging code (a callback API, another event
+ * loop): the caller completes it with set_result or set_error, or cancels
+ * it.  NULL on ENOMEM.  The caller holds one reference.
+ */
+CC_API cc_future *cc_future_new(void);
+
+/* Complete a hand-made future.  -1 with EINVAL when it is not a hand-made
+ * future, or EALREADY when it is already done (cancelled, for instance). */
+CC_API int cc_future_set_result(cc_future *f, void *result);
+
+/* Fail a hand-made future with a copy of err (its code must be > 0). */
+CC_API int cc_future_set_error(cc_future *f, const cc_error *err);
+
+/* Take another reference (returns f), for handing the future to someone
+ * who will release it with cc_future_free. */
+CC_API cc_future *cc_future_ref(cc_future *f);
+
+/*
+ * cc_future_free - release one reference; the last one frees it.  In debug
+ * mode, a failure that nobody retrieved (through cc_future_result or
+ * cc_future_error) is reported on stderr when the last reference goes.
+ */
+CC_API void cc_future_free(cc_future *f);
+
+/* --------------------------------------------------------------- executors */
+
+/* Options of cc_thread_pool_new (and of the process pool).  Zero = default. */
+typedef struct cc_pool_opts {
+    const char *thread_name_prefix; /* workers are "<prefix>_<n>";
+                                       default "ThreadPool-<k>" */
+    cc_fn initializer;              /* run once by every worker before any
+                                       task; fails (returns cc_fail) -> the
+                                       pool is broken */
+    void *initarg;
+} cc_pool_opts;
+
+/*
+ * cc_thread_pool_new - a pool of at most max_workers threads (0: min(32,
+ * cc_cpu_count() + 4), as in Python).  Threads are started lazily, one per
+ * submit that finds no idle worker, and are reused.
+ *
+ * When the initializer fails in a worker, the pool is broken: every pending
+ * and later task fails with CC_EBROKEN and a message naming the cause.
+ * Returns NULL with EINVAL (max_workers < 0) or ENOMEM.
+ */
+CC_API cc_executor *cc_thread_pool_new(int max_workers, const cc_pool_opts *opts);
+
+/*
+ * cc_submit - schedule fn(arg) on the executor.  Returns its future (the
+ * caller owns one reference), or NULL with ESHUTDOWN (after shutdown),
+ * CC_EBROKEN (the pool is broken), EINVAL, ENOMEM.
+ */
+CC_API cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg);
+
+/*
+ * cc_map - run fn on every args[i] and store the results in order in
+ * results[i] (Executor.map).  chunksize > 1 sends the items in chunks of
+ * that many per task (fewer hand-overs for tiny tasks); 0 means 1.  The
+ * whole call has one `timeout`.
+ *
+ * Returns 0 when every item succeeded.  When an item fails, the pending
+ * items are cancelled, the running ones finish, and the call returns -1
+ * with errno = the failure's code and cc_errmsg() naming the first failed
+ * item in input order ("map: item 17 of 100 failed: ..."; cc_last_error()
+ * carries the task's error as cause); results[i] holds every result that
+ * was computed (NULL for the others).  At the deadline: -1 with ETIMEDOUT,
+ * pending items cancelled, results of items still running dropped.
+ * Also ESHUTDOWN, CC_EBROKEN, EINVAL, ENOMEM.
+ */
+CC_API int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
+                  size_t chunksize, void **results, double timeout);
+
+/*
+ * cc_executor_shutdown - stop accepting tasks.  With cancel_futures, cancel
+ * every task not yet started.  With wait, return once every task has run
+ * and the workers are gone.  Calling it again is fine.  Returns 0, or -1
+ * with EINVAL (or EDEADLK: a worker may not wait for its own pool).
+ */
+CC_API int cc_executor_shutdown(cc_executor *ex, bool wait, bool cancel_futures);
+
+/*
+ * cc_executor_free - shut down (waiting for running and queued work, as
+ * Python's `with` block does) and free the executor.  Futures handed out
+ * stay valid.  NULL does nothing.
+ */
+CC_API void cc_executor_free(cc_executor *ex);
+
+/* The executor's kind ("thread pool") and its workers' limit. */
+CC_API const char *cc_executor_kind(cc_executor *ex);
+CC_API int cc_executor_max_workers(cc_executor *ex);
+
+/* ------------------------------------------------------- waiting for many */
+
+enum {
+    CC_FIRST_COMPLETED = 1, /* any future is done */
+    CC_FIRST_EXCEPTION = 2, /* any future failed, or all are done */
+    CC_ALL_COMPLETED = 3,   /* every future is done */
+};
+
+/*
+ * cc_wait - wait until the futures meet the condition `return_when`.
+ *
+ * Returns how many of them are done (use cc_future_done to tell which).
+ * Returns -1 when the condition was not met by the deadline, with errno
+ * ETIMEDOUT (EAGAIN for timeout 0), or EINVAL (bad return_when, NULL
+ * futures).  n == 0 returns 0 at once.  The same future may appear twice.
+ */
+CC_API int cc_wait(cc_future **fs, size_t n, int return_when, double timeout);
+
+/*
+ * cc_as_completed - iterate over futures in the order they finish
+ * (concurrent.futures.as_completed), with one overall timeout counted from
+ * cc_as_completed_new.
+ *
+ *     cc_as_completed *it = cc_as_completed_new(fs, n, 10.0);
+ *     cc_future *f;
+ *     while (cc_as_completed_next(it, &f) == 1)
+ *         ... f is done ...
+ *     cc_as_completed_free(it);
+ *
+ * next returns 1 with the next done future (each given once; the caller's
+ * references are not touched), 0 when all have been given, -1 with
+ * ETIMEDOUT when the deadline passed first (EINVAL on a bad handle).
+ */
+typedef struct cc_as_completed cc_as_completed;
+CC_API cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n,
+                                            double timeout);
+CC_API int cc_as_completed_next(cc_as_completed *it, cc_future **f);
+CC_API void cc_as_completed_free(cc_as_completed *it);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CONCUR_FUTURE_H */

@@ -1,0 +1,244 @@
+/*
+ * executor.c - the executor front end: cc_submit, cc_map, shutdown and free,
+ * over the table of operations each back end provides (future layer).
+ *
+ * cc_map sends the items in chunks.  Chunk tasks read a copy of the args and
+ * write their results into a map context on the heap, never into the
+ * caller's arrays: a chunk still running when cc_map returns (at its
+ * deadline) then uses memory that stays valid.  The context is reference-
+ * counted: the caller holds one reference and every submitted chunk one.  A
+ * chunk that runs drops its own at the end; for a chunk that never runs
+ * (cancelled, or failed by a broken pool) the caller drops it, which it can
+ * tell from the chunk's `ran` flag once the future is done.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
+
+#include "internal/ctx.h"
+#include "internal/future.h"
+
+cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg)
+{
+    cc_future *f;
+
+    if (!cc__executor_ok(ex))
+        return cc__err_null(EINVAL, "cc_submit: not an executor");
+    if (fn == NULL)
+        return cc__err_null(EINVAL, "cc_submit: fn is NULL");
+    f = cc__future_new_task(ex, fn, arg);
+    if (f == NULL)
+        return NULL;
+    if (ex->ops->submit(ex, f) != 0) {
+        /* Not taken: drop both references (the executor's and ours). */
+        cc__future_unref(f);
+        cc__future_unref(f);
+        return NULL;
+    }
+    return f;
+}
+
+int cc_executor_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
+{
+    if (!cc__executor_ok(ex))
+        return cc__err(EINVAL, "cc_executor_shutdown: not an executor");
+    return ex->ops->shutdown(ex, wait, cancel_futures);
+}
+
+void cc_executor_free(cc_executor *ex)
+{
+    if (!cc__executor_ok(ex))
+        return;
+    (void)ex->ops->shutdown(ex, true, false);
+    ex->magic = 0;
+    ex->ops->destroy(ex);
+}
+
+const char *cc_executor_kind(cc_executor *ex)
+{
+    return cc__executor_ok(ex) ? ex->ops->kind : "";
+}
+
+int cc_executor_max_workers(cc_executor *ex)
+{
+    return cc__executor_ok(ex) ? ex->ops->max_workers(ex) : 0;
+}
+
+/* --------------------------------------------------------------------- map */
+
+typedef struct map_ctx map_ctx;
+
+typedef struct map_chunk {
+    map_ctx *ctx;
+    size_t start;          /* items [start, end) */
+    size_t end;
+    _Atomic bool ran;      /* the task started (it drops its own reference) */
+} map_chunk;
+
+struct map_ctx {
+    _Atomic size_t refs;   /* the caller + one per submitted chunk */
+    cc_fn fn;
+    size_t n;
+    void **args;           /* a copy of the caller's args */
+    void **results;        /* n slots, written by the chunk tasks */
+    map_chunk *chunks;
+};
+
+static void map_ctx_unref(map_ctx *ctx)
+{
+    if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(ctx->args);
+    free(ctx->results);
+    free(ctx->chunks);
+    free(ctx);
+}
+
+static void *run_chunk(void *arg)
+{
+    map_chunk *c = arg;
+    map_ctx *ctx = c->ctx;
+    void *outcome = c; /* any non-NULL value means success */
+
+    atomic_store_explicit(&c->ran, true, memory_order_relaxed);
+    for (size_t i = c->start; i < c->end; i++) {
+        void *r = ctx->fn(ctx->args[i]);
+
+        if (r == NULL && cc_error_pending() != NULL) {
+            cc_error *e = cc__error_take_pending();
+
+            outcome = cc_fail_from(e, cc_error_code(e),
+                                   "map: item %zu of %zu failed", i, ctx->n);
+            cc_error_free(e);
+            break;
+        }
+        ctx->results[i] = r;
+    }
+    map_ctx_unref(ctx);
+    return outcome;
+}
+
+static map_ctx *map_ctx_new(cc_fn fn, void **args, size_t n, size_t chunksize,
+                            size_t nchunks)
+{
+    map_ctx *ctx = calloc(1, sizeof(*ctx));
+
+    if (ctx == NULL)
+        return NULL;
+    ctx->args = malloc(n * sizeof(void *));
+    ctx->results = calloc(n, sizeof(void *));
+    ctx->chunks = calloc(nchunks, sizeof(map_chunk));
+    if (ctx->args == NULL || ctx->results == NULL || ctx->chunks == NULL) {
+        free(ctx->args);
+        free(ctx->results);
+        free(ctx->chunks);
+        free(ctx);
+        return NULL;
+    }
+    memcpy(ctx->args, args, n * sizeof(void *));
+    atomic_init(&ctx->refs, 1);
+    ctx->fn = fn;
+    ctx->n = n;
+    for (size_t c = 0; c < nchunks; c++) {
+        map_chunk *ch = &ctx->chunks[c];
+
+        ch->ctx = ctx;
+        ch->start = c * chunksize;
+        ch->end = ch->start + chunksize < n ? ch->start + chunksize : n;
+        atomic_init(&ch->ran, false);
+    }
+    return ctx;
+}
+
+/*
+ * Settle chunk c at the end of cc_map: cancel it if it has not started,
+ * copy what it computed if it is done, and drop its reference if its task
+ * never ran.  A chunk still running keeps its reference and is left alone.
+ */
+static void settle_chunk(map_ctx *ctx, size_t c, cc_future *f, void **results)
+{
+    map_chunk *ch = &ctx->chunks[c];
+    bool cancelled = cc__future_cancel(f);
+
+    if (cancelled || cc_future_done(f)) {
+        if (!atomic_load_explicit(&ch->ran, memory_order_relaxed))
+            map_ctx_unref(ctx);
+        else if (!cancelled)
+            for (size_t i = ch->start; i < ch->end; i++)
+                results[i] = ctx->results[i];
+    }
+    (void)cc_future_error(f); /* retrieved: cc_map reports it */
+    cc_future_free(f);
+}
+
+int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n, size_t chunksize,
+           void **results, double timeout)
+{
+    map_ctx *ctx;
+    cc_future **fs;
+    size_t nchunks;
+    size_t submitted = 0;
+    int64_t deadline_ns;
+    double deadline;
+    cc_error *failure = NULL; /* a copy of the first failure, if any */
+    int failed = 0;           /* its code (kept even if the copy failed) */
+
+    if (!cc__executor_ok(ex))
+        return cc__err(EINVAL, "cc_map: not an executor");
+    if (fn == NULL || (n > 0 && (args == NULL || results == NULL)))
+        return cc__err(EINVAL, "cc_map: fn, args and results are required");
+    if (cc__deadline_for(timeout, "cc_map", &deadline_ns) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    deadline = cc_deadline(timeout);
+    if (chunksize == 0)
+        chunksize = 1;
+    nchunks = n / chunksize + (n % chunksize != 0);
+    ctx = map_ctx_new(fn, args, n, chunksize, nchunks);
+    fs = calloc(nchunks, sizeof(*fs));
+    if (ctx == NULL || fs == NULL) {
+        if (ctx != NULL)
+            map_ctx_unref(ctx);
+        free(fs);
+        return cc__err(ENOMEM, "cc_map: out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        results[i] = NULL;
+
+    for (; submitted < nchunks; submitted++) {
+        atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+        fs[submitted] = cc_submit(ex, run_chunk, &ctx->chunks[submitted]);
+        if (fs[submitted] == NULL) {
+            atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_relaxed);
+            failed = errno;
+            failure = cc_error_copy(cc_last_error());
+            break;
+        }
+    }
+    /* Collect in input order; stop at the first failure or the deadline. */
+    for (size_t c = 0; c < submitted && failed == 0; c++) {
+        if (cc_future_result(fs[c], NULL, cc_remaining(deadline)) == 0)
+            continue;
+        failed = errno;
+        failure = cc_error_copy(cc_last_error());
+        if (failed == ETIMEDOUT)
+            break;
+        /* A task failed: cancel what has not started, let the running
+         * chunks finish (within the deadline) so their results are kept. */
+        for (size_t k = c + 1; k < submitted; k++)
+            cc__future_cancel(fs[k]);
+        for (size_t k = c + 1; k < submitted; k++)
+            (void)cc_future_result(fs[k], NULL, cc_remaining(deadline));
+    }
+    for (size_t c = 0; c < submitted; c++)
+        settle_chunk(ctx, c, fs[c], results);
+    free(fs);
+    map_ctx_unref(ctx);
+    if (failure != NULL)
+        return cc__err_adopt(failure);
+    if (failed != 0)
+        return cc__err(failed, "cc_map failed (out of memory recording why)");
+    return 0;
+}

@@ -1,0 +1,544 @@
+/*
+ * thread_pool.c - the thread pool executor (future layer).
+ *
+ * Submission queue: Dmitry Vyukov's intrusive MPSC queue, linked through
+ * the futures' `next`.  A submit is one compare-and-swap on `tail` plus a
+ * store, and takes no lock, so submitters never wait for workers; workers
+ * take tasks one at a time under `pop_mu` (consumers must be serialised).
+ * The low bit of `tail` is CLOSED: set by shutdown (or a broken pool), it
+ * makes every later push fail, so the tasks a closed pool will ever hold
+ * are fixed, and a worker may leave once it has found the queue empty.
+ *
+ * Workers are started lazily, following Python's ThreadPoolExecutor: a
+ * worker that finds the queue empty adds an idle token; a submit that can
+ * take a token starts no thread, otherwise it starts one if the limit
+ * allows.  An idle worker spins and yields for a moment, then parks; to
+ * park it increments `nparked` (seq_cst) under `mu` before its last look at
+ * `tail`, and a submit reads `nparked` (seq_cst) after its CAS on `tail`, so
+ * either the worker sees the task or the submit sees the worker and wakes it
+ * (Dekker).  While workers are busy, a submit touches no lock at all.
+ *
+ * Lock order: mu, then pop_mu.  Neither is held while a task runs.  A
+ * failing initializer breaks the pool: queued and later tasks fail with
+ * CC_EBROKEN whose cause is the initializer's error.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "concur/sync.h"
+#include "internal/ctx.h"
+#include "internal/future.h"
+
+/*
+ * Fields are grouped by who writes them, one group per cache line, so that
+ * a submit and a spinning worker do not bounce lines between CPUs: the
+ * submitters write `tail`, the workers `head` and `pop_mu`,
+ * and the rest changes only when workers start, go idle or park.
+ */
+typedef struct thread_pool {
+    cc_executor base;             /* first: the executor interface */
+    int max_workers;
+    char prefix[CC__NAME_MAX - 8];
+    cc_fn initializer;
+    void *initarg;
+    /* written by submitters */
+    _Alignas(64) _Atomic uintptr_t tail; /* last pushed | CLOSED */
+    /* written by workers */
+    _Alignas(64) cc__mutex pop_mu;        /* serialises the consumers */
+    cc_future *_Atomic head;              /* next to pop; under pop_mu */
+    /* the queue's dummy node: spinning workers watch its link */
+    _Alignas(64) cc_future stub;
+    /* read on every submit, written rarely */
+    _Alignas(64) _Atomic int nthreads;    /* workers started (under mu) */
+    _Atomic int nparked;         /* workers announced asleep (under mu) */
+    _Atomic bool shutdown;       /* set under mu (tail is CLOSED too) */
+    cc_error *_Atomic broken;    /* set once, under mu; owned */
+    /* written by workers going idle and by submits while starting threads */
+    _Alignas(64) _Atomic int idle_tokens;
+    /* lifecycle, guarded by mu */
+    _Alignas(64) cc__mutex mu;
+    cc__waitq parked;            /* idle workers asleep */
+    cc_thread **threads;         /* max_workers slots, nthreads used */
+    struct worker_slot *slots;   /* max_workers, one cache line each */
+} thread_pool;
+
+/* Per-worker state, written only by its worker (debug checks read it). */
+typedef struct worker_slot {
+    _Alignas(64) _Atomic bool running; /* inside a task */
+    thread_pool *pool;
+} worker_slot;
+
+static _Atomic unsigned pool_counter;
+
+#define CLOSED ((uintptr_t)1)
+
+static thread_pool *pool_of(cc_executor *ex)
+{
+    return (thread_pool *)ex;
+}
+
+/* ------------------------------------------------------------------ queue */
+
+static cc_future *tail_node(uintptr_t t)
+{
+    return (cc_future *)(t & ~CLOSED);
+}
+
+/* Link f after the old tail: the step that makes it reachable. */
+static void link_after(cc_future *prev, cc_future *f)
+{
+    atomic_store_explicit(&prev->next, f, memory_order_release);
+}
+
+/*
+ * Push f unless the queue is closed (then false).  The CAS is seq_cst: it
+ * pairs with a parking worker's increment of nparked (see the top).
+ */
+static bool mpsc_push(thread_pool *p, cc_future *f)
+{
+    uintptr_t t = atomic_load_explicit(&p->tail, memory_order_relaxed);
+
+    atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
+    do {
+        if (t & CLOSED)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &p->tail, &t, (uintptr_t)f, memory_order_seq_cst,
+        memory_order_relaxed));
+    link_after(tail_node(t), f);
+    return true;
+}
+
+/* Push the stub back (consumer side), closed or not. */
+static void mpsc_push_stub(thread_pool *p)
+{
+    cc_future *stub = &p->stub;
+    uintptr_t t = atomic_load_explicit(&p->tail, memory_order_relaxed);
+
+    atomic_store_explicit(&stub->next, NULL, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(
+        &p->tail, &t, (uintptr_t)stub | (t & CLOSED), memory_order_acq_rel,
+        memory_order_relaxed))
+        ;
+    link_after(tail_node(t), stub);
+}
+
+/* Close the queue; returns nothing, pushes fail from now on. */
+static void mpsc_close(thread_pool *p)
+{
+    atomic_fetch_or_explicit(&p->tail, CLOSED, memory_order_seq_cst);
+}
+
+static bool mpsc_closed(thread_pool *p)
+{
+    return (atomic_load_explicit(&p->tail, memory_order_acquire) & CLOSED) != 0;
+}
+
+/*
+ * Pop the oldest task; pop_mu held.  Returns NULL when the queue is empty.
+ * A producer between its exchange and its link makes the queue look empty
+ * for a moment: wait for it to finish linking (it is not blocked on
+ * anything but the CPU).
+ */
+static cc_future *mpsc_pop_locked(thread_pool *p)
+{
+    cc_future *stub = &p->stub;
+
+    for (unsigned spins = 0;; spins++) {
+        cc_future *head = atomic_load_explicit(&p->head, memory_order_relaxed);
+        cc_future *next = atomic_load_explicit(&head->next,
+                                               memory_order_acquire);
+
+        if (head == stub) {
+            if (next == NULL)
+                return NULL;
+            atomic_store_explicit(&p->head, next, memory_order_relaxed);
+            head = next;
+            next = atomic_load_explicit(&head->next, memory_order_acquire);
+        }
+        if (next != NULL) {
+            atomic_store_explicit(&p->head, next, memory_order_relaxed);
+            return head;
+        }
+        if (head == tail_node(atomic_load_explicit(&p->tail,
+                                                   memory_order_acquire))) {
+            /* head is the last task: put the stub behind it to take it. */
+            mpsc_push_stub(p);
+            next = atomic_load_explicit(&head->next, memory_order_acquire);
+            if (next != NULL) {
+                atomic_store_explicit(&p->head, next, memory_order_relaxed);
+                return head;
+            }
+        }
+        /* a producer is linking right now */
+        if (spins < 64)
+            cc__cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+static cc_future *pop_task(thread_pool *p)
+{
+    cc_future *f;
+
+    cc__mutex_lock(&p->pop_mu);
+    f = mpsc_pop_locked(p);
+    cc__mutex_unlock(&p->pop_mu);
+    return f;
+}
+
+/*
+ * True when a task may be queued (a hint for spinning workers).  It reads
+ * the head and the link a producer writes when it pushes onto an empty
+ * queue, not `tail`: polling `tail` would pull its line away from the
+ * submitter before every push.
+ */
+static bool queue_nonempty(thread_pool *p)
+{
+    cc_future *h = atomic_load_explicit(&p->head, memory_order_relaxed);
+
+    return h != &p->stub ||
+           atomic_load_explicit(&p->stub.next, memory_order_acquire) != NULL;
+}
+
+/* The check before parking: also looks at `tail` (seq_cst), which pairs
+ * with the submit's CAS (see the top). */
+static bool queue_nonempty_strict(thread_pool *p)
+{
+    return tail_node(atomic_load_explicit(&p->tail, memory_order_seq_cst)) !=
+               &p->stub ||
+           queue_nonempty(p);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+/* Fail (err != NULL) or cancel (err == NULL) every queued task. */
+static void drain_queue(thread_pool *p, const cc_error *err)
+{
+    cc_future *f;
+
+    while ((f = pop_task(p)) != NULL) {
+        if (err == NULL) {
+            cc__future_cancel(f);
+        } else if (cc__future_claim(f)) {
+            cc_error *copy = cc_error_copy(err);
+
+            cc__future_finish(f, NULL,
+                              copy != NULL ? copy
+                                           : cc_error_new(CC_EBROKEN, NULL,
+                                                          "thread pool is "
+                                                          "broken"));
+        }
+        cc__future_unref(f); /* the executor's reference */
+    }
+}
+
+/* No new task can come any more: close the queue, let idle workers leave. */
+static void close_pool(thread_pool *p)
+{
+    mpsc_close(p);
+    cc__mutex_lock(&p->mu);
+    cc__waitq_wake_all(&p->parked);
+    cc__mutex_unlock(&p->mu);
+}
+
+static void break_pool(thread_pool *p, cc_error *cause)
+{
+    cc_error *broken = cc_error_new(CC_EBROKEN, cause,
+                                    "thread pool '%s' is broken: a worker's "
+                                    "initializer failed",
+                                    p->base.name);
+
+    cc_error_free(cause);
+    cc__mutex_lock(&p->mu);
+    if (atomic_load(&p->broken) == NULL && broken != NULL) {
+        atomic_store_explicit(&p->broken, broken, memory_order_seq_cst);
+        broken = NULL;
+    }
+    cc__mutex_unlock(&p->mu);
+    cc_error_free(broken);
+    close_pool(p);
+    drain_queue(p, atomic_load(&p->broken));
+}
+
+/* Add an idle token, never more than there are workers. */
+static void add_idle_token(thread_pool *p)
+{
+    int t = atomic_load_explicit(&p->idle_tokens, memory_order_relaxed);
+
+    while (t < atomic_load_explicit(&p->nthreads, memory_order_relaxed) &&
+           !atomic_compare_exchange_weak_explicit(&p->idle_tokens, &t, t + 1,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+static bool stopping(thread_pool *p)
+{
+    return mpsc_closed(p);
+}
+
+/* Wait for a task; returns NULL when the worker should exit. */
+static cc_future *next_task(thread_pool *p)
+{
+    cc_future *f = pop_task(p);
+
+    if (f != NULL)
+        return f;
+    add_idle_token(p);
+    for (;;) {
+        cc__waiter w;
+
+        if (stopping(p))
+            return pop_task(p); /* after shutdown, drain what is queued */
+        for (unsigned round = 0; cc__spin_round(round, CC__NS_FOREVER);
+             round++)
+            if (queue_nonempty(p) || stopping(p))
+                break;
+        f = pop_task(p);
+        if (f != NULL)
+            return f;
+        cc__mutex_lock(&p->mu);
+        atomic_fetch_add_explicit(&p->nparked, 1, memory_order_seq_cst);
+        if (queue_nonempty_strict(p) || stopping(p)) {
+            atomic_fetch_sub_explicit(&p->nparked, 1, memory_order_relaxed);
+            cc__mutex_unlock(&p->mu);
+        } else {
+            cc__waiter_init(&w);
+            cc__waitq_push(&p->parked, &w);
+            cc__mutex_unlock(&p->mu);
+            (void)cc__waiter_park(&w, CC__NS_FOREVER);
+            cc__mutex_lock(&p->mu);
+            cc__waitq_remove(&p->parked, &w);
+            atomic_fetch_sub_explicit(&p->nparked, 1, memory_order_relaxed);
+            cc__mutex_unlock(&p->mu);
+        }
+        f = pop_task(p);
+        if (f != NULL)
+            return f;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker_slot *slot = arg;
+    thread_pool *p = slot->pool;
+    cc_future *f;
+
+    cc__ctx_get()->worker_of = &p->base;
+    if (p->initializer != NULL && p->initializer(p->initarg) == NULL &&
+        cc_error_pending() != NULL) {
+        break_pool(p, cc__error_take_pending());
+        return arg;
+    }
+    cc_error_clear();
+    while ((f = next_task(p)) != NULL) {
+        atomic_store_explicit(&slot->running, true, memory_order_relaxed);
+        cc__future_run(f);
+        atomic_store_explicit(&slot->running, false, memory_order_relaxed);
+        cc__future_unref(f); /* the executor's reference */
+    }
+    return arg;
+}
+
+/* Start one more worker if the limit allows; mu held.  0 or an errno. */
+static int spawn_locked(thread_pool *p)
+{
+    char name[CC__NAME_MAX + 16];
+    int n = atomic_load_explicit(&p->nthreads, memory_order_relaxed);
+    cc_thread *t;
+
+    if (n >= p->max_workers || mpsc_closed(p))
+        return 0;
+    snprintf(name, sizeof(name), "%s_%d", p->prefix, n);
+    p->slots[n].pool = p;
+    t = cc_thread_start(worker_main, &p->slots[n], name);
+    if (t == NULL)
+        return errno;
+    p->threads[n] = t;
+    atomic_store_explicit(&p->nthreads, n + 1, memory_order_release);
+    return 0;
+}
+
+/* ------------------------------------------------------------- operations */
+
+/* Take an idle token if there is one. */
+static bool take_idle_token(thread_pool *p)
+{
+    int t = atomic_load_explicit(&p->idle_tokens, memory_order_relaxed);
+
+    while (t > 0)
+        if (atomic_compare_exchange_weak_explicit(&p->idle_tokens, &t, t - 1,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
+}
+
+static int refuse(thread_pool *p)
+{
+    cc_error *broken = atomic_load_explicit(&p->broken, memory_order_acquire);
+
+    if (broken != NULL)
+        return cc__errf(CC_EBROKEN, "%s", cc_error_message(broken)), CC_EBROKEN;
+    return cc__errf(ESHUTDOWN, "cannot submit to thread pool '%s': it is "
+                               "shut down", p->base.name), ESHUTDOWN;
+}
+
+static int pool_submit(cc_executor *ex, cc_future *f)
+{
+    thread_pool *p = pool_of(ex);
+
+    if (mpsc_closed(p))
+        return refuse(p);
+    /* Once every worker is started, the tokens are not looked at: a busy
+     * pool's submit then writes nothing the workers read. */
+    if (atomic_load_explicit(&p->nthreads, memory_order_acquire) <
+            p->max_workers &&
+        !take_idle_token(p)) {
+        int rc;
+
+        cc__mutex_lock(&p->mu);
+        rc = spawn_locked(p);
+        cc__mutex_unlock(&p->mu);
+        if (rc != 0 && atomic_load(&p->nthreads) == 0)
+            return cc__errf(rc, "thread pool '%s': cannot start a worker: %s",
+                            p->base.name, strerror(rc)), rc;
+    }
+    if (!mpsc_push(p, f))
+        return refuse(p);
+    if (atomic_load_explicit(&p->nparked, memory_order_seq_cst) > 0) {
+        cc__wakeup wk = {NULL};
+
+        cc__mutex_lock(&p->mu);
+        if (!cc__waitq_empty(&p->parked))
+            wk = cc__waitq_wake_one(&p->parked, NULL);
+        cc__mutex_unlock(&p->mu);
+        cc__wakeup_fire(wk);
+    }
+    return 0;
+}
+
+static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
+{
+    thread_pool *p = pool_of(ex);
+    int n;
+
+    if (wait && cc__ctx_get()->worker_of == ex)
+        return cc__errf(EDEADLK, "thread pool '%s': a worker cannot wait for "
+                                 "its own pool to shut down", p->base.name);
+    cc__mutex_lock(&p->mu);
+    atomic_store_explicit(&p->shutdown, true, memory_order_seq_cst);
+    cc__mutex_unlock(&p->mu);
+    close_pool(p);  /* spawns happen under mu and check CLOSED: none after */
+    if (cancel_futures)
+        drain_queue(p, NULL);
+    if (wait) {
+        cc__mutex_lock(&p->mu); /* no thread starts after close_pool */
+        n = atomic_load(&p->nthreads);
+        cc__mutex_unlock(&p->mu);
+        for (int i = 0; i < n; i++)
+            (void)cc_thread_join(p->threads[i], NULL, CC_FOREVER);
+        /* No worker at all (none was ever needed, or all failed to start):
+         * nothing can run what is queued, so cancel it. */
+        if (n == 0)
+            drain_queue(p, NULL);
+    }
+    return 0;
+}
+
+static void pool_destroy(cc_executor *ex)
+{
+    thread_pool *p = pool_of(ex);
+    int n = atomic_load(&p->nthreads);
+
+    for (int i = 0; i < n; i++)
+        cc_thread_free(p->threads[i]);
+    free(p->threads);
+    free(p->slots);
+    cc_error_free(atomic_load(&p->broken));
+    free(p);
+}
+
+static int pool_max_workers(cc_executor *ex)
+{
+    return pool_of(ex)->max_workers;
+}
+
+/* Every worker is started and inside a task (debug mode only). */
+static bool pool_saturated(cc_executor *ex)
+{
+    thread_pool *p = pool_of(ex);
+    int n = atomic_load(&p->nthreads);
+
+    if (n < p->max_workers)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!atomic_load_explicit(&p->slots[i].running, memory_order_relaxed))
+            return false;
+    return true;
+}
+
+static const cc__executor_ops pool_ops = {
+    .kind = "thread pool",
+    .submit = pool_submit,
+    .shutdown = pool_shutdown,
+    .destroy = pool_destroy,
+    .max_workers = pool_max_workers,
+    .saturated = pool_saturated,
+};
+
+cc_executor *cc_thread_pool_new(int max_workers, const cc_pool_opts *opts)
+{
+    thread_pool *p;
+    unsigned k;
+
+    if (max_workers < 0)
+        return cc__errf_null(EINVAL, "cc_thread_pool_new: max_workers must be "
+                                     ">= 0, got %d", max_workers);
+    if (max_workers == 0) {
+        max_workers = cc_cpu_count() + 4;
+        if (max_workers > 32)
+            max_workers = 32;
+    }
+    if (posix_memalign((void **)&p, 64, sizeof(*p)) != 0)
+        return cc__err_null(ENOMEM, "cc_thread_pool_new: out of memory");
+    memset(p, 0, sizeof(*p));
+    p->threads = calloc((size_t)max_workers, sizeof(cc_thread *));
+    if (p->threads == NULL ||
+        posix_memalign((void **)&p->slots, 64,
+                       (size_t)max_workers * sizeof(worker_slot)) != 0) {
+        free(p->threads);
+        free(p);
+        return cc__err_null(ENOMEM, "cc_thread_pool_new: out of memory");
+    }
+    memset(p->slots, 0, (size_t)max_workers * sizeof(worker_slot));
+    k = atomic_fetch_add(&pool_counter, 1) + 1;
+    p->base.magic = CC__EXECUTOR_MAGIC;
+    p->base.ops = &pool_ops;
+    p->max_workers = max_workers;
+    if (opts != NULL && opts->thread_name_prefix != NULL)
+        snprintf(p->prefix, sizeof(p->prefix), "%s", opts->thread_name_prefix);
+    else
+        snprintf(p->prefix, sizeof(p->prefix), "ThreadPool-%u", k);
+    snprintf(p->base.name, sizeof(p->base.name), "%s", p->prefix);
+    if (opts != NULL) {
+        p->initializer = opts->initializer;
+        p->initarg = opts->initarg;
+    }
+    atomic_init(&p->stub.next, NULL);
+    atomic_init(&p->tail, (uintptr_t)&p->stub);
+    atomic_init(&p->head, &p->stub);
+    cc__mutex_init(&p->pop_mu);
+    cc__mutex_init(&p->mu);
+    atomic_init(&p->nthreads, 0);
+    atomic_init(&p->idle_tokens, 0);
+    atomic_init(&p->nparked, 0);
+    atomic_init(&p->shutdown, false);
+    atomic_init(&p->broken, NULL);
+    cc__waitq_init(&p->parked);
+    return &p->base;
+}

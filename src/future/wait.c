@@ -1,0 +1,274 @@
+/*
+ * wait.c - waiting for many futures: cc_wait and the as_completed iterator
+ * (future layer).
+ *
+ * Both register one watcher per future.  A watcher's notify runs under the
+ * future's mu and takes the waiting side's mu (lock order: future, then
+ * waiter side); unregistering happens with the waiting side's mu released.
+ * cc_wait recounts the futures at the end, so its counter only decides when
+ * to wake up, never the answer.
+ */
+#include <stdlib.h>
+
+#include "internal/ctx.h"
+#include "internal/future.h"
+
+/* ------------------------------------------------------------------ cc_wait */
+
+typedef struct wait_group {
+    cc__mutex mu;        /* guards done, failed */
+    size_t n;
+    size_t done;
+    size_t failed;
+    int when;
+    cc__waiter waiter;   /* the caller, parked */
+} wait_group;
+
+static bool failed_future(cc_future *f)
+{
+    return (atomic_load_explicit(&f->state, memory_order_acquire) &
+            CC__F_FAILED) != 0;
+}
+
+static bool condition_met(int when, size_t n, size_t done, size_t failed)
+{
+    if (when == CC_FIRST_COMPLETED)
+        return done > 0;
+    if (when == CC_FIRST_EXCEPTION)
+        return failed > 0 || done == n;
+    return done == n;
+}
+
+static void group_notify(cc__watcher *w, cc_future *f)
+{
+    wait_group *g = w->data;
+    cc__wakeup wk = {NULL};
+    bool wake = false;
+
+    cc__mutex_lock(&g->mu);
+    g->done++;
+    if (failed_future(f))
+        g->failed++;
+    if (condition_met(g->when, g->n, g->done, g->failed))
+        wake = cc__waiter_claim(&g->waiter, &wk);
+    cc__mutex_unlock(&g->mu);
+    if (wake)
+        cc__wakeup_fire(wk);
+}
+
+/* Count the done and failed futures now. */
+static void count(cc_future **fs, size_t n, size_t *done, size_t *failed)
+{
+    *done = *failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cc__future_state(fs[i]) >= CC__F_FINISHED)
+            (*done)++;
+        if (failed_future(fs[i]))
+            (*failed)++;
+    }
+}
+
+int cc_wait(cc_future **fs, size_t n, int return_when, double timeout)
+{
+    wait_group g;
+    cc__watcher *ws;
+    int64_t deadline;
+    size_t done;
+    size_t failed;
+
+    if (return_when != CC_FIRST_COMPLETED && return_when != CC_FIRST_EXCEPTION &&
+        return_when != CC_ALL_COMPLETED)
+        return cc__errf(EINVAL, "cc_wait: unknown return_when %d", return_when);
+    if (n > 0 && fs == NULL)
+        return cc__err(EINVAL, "cc_wait: futures are NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!cc__future_ok(fs[i]))
+            return cc__errf(EINVAL, "cc_wait: entry %zu is not a future", i);
+    if (cc__deadline_for(timeout, "cc_wait", &deadline) != 0)
+        return -1;
+    count(fs, n, &done, &failed);
+    if (condition_met(return_when, n, done, failed))
+        return (int)done;
+    if (timeout == 0)
+        return cc__err(EAGAIN, "cc_wait: not done yet");
+    ws = calloc(n, sizeof(*ws));
+    if (ws == NULL)
+        return cc__err(ENOMEM, "cc_wait: out of memory");
+    cc__mutex_init(&g.mu);
+    g.n = n;
+    g.done = 0;
+    g.failed = 0;
+    g.when = return_when;
+    cc__waiter_init(&g.waiter);
+    for (size_t i = 0; i < n; i++) {
+        ws[i].notify = group_notify;
+        ws[i].data = &g;
+        if (!cc__future_watch(fs[i], &ws[i])) {
+            cc__mutex_lock(&g.mu); /* done already: count it ourselves */
+            g.done++;
+            if (failed_future(fs[i]))
+                g.failed++;
+            if (condition_met(g.when, g.n, g.done, g.failed))
+                (void)cc__waiter_claim(&g.waiter, &(cc__wakeup){NULL});
+            cc__mutex_unlock(&g.mu);
+        }
+    }
+    (void)cc__waiter_park(&g.waiter, deadline);
+    for (size_t i = 0; i < n; i++)
+        cc__future_unwatch(fs[i], &ws[i]);
+    free(ws);
+    count(fs, n, &done, &failed);
+    if (!condition_met(return_when, n, done, failed))
+        return cc__errf(ETIMEDOUT, "cc_wait: %zu of %zu futures done at the "
+                                   "deadline", done, n);
+    return (int)done;
+}
+
+/* ------------------------------------------------------------ as_completed */
+
+#define AS_COMPLETED_MAGIC 0x41534350u /* "ASCP" */
+
+typedef struct as_watcher {
+    cc__watcher w;                /* first: cast back in notify */
+    struct cc_as_completed *it;
+    size_t index;
+} as_watcher;
+
+struct cc_as_completed {
+    uint32_t magic;
+    size_t n;
+    cc_future **fs;               /* our own references */
+    as_watcher *ws;
+    double deadline;
+    cc__mutex mu;                 /* guards everything below */
+    size_t *ready;                /* indexes of done futures, in order */
+    size_t nready;                /* filled */
+    size_t given;                 /* returned by next */
+    cc__waiter *sleeper;          /* next() parked, or NULL */
+};
+
+/* Record index i as done; it->mu held.  Returns the wake-up to fire. */
+static cc__wakeup ready_locked(struct cc_as_completed *it, size_t i)
+{
+    cc__wakeup wk = {NULL};
+
+    it->ready[it->nready++] = i;
+    if (it->sleeper != NULL) {
+        (void)cc__waiter_claim(it->sleeper, &wk);
+        it->sleeper = NULL;
+    }
+    return wk;
+}
+
+static void as_notify(cc__watcher *w, cc_future *f)
+{
+    as_watcher *aw = (as_watcher *)w;
+    struct cc_as_completed *it = aw->it;
+    cc__wakeup wk;
+
+    (void)f;
+    cc__mutex_lock(&it->mu);
+    wk = ready_locked(it, aw->index);
+    cc__mutex_unlock(&it->mu);
+    cc__wakeup_fire(wk);
+}
+
+cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n, double timeout)
+{
+    struct cc_as_completed *it;
+
+    if (n > 0 && fs == NULL)
+        return cc__err_null(EINVAL, "cc_as_completed_new: futures are NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!cc__future_ok(fs[i]))
+            return cc__errf_null(EINVAL, "cc_as_completed_new: entry %zu is "
+                                         "not a future", i);
+    if (cc__check_timeout(timeout, "cc_as_completed_new") != 0)
+        return NULL;
+    it = calloc(1, sizeof(*it));
+    if (it != NULL) {
+        it->fs = calloc(n + 1, sizeof(*it->fs));
+        it->ws = calloc(n + 1, sizeof(*it->ws));
+        it->ready = calloc(n + 1, sizeof(*it->ready));
+    }
+    if (it == NULL || it->fs == NULL || it->ws == NULL || it->ready == NULL) {
+        if (it != NULL) {
+            free(it->fs);
+            free(it->ws);
+            free(it->ready);
+        }
+        free(it);
+        return cc__err_null(ENOMEM, "cc_as_completed_new: out of memory");
+    }
+    it->magic = AS_COMPLETED_MAGIC;
+    it->n = n;
+    it->deadline = cc_deadline(timeout);
+    cc__mutex_init(&it->mu);
+    for (size_t i = 0; i < n; i++) {
+        it->fs[i] = cc_future_ref(fs[i]);
+        it->ws[i].w.notify = as_notify;
+        it->ws[i].it = it;
+        it->ws[i].index = i;
+        if (!cc__future_watch(fs[i], &it->ws[i].w)) {
+            cc__mutex_lock(&it->mu);
+            (void)ready_locked(it, i);
+            cc__mutex_unlock(&it->mu);
+        }
+    }
+    return it;
+}
+
+int cc_as_completed_next(cc_as_completed *it, cc_future **f)
+{
+    int64_t deadline;
+
+    if (it == NULL || it->magic != AS_COMPLETED_MAGIC || f == NULL)
+        return cc__err(EINVAL, "cc_as_completed_next: bad iterator or output");
+    if (cc__deadline_for(cc_remaining(it->deadline), "cc_as_completed_next",
+                         &deadline) != 0)
+        return -1;
+    cc__mutex_lock(&it->mu);
+    for (;;) {
+        cc__waiter w;
+        int rc;
+
+        if (it->given == it->n) {
+            cc__mutex_unlock(&it->mu);
+            return 0;
+        }
+        if (it->given < it->nready) {
+            *f = it->fs[it->ready[it->given++]];
+            cc__mutex_unlock(&it->mu);
+            return 1;
+        }
+        if (deadline <= cc__now_ns())
+            break;
+        cc__waiter_init(&w);
+        it->sleeper = &w;
+        cc__mutex_unlock(&it->mu);
+        rc = cc__waiter_park(&w, deadline);
+        cc__mutex_lock(&it->mu);
+        if (it->sleeper == &w)
+            it->sleeper = NULL;
+        if (rc != 0 && it->given == it->nready)
+            break;
+    }
+    cc__mutex_unlock(&it->mu);
+    return cc__errf(ETIMEDOUT, "as_completed: %zu of %zu futures unfinished "
+                               "at the deadline", it->n - it->given, it->n);
+}
+
+void cc_as_completed_free(cc_as_completed *it)
+{
+    if (it == NULL || it->magic != AS_COMPLETED_MAGIC)
+        return;
+    it->magic = 0;
+    for (size_t i = 0; i < it->n; i++) {
+        cc__future_unwatch(it->fs[i], &it->ws[i].w);
+        cc_future_free(it->fs[i]);
+    }
+    free(it->fs);
+    free(it->ws);
+    free(it->ready);
+    free(it);
+}

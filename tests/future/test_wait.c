@@ -1,0 +1,269 @@
+/* test_wait - waiting for many futures: cc_wait's three conditions and its
+ * timeout, as_completed's order and overall timeout, and cc_map: order,
+ * chunks, a failing item (its index, the rest cancelled, results kept),
+ * the deadline, and a shut-down pool. */
+#include "test_util.h"
+
+static cc_future *done_with(void *r)
+{
+    cc_future *f = cc_future_new();
+    cc_future_set_result(f, r);
+    return f;
+}
+
+static cc_future *failed_with(int code)
+{
+    cc_future *f = cc_future_new();
+    cc_error *e = cc_error_new(code, NULL, "failed on purpose");
+    cc_future_set_error(f, e);
+    cc_error_free(e);
+    return f;
+}
+
+static void free_all(cc_future **fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cc_future_free(fs[i]);
+}
+
+static void test_wait_conditions_already_met(void **state)
+{
+    (void)state;
+    cc_future *fs[3] = {done_with(NULL), cc_future_new(), cc_future_new()};
+    assert_int_equal(cc_wait(fs, 3, CC_FIRST_COMPLETED, 0), 1);
+    assert_fails_with(cc_wait(fs, 3, CC_ALL_COMPLETED, 0), EAGAIN);
+    assert_fails_with(cc_wait(fs, 3, CC_FIRST_EXCEPTION, 0.02), ETIMEDOUT);
+    cc_future_free(fs[2]);
+    fs[2] = failed_with(EIO);
+    assert_int_equal(cc_wait(fs, 3, CC_FIRST_EXCEPTION, 1), 2);
+    assert_true(cc_future_done(fs[0]) && !cc_future_done(fs[1]) &&
+                cc_future_done(fs[2]));
+    assert_int_equal(cc_wait(fs, 0, CC_ALL_COMPLETED, 0), 0);
+    assert_fails_with(cc_wait(fs, 3, 99, 0), EINVAL);
+    assert_fails_with(cc_wait(NULL, 3, CC_ALL_COMPLETED, 0), EINVAL);
+    free_all(fs, 3);
+}
+
+typedef struct {
+    cc_future *f;
+    double delay;
+    int fail;
+} completer_arg;
+
+static void *completer(void *p)
+{
+    completer_arg *a = p;
+    tu_sleep(a->delay);
+    if (a->fail) {
+        cc_error *e = cc_error_new(a->fail, NULL, "late failure");
+        cc_future_set_error(a->f, e);
+        cc_error_free(e);
+    } else {
+        cc_future_set_result(a->f, a);
+    }
+    return p;
+}
+
+static void test_wait_wakes_when_condition_met(void **state)
+{
+    (void)state;
+    for (int when = CC_FIRST_COMPLETED; when <= CC_ALL_COMPLETED; when++) {
+        cc_future *fs[4];
+        completer_arg a[4];
+        cc_thread *t[4];
+        for (int i = 0; i < 4; i++) {
+            fs[i] = cc_future_new();
+            a[i] = (completer_arg){fs[i], 0.02 * (i + 1), i == 1 ? EIO : 0};
+            t[i] = cc_thread_start(completer, &a[i], NULL);
+        }
+        int n = cc_wait(fs, 4, when, 30);
+        if (when == CC_FIRST_COMPLETED)
+            assert_true(n >= 1 && n < 4 * (int)TU_SLOW);
+        else if (when == CC_FIRST_EXCEPTION)
+            assert_true(n >= 2 && cc_future_done(fs[1]));
+        else
+            assert_int_equal(n, 4);
+        for (int i = 0; i < 4; i++) {
+            assert_ok(cc_thread_join(t[i], NULL, 30));
+            cc_thread_free(t[i]);
+        }
+        (void)cc_future_error(fs[1]);
+        free_all(fs, 4);
+    }
+}
+
+static void test_wait_with_duplicates(void **state)
+{
+    (void)state;
+    cc_future *f = cc_future_new();
+    cc_future *fs[2] = {f, f};
+    completer_arg a = {f, 0.02, 0};
+    cc_thread *t = cc_thread_start(completer, &a, NULL);
+    assert_int_equal(cc_wait(fs, 2, CC_ALL_COMPLETED, 30), 2);
+    assert_ok(cc_thread_join(t, NULL, 30));
+    cc_thread_free(t);
+    cc_future_free(f);
+}
+
+static void test_as_completed_order_and_timeout(void **state)
+{
+    (void)state;
+    cc_future *fs[4];
+    completer_arg a[4];
+    cc_thread *t[4];
+    double delays[4] = {0.12, 0.04, 0.08, 5.0}; /* the last comes too late */
+    for (int i = 0; i < 4; i++) {
+        fs[i] = cc_future_new();
+        a[i] = (completer_arg){fs[i], delays[i] * TU_SLOW, 0};
+    }
+    cc_future_set_result(fs[3], NULL); /* already done: comes first */
+    for (int i = 0; i < 3; i++)
+        t[i] = cc_thread_start(completer, &a[i], NULL);
+    cc_as_completed *it = cc_as_completed_new(fs, 4, 2.0 * TU_SLOW);
+    cc_future *got;
+    int order[4];
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(cc_as_completed_next(it, &got), 1);
+        for (int i = 0; i < 4; i++)
+            if (got == fs[i])
+                order[k] = i;
+    }
+    assert_int_equal(order[0], 3);
+    assert_int_equal(order[1], 1);
+    assert_int_equal(order[2], 2);
+    assert_int_equal(order[3], 0);
+    assert_int_equal(cc_as_completed_next(it, &got), 0); /* exhausted */
+    cc_as_completed_free(it);
+    for (int i = 0; i < 3; i++) {
+        assert_ok(cc_thread_join(t[i], NULL, 30));
+        cc_thread_free(t[i]);
+    }
+    free_all(fs, 4);
+
+    /* one never completes: the overall deadline ends the iteration */
+    cc_future *slow[2] = {done_with(NULL), cc_future_new()};
+    it = cc_as_completed_new(slow, 2, 0.05);
+    assert_int_equal(cc_as_completed_next(it, &got), 1);
+    double t0 = cc_now();
+    assert_fails_with(cc_as_completed_next(it, &got), ETIMEDOUT);
+    assert_true(cc_now() - t0 < 1.0 * TU_SLOW);
+    cc_as_completed_free(it); /* unregisters from the pending future */
+    cc_future_set_result(slow[1], NULL);
+    free_all(slow, 2);
+    assert_fails_with(cc_as_completed_next(NULL, &got), EINVAL);
+}
+
+/* ---- map ---- */
+
+static void *square(void *arg)
+{
+    intptr_t x = (intptr_t)arg;
+    return (void *)(x * x);
+}
+
+static void *fail_on_13(void *arg)
+{
+    intptr_t x = (intptr_t)arg;
+    if (x == 13)
+        return cc_fail(EDOM, "13 is unlucky");
+    tu_jitter(100);
+    return (void *)(x * x);
+}
+
+static void test_map_in_order_with_chunks(void **state)
+{
+    (void)state;
+    cc_executor *p = cc_thread_pool_new(3, NULL);
+    enum { N = 1000 };
+    void *args[N], *res[N];
+    for (intptr_t i = 0; i < N; i++)
+        args[i] = (void *)(i + 1);
+    size_t chunks[] = {0, 1, 7, 100, 5000};
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(*chunks); c++) {
+        memset(res, 0xff, sizeof(res));
+        assert_ok(cc_map(p, square, args, N, chunks[c], res, 30));
+        for (intptr_t i = 0; i < N; i++)
+            assert_int_equal((intptr_t)res[i], (i + 1) * (i + 1));
+    }
+    assert_ok(cc_map(p, square, NULL, 0, 1, NULL, 0)); /* nothing to do */
+    assert_fails_with(cc_map(p, NULL, args, N, 1, res, 1), EINVAL);
+    assert_fails_with(cc_map(NULL, square, args, N, 1, res, 1), EINVAL);
+    cc_executor_free(p);
+}
+
+static void test_map_reports_first_failure_with_index(void **state)
+{
+    (void)state;
+    cc_executor *p = cc_thread_pool_new(2, NULL);
+    enum { N = 40 };
+    void *args[N], *res[N];
+    for (intptr_t i = 0; i < N; i++)
+        args[i] = (void *)(i + 1); /* item 12 is 13 */
+    for (size_t chunk = 1; chunk <= 5; chunk += 4) {
+        assert_fails_with(cc_map(p, fail_on_13, args, N, chunk, res, 30), EDOM);
+        assert_string_equal(cc_errmsg(), "map: item 12 of 40 failed");
+        assert_string_equal(cc_error_message(cc_error_cause(cc_last_error())),
+                            "13 is unlucky");
+        for (int i = 0; i < 12; i++) /* all items before it were kept */
+            assert_int_equal((intptr_t)res[i], (i + 1) * (i + 1));
+        assert_null(res[12]);
+        for (int i = 13; i < N; i++) /* later ones: computed or NULL */
+            assert_true(res[i] == NULL ||
+                        (intptr_t)res[i] == (i + 1) * (i + 1));
+    }
+    cc_executor_free(p);
+}
+
+static void *slow_item(void *arg)
+{
+    tu_sleep(0.05);
+    return arg;
+}
+
+static void test_map_deadline(void **state)
+{
+    (void)state;
+    cc_executor *p = cc_thread_pool_new(2, NULL);
+    enum { N = 40 };
+    void *args[N], *res[N];
+    for (intptr_t i = 0; i < N; i++)
+        args[i] = (void *)(i + 1);
+    double t0 = cc_now();
+    assert_fails_with(cc_map(p, slow_item, args, N, 1, res, 0.12), ETIMEDOUT);
+    double took = cc_now() - t0;
+    assert_true(took >= 0.11 && took < 1.0 * TU_SLOW);
+    int kept = 0;
+    for (int i = 0; i < N; i++)
+        if (res[i] != NULL) {
+            assert_ptr_equal(res[i], args[i]);
+            kept++;
+        }
+    assert_true(kept >= 1 && kept < N);
+    cc_executor_free(p); /* the cancelled items never run */
+}
+
+static void test_map_on_shut_down_pool(void **state)
+{
+    (void)state;
+    cc_executor *p = cc_thread_pool_new(2, NULL);
+    cc_executor_shutdown(p, true, false);
+    void *args[3] = {0}, *res[3];
+    assert_fails_with(cc_map(p, square, args, 3, 1, res, 1), ESHUTDOWN);
+    cc_executor_free(p);
+}
+
+int main(void)
+{
+    tu_seed();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wait_conditions_already_met),
+        cmocka_unit_test(test_wait_wakes_when_condition_met),
+        cmocka_unit_test(test_wait_with_duplicates),
+        cmocka_unit_test(test_as_completed_order_and_timeout),
+        cmocka_unit_test(test_map_in_order_with_chunks),
+        cmocka_unit_test(test_map_reports_first_failure_with_index),
+        cmocka_unit_test(test_map_deadline),
+        cmocka_unit_test(test_map_on_shut_down_pool),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
