@@ -17,9 +17,13 @@ PY=/usr/bin/python3
 # Build the Go peers (no network: GOPATH mode, cache in the build tree).
 if command -v go >/dev/null 2>&1; then
     export GOCACHE="$peers/gocache" GOPATH="$peers/gopath" GO111MODULE=off GOFLAGS=
-    for p in go_queue go_pingpong; do
+    for p in go_queue go_pingpong go_pool; do
         go build -o "$peers/$p" "$here/peers/$p/main.go" || echo "note: $p did not build"
     done
+fi
+if pkg-config --exists glib-2.0 2>/dev/null; then
+    cc -O2 -o "$peers/glib_pool" "$here/peers/glib_pool.c" \
+        $(pkg-config --cflags --libs glib-2.0) || echo "note: glib_pool did not build"
 fi
 
 # row <workload> <implementation> <command...>: run it, print its RESULT lines.
@@ -52,9 +56,15 @@ row pingpong  "python queue.Queue, 2 threads (50k)" $PY "$here/peers/py_pingpong
 
 row throttle  "concur cc_throttle 4 threads"    "$bin/bench_throttle" 10000 2
 
+row pool      "concur thread pool, 2 workers"   "$bin/bench_pool" 200000
+row pool      "go 2 workers, chans buffered N"  "$peers/go_pool" 200000
+row pool      "go 2 workers, chans unbuffered"  "$peers/go_pool" 200000 0
+row pool      "glib GThreadPool, 2 threads"     "$peers/glib_pool" 200000
+row pool      "python ThreadPoolExecutor(2)"    $PY "$here/peers/py_pool.py" 200000
+
 ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then
     echo
     echo "reference rows of ../shared/bench-peers (another run, for orientation only):"
-    grep -E '^(W2_pingpong|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
+    grep -E '^(W2_pingpong|W3_pool|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
 fi
