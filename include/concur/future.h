@@ -165,7 +165,10 @@ CC_API int cc_executor_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
 /*
  * cc_executor_free - shut down (waiting for running and queued work, as
  * Python's `with` block does) and free the executor.  Futures handed out
- * stay valid.  NULL does nothing.
+ * stay valid.  NULL does nothing.  Called from one of the executor's own
+ * workers it cannot wait for them: it then frees nothing and prints a
+ * warning on stderr ("cc_executor_free(...) refused") instead of pulling the
+ * executor from under its running workers.
  */
 CC_API void cc_executor_free(cc_executor *ex);
 

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal/ctx.h"
@@ -50,7 +51,13 @@ void cc_executor_free(cc_executor *ex)
 {
     if (!cc__executor_ok(ex))
         return;
-    (void)ex->ops->shutdown(ex, true, false);
+    if (ex->ops->shutdown(ex, true, false) != 0) {
+        /* A worker freeing its own executor: its siblings still run, so
+         * freeing now would pull the executor from under them. */
+        fprintf(stderr, "concur: cc_executor_free(%s '%s') refused: %s\n",
+                ex->ops->kind, ex->name, cc_errmsg());
+        return;
+    }
     ex->magic = 0;
     ex->ops->destroy(ex);
 }

@@ -250,6 +250,13 @@ static void *shutdown_own_pool(void *arg)
     return arg;
 }
 
+static void *free_own_pool(void *arg)
+{
+    (void)arg;
+    cc_executor_free(self_pool); /* refused: must not free it */
+    return arg;
+}
+
 static void test_worker_cannot_wait_for_own_pool(void **state)
 {
     (void)state;
@@ -257,6 +264,17 @@ static void test_worker_cannot_wait_for_own_pool(void **state)
     cc_future *f = cc_submit(self_pool, shutdown_own_pool, &state);
     assert_ok(cc_future_result(f, NULL, 30));
     cc_future_free(f);
+    cc_executor_free(self_pool);
+
+    self_pool = cc_thread_pool_new(1, NULL);
+    tu_capture cap = tu_capture_stderr();
+    f = cc_submit(self_pool, free_own_pool, &state);
+    assert_ok(cc_future_result(f, NULL, 30));
+    char *out = tu_capture_end(cap);
+    assert_non_null(strstr(out, "refused"));
+    free(out);
+    cc_future_free(f);
+    assert_string_equal(cc_executor_kind(self_pool), "thread pool"); /* alive */
     cc_executor_free(self_pool);
 }
 
