@@ -128,10 +128,12 @@ cc_thread *cc_thread_start(cc_fn fn, void *arg, const char *name)
     cc__waitq_init(&t->joiners);
     rc = pthread_create(&t->pt, NULL, thread_entry, t);
     if (rc != 0) {
+        char shown[CC__NAME_MAX];
+
+        snprintf(shown, sizeof(shown), "%s", t->name);
         free(t);
-        return cc__errf_null(rc == EAGAIN ? EAGAIN : rc,
-                             "cc_thread_start: cannot create thread '%s': %s",
-                             name != NULL ? name : "", strerror(rc));
+        return cc__errf_null(rc, "cc_thread_start: cannot create thread "
+                                 "'%s': %s", shown, strerror(rc));
     }
     return t;
 }
