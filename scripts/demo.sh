@@ -15,6 +15,17 @@ slow_syscall   # Effective Python item 68, blocking system calls in threads
 factorize      # Effective Python item 68, CPU-bound work on every CPU
 pipeline       # Effective Python item 70, pipelines of threads and queues
 bank_transfers --mode all # the blog's bank transfers, with and without a lock
+executor_basics # Expert Python ch. 6, a future from a one-worker thread pool
+life_serial    # Effective Python item 71, the Game of Life with blocking I/O
+life_threads   # Effective Python item 72, one thread per cell per generation
+life_queue     # Effective Python item 73, worker threads between two queues
+life_queue --fail # Effective Python item 73, a worker's error comes back
+life_pipeline  # Effective Python item 73, two stages of workers and queues
+life_pool      # Effective Python item 74, fan-out/fan-in on a thread pool
+life_pool_error # Effective Python item 74, a task's error reaches result()
+life_big       # Effective Python items 72/74, 10,000 cells: threads vs pool
+gcd            # Effective Python item 79, slow gcds serially and on 2 workers
+do_math        # the blog's CPU-bound do_math, serially and on a pool
 LIST
 )
 
