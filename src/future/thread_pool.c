@@ -152,8 +152,15 @@ static cc_future *mpsc_pop_locked(thread_pool *p)
                                                memory_order_acquire);
 
         if (head == stub) {
-            if (next == NULL)
-                return NULL;
+            if (next == NULL) {
+                /* Empty only if no producer is between its CAS and its
+                 * link: after a shutdown a worker leaves on "empty", and
+                 * must not strand a task whose push already succeeded. */
+                if (tail_node(atomic_load_explicit(
+                        &p->tail, memory_order_acquire)) == stub)
+                    return NULL;
+                goto producer_linking;
+            }
             atomic_store_explicit(&p->head, next, memory_order_relaxed);
             head = next;
             next = atomic_load_explicit(&head->next, memory_order_acquire);
@@ -172,6 +179,7 @@ static cc_future *mpsc_pop_locked(thread_pool *p)
                 return head;
             }
         }
+producer_linking:
         /* a producer is linking right now */
         if (spins < 64)
             cc__cpu_relax();
@@ -442,10 +450,10 @@ static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
         cc__mutex_unlock(&p->mu);
         for (int i = 0; i < n; i++)
             (void)cc_thread_join(p->threads[i], NULL, CC_FOREVER);
-        /* No worker at all (none was ever needed, or all failed to start):
-         * nothing can run what is queued, so cancel it. */
-        if (n == 0)
-            drain_queue(p, NULL);
+        /* Workers leave only once the closed queue is empty; if there was
+         * none at all (or none could start), nothing ran what is queued:
+         * cancel it rather than leave it pending forever. */
+        drain_queue(p, NULL);
     }
     return 0;
 }
