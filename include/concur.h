@@ -7,6 +7,7 @@
  *   queue     bounded FIFO/LIFO/priority queues with join and shutdown
  *   throttle  token-bucket rate limiter
  *   future    futures, executors, the thread pool, wait, as_completed, map
+ *   aio       the event loop, coroutines (tasks), timers, fd waits, groups
  */
 #ifndef CONCUR_H
 #define CONCUR_H
@@ -16,5 +17,6 @@
 #include "concur/queue.h"
 #include "concur/throttle.h"
 #include "concur/future.h"
+#include "concur/aio.h"
 
 #endif

@@ -198,4 +198,41 @@ static inline char *tu_capture_end(tu_capture c)
     return buf;
 }
 
+/* ---- run fn in a child process: its exit status and its stderr ---- */
+#include <sys/wait.h>
+
+typedef struct tu_child {
+    int status;   /* as from waitpid */
+    char *err;    /* what it wrote on stderr (caller frees) */
+} tu_child;
+
+static inline tu_child tu_run_child(void (*fn)(void *), void *arg)
+{
+    tu_child c = {0, NULL};
+    FILE *f = tmpfile();
+    pid_t pid;
+    long n;
+
+    assert_non_null(f);
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fileno(f), 2);
+        fn(arg);
+        fflush(stderr);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &c.status, 0), pid);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    c.err = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    rewind(f);
+    if (n > 0 && fread(c.err, 1, (size_t)n, f) != (size_t)n)
+        c.err[0] = '\0';
+    fclose(f);
+    return c;
+}
+
 #endif

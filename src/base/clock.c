@@ -70,6 +70,17 @@ int cc_deadline_push(double seconds)
     return 0;
 }
 
+int cc__deadline_push_own(int64_t deadline)
+{
+    cc__ctx *c = cc__ctx_get();
+
+    if (c->nscopes == CC__SCOPES_MAX)
+        return cc__errf(EOVERFLOW, "deadline scopes: more than %d nested",
+                        CC__SCOPES_MAX);
+    c->scopes[c->nscopes++] = deadline;
+    return 0;
+}
+
 void cc_deadline_pop(void)
 {
     cc__ctx *c = cc__ctx_get();

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "internal/aio.h"
 #include "internal/ctx.h"
 #include "internal/future.h"
 
@@ -389,7 +390,19 @@ bool cc_future_cancel(cc_future *f)
         cc__err(EINVAL, "cc_future_cancel: not a future");
         return false;
     }
+    if (atomic_load_explicit(&f->state, memory_order_acquire) & CC__F_TASK)
+        return cc__task_cancel_future(f); /* a running task: ask it */
     return cc__future_cancel(f);
+}
+
+void cc__future_finish_cancelled(cc_future *f)
+{
+    uint32_t old = atomic_exchange_explicit(
+        &f->state,
+        (atomic_load(&f->state) & CC__F_USER) | CC__F_CANCELLED,
+        memory_order_acq_rel);
+
+    after_done(f, old);
 }
 
 /* ---------------------------------------------------------------- watching */
@@ -497,11 +510,17 @@ int cc_future_result(cc_future *f, void **result, double timeout)
     if (st < CC__F_FINISHED) {
         int64_t deadline;
 
+        int rc;
+
         if (timeout == 0)
             return cc__err(EAGAIN, "future is not done yet");
-        if (cc__deadline_for(timeout, "cc_future_result", &deadline) != 0)
+        if (cc__checkpoint("future result") != 0 ||
+            cc__deadline_for(timeout, "cc_future_result", &deadline) != 0)
             return -1;
-        if (wait_done(f, deadline) != 0)
+        rc = wait_done(f, deadline);
+        if (rc == ECANCELED)
+            return cc__err_wait(rc, "future result");
+        if (rc != 0)
             return cc__err(ETIMEDOUT, "future result timed out: the task is "
                                       "still pending or running");
         st = cc__future_state(f);

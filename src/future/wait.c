@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 
+#include "internal/aio.h"
 #include "internal/ctx.h"
 #include "internal/future.h"
 
@@ -21,13 +22,17 @@ typedef struct wait_group {
     size_t done;
     size_t failed;
     int when;
+    bool cancel_fails;   /* a cancelled future counts as failed */
     cc__waiter waiter;   /* the caller, parked */
 } wait_group;
 
-static bool failed_future(cc_future *f)
+/* Failed, or (when cancel_fails) cancelled. */
+static bool bad_future(cc_future *f, bool cancel_fails)
 {
-    return (atomic_load_explicit(&f->state, memory_order_acquire) &
-            CC__F_FAILED) != 0;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+
+    return (s & CC__F_FAILED) != 0 ||
+           (cancel_fails && (s & CC__F_STATE_MASK) == CC__F_CANCELLED);
 }
 
 static bool condition_met(int when, size_t n, size_t done, size_t failed)
@@ -47,7 +52,7 @@ static void group_notify(cc__watcher *w, cc_future *f)
 
     cc__mutex_lock(&g->mu);
     g->done++;
-    if (failed_future(f))
+    if (bad_future(f, g->cancel_fails))
         g->failed++;
     if (condition_met(g->when, g->n, g->done, g->failed))
         wake = cc__waiter_claim(&g->waiter, &wk);
@@ -57,24 +62,32 @@ static void group_notify(cc__watcher *w, cc_future *f)
 }
 
 /* Count the done and failed futures now. */
-static void count(cc_future **fs, size_t n, size_t *done, size_t *failed)
+static void count(cc_future **fs, size_t n, bool cancel_fails, size_t *done,
+                  size_t *failed)
 {
     *done = *failed = 0;
     for (size_t i = 0; i < n; i++) {
         if (cc__future_state(fs[i]) >= CC__F_FINISHED)
             (*done)++;
-        if (failed_future(fs[i]))
+        if (bad_future(fs[i], cancel_fails))
             (*failed)++;
     }
 }
 
 int cc_wait(cc_future **fs, size_t n, int return_when, double timeout)
 {
+    return cc__wait(fs, n, return_when, false, timeout);
+}
+
+int cc__wait(cc_future **fs, size_t n, int return_when, bool cancel_fails,
+             double timeout)
+{
     wait_group g;
     cc__watcher *ws;
     int64_t deadline;
     size_t done;
     size_t failed;
+    int rc;
 
     if (return_when != CC_FIRST_COMPLETED && return_when != CC_FIRST_EXCEPTION &&
         return_when != CC_ALL_COMPLETED)
@@ -86,11 +99,13 @@ int cc_wait(cc_future **fs, size_t n, int return_when, double timeout)
             return cc__errf(EINVAL, "cc_wait: entry %zu is not a future", i);
     if (cc__deadline_for(timeout, "cc_wait", &deadline) != 0)
         return -1;
-    count(fs, n, &done, &failed);
+    count(fs, n, cancel_fails, &done, &failed);
     if (condition_met(return_when, n, done, failed))
         return (int)done;
     if (timeout == 0)
         return cc__err(EAGAIN, "cc_wait: not done yet");
+    if (cc__cancel_pending())
+        return cc__err(ECANCELED, "cc_wait: the task is cancelled");
     ws = calloc(n, sizeof(*ws));
     if (ws == NULL)
         return cc__err(ENOMEM, "cc_wait: out of memory");
@@ -99,6 +114,7 @@ int cc_wait(cc_future **fs, size_t n, int return_when, double timeout)
     g.done = 0;
     g.failed = 0;
     g.when = return_when;
+    g.cancel_fails = cancel_fails;
     cc__waiter_init(&g.waiter);
     for (size_t i = 0; i < n; i++) {
         ws[i].notify = group_notify;
@@ -106,22 +122,24 @@ int cc_wait(cc_future **fs, size_t n, int return_when, double timeout)
         if (!cc__future_watch(fs[i], &ws[i])) {
             cc__mutex_lock(&g.mu); /* done already: count it ourselves */
             g.done++;
-            if (failed_future(fs[i]))
+            if (bad_future(fs[i], cancel_fails))
                 g.failed++;
             if (condition_met(g.when, g.n, g.done, g.failed))
                 (void)cc__waiter_claim(&g.waiter, &(cc__wakeup){NULL});
             cc__mutex_unlock(&g.mu);
         }
     }
-    (void)cc__waiter_park(&g.waiter, deadline);
+    rc = cc__waiter_park(&g.waiter, deadline);
     for (size_t i = 0; i < n; i++)
         cc__future_unwatch(fs[i], &ws[i]);
     free(ws);
-    count(fs, n, &done, &failed);
-    if (!condition_met(return_when, n, done, failed))
-        return cc__errf(ETIMEDOUT, "cc_wait: %zu of %zu futures done at the "
-                                   "deadline", done, n);
-    return (int)done;
+    count(fs, n, cancel_fails, &done, &failed);
+    if (condition_met(return_when, n, done, failed))
+        return (int)done;
+    if (rc == ECANCELED)
+        return cc__err(ECANCELED, "cc_wait: the task was cancelled");
+    return cc__errf(ETIMEDOUT, "cc_wait: %zu of %zu futures done at the "
+                               "deadline", done, n);
 }
 
 /* ------------------------------------------------------------ as_completed */
@@ -227,6 +245,8 @@ int cc_as_completed_next(cc_as_completed *it, cc_future **f)
     if (cc__deadline_for(cc_remaining(it->deadline), "cc_as_completed_next",
                          &deadline) != 0)
         return -1;
+    if (cc__checkpoint("as_completed next") != 0)
+        return -1;
     cc__mutex_lock(&it->mu);
     for (;;) {
         cc__waiter w;
@@ -250,6 +270,10 @@ int cc_as_completed_next(cc_as_completed *it, cc_future **f)
         cc__mutex_lock(&it->mu);
         if (it->sleeper == &w)
             it->sleeper = NULL;
+        if (rc == ECANCELED && it->given == it->nready) {
+            cc__mutex_unlock(&it->mu);
+            return cc__err_wait(rc, "as_completed next");
+        }
         if (rc != 0 && it->given == it->nready)
             break;
     }

@@ -63,6 +63,19 @@ void cc__ctx_set_name(cc__ctx *c, const char *name);
  */
 int cc__deadline_for(double timeout, const char *what, int64_t *deadline);
 
+/* The innermost deadline scope of the calling context (CC__NS_FOREVER when
+ * none is open). */
+static inline int64_t cc__scope_deadline(void)
+{
+    cc__ctx *c = cc__ctx_get();
+
+    return c->nscopes > 0 ? c->scopes[c->nscopes - 1] : CC__NS_FOREVER;
+}
+
+/* Open a deadline scope at an absolute deadline that ignores the outer
+ * scopes (a shield's own deadline).  0, or -1 with EOVERFLOW recorded. */
+int cc__deadline_push_own(int64_t deadline);
+
 /* Reject a NaN timeout up front (EINVAL), before any fast path.  Returns -1
  * with the error recorded, or 0. */
 int cc__check_timeout(double timeout, const char *what);

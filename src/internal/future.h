@@ -38,6 +38,8 @@ enum {
     CC__F_FAILED = 1u << 3,     /* finished with an error (in `error`) */
     CC__F_USER = 1u << 4,       /* made by cc_future_new */
     CC__F_ERROR_SEEN = 1u << 5, /* the error was retrieved */
+    CC__F_TASK = 1u << 6,       /* a task's future: `task` points to it
+                                   (until it ends; under mu) */
 };
 
 /* Something to tell when a future is done; lives with whoever waits. */
@@ -68,7 +70,10 @@ struct cc_future {
         void *arg;               /* the task's argument, until it has run */
         void *result;            /* once FINISHED and not FAILED */
     };
-    cc_executor *ex;             /* who runs it (debug checks only) */
+    union {
+        cc_executor *ex;         /* who runs it (debug checks only) */
+        struct cc__task *task;   /* a task's future: the task, until it ends */
+    };
     struct cc_future *_Atomic next; /* executor queue link */
     cc__watcher *watchers;
     cc__callback *callbacks;     /* in order of addition */
@@ -100,6 +105,13 @@ bool cc__future_run(cc_future *f);
 
 /* Complete with a result or an error (owned), from RUNNING or PENDING. */
 void cc__future_finish(cc_future *f, void *result, cc_error *error);
+
+/* Complete a RUNNING future as cancelled (a task that ended cancelled). */
+void cc__future_finish_cancelled(cc_future *f);
+
+/* cc_wait, with cancelled futures counted as failed when cancel_fails. */
+int cc__wait(cc_future **fs, size_t n, int return_when, bool cancel_fails,
+             double timeout);
 
 /* Move a PENDING future to RUNNING so that the caller may complete it with
  * cc__future_finish; false when it was not pending (cancelled, say). */

@@ -64,7 +64,11 @@ typedef struct cc__waiter {
 /* A claimed wake-up, to be fired after the owner's mutex is released. */
 typedef struct cc__wakeup {
     _Atomic uint32_t *futex;  /* futex to wake, or NULL (waiter was spinning) */
+    struct cc__task *task;    /* a parked task to make ready, or NULL */
 } cc__wakeup;
+
+/* Make a task ready again (src/aio/task.c). */
+void cc__task_wake(struct cc__task *t);
 
 typedef struct cc__waitq {
     cc__waiter *head;         /* oldest waiter */
@@ -105,7 +109,9 @@ bool cc__spin_round(unsigned round, int64_t deadline);
 /*
  * Sleep until `deadline` with nothing to wake the caller earlier (a timed
  * wait whose end is known in advance, such as a throttle reservation).
- * The deadline must be finite.  Returns 0 at the deadline.
+ * The deadline must be finite.  Returns 0 at the deadline, or ECANCELED
+ * when the calling task was cancelled first (a thread always sleeps it
+ * out).
  */
 int cc__sleep_until(int64_t deadline);
 
@@ -117,23 +123,29 @@ int cc__sleep_until(int64_t deadline);
 static inline bool cc__waiter_claim(cc__waiter *w, cc__wakeup *wk)
 {
     uint32_t s = atomic_load_explicit(&w->state, memory_order_relaxed);
+    struct cc__task *task = w->ctx->task; /* read before the claim: after
+                                             it, w may be gone */
 
     while (s == CC__W_PARKED || s == CC__W_SLEEPING) {
         if (atomic_compare_exchange_weak_explicit(&w->state, &s, CC__W_WOKEN,
                                                   memory_order_release,
                                                   memory_order_relaxed)) {
             wk->futex = (s == CC__W_SLEEPING) ? &w->state : NULL;
+            wk->task = task;
             return true;
         }
     }
     return false;
 }
 
-/* Deliver a claimed wake-up.  Safe even if the waiter already returned: a
- * futex wake on a stale address only causes a spurious wake-up elsewhere. */
+/* Deliver a claimed wake-up.  Safe even if a thread waiter already
+ * returned: a futex wake on a stale address only causes a spurious wake-up
+ * elsewhere.  A task waiter cannot return before this makes it ready. */
 static inline void cc__wakeup_fire(cc__wakeup wk)
 {
-    if (wk.futex != NULL)
+    if (wk.task != NULL)
+        cc__task_wake(wk.task);
+    else if (wk.futex != NULL)
         cc__futex_wake(wk.futex, 1);
 }
 
@@ -210,7 +222,7 @@ static inline cc__waiter *cc__waitq_pop(cc__waitq *q)
  */
 static inline cc__wakeup cc__waitq_wake_one(cc__waitq *q, bool *woke)
 {
-    cc__wakeup wk = {NULL};
+    cc__wakeup wk = {NULL, NULL};
     cc__waiter *w;
 
     while ((w = cc__waitq_pop(q)) != NULL) {

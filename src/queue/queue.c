@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "concur/queue.h"
+#include "internal/aio.h"
 #include "internal/ctx.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
@@ -257,7 +258,8 @@ static int put_slow(cc_queue *q, void *item, double timeout)
     bool again = false;
     int rc;
 
-    if (cc__deadline_for(timeout, "cc_queue_put", &deadline) != 0)
+    if (cc__checkpoint("queue put") != 0 ||
+        cc__deadline_for(timeout, "cc_queue_put", &deadline) != 0)
         return -1;
     /* Full is often a moment's state: spin and yield a little first. */
     for (unsigned round = 0; cc__spin_round(round, deadline); round++) {
@@ -283,7 +285,10 @@ static int put_slow(cc_queue *q, void *item, double timeout)
             if (rc == 0)
                 goto put;
             if (rc == EAGAIN)
-                return cc__err(ETIMEDOUT, "queue put timed out: still full");
+                return prc == ECANCELED
+                           ? cc__err_wait(prc, "queue put")
+                           : cc__err(ETIMEDOUT, "queue put timed out: "
+                                                "still full");
             return put_failed(rc);
         }
         again = true;
@@ -323,7 +328,8 @@ static int get_slow(cc_queue *q, void **item, double timeout)
     bool again = false;
     int rc;
 
-    if (cc__deadline_for(timeout, "cc_queue_get", &deadline) != 0)
+    if (cc__checkpoint("queue get") != 0 ||
+        cc__deadline_for(timeout, "cc_queue_get", &deadline) != 0)
         return -1;
     /* Empty is often a moment's state: spin and yield a little first. */
     for (unsigned round = 0; cc__spin_round(round, deadline); round++) {
@@ -350,6 +356,8 @@ static int get_slow(cc_queue *q, void **item, double timeout)
                 goto got;
             if (rc == ESHUTDOWN)
                 return cc__err(ESHUTDOWN, "queue is shut down");
+            if (prc == ECANCELED)
+                return cc__err_wait(prc, "queue get");
             return cc__err(ETIMEDOUT, "queue get timed out: nothing arrived");
         }
         again = true;
@@ -417,6 +425,8 @@ int cc_queue_join(cc_queue *q, double timeout)
         return cc__err(EINVAL, "cc_queue_join: not a queue");
     if (cc__deadline_for(timeout, "cc_queue_join", &deadline) != 0)
         return -1;
+    if (timeout != 0 && cc__checkpoint("queue join") != 0)
+        return -1;
     cc__mutex_lock(&q->mu);
     for (;;) {
         uint64_t left;
@@ -435,6 +445,8 @@ int cc_queue_join(cc_queue *q, double timeout)
         withdraw_locked(&q->joiners_waiting);
         if (prc != 0 && (left = unfinished(q)) > 0) {
             cc__mutex_unlock(&q->mu);
+            if (prc == ECANCELED)
+                return cc__err_wait(prc, "queue join");
             return cc__errf(ETIMEDOUT, "queue join timed out with %llu "
                                        "unfinished tasks",
                             (unsigned long long)left);

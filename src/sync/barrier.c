@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
+#include "internal/aio.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 
@@ -110,6 +111,8 @@ int cc_barrier_wait(cc_barrier *b, double timeout)
         return cc__err(EINVAL, "cc_barrier_wait: not a barrier");
     if (cc__deadline_for(timeout, "cc_barrier_wait", &deadline) != 0)
         return -1;
+    if (timeout != 0 && cc__checkpoint("barrier wait") != 0)
+        return -1;
     cc__mutex_lock(&b->mu);
     while (b->tripping && !b->broken) {
         cc__waiter_init(&w);
@@ -161,8 +164,8 @@ int cc_barrier_wait(cc_barrier *b, double timeout)
         if (rc == ETIMEDOUT)
             return cc__err(ETIMEDOUT, "barrier: wait timed out; the barrier "
                                       "is now broken");
-        return cc__err(rc, "barrier: wait interrupted; the barrier is now "
-                           "broken");
+        return cc__errf(rc, "barrier wait: the task was cancelled; the "
+                            "barrier is now broken");
     }
     cc__mutex_unlock(&b->mu);
     if (w.tag == RELEASED)

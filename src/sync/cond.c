@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
+#include "internal/aio.h"
 #include "internal/lock.h"
 
 #define COND_MAGIC 0x434f4e44u /* "COND" */
@@ -146,13 +147,12 @@ int cc_cond_wait(cc_cond *c, double timeout)
 
     if (check_owner(c, me, "cc_cond_wait") != 0)
         return -1;
-    if (cc__deadline_for(timeout, "cc_cond_wait", &deadline) != 0)
+    if (cc__checkpoint("condition wait") != 0 ||
+        cc__deadline_for(timeout, "cc_cond_wait", &deadline) != 0)
         return -1;
     rc = wait_once(c, me, deadline);
-    if (rc == ETIMEDOUT)
-        return cc__err(ETIMEDOUT, "condition: wait timed out");
     if (rc != 0)
-        return cc__err(rc, "condition: wait interrupted");
+        return cc__err_wait(rc, "condition wait");
     return 0;
 }
 
@@ -168,6 +168,8 @@ int cc_cond_wait_for(cc_cond *c, bool (*pred)(void *arg), void *arg,
         return cc__err(EINVAL, "cc_cond_wait_for: predicate is NULL");
     if (cc__deadline_for(timeout, "cc_cond_wait_for", &deadline) != 0)
         return -1;
+    if (timeout != 0 && cc__checkpoint("condition wait_for") != 0)
+        return -1;
     while (!pred(arg)) {
         int rc;
 
@@ -176,7 +178,7 @@ int cc_cond_wait_for(cc_cond *c, bool (*pred)(void *arg), void *arg,
                                       "the deadline");
         rc = wait_once(c, me, deadline);
         if (rc != 0 && rc != ETIMEDOUT)
-            return cc__err(rc, "condition: wait interrupted");
+            return cc__err_wait(rc, "condition wait_for");
         /* On ETIMEDOUT, the loop checks pred one last time. */
     }
     return 0;

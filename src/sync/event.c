@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
+#include "internal/aio.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 
@@ -78,7 +79,8 @@ int cc_event_wait(cc_event *e, double timeout)
         return 0;
     if (timeout == 0)
         return cc__err(EAGAIN, "event: not set");
-    if (cc__deadline_for(timeout, "cc_event_wait", &deadline) != 0)
+    if (cc__checkpoint("event wait") != 0 ||
+        cc__deadline_for(timeout, "cc_event_wait", &deadline) != 0)
         return -1;
     cc__waiter_init(&w);
     cc__mutex_lock(&e->mu);
@@ -94,9 +96,7 @@ int cc_event_wait(cc_event *e, double timeout)
     cc__mutex_lock(&e->mu);
     cc__waitq_remove(&e->waiters, &w);
     cc__mutex_unlock(&e->mu);
-    if (rc == ETIMEDOUT)
-        return cc__err(ETIMEDOUT, "event: wait timed out");
-    return cc__err(rc, "event: wait interrupted");
+    return cc__err_wait(rc, "event wait");
 }
 
 void cc_event_free(cc_event *e)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
+#include "internal/aio.h"
 #include "internal/lock.h"
 
 void cc__lock_init(struct cc_lock *l)
@@ -116,13 +117,12 @@ int cc_lock_acquire(cc_lock *l, double timeout)
                         me->task != NULL ? "task" : "thread", me->name);
     if (timeout == 0)
         return cc__err(EAGAIN, "lock: held by another thread");
-    if (cc__deadline_for(timeout, "cc_lock_acquire", &deadline) != 0)
+    if (cc__checkpoint("lock acquire") != 0 ||
+        cc__deadline_for(timeout, "cc_lock_acquire", &deadline) != 0)
         return -1;
     rc = cc__lock_acquire_dl(l, me, deadline);
-    if (rc == ETIMEDOUT || rc == EAGAIN)
-        return cc__err(ETIMEDOUT, "lock: acquire timed out");
     if (rc != 0)
-        return cc__err(rc, "lock: acquire interrupted");
+        return cc__err_wait(rc, "lock acquire");
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
+#include "internal/aio.h"
 #include "internal/lock.h"
 
 cc_rlock *cc_rlock_new(void)
@@ -45,13 +46,12 @@ int cc_rlock_acquire(cc_rlock *r, double timeout)
         if (rc != 0)
             return cc__err(EAGAIN, "rlock: held by another thread");
     } else {
-        if (cc__deadline_for(timeout, "cc_rlock_acquire", &deadline) != 0)
+        if (cc__checkpoint("rlock acquire") != 0 ||
+            cc__deadline_for(timeout, "cc_rlock_acquire", &deadline) != 0)
             return -1;
         rc = cc__lock_acquire_dl(&r->lock, me, deadline);
-        if (rc == ETIMEDOUT || rc == EAGAIN)
-            return cc__err(ETIMEDOUT, "rlock: acquire timed out");
         if (rc != 0)
-            return cc__err(rc, "rlock: acquire interrupted");
+            return cc__err_wait(rc, "rlock acquire");
     }
     r->depth = 1;
     return 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
+#include "internal/aio.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 
@@ -84,7 +85,8 @@ int cc_sem_acquire(cc_sem *s, double timeout)
     cc__mutex_unlock(&s->mu);
     if (timeout == 0)
         return cc__err(EAGAIN, "semaphore: no unit available");
-    if (cc__deadline_for(timeout, "cc_sem_acquire", &deadline) != 0)
+    if (cc__checkpoint("semaphore acquire") != 0 ||
+        cc__deadline_for(timeout, "cc_sem_acquire", &deadline) != 0)
         return -1;
 
     cc__waiter_init(&w);
@@ -106,9 +108,7 @@ int cc_sem_acquire(cc_sem *s, double timeout)
     cc__mutex_lock(&s->mu);
     cc__waitq_remove(&s->waiters, &w);
     cc__mutex_unlock(&s->mu);
-    if (rc == ETIMEDOUT)
-        return cc__err(ETIMEDOUT, "semaphore: acquire timed out");
-    return cc__err(rc, "semaphore: acquire interrupted");
+    return cc__err_wait(rc, "semaphore acquire");
 }
 
 int cc_sem_release_n(cc_sem *s, unsigned n)

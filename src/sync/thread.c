@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "concur/sync.h"
+#include "internal/aio.h"
 #include "internal/ctx.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
@@ -171,6 +172,8 @@ int cc_thread_join(cc_thread *t, void **result, double timeout)
         return -1;
     if (timeout == 0)
         deadline = 0;
+    else if (cc__checkpoint("thread join") != 0)
+        return -1;
     cc__mutex_lock(&t->mu);
     if (t->runner == cc__ctx_get() && !t->done) {
         cc__mutex_unlock(&t->mu);
@@ -192,6 +195,8 @@ int cc_thread_join(cc_thread *t, void **result, double timeout)
     }
     if (rc != 0) {
         cc__mutex_unlock(&t->mu);
+        if (rc == ECANCELED)
+            return cc__err_wait(rc, "thread join");
         if (timeout == 0)
             return cc__errf(EAGAIN, "thread '%s' is still running", t->name);
         return cc__errf(ETIMEDOUT, "join: thread '%s' still running at the "

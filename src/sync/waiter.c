@@ -8,6 +8,7 @@
  */
 #include <sched.h>
 
+#include "internal/aio.h"
 #include "internal/waiter.h"
 
 /* Pauses before sleeping: ~2-5 us here, shorter than a futex sleep plus a
@@ -29,6 +30,8 @@ int cc__waiter_park(cc__waiter *w, int64_t deadline)
 {
     uint32_t s;
 
+    if (w->ctx->task != NULL)
+        return cc__task_park(w, deadline); /* a task: only it sleeps */
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         s = atomic_load_explicit(&w->state, memory_order_acquire);
         if (s == CC__W_WOKEN)
@@ -72,6 +75,8 @@ int cc__sleep_until(int64_t deadline)
 {
     struct timespec ts;
 
+    if (cc__ctx_get()->task != NULL)
+        return cc__task_sleep_until(deadline);
     ts.tv_sec = (time_t)(deadline / 1000000000);
     ts.tv_nsec = (long)(deadline % 1000000000);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "concur/throttle.h"
+#include "internal/aio.h"
 #include "internal/ctx.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
@@ -117,17 +118,32 @@ int cc_throttle_acquire(cc_throttle *t, double n, double timeout)
         cc__mutex_unlock(&t->mu);
         return cc__err(EAGAIN, "throttle: not enough tokens now");
     }
+    if (cc__cancel_pending()) {
+        cc__mutex_unlock(&t->mu);
+        return cc__err_wait(ECANCELED, "throttle acquire");
+    }
     /* Time until the balance covers n, rounded up to the next whole ns. */
     due = now + (int64_t)((n - t->tokens) / t->rate * 1e9) + 1;
     if (due > deadline) {
         cc__mutex_unlock(&t->mu);
-        cc__sleep_until(deadline);
+        if (cc__sleep_until(deadline) == ECANCELED)
+            return cc__err_wait(ECANCELED, "throttle acquire");
         return cc__err(ETIMEDOUT, "throttle: tokens not due before the "
                                   "deadline");
     }
     t->tokens -= n; /* the reservation */
     cc__mutex_unlock(&t->mu);
-    cc__sleep_until(due);
+    if (cc__sleep_until(due) == ECANCELED) {
+        /* A cancelled task gives its reservation back (never above the
+         * burst: the tokens were not used, so the bound still holds). */
+        cc__mutex_lock(&t->mu);
+        refill_locked(t, cc__now_ns());
+        t->tokens += n;
+        if (t->tokens > t->burst)
+            t->tokens = t->burst;
+        cc__mutex_unlock(&t->mu);
+        return cc__err_wait(ECANCELED, "throttle acquire");
+    }
     return 0;
 }
 

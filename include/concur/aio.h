@@ -1,0 +1,223 @@
+/*
+ * concur/aio.h - the event loop and coroutines: Python's asyncio, for C.
+ *
+ * A task is a stackful coroutine: an ordinary C function running on a
+ * stack of its own, so "await" is just a call that suspends.  Every blocking
+ * call of concur (locks, queues, futures, sleeps, fd waits...) made from a
+ * task suspends only that task; its loop keeps running the others.  A task's
+ * handle is a cc_future (concur/future.h): cc_future_result on it from
+ * another task awaits it, from a thread blocks the thread.
+ *
+ * One loop per thread.  cc_run(main, arg, &result) is asyncio.run: it makes
+ * a loop in the calling thread, runs main as the first task until it ends,
+ * cancels whatever tasks are left, and frees the loop.
+ *
+ * Cancellation is level-triggered (libdill, Trio): after
+ * cc_future_cancel(task), the task's current blocking call and every later
+ * one fail with ECANCELED until the task returns.  A task that returns NULL
+ * after being cancelled ends CANCELLED; one that returns a result ends
+ * FINISHED with it.  A shield scope (cc_shield_push) lets cleanup code block
+ * again, within a deadline of its own.
+ *
+ * Defaults (see concur/base.h): every blocking call takes `double timeout`
+ * last and honours deadline scopes (cc_deadline_push is asyncio.timeout:
+ * per task inside a task).  Calls that need a running loop fail with EINVAL
+ * ("no event loop runs in this thread") outside one.
+ */
+#ifndef CONCUR_AIO_H
+#define CONCUR_AIO_H
+
+#include "concur/base.h"
+#include "concur/future.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cc_loop cc_loop;
+
+/* ----------------------------------------------------------------- running */
+
+/*
+ * cc_run - run main(arg) as a task on a new loop in the calling thread until
+ * it returns, then cancel the tasks still alive, wait for them, and free
+ * the loop.  While it runs, SIGINT (if its disposition was the default)
+ * cancels the main task, as asyncio.run does with KeyboardInterrupt.
+ *
+ * Returns 0 and stores main's result in *result (may be NULL).  Returns -1
+ * with the main task's error (its code as errno, its message in cc_errmsg()
+ * and its chain in cc_last_error()), with ECANCELED when it was cancelled
+ * (by SIGINT: "interrupted by SIGINT"), with EBUSY when a loop already runs
+ * in this thread, or EINVAL/ENOMEM.
+ */
+CC_API int cc_run(cc_fn main, void *arg, void **result);
+
+/* Options for a task.  Zero = default. */
+typedef struct cc_task_opts {
+    const char *name;    /* default "Task-N" */
+    size_t stack_size;   /* bytes; default 64 KiB (CONCUR_STACK_SIZE env) */
+} cc_task_opts;
+
+/*
+ * cc_spawn - start fn(arg) as a new task on the calling thread's loop
+ * (asyncio.create_task).  It starts running once the caller blocks or
+ * yields.  Returns its future (the caller holds one reference), or NULL
+ * with EINVAL (no loop runs in this thread, fn NULL) or ENOMEM.
+ * The macro records the spawn site for debug reports.
+ */
+CC_API cc_future *cc_spawn(cc_fn fn, void *arg);
+CC_API cc_future *cc_spawn_opts(cc_fn fn, void *arg, const cc_task_opts *opts);
+CC_API cc_future *cc_spawn_at(const char *file, int line, cc_fn fn, void *arg,
+                              const cc_task_opts *opts);
+#define cc_spawn(fn, arg) cc_spawn_at(__FILE__, __LINE__, (fn), (arg), NULL)
+#define cc_spawn_opts(fn, arg, opts) \
+    cc_spawn_at(__FILE__, __LINE__, (fn), (arg), (opts))
+
+/*
+ * cc_loop_spawn - start fn(arg) as a task on `loop`, from any thread
+ * (asyncio.run_coroutine_threadsafe).  The returned future can be waited on
+ * from that thread.  NULL with EINVAL (bad loop, fn NULL), ESHUTDOWN (the
+ * loop is being freed), ENOMEM.
+ */
+CC_API cc_future *cc_loop_spawn(cc_loop *loop, cc_fn fn, void *arg);
+
+/*
+ * cc_sleep - suspend the calling task for `seconds` (a thread sleeps).
+ * 0 ends at once for a thread; in a task it is cc_yield.  Returns 0, or -1
+ * with ECANCELED (the task was cancelled), ETIMEDOUT (a deadline scope
+ * expired first), EINVAL (negative or NaN).
+ */
+CC_API int cc_sleep(double seconds);
+
+/* cc_yield - let the other ready tasks run, then continue (sleep(0)).
+ * A thread calls sched_yield().  -1/ECANCELED when cancelled. */
+CC_API int cc_yield(void);
+
+/* The running task's future (borrowed), or NULL outside a task. */
+CC_API cc_future *cc_current_task(void);
+
+/* The name of a task's future ("" for other futures). */
+CC_API const char *cc_task_name(cc_future *task);
+
+/* True when the calling task has been cancelled. */
+CC_API bool cc_cancelled(void);
+
+/*
+ * cc_shield_push - open a shield scope: blocking calls of the calling task
+ * no longer fail because it was cancelled, but everything inside the scope
+ * is bounded by `timeout` seconds (CC_FOREVER: no bound).  For cleanup that
+ * must block: saying goodbye on a socket, flushing a file.  Nests.
+ * Returns 0, or -1 with EINVAL (outside a task, NaN) or EOVERFLOW.
+ */
+CC_API int cc_shield_push(double timeout);
+CC_API void cc_shield_pop(void);
+
+/* --------------------------------------------------------- many tasks */
+
+/*
+ * cc_gather - wait for n futures (asyncio.gather).  With return_errors
+ * false, returns -1 at the first failure (its error becomes the caller's;
+ * the others keep running), else 0 once all are done with results[i]
+ * holding each result.  With return_errors true, waits for all and returns
+ * 0; a failed or cancelled future leaves NULL in its slot (read its error
+ * with cc_future_error).  results may be NULL.  ECANCELED when the caller is
+ * cancelled, EINVAL for bad arguments.
+ */
+CC_API int cc_gather(cc_future **fs, size_t n, void **results,
+                     bool return_errors);
+
+/*
+ * cc_wait_for - wait for a future up to `timeout` (asyncio.wait_for); at
+ * the deadline, cancel it (a task) and wait until it has finished
+ * cancelling, then fail with ETIMEDOUT.  Otherwise as cc_future_result.
+ */
+CC_API int cc_wait_for(cc_future *f, void **result, double timeout);
+
+/*
+ * cc_group - a task group (asyncio.TaskGroup): tasks spawned into it are
+ * waited for together; the first one that fails cancels the others, and
+ * cc_group_wait reports every error.  Cancelling the group cancels its
+ * tasks.  Use it from one task (it is not shared between threads).
+ */
+typedef struct cc_group cc_group;
+CC_API cc_group *cc_group_new(void);
+
+/* Spawn into the group; returns a borrowed future (valid until
+ * cc_group_free), NULL with ESHUTDOWN once the group has failed or is
+ * cancelled (the task is not started), EINVAL, ENOMEM. */
+CC_API cc_future *cc_group_spawn(cc_group *g, cc_fn fn, void *arg);
+
+/*
+ * cc_group_wait - wait for every task of the group.  Returns 0 when all
+ * succeeded.  Returns -1 when any failed: errno and cc_last_error() are the
+ * first failure's, cc_errmsg() says how many failed; cc_group_error(g, i)
+ * gives each one.  ECANCELED when the group (or the waiting task) was
+ * cancelled.
+ */
+CC_API int cc_group_wait(cc_group *g);
+CC_API size_t cc_group_error_count(cc_group *g);
+CC_API const cc_error *cc_group_error(cc_group *g, size_t i);
+CC_API void cc_group_cancel(cc_group *g);
+/* Free the group; tasks still running are cancelled and waited for. */
+CC_API void cc_group_free(cc_group *g);
+
+/* ------------------------------------------------------------- fd waits */
+
+enum { CC_READABLE = 1, CC_WRITABLE = 2 };
+
+/*
+ * cc_wait_fd - wait until fd is readable and/or writable (events: a mask of
+ * CC_READABLE, CC_WRITABLE).  A task suspends (epoll on its loop; several
+ * tasks may wait on one fd); a thread uses poll().  Returns the mask of
+ * what is ready (an error or hang-up condition reports both), or -1 with
+ * ETIMEDOUT, EAGAIN (timeout 0), ECANCELED, EBADF (not an open fd), EINVAL.
+ */
+CC_API int cc_wait_fd(int fd, int events, double timeout);
+
+/* ---------------------------------------------------- loops by hand */
+
+/* A loop for the calling thread (it runs in whichever thread runs it, one
+ * at a time).  NULL with ENOMEM or EMFILE. */
+CC_API cc_loop *cc_loop_new(void);
+
+/* Run until f is done (asyncio's run_until_complete).  0, or -1 with
+ * EBUSY (another loop runs in this thread, or this one elsewhere), EINVAL. */
+CC_API int cc_loop_run_until_done(cc_loop *loop, cc_future *f);
+
+/* Run until cc_loop_stop.  0, or -1 with EBUSY/EINVAL. */
+CC_API int cc_loop_run_forever(cc_loop *loop);
+
+/* Ask the loop to return from run_forever / run_until_done (any thread). */
+CC_API int cc_loop_stop(cc_loop *loop);
+
+/* Cancel the loop's tasks, run until they end, and free it.  Must not be
+ * called while the loop runs. */
+CC_API void cc_loop_free(cc_loop *loop);
+
+/* The loop running in this thread, or NULL. */
+CC_API cc_loop *cc_loop_current(void);
+
+/* Callbacks (plain functions, not tasks) run by the loop.  call_soon and
+ * call_later from the loop's own thread (tasks or callbacks of that loop);
+ * call_soon_threadsafe from anywhere.  0, or -1 with EINVAL/ENOMEM. */
+typedef void (*cc_callback_fn)(void *arg);
+CC_API int cc_loop_call_soon(cc_loop *loop, cc_callback_fn fn, void *arg);
+CC_API int cc_loop_call_soon_threadsafe(cc_loop *loop, cc_callback_fn fn,
+                                        void *arg);
+
+/* A callback after `delay` seconds; returns a handle for cc_timer_cancel
+ * (valid until the callback has run or been cancelled), NULL on error. */
+typedef struct cc_timer cc_timer;
+CC_API cc_timer *cc_loop_call_later(cc_loop *loop, double delay,
+                                    cc_callback_fn fn, void *arg);
+/* Cancel a pending call_later; true when it will not run. */
+CC_API bool cc_timer_cancel(cc_timer *t);
+
+/* Debug aid: report each task's peak stack use on stderr when it ends
+ * (also CONCUR_DEBUG_STACKS=1).  Costs a madvise per task: debugging only. */
+CC_API void cc_set_debug_stacks(bool on);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CONCUR_AIO_H */

@@ -1,0 +1,226 @@
+/*
+ * fdwait.c - waiting for file descriptors: epoll on the task's loop, poll()
+ * in a plain thread (aio layer).
+ *
+ * Each fd a task waits on has a registration holding its waiters; the fd is
+ * in epoll with the union of their interests while any waits, and removed
+ * when none does (level-triggered, so nothing is missed between waits).
+ * Several tasks may wait on one fd, for the same or different events.
+ * Registrations belong to the loop thread.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aio/loop.h"
+#include "internal/error.h"
+
+typedef struct fd_waiter {
+    cc__waiter w;
+    int events;                 /* CC_READABLE | CC_WRITABLE asked */
+    int revents;                /* what was ready when woken */
+    struct fd_waiter *next;
+    struct fd_waiter *prev;
+    bool linked;
+} fd_waiter;
+
+struct cc__fdreg {
+    int fd;
+    uint32_t mask;              /* epoll events registered (0: not in epoll) */
+    fd_waiter *waiters;
+};
+
+static uint32_t to_epoll(int events)
+{
+    return (events & CC_READABLE ? EPOLLIN : 0) |
+           (events & CC_WRITABLE ? EPOLLOUT : 0);
+}
+
+static cc__fdreg *reg_get(cc_loop *l, int fd)
+{
+    if ((size_t)fd >= l->nfds) {
+        size_t n = l->nfds ? l->nfds : 64;
+        cc__fdreg **fds;
+
+        while (n <= (size_t)fd)
+            n *= 2;
+        fds = realloc(l->fds, n * sizeof(*fds));
+        if (fds == NULL)
+            return NULL;
+        memset(fds + l->nfds, 0, (n - l->nfds) * sizeof(*fds));
+        l->fds = fds;
+        l->nfds = n;
+    }
+    if (l->fds[fd] == NULL) {
+        l->fds[fd] = calloc(1, sizeof(cc__fdreg));
+        if (l->fds[fd] != NULL)
+            l->fds[fd]->fd = fd;
+    }
+    return l->fds[fd];
+}
+
+/* Bring epoll in line with the waiters.  0 or an errno. */
+static int sync_interest(cc_loop *l, cc__fdreg *r)
+{
+    uint32_t want = 0;
+    struct epoll_event ev;
+
+    for (fd_waiter *w = r->waiters; w != NULL; w = w->next)
+        want |= to_epoll(w->events);
+    if (want == r->mask)
+        return 0;
+    ev.events = want;
+    ev.data.fd = r->fd;
+    if (want == 0) {
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, r->fd, NULL); /* may be closed */
+    } else if (r->mask == 0) {
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, r->fd, &ev) != 0) {
+            if (errno != EEXIST)
+                return errno;
+            /* a stale registration of a reused fd number */
+            if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, r->fd, &ev) != 0)
+                return errno;
+        }
+    } else if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, r->fd, &ev) != 0) {
+        if (errno != ENOENT ||
+            epoll_ctl(l->epfd, EPOLL_CTL_ADD, r->fd, &ev) != 0)
+            return errno;
+    }
+    r->mask = want;
+    return 0;
+}
+
+static void unlink_waiter(cc__fdreg *r, fd_waiter *w)
+{
+    if (!w->linked)
+        return;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        r->waiters = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->linked = false;
+}
+
+void cc__fd_ready(cc_loop *l, int fd, uint32_t events)
+{
+    cc__fdreg *r = (size_t)fd < l->nfds ? l->fds[fd] : NULL;
+    int ready = (events & EPOLLIN ? CC_READABLE : 0) |
+                (events & EPOLLOUT ? CC_WRITABLE : 0);
+    bool trouble = (events & (EPOLLERR | EPOLLHUP)) != 0;
+    fd_waiter *w;
+    fd_waiter *next;
+
+    if (r == NULL)
+        return;
+    for (w = r->waiters; w != NULL; w = next) {
+        cc__wakeup wk;
+
+        next = w->next;
+        if (!trouble && !(w->events & ready))
+            continue;
+        w->revents = trouble ? w->events : (w->events & ready);
+        unlink_waiter(r, w);
+        if (cc__waiter_claim(&w->w, &wk))
+            cc__wakeup_fire(wk);
+    }
+    (void)sync_interest(l, r);
+}
+
+void cc__fd_free_all(cc_loop *l)
+{
+    for (size_t i = 0; i < l->nfds; i++)
+        free(l->fds[i]);
+}
+
+/* A plain thread: poll(). */
+static int wait_fd_thread(int fd, int events, double timeout)
+{
+    struct pollfd p = {.fd = fd, .events = 0};
+    int64_t deadline;
+
+    if (events & CC_READABLE)
+        p.events |= POLLIN;
+    if (events & CC_WRITABLE)
+        p.events |= POLLOUT;
+    if (cc__deadline_for(timeout, "cc_wait_fd", &deadline) != 0)
+        return -1;
+    for (;;) {
+        int64_t left = deadline == CC__NS_FOREVER ? -1
+                                                  : deadline - cc__now_ns();
+        int ms = left < 0 && deadline != CC__NS_FOREVER ? 0
+                 : left < 0                             ? -1
+                                : (int)((left + 999999) / 1000000);
+        int n = poll(&p, 1, ms);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return cc__errf(errno, "cc_wait_fd: poll: %s", strerror(errno));
+        if (n == 0) {
+            if (deadline != CC__NS_FOREVER && cc__now_ns() < deadline)
+                continue;
+            return timeout == 0 ? cc__err(EAGAIN, "cc_wait_fd: not ready")
+                                : cc__err(ETIMEDOUT, "cc_wait_fd timed out");
+        }
+        if (p.revents & POLLNVAL)
+            return cc__errf(EBADF, "cc_wait_fd: fd %d is not open", fd);
+        if (p.revents & (POLLERR | POLLHUP))
+            return events;
+        return ((p.revents & POLLIN) ? CC_READABLE : 0) |
+               ((p.revents & POLLOUT) ? CC_WRITABLE : 0);
+    }
+}
+
+int cc_wait_fd(int fd, int events, double timeout)
+{
+    cc_loop *l = cc__tls_loop;
+    cc__fdreg *r;
+    fd_waiter w;
+    int64_t deadline;
+    int rc;
+
+    if (fd < 0)
+        return cc__errf(EBADF, "cc_wait_fd: bad fd %d", fd);
+    if (events == 0 || (events & ~(CC_READABLE | CC_WRITABLE)) != 0)
+        return cc__errf(EINVAL, "cc_wait_fd: events must be CC_READABLE "
+                                "and/or CC_WRITABLE, got %d", events);
+    if (cc__check_timeout(timeout, "cc_wait_fd") != 0)
+        return -1;
+    if (l == NULL || cc__ctx_get()->task == NULL || timeout == 0)
+        return wait_fd_thread(fd, events, timeout); /* 0: just look */
+    if (cc__cancel_pending())
+        return cc__err(ECANCELED, "cc_wait_fd: the task is cancelled");
+    if (cc__deadline_for(timeout, "cc_wait_fd", &deadline) != 0)
+        return -1;
+    r = reg_get(l, fd);
+    if (r == NULL)
+        return cc__err(ENOMEM, "cc_wait_fd: out of memory");
+    cc__waiter_init(&w.w);
+    w.events = events;
+    w.revents = 0;
+    w.prev = NULL;
+    w.next = r->waiters;
+    if (r->waiters != NULL)
+        r->waiters->prev = &w;
+    r->waiters = &w;
+    w.linked = true;
+    rc = sync_interest(l, r);
+    if (rc != 0) {
+        unlink_waiter(r, &w);
+        (void)sync_interest(l, r);
+        if (rc == EPERM) /* a regular file: always ready, as poll() says */
+            return events;
+        return cc__errf(rc, "cc_wait_fd: cannot watch fd %d: %s", fd,
+                        strerror(rc));
+    }
+    rc = cc__waiter_park(&w.w, deadline);
+    unlink_waiter(r, &w);
+    (void)sync_interest(l, r);
+    if (rc == 0)
+        return w.revents;
+    if (rc == ECANCELED)
+        return cc__err(ECANCELED, "cc_wait_fd: the task was cancelled");
+    return cc__err(ETIMEDOUT, "cc_wait_fd timed out");
+}

@@ -1,0 +1,243 @@
+/*
+ * group.c - many tasks at once: cc_gather, cc_wait_for and task groups
+ * (aio layer).
+ *
+ * A group belongs to the task that made it and to its loop: its tasks end
+ * on that loop's thread, so the done-callback that notices a failure and
+ * cancels the siblings runs there too, and the group needs no lock.
+ */
+#include <stdlib.h>
+
+#include "aio/loop.h"
+#include "internal/error.h"
+#include "internal/future.h"
+
+int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors)
+{
+    if (n > 0 && fs == NULL)
+        return cc__err(EINVAL, "cc_gather: futures are NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!cc__future_ok(fs[i]))
+            return cc__errf(EINVAL, "cc_gather: entry %zu is not a future", i);
+    if (cc__wait(fs, n, return_errors ? CC_ALL_COMPLETED : CC_FIRST_EXCEPTION,
+                 true, CC_FOREVER) < 0) {
+        /* The caller was cancelled: so are the children (as asyncio). */
+        int err = errno;
+
+        for (size_t i = 0; i < n; i++)
+            cc_future_cancel(fs[i]);
+        return cc__err(err, err == ECANCELED ? "gather: the task was "
+                                               "cancelled"
+                                             : "gather failed");
+    }
+    if (!return_errors) {
+        for (size_t i = 0; i < n; i++)
+            if (cc_future_done(fs[i]) &&
+                cc_future_result(fs[i], NULL, 0) != 0)
+                return -1; /* the first failure in input order */
+    }
+    for (size_t i = 0; i < n; i++) {
+        void *r = NULL;
+
+        if (cc_future_done(fs[i]) && cc_future_result(fs[i], &r, 0) != 0)
+            r = NULL; /* failed or cancelled: its error stays readable */
+        if (results != NULL)
+            results[i] = r;
+    }
+    return 0;
+}
+
+int cc_wait_for(cc_future *f, void **result, double timeout)
+{
+    int rc;
+    int err;
+
+    if (!cc__future_ok(f))
+        return cc__err(EINVAL, "cc_wait_for: not a future");
+    rc = cc_future_result(f, result, timeout);
+    if (rc == 0 || (errno != ETIMEDOUT && errno != EAGAIN &&
+                    errno != ECANCELED))
+        return rc;
+    err = errno;
+    if (err == ECANCELED && cc_future_cancelled(f))
+        return rc; /* the future itself was cancelled */
+    /* Our deadline passed (or we were cancelled): cancel it and wait until
+     * it has finished cancelling, as asyncio.wait_for does. */
+    cc_future_cancel(f);
+    if (cc__ctx_get()->task != NULL)
+        cc_shield_push(CC_FOREVER);
+    rc = cc_future_result(f, result, CC_FOREVER);
+    if (cc__ctx_get()->task != NULL)
+        cc_shield_pop();
+    if (rc == 0 && err != ECANCELED)
+        return 0; /* it finished just before the cancellation */
+    if (err == ECANCELED)
+        return cc__err(ECANCELED, "wait_for: the task was cancelled");
+    return cc__err(ETIMEDOUT, "wait_for timed out; the awaited task was "
+                              "cancelled");
+}
+
+/* ----------------------------------------------------------------- groups */
+
+#define GROUP_MAGIC 0x47525550u /* "GRUP" */
+
+struct cc_group {
+    uint32_t magic;
+    cc_future **tasks;
+    size_t n;
+    size_t cap;
+    bool failed;         /* a task failed: the rest were cancelled */
+    bool cancelled;      /* cc_group_cancel */
+    cc_error **errors;   /* filled by cc_group_wait */
+    size_t nerrors;
+};
+
+static bool group_ok(const cc_group *g)
+{
+    return g != NULL && g->magic == GROUP_MAGIC;
+}
+
+cc_group *cc_group_new(void)
+{
+    cc_group *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return cc__err_null(ENOMEM, "cc_group_new: out of memory");
+    g->magic = GROUP_MAGIC;
+    return g;
+}
+
+static void cancel_members(cc_group *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        cc_future_cancel(g->tasks[i]);
+}
+
+/* A member ended: if it failed, cancel the others (asyncio.TaskGroup). */
+static int member_done(cc_future *f, void *arg)
+{
+    cc_group *g = arg;
+
+    if (!g->failed && (atomic_load(&f->state) & CC__F_FAILED)) {
+        g->failed = true;
+        cancel_members(g);
+    }
+    return 0;
+}
+
+cc_future *cc_group_spawn(cc_group *g, cc_fn fn, void *arg)
+{
+    cc_future *f;
+
+    if (!group_ok(g))
+        return cc__err_null(EINVAL, "cc_group_spawn: not a group");
+    if (g->failed || g->cancelled)
+        return cc__err_null(ESHUTDOWN, "cc_group_spawn: the group has "
+                                       "failed or was cancelled");
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 8;
+        cc_future **t = realloc(g->tasks, cap * sizeof(*t));
+
+        if (t == NULL)
+            return cc__err_null(ENOMEM, "cc_group_spawn: out of memory");
+        g->tasks = t;
+        g->cap = cap;
+    }
+    f = cc_spawn(fn, arg);
+    if (f == NULL)
+        return NULL;
+    if (cc_future_add_done_callback(f, member_done, g) != 0) {
+        cc_future_cancel(f);
+        cc_future_free(f);
+        return NULL;
+    }
+    g->tasks[g->n++] = f;
+    return f;
+}
+
+void cc_group_cancel(cc_group *g)
+{
+    if (!group_ok(g))
+        return;
+    g->cancelled = true;
+    cancel_members(g);
+}
+
+/* Wait for every member to end, whatever happens to the caller. */
+static void wait_all(cc_group *g)
+{
+    bool shielded = cc__ctx_get()->task != NULL;
+
+    if (shielded)
+        cc_shield_push(CC_FOREVER);
+    (void)cc__wait(g->tasks, g->n, CC_ALL_COMPLETED, false, CC_FOREVER);
+    if (shielded)
+        cc_shield_pop();
+}
+
+int cc_group_wait(cc_group *g)
+{
+    int rc;
+
+    if (!group_ok(g))
+        return cc__err(EINVAL, "cc_group_wait: not a group");
+    rc = cc__wait(g->tasks, g->n, CC_ALL_COMPLETED, false, CC_FOREVER);
+    if (rc < 0) {
+        /* The waiting task was cancelled: so is the group. */
+        cc_group_cancel(g);
+        wait_all(g);
+        return cc__err(ECANCELED, "group wait: the task was cancelled");
+    }
+    for (size_t i = 0; i < g->nerrors; i++)
+        cc_error_free(g->errors[i]);
+    free(g->errors);
+    g->errors = calloc(g->n + 1, sizeof(cc_error *));
+    g->nerrors = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const cc_error *e = cc_future_error(g->tasks[i]);
+
+        if (e != NULL && g->errors != NULL)
+            g->errors[g->nerrors++] = cc_error_copy(e);
+    }
+    if (g->nerrors > 0) {
+        cc_error *first = g->errors[0];
+
+        return cc__err_adopt(cc_error_new(
+            cc_error_code(first), first,
+            "%zu of %zu tasks of the group failed; the first: %s", g->nerrors,
+            g->n, cc_error_message(first)));
+    }
+    if (g->cancelled)
+        return cc__err(ECANCELED, "the group was cancelled");
+    return 0;
+}
+
+size_t cc_group_error_count(cc_group *g)
+{
+    return group_ok(g) ? g->nerrors : 0;
+}
+
+const cc_error *cc_group_error(cc_group *g, size_t i)
+{
+    return group_ok(g) && i < g->nerrors ? g->errors[i] : NULL;
+}
+
+void cc_group_free(cc_group *g)
+{
+    if (!group_ok(g))
+        return;
+    for (size_t i = 0; i < g->n; i++)
+        if (!cc_future_done(g->tasks[i])) {
+            cancel_members(g);
+            wait_all(g);
+            break;
+        }
+    g->magic = 0;
+    for (size_t i = 0; i < g->n; i++)
+        cc_future_free(g->tasks[i]);
+    for (size_t i = 0; i < g->nerrors; i++)
+        cc_error_free(g->errors[i]);
+    free(g->errors);
+    free(g->tasks);
+    free(g);
+}

@@ -1,0 +1,424 @@
+/*
+ * loop.c - the event loop: run queue, cross-thread posts, epoll, timers,
+ * stop, SIGINT, and running loops by hand (aio layer).
+ *
+ * One iteration: take what other threads posted, fire due timers, run the
+ * work that is ready (each task until it blocks, yields or ends), then wait
+ * in epoll for fds, the eventfd or the next timer.  While tasks keep being
+ * ready the loop runs them back to back and only looks at epoll every
+ * POLL_EVERY batches, so ping-ponging tasks do not pay a system call each
+ * time, yet I/O and timers are never starved.
+ *
+ * See loop.h for which fields other threads may touch.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aio/loop.h"
+#include "internal/error.h"
+
+#define POLL_EVERY 64
+
+__thread cc_loop *cc__tls_loop __attribute__((tls_model("initial-exec")));
+
+cc__loop *cc__loop_current(void)
+{
+    return cc__tls_loop;
+}
+
+cc_loop *cc_loop_current(void)
+{
+    return cc__tls_loop;
+}
+
+bool cc__loop_is_current(cc__loop *loop)
+{
+    return cc__tls_loop == loop;
+}
+
+static bool loop_ok(const cc_loop *l)
+{
+    return l != NULL && l->magic == CC__LOOP_MAGIC;
+}
+
+cc_loop *cc_loop_new(void)
+{
+    cc_loop *l = calloc(1, sizeof(*l));
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = -1};
+
+    if (l == NULL)
+        return cc__err_null(ENOMEM, "cc_loop_new: out of memory");
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0)
+        goto err_free_loop;
+    l->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->evfd < 0)
+        goto err_close_epoll;
+    ev.data.fd = l->evfd;
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) != 0)
+        goto err_close_eventfd;
+    cc__mutex_init(&l->remote_mu);
+    l->magic = CC__LOOP_MAGIC;
+    return l;
+err_close_eventfd:
+    close(l->evfd);
+err_close_epoll:
+    {
+        int saved = errno;
+
+        close(l->epfd);
+        errno = saved;
+    }
+err_free_loop:
+    {
+        int saved = errno;
+
+        free(l);
+        return cc__errf_null(saved, "cc_loop_new: %s", strerror(saved));
+    }
+}
+
+/* ---------------------------------------------------------------- work */
+
+void cc__loop_ready(cc__loop *l, cc__work *w)
+{
+    w->next = NULL;
+    if (l->ready_tail != NULL)
+        l->ready_tail->next = w;
+    else
+        l->ready_head = w;
+    l->ready_tail = w;
+    l->nready++;
+}
+
+static cc__work *ready_pop(cc_loop *l)
+{
+    cc__work *w = l->ready_head;
+
+    if (w == NULL)
+        return NULL;
+    l->ready_head = w->next;
+    if (l->ready_head == NULL)
+        l->ready_tail = NULL;
+    l->nready--;
+    return w;
+}
+
+static void wake_epoll(cc_loop *l)
+{
+    uint64_t one = 1;
+    ssize_t r = write(l->evfd, &one, sizeof(one));
+
+    (void)r; /* EAGAIN: the counter is already non-zero, the loop wakes */
+}
+
+void cc__loop_post(cc__loop *l, cc__work *w)
+{
+    if (cc__tls_loop == l) {
+        cc__loop_ready(l, w);
+        return;
+    }
+    w->next = NULL;
+    cc__mutex_lock(&l->remote_mu);
+    if (l->remote_tail != NULL)
+        l->remote_tail->next = w;
+    else
+        l->remote_head = w;
+    l->remote_tail = w;
+    cc__mutex_unlock(&l->remote_mu);
+    atomic_fetch_add_explicit(&l->nremote, 1, memory_order_seq_cst);
+    if (atomic_exchange_explicit(&l->sleeping, 0, memory_order_seq_cst))
+        wake_epoll(l);
+}
+
+static void cancel_all_tasks(cc_loop *l);
+
+/* Move what other threads posted into the run queue. */
+static void take_remote(cc_loop *l)
+{
+    cc__work *w;
+
+    if (atomic_load_explicit(&l->nremote, memory_order_acquire) == 0)
+        return;
+    cc__mutex_lock(&l->remote_mu);
+    w = l->remote_head;
+    l->remote_head = l->remote_tail = NULL;
+    atomic_store_explicit(&l->nremote, 0, memory_order_relaxed);
+    cc__mutex_unlock(&l->remote_mu);
+    while (w != NULL) {
+        cc__work *next = w->next;
+
+        if (w->kind == CC__WORK_TASK) /* a task spawned from elsewhere */
+            cc__task_link(l, CC__TASK_OF(w, work));
+        cc__loop_ready(l, w);
+        w = next;
+    }
+    if (l->closing) /* arrivals while the loop is being freed */
+        cancel_all_tasks(l);
+}
+
+static void run_work(cc_loop *l, cc__work *w)
+{
+    switch (w->kind) {
+    case CC__WORK_TASK:
+        cc__task_resume(l, CC__TASK_OF(w, work));
+        break;
+    case CC__WORK_CANCEL: {
+        cc__task *t = CC__TASK_OF(w, cancel_work);
+
+        atomic_store_explicit(&t->cancel_posted, false, memory_order_release);
+        cc__task_deliver_cancel(t);
+        cc__task_unref(t);
+        break;
+    }
+    default:
+        cc__callback_run(w);
+        break;
+    }
+}
+
+/* Run the work that is ready now (not what it makes ready: that waits for
+ * the next batch, after timers and I/O had their turn). */
+static void run_batch(cc_loop *l)
+{
+    for (size_t n = l->nready; n > 0; n--) {
+        cc__work *w = ready_pop(l);
+
+        if (w == NULL)
+            break;
+        run_work(l, w);
+    }
+}
+
+/* --------------------------------------------------------------- polling */
+
+/* Wait for I/O, posts or the next timer; `block` false only polls. */
+static void poll_events(cc_loop *l, bool block)
+{
+    struct epoll_event evs[64];
+    struct timespec ts;
+    struct timespec *tsp = &ts;
+    int n;
+
+    ts.tv_sec = 0;
+    ts.tv_nsec = 0;
+    if (block) {
+        int64_t next = cc__timers_next(l);
+
+        atomic_store_explicit(&l->sleeping, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&l->nremote, memory_order_seq_cst) > 0 ||
+            atomic_load_explicit(&l->stop, memory_order_acquire) ||
+            atomic_load_explicit(&l->sigint, memory_order_acquire)) {
+            block = false;
+        } else if (next == CC__NS_FOREVER) {
+            tsp = NULL;
+        } else {
+            int64_t left = next - cc__now_ns();
+
+            if (left < 0)
+                left = 0;
+            ts.tv_sec = (time_t)(left / 1000000000);
+            ts.tv_nsec = (long)(left % 1000000000);
+        }
+    }
+    n = epoll_pwait2(l->epfd, evs, 64, tsp, NULL);
+    atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.fd == l->evfd) {
+            uint64_t v;
+            ssize_t r = read(l->evfd, &v, sizeof(v));
+
+            (void)r;
+            continue;
+        }
+        cc__fd_ready(l, evs[i].data.fd, evs[i].events);
+    }
+    l->polls_skipped = 0;
+}
+
+/* ------------------------------------------------------------- running */
+
+static void cancel_all_tasks(cc_loop *l)
+{
+    for (cc__task *t = l->tasks; t != NULL; t = t->all_next)
+        cc_future_cancel(t->future);
+}
+
+/*
+ * Run the loop in the calling thread until `until` is done (until NULL:
+ * until stopped; drain: until no task is left).
+ */
+static int loop_run(cc_loop *l, cc_future *until, bool drain)
+{
+    bool expected = false;
+
+    if (cc__tls_loop != NULL)
+        return cc__err(EBUSY, "a loop already runs in this thread");
+    if (!atomic_compare_exchange_strong(&l->running, &expected, true))
+        return cc__err(EBUSY, "this loop already runs in another thread");
+    cc__tls_loop = l;
+    l->thread_ctx = cc__ctx_get();
+    cc__stack_watch_overflow();
+#if defined(CONCUR_TSAN)
+    {
+        extern void *__tsan_get_current_fiber(void);
+
+        l->thread_fiber = __tsan_get_current_fiber();
+    }
+#endif
+    for (;;) {
+        take_remote(l);
+        if (l->ntimers > 0)
+            cc__timers_expire(l, cc__now_ns());
+        if (atomic_load_explicit(&l->sigint, memory_order_acquire)) {
+            atomic_store(&l->sigint, false);
+            if (until != NULL && cc_future_cancel(until))
+                l->interrupted = true;
+        }
+        if (l->nready > 0)
+            run_batch(l);
+        if (until != NULL && cc_future_done(until))
+            break;
+        if (drain && l->ntasks == 0)
+            break;
+        if (atomic_exchange_explicit(&l->stop, false, memory_order_acq_rel))
+            break;
+        if (l->nready > 0 && ++l->polls_skipped < POLL_EVERY)
+            continue;
+        if (l->nready == 0 && cc__stack_trim_pending()) {
+            cc__stack_trim(); /* idle: give spare stacks back, a few */
+            poll_events(l, false);
+            continue;
+        }
+        poll_events(l, l->nready == 0);
+    }
+    cc__tls_loop = NULL;
+    atomic_store(&l->running, false);
+    return 0;
+}
+
+int cc_loop_run_until_done(cc_loop *loop, cc_future *f)
+{
+    if (!loop_ok(loop))
+        return cc__err(EINVAL, "cc_loop_run_until_done: not a loop");
+    if (f == NULL)
+        return cc__err(EINVAL, "cc_loop_run_until_done: future is NULL");
+    return loop_run(loop, f, false);
+}
+
+int cc_loop_run_forever(cc_loop *loop)
+{
+    if (!loop_ok(loop))
+        return cc__err(EINVAL, "cc_loop_run_forever: not a loop");
+    return loop_run(loop, NULL, false);
+}
+
+int cc_loop_stop(cc_loop *loop)
+{
+    if (!loop_ok(loop))
+        return cc__err(EINVAL, "cc_loop_stop: not a loop");
+    atomic_store_explicit(&loop->stop, true, memory_order_release);
+    if (cc__tls_loop != loop &&
+        atomic_exchange_explicit(&loop->sleeping, 0, memory_order_seq_cst))
+        wake_epoll(loop);
+    return 0;
+}
+
+void cc_loop_free(cc_loop *loop)
+{
+    if (!loop_ok(loop) || atomic_load(&loop->running))
+        return;
+    loop->closing = true;
+    if (loop->ntasks > 0 || loop->nready > 0 ||
+        atomic_load(&loop->nremote) > 0) {
+        /* Cancel what is left and let it end, as asyncio.run does.  (If
+         * this thread runs another loop it cannot: the tasks are leaked,
+         * which debug mode reports.) */
+        cancel_all_tasks(loop);
+        if (loop_run(loop, NULL, true) != 0 && cc__debug())
+            cc__debugf("cc_loop_free: %zu tasks could not be finished: %s",
+                       loop->ntasks, cc_errmsg());
+    }
+    cc__fd_free_all(loop);
+    loop->magic = 0;
+    close(loop->evfd);
+    close(loop->epfd);
+    free(loop->heap);
+    free(loop->fds);
+    free(loop);
+}
+
+/* ---------------------------------------------------------------- cc_run */
+
+static _Atomic(cc_loop *) sigint_loop;
+
+static void on_sigint(int sig)
+{
+    cc_loop *l = atomic_load(&sigint_loop);
+
+    (void)sig;
+    if (l != NULL) {
+        uint64_t one = 1;
+        ssize_t r;
+
+        atomic_store(&l->sigint, true);
+        r = write(l->evfd, &one, sizeof(one));
+        (void)r;
+    }
+}
+
+int cc_run(cc_fn main, void *arg, void **result)
+{
+    cc_loop *l;
+    cc_future *f;
+    struct sigaction old;
+    bool handle_sigint = false;
+    cc_loop *none = NULL;
+    bool interrupted;
+    int rc;
+
+    if (main == NULL)
+        return cc__err(EINVAL, "cc_run: main is NULL");
+    if (cc__tls_loop != NULL)
+        return cc__err(EBUSY, "cc_run: a loop already runs in this thread");
+    l = cc_loop_new();
+    if (l == NULL)
+        return -1;
+    f = cc_loop_spawn(l, main, arg);
+    if (f == NULL) {
+        cc_loop_free(l);
+        return -1;
+    }
+    /* SIGINT cancels the main task, if nobody else handles SIGINT. */
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+        !(old.sa_flags & SA_SIGINFO) &&
+        atomic_compare_exchange_strong(&sigint_loop, &none, l)) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_sigint;
+        sigemptyset(&sa.sa_mask);
+        handle_sigint = sigaction(SIGINT, &sa, NULL) == 0;
+        if (!handle_sigint)
+            atomic_store(&sigint_loop, NULL);
+    }
+    rc = loop_run(l, f, false);
+    interrupted = l->interrupted;
+    if (handle_sigint) {
+        sigaction(SIGINT, &old, NULL);
+        atomic_store(&sigint_loop, NULL);
+    }
+    cc_loop_free(l); /* cancels and finishes the other tasks */
+    if (rc == 0) {
+        rc = cc_future_result(f, result, 0);
+        if (rc != 0 && errno == ECANCELED && interrupted)
+            cc__err(ECANCELED, "interrupted by SIGINT");
+    }
+    cc_future_free(f);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/*
+ * loop.h - the event loop record, private to the aio layer's files.
+ *
+ * Everything but the `remote` part is touched only by the thread running
+ * the loop.  Other threads hand work over through `remote` (a list under
+ * remote_mu plus a count), and wake a loop that sleeps in epoll through the
+ * eventfd: the loop sets `sleeping` (seq_cst) before its last look at
+ * `nremote`, a poster bumps `nremote` (seq_cst) before reading `sleeping`,
+ * so one of them always sees the other and no wake-up is lost.
+ */
+#ifndef CC_AIO_LOOP_H
+#define CC_AIO_LOOP_H
+
+#include <sys/epoll.h>
+
+#include "internal/aio.h"
+#include "internal/mutex.h"
+
+#define CC__LOOP_MAGIC 0x4c4f4f50u /* "LOOP" */
+
+typedef struct cc__fdreg cc__fdreg;
+
+/* A heap slot: the key inline, the timer it belongs to. */
+typedef struct cc__heap_entry {
+    int64_t deadline;
+    uint64_t seq;
+    cc__timer *timer;
+} cc__heap_entry;
+
+struct cc_loop {
+    uint32_t magic;            /* CC__LOOP_MAGIC while alive */
+    int epfd;                  /* epoll instance */
+    int evfd;                  /* eventfd: wakes the loop from epoll */
+    /* loop thread only */
+    cc__work *ready_head;      /* FIFO of work to run */
+    cc__work *ready_tail;
+    size_t nready;
+    cc__heap_entry *heap;      /* timers, a 4-ary min-heap */
+    size_t ntimers;
+    size_t heap_cap;
+    uint64_t timer_seq;
+    cc__fdreg **fds;           /* registrations indexed by fd */
+    size_t nfds;
+    void *sched_sp;            /* the scheduler's stack while a task runs */
+    cc__task *current;         /* the running task */
+    cc__ctx *thread_ctx;       /* the thread's own context */
+    void *thread_fiber;        /* the thread's TSan fiber */
+    cc__task *tasks;           /* live tasks */
+    size_t ntasks;
+    unsigned polls_skipped;    /* batches run without looking at epoll */
+    _Atomic bool running;
+    bool closing;              /* cc_loop_free: no new tasks */
+    bool interrupted;          /* SIGINT cancelled the main task */
+    /* shared with other threads */
+    _Atomic bool stop;         /* cc_loop_stop */
+    _Atomic bool sigint;       /* SIGINT arrived while cc_run ran */
+    _Atomic int sleeping;      /* in epoll_wait with a timeout */
+    _Atomic size_t nremote;    /* posts not yet taken */
+    cc__mutex remote_mu;       /* guards remote_head/tail */
+    cc__work *remote_head;
+    cc__work *remote_tail;
+    _Atomic uint64_t task_counter; /* for "Task-N" names */
+};
+
+/* fdwait.c: deliver epoll events, and drop a loop's registrations. */
+void cc__fd_ready(cc_loop *l, int fd, uint32_t events);
+void cc__fd_free_all(cc_loop *l);
+
+/* timer.c: run due timers; the earliest deadline (CC__NS_FOREVER if none). */
+void cc__timers_expire(cc_loop *l, int64_t now);
+int64_t cc__timers_next(cc_loop *l);
+
+/* task.c: resume a ready task; deliver a cancellation; the tasks' end. */
+void cc__task_resume(cc_loop *l, cc__task *t);
+void cc__task_link(cc_loop *l, cc__task *t);
+void cc__task_deliver_cancel(cc__task *t);
+void cc__task_unref(cc__task *t);
+void cc__task_timer_fired(cc__task *t);
+void cc__callback_run(cc__work *w);
+void cc__callback_timer_fired(cc_loop *l, cc__timer *t);
+
+extern __thread cc_loop *cc__tls_loop;
+
+#endif

@@ -1,0 +1,247 @@
+/* test_group - many tasks together: cc_gather (first error vs every
+ * result), task groups (all succeed; one fails and the others are
+ * cancelled; cancelling the group; the waiter cancelled), cc_wait_for, and
+ * deadline scopes that are per task and nest. */
+#include "test_util.h"
+
+static void *after(void *arg)
+{
+    intptr_t ms = (intptr_t)arg;
+    if (cc_sleep((double)(ms % 1000) / 1000.0) != 0)
+        return NULL;
+    if (ms >= 1000)
+        return cc_fail(EIO, "task %ld failed", (long)ms);
+    return arg;
+}
+
+static void *gather_main(void *arg)
+{
+    (void)arg;
+    /* return_errors false: the first failure in time comes back at once */
+    cc_future *f[3] = {cc_spawn(after, (void *)300), cc_spawn(after, (void *)1020),
+                       cc_spawn(after, (void *)30)};
+    double t0 = cc_now();
+    void *res[3];
+    if (cc_gather(f, 3, res, false) != -1 || errno != EIO ||
+        strcmp(cc_errmsg(), "task 1020 failed") != 0)
+        return cc_fail(EPROTO, "gather did not report the failure");
+    if (cc_now() - t0 > 0.25)
+        return cc_fail(EPROTO, "gather waited for the slow task");
+    if (cc_future_done(f[0]))
+        return cc_fail(EPROTO, "the slow task should still run");
+    /* return_errors true: every slot, NULL for the failed one */
+    if (cc_gather(f, 3, res, true) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "gather all");
+    if ((intptr_t)res[0] != 300 || res[1] != NULL || (intptr_t)res[2] != 30 ||
+        cc_error_code(cc_future_error(f[1])) != EIO)
+        return cc_fail(EPROTO, "gather slots wrong");
+    for (int i = 0; i < 3; i++)
+        cc_future_free(f[i]);
+    return arg;
+}
+
+static void test_gather(void **state)
+{
+    assert_ok(cc_run(gather_main, state, NULL));
+}
+
+/* ---- groups ---- */
+
+static _Atomic int group_cancelled_seen;
+
+static void *member(void *arg)
+{
+    intptr_t ms = (intptr_t)arg;
+    if (cc_sleep((double)(ms % 1000) / 1000.0) != 0) {
+        atomic_fetch_add(&group_cancelled_seen, 1);
+        return NULL;
+    }
+    if (ms >= 1000)
+        return cc_fail(EPIPE, "member %ld broke", (long)ms);
+    return arg;
+}
+
+static void *group_main(void *arg)
+{
+    (void)arg;
+    cc_group *g = cc_group_new();
+    for (intptr_t i = 1; i <= 5; i++)
+        cc_group_spawn(g, member, (void *)(i * 5));
+    if (cc_group_wait(g) != 0 || cc_group_error_count(g) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "all-good group");
+    cc_group_free(g);
+
+    /* one fails: the others are cancelled, and the wait reports it */
+    atomic_store(&group_cancelled_seen, 0);
+    g = cc_group_new();
+    cc_group_spawn(g, member, (void *)500);
+    cc_group_spawn(g, member, (void *)1010); /* fails after 10 ms */
+    cc_group_spawn(g, member, (void *)1020); /* cancelled at 10 ms */
+    cc_group_spawn(g, member, (void *)600);
+    double t0 = cc_now();
+    if (cc_group_wait(g) != -1 || errno != EPIPE)
+        return cc_fail(EPROTO, "failing group: %s", cc_errmsg());
+    if (cc_now() - t0 > 0.3)
+        return cc_fail(EPROTO, "the siblings were not cancelled");
+    if (cc_group_error_count(g) != 1 ||
+        strcmp(cc_error_message(cc_group_error(g, 0)), "member 1010 broke"))
+        return cc_fail(EPROTO, "group errors wrong");
+    if (strstr(cc_errmsg(), "1 of 4 tasks of the group failed") == NULL)
+        return cc_fail(EPROTO, "message: %s", cc_errmsg());
+    if (atomic_load(&group_cancelled_seen) != 3)
+        return cc_fail(EPROTO, "%d siblings saw the cancellation",
+                       atomic_load(&group_cancelled_seen));
+    if (cc_group_spawn(g, member, NULL) != NULL || errno != ESHUTDOWN)
+        return cc_fail(EPROTO, "spawn into a failed group");
+    cc_group_free(g);
+
+    /* cancelling the group */
+    g = cc_group_new();
+    cc_group_spawn(g, member, (void *)900);
+    cc_group_spawn(g, member, (void *)900);
+    cc_sleep(0.01);
+    cc_group_cancel(g);
+    if (cc_group_wait(g) != -1 || errno != ECANCELED)
+        return cc_fail(EPROTO, "cancelled group wait");
+    cc_group_free(g);
+    return arg;
+}
+
+static void test_task_groups(void **state)
+{
+    assert_ok(cc_run(group_main, state, NULL));
+}
+
+static void *waits_on_group(void *arg)
+{
+    (void)arg;
+    cc_group *g = cc_group_new();
+    cc_group_spawn(g, member, (void *)900);
+    int rc = cc_group_wait(g); /* we get cancelled here */
+    int e = errno;
+    cc_group_free(g);
+    errno = e;
+    return rc == -1 && e == ECANCELED ? NULL : cc_fail(EPROTO, "not cancelled");
+}
+
+static void *waiter_cancel_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&group_cancelled_seen, 0);
+    cc_future *f = cc_spawn(waits_on_group, NULL);
+    cc_sleep(0.01);
+    cc_future_cancel(f);
+    int rc = cc_future_result(f, NULL, 10);
+    cc_future_free(f);
+    if (rc != -1 || errno != ECANCELED)
+        return cc_fail(EPROTO, "the waiter did not end cancelled");
+    if (atomic_load(&group_cancelled_seen) != 1)
+        return cc_fail(EPROTO, "the member was not cancelled with its waiter");
+    return arg;
+}
+
+static void test_cancelling_the_waiter_cancels_the_group(void **state)
+{
+    assert_ok(cc_run(waiter_cancel_main, state, NULL));
+}
+
+/* ---- wait_for ---- */
+
+static _Atomic int cleaned_up;
+
+static void *slow_with_cleanup(void *arg)
+{
+    (void)arg;
+    if (cc_sleep(10) == 0)
+        return arg;
+    cc_shield_push(1.0);
+    cc_sleep(0.02); /* cleanup takes a moment; wait_for waits for it */
+    atomic_store(&cleaned_up, 1);
+    cc_shield_pop();
+    return NULL;
+}
+
+static void *wait_for_main(void *arg)
+{
+    (void)arg;
+    cc_future *quick = cc_spawn(after, (void *)5);
+    void *r;
+    if (cc_wait_for(quick, &r, 1.0) != 0 || (intptr_t)r != 5)
+        return cc_fail(EPROTO, "wait_for of a quick task");
+    cc_future_free(quick);
+    atomic_store(&cleaned_up, 0);
+    cc_future *slow = cc_spawn(slow_with_cleanup, NULL);
+    double t0 = cc_now();
+    if (cc_wait_for(slow, &r, 0.05) != -1 || errno != ETIMEDOUT)
+        return cc_fail(EPROTO, "wait_for should time out");
+    double took = cc_now() - t0;
+    if (!cc_future_cancelled(slow) || !atomic_load(&cleaned_up))
+        return cc_fail(EPROTO, "the task was not cancelled and finished");
+    if (took < 0.065 || took > 1.0)
+        return cc_fail(EPROTO, "wait_for took %.3f s", took);
+    cc_future_free(slow);
+    return arg;
+}
+
+static void test_wait_for(void **state)
+{
+    assert_ok(cc_run(wait_for_main, state, NULL));
+}
+
+/* ---- deadline scopes are per task and nest ---- */
+
+static void *scoped(void *arg)
+{
+    double limit = *(double *)arg;
+    double t0 = cc_now();
+    if (cc_deadline_push(limit) != 0)
+        return NULL;
+    if (cc_deadline_push(10.0) != 0) /* later than the outer one */
+        return NULL;
+    int rc = cc_sleep(5);
+    int e = errno;
+    cc_deadline_pop();
+    cc_deadline_pop();
+    double took = cc_now() - t0;
+    if (rc != -1 || e != ETIMEDOUT)
+        return cc_fail(EPROTO, "the scope did not bound the sleep");
+    if (took < limit - 0.001 || took > limit + 0.5)
+        return cc_fail(EPROTO, "scope of %.2f s ended after %.3f s", limit,
+                       took);
+    return arg;
+}
+
+static void *scopes_main(void *arg)
+{
+    (void)arg;
+    static double limits[3] = {0.02, 0.06, 0.1};
+    cc_future *f[3];
+    for (int i = 0; i < 3; i++)
+        f[i] = cc_spawn(scoped, &limits[i]);
+    int rc = cc_gather(f, 3, NULL, false);
+    for (int i = 0; i < 3; i++)
+        cc_future_free(f[i]);
+    if (rc != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "scopes");
+    if (cc_deadline_expired())
+        return cc_fail(EPROTO, "a child's scope leaked into main");
+    return arg;
+}
+
+static void test_deadline_scopes_per_task(void **state)
+{
+    assert_ok(cc_run(scopes_main, state, NULL));
+}
+
+int main(void)
+{
+    tu_seed();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_task_groups),
+        cmocka_unit_test(test_cancelling_the_waiter_cancels_the_group),
+        cmocka_unit_test(test_wait_for),
+        cmocka_unit_test(test_deadline_scopes_per_task),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
