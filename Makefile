@@ -5,6 +5,7 @@
 #   make test         build and run every test (ctest; unit, stress, examples)
 #   make test-asan    the same under AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan    the same under ThreadSanitizer (build-tsan/)
+#   make test-ucontext the coroutine tests with the portable ucontext switch
 #   make demo         the main job: run every example with its timings
 #   make bench        run the benchmarks beside their peers
 #   make install PREFIX=/usr/local
@@ -15,7 +16,7 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps test test-asan test-tsan demo bench install clean
+.PHONY: all deps test test-asan test-tsan test-ucontext demo bench install clean
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -41,6 +42,12 @@ test-tsan: deps
 	@cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && $(CTEST)
 
+test-ucontext: deps
+	@cmake -S . -B build-ucontext -DCONCUR_UCONTEXT=ON \
+	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_BENCH=OFF -DCONCUR_EXAMPLES=OFF >/dev/null
+	@cmake --build build-ucontext -j$(JOBS)
+	cd build-ucontext && $(CTEST) -L aio
+
 demo: all
 	@scripts/demo.sh $(BUILD)
 
@@ -52,4 +59,4 @@ install: all
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-clang
+	rm -rf $(BUILD) build-asan build-tsan build-clang build-ucontext

@@ -138,6 +138,16 @@ static void finalize(cc_loop *l, cc__task *t)
                    t->ctx.name, cc__stack_peak(&t->stack) / 1024,
                    t->stack.size / 1024);
     unlink_task(l, t);
+    if (cc__debug() && atomic_load(&t->future->refs) == 1 &&
+        !(atomic_load(&t->future->state) &
+          (CC__F_AWAITED | CC__F_FAILED))) {
+        /* Only our reference is left: nobody can await it any more.  (A
+         * failed one is reported by the future, with its error.) */
+        cc__debugf("task '%s' (spawned at %s:%d) ended and was never "
+                   "awaited", t->ctx.name,
+                   t->site_file != NULL ? t->site_file : "?", t->site_line);
+        atomic_fetch_or(&t->future->state, CC__F_AWAITED); /* said once */
+    }
     cc__ctx_release(&t->ctx);
 #if defined(CONCUR_TSAN)
     __tsan_destroy_fiber(t->tsan_fiber);
@@ -197,8 +207,6 @@ static void task_entry(cc__task *t)
 }
 
 #if defined(CONCUR_UCONTEXT)
-void *cc__ucontext_prepare(cc__stack *s, void *top, cc__task *t,
-                           void (*entry)(cc__task *));
 #define prepare_stack cc__ucontext_prepare
 #else
 #define prepare_stack cc__stack_prepare

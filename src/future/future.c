@@ -253,6 +253,10 @@ void cc__future_unref(cc_future *f)
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
     s = atomic_load_explicit(&f->state, memory_order_acquire);
+    if ((s & CC__F_TASK) && !(s & CC__F_AWAITED) && !(s & CC__F_FAILED) &&
+        cc__debug())
+        cc__debugf("a task's future was freed without its outcome ever "
+                   "being awaited");
     if (s & CC__F_FAILED) {
         if (!(s & CC__F_ERROR_SEEN) && cc__debug())
             report_unretrieved(f);
@@ -336,7 +340,7 @@ void cc__future_finish(cc_future *f, void *result, cc_error *error)
     /* Keep the flags that stay (USER); drop WATCHED (after_done handles
      * the watchers it announced). */
     do {
-        done = (old & CC__F_USER) | CC__F_FINISHED |
+        done = (old & CC__F_STICKY) | CC__F_FINISHED |
                (error != NULL ? CC__F_FAILED : 0);
     } while (!atomic_compare_exchange_weak_explicit(
         &f->state, &old, done, memory_order_acq_rel, memory_order_relaxed));
@@ -376,7 +380,7 @@ bool cc__future_cancel(cc_future *f)
         if (st != CC__F_PENDING)
             return false;
         if (atomic_compare_exchange_weak_explicit(
-                &f->state, &s, (s & CC__F_USER) | CC__F_CANCELLED,
+                &f->state, &s, (s & CC__F_STICKY) | CC__F_CANCELLED,
                 memory_order_acq_rel, memory_order_relaxed))
             break;
     }
@@ -399,7 +403,7 @@ void cc__future_finish_cancelled(cc_future *f)
 {
     uint32_t old = atomic_exchange_explicit(
         &f->state,
-        (atomic_load(&f->state) & CC__F_USER) | CC__F_CANCELLED,
+        (atomic_load(&f->state) & CC__F_STICKY) | CC__F_CANCELLED,
         memory_order_acq_rel);
 
     after_done(f, old);
@@ -506,6 +510,7 @@ int cc_future_result(cc_future *f, void **result, double timeout)
         return cc__err(EINVAL, "cc_future_result: not a future");
     if (cc__check_timeout(timeout, "cc_future_result") != 0)
         return -1;
+    atomic_fetch_or_explicit(&f->state, CC__F_AWAITED, memory_order_relaxed);
     st = cc__future_state(f);
     if (st < CC__F_FINISHED) {
         int64_t deadline;
@@ -530,7 +535,7 @@ int cc_future_result(cc_future *f, void **result, double timeout)
     if (atomic_load_explicit(&f->state, memory_order_acquire) & CC__F_FAILED) {
         cc_error *copy = cc_error_copy(f->error);
 
-        atomic_fetch_or(&f->state, CC__F_ERROR_SEEN);
+        atomic_fetch_or(&f->state, CC__F_ERROR_SEEN | CC__F_AWAITED);
         if (copy == NULL)
             return cc__errf(cc_error_code(f->error), "%s",
                             cc_error_message(f->error));
@@ -547,7 +552,7 @@ const cc_error *cc_future_error(cc_future *f)
         !(atomic_load_explicit(&f->state, memory_order_acquire) &
           CC__F_FAILED))
         return NULL;
-    atomic_fetch_or(&f->state, CC__F_ERROR_SEEN);
+    atomic_fetch_or(&f->state, CC__F_ERROR_SEEN | CC__F_AWAITED);
     return f->error;
 }
 

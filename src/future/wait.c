@@ -99,6 +99,9 @@ int cc__wait(cc_future **fs, size_t n, int return_when, bool cancel_fails,
             return cc__errf(EINVAL, "cc_wait: entry %zu is not a future", i);
     if (cc__deadline_for(timeout, "cc_wait", &deadline) != 0)
         return -1;
+    for (size_t i = 0; i < n; i++)
+        atomic_fetch_or_explicit(&fs[i]->state, CC__F_AWAITED,
+                                 memory_order_relaxed);
     count(fs, n, cancel_fails, &done, &failed);
     if (condition_met(return_when, n, done, failed))
         return (int)done;
@@ -258,6 +261,8 @@ int cc_as_completed_next(cc_as_completed *it, cc_future **f)
         }
         if (it->given < it->nready) {
             *f = it->fs[it->ready[it->given++]];
+            atomic_fetch_or_explicit(&(*f)->state, CC__F_AWAITED,
+                                     memory_order_relaxed);
             cc__mutex_unlock(&it->mu);
             return 1;
         }

@@ -159,6 +159,10 @@ void *cc__stack_prepare(cc__stack *s, void *top, cc__task *t,
                         void (*entry)(cc__task *));
 void cc__stack_watch_overflow(void);   /* per thread that runs tasks */
 
+/* The first frame of a task with the ucontext switch (switch_ucontext.c). */
+void *cc__ucontext_prepare(cc__stack *s, void *top, cc__task *t,
+                           void (*entry)(cc__task *));
+
 /* The context switch (switch_*.S, or switch_ucontext.c). */
 void cc__switch(void **save_sp, void *load_sp);
 

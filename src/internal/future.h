@@ -40,6 +40,9 @@ enum {
     CC__F_ERROR_SEEN = 1u << 5, /* the error was retrieved */
     CC__F_TASK = 1u << 6,       /* a task's future: `task` points to it
                                    (until it ends; under mu) */
+    CC__F_AWAITED = 1u << 7,    /* someone asked for its outcome */
+    /* flags a completion keeps */
+    CC__F_STICKY = CC__F_USER | CC__F_TASK | CC__F_AWAITED,
 };
 
 /* Something to tell when a future is done; lives with whoever waits. */

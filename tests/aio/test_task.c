@@ -466,6 +466,33 @@ static void test_debug_reports_slow_task(void **state)
     free(out);
 }
 
+static void *fire_and_forget_main(void *arg)
+{
+    cc_task_opts o = {.name = "forgotten"};
+    cc_future *f = cc_spawn_opts(square_later, (void *)3, &o);
+    cc_future_free(f); /* never awaited */
+    f = cc_spawn(square_later, (void *)4);
+    cc_future_result(f, NULL, 10); /* awaited: not reported */
+    cc_future_free(f);
+    cc_sleep(0.02);
+    return arg;
+}
+
+static void test_debug_reports_task_never_awaited(void **state)
+{
+    cc_set_debug(true);
+    tu_capture cap = tu_capture_stderr();
+    assert_ok(cc_run(fire_and_forget_main, state, NULL));
+    char *out = tu_capture_end(cap);
+    cc_set_debug(false);
+    assert_non_null(strstr(out, "task 'forgotten' (spawned at "));
+    assert_non_null(strstr(out, "ended and was never awaited"));
+    assert_null(strstr(out, "freed without")); /* said once */
+    char *first = strstr(out, "never awaited");
+    assert_null(strstr(first + 1, "never awaited")); /* the awaited one: no */
+    free(out);
+}
+
 static void test_debug_stacks_report_use(void **state)
 {
     cc_set_debug_stacks(true);
@@ -497,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_run_until_done_by_hand),
         cmocka_unit_test(test_callbacks_run_in_order),
         cmocka_unit_test(test_debug_reports_slow_task),
+        cmocka_unit_test(test_debug_reports_task_never_awaited),
         cmocka_unit_test(test_debug_stacks_report_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
