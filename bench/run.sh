@@ -17,7 +17,7 @@ PY=/usr/bin/python3
 # Build the Go peers (no network: GOPATH mode, cache in the build tree).
 if command -v go >/dev/null 2>&1; then
     export GOCACHE="$peers/gocache" GOPATH="$peers/gopath" GO111MODULE=off GOFLAGS=
-    for p in go_queue go_pingpong go_pool; do
+    for p in go_queue go_pingpong go_pool go_spawn; do
         go build -o "$peers/$p" "$here/peers/$p/main.go" || echo "note: $p did not build"
     done
 fi
@@ -56,6 +56,20 @@ row pingpong  "python queue.Queue, 2 threads (50k)" $PY "$here/peers/py_pingpong
 
 row throttle  "concur cc_throttle 4 threads"    "$bin/bench_throttle" 10000 2
 
+row aio       "concur coroutines"               "$bin/bench_aio" switch
+row aio       "concur coroutines"               "$bin/bench_aio" yield
+row w1_spawn  "concur 100k tasks sleep 10 ms"   "$bin/bench_aio" spawn 100000
+row w1_spawn  "go 100k goroutines"              "$peers/go_spawn" 100000
+row w1_spawn  "python asyncio 100k tasks"       $PY "$here/peers/py_spawn.py" 100000
+row w1_spawn  "python uvloop 100k tasks"        $PY "$here/peers/py_spawn.py" 100000 --uvloop
+row w1_spawn  "node 100k promises"              node "$here/peers/node_spawn.js" 100000
+row w1_spawn  "concur 1M tasks sleep 10 ms"     "$bin/bench_aio" spawn 1000000
+row w2_coro   "concur 2 tasks, cc_queue(1)"     "$bin/bench_aio" pingpong 200000
+row w2_coro   "go unbuffered chan"              "$peers/go_pingpong" 200000
+row w2_coro   "python asyncio.Queue(1)"         $PY "$here/peers/py_asyncio_pingpong.py" 100000
+row w2_coro   "python uvloop asyncio.Queue(1)"  $PY "$here/peers/py_asyncio_pingpong.py" 100000 --uvloop
+row timers    "concur 10k sleeps of 0-100 ms"   "$bin/bench_aio" timers 10000
+
 row pool      "concur thread pool, 2 workers"   "$bin/bench_pool" 200000
 row pool      "go 2 workers, chans buffered N"  "$peers/go_pool" 200000
 row pool      "go 2 workers, chans unbuffered"  "$peers/go_pool" 200000 0
@@ -66,5 +80,5 @@ ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then
     echo
     echo "reference rows of ../shared/bench-peers (another run, for orientation only):"
-    grep -E '^(W2_pingpong|W3_pool|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
+    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
 fi

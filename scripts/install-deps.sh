@@ -9,9 +9,9 @@ set -eu
 # checking the installed concur.pc), clang (second compiler, sanitizers).
 pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils"
 if [ "${1:-build}" = "bench" ]; then
-    # bench: the peers our benchmarks run beside ours (Go channels, Python's
-    # queue/threading, GLib), and GNU time for peak RSS.
-    pkgs="$pkgs golang-go python3 libglib2.0-dev time"
+    # bench: the peers our benchmarks run beside ours (Go, Python's
+    # queue/threading/asyncio and uvloop, Node, GLib), and GNU time.
+    pkgs="$pkgs golang-go python3 python3-uvloop nodejs libglib2.0-dev time"
 fi
 missing=""
 for p in $pkgs; do

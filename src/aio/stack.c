@@ -390,7 +390,12 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
     if (t != NULL && addr < t->stack.base &&
         addr >= t->stack.base - 16 * page_size) {
         say("concur: task '");
-        say(t->ctx.name);
+        if (t->ctx.name[0] != '\0') {
+            say(t->ctx.name);
+        } else { /* no snprintf in a signal handler */
+            say("Task-");
+            say_number((long)t->ctx.number);
+        }
         say("' overflowed its ");
         say_number((long)(t->stack.size / 1024));
         say(" KiB stack");

@@ -135,7 +135,7 @@ static void finalize(cc_loop *l, cc__task *t)
 {
     if (atomic_load(&cc__stack_debug))
         cc__debugf("task '%s' used at most %zu KiB of its %zu KiB stack",
-                   t->ctx.name, cc__stack_peak(&t->stack) / 1024,
+                   cc__ctx_name(&t->ctx), cc__stack_peak(&t->stack) / 1024,
                    t->stack.size / 1024);
     unlink_task(l, t);
     if (cc__debug() && atomic_load(&t->future->refs) == 1 &&
@@ -144,7 +144,7 @@ static void finalize(cc_loop *l, cc__task *t)
         /* Only our reference is left: nobody can await it any more.  (A
          * failed one is reported by the future, with its error.) */
         cc__debugf("task '%s' (spawned at %s:%d) ended and was never "
-                   "awaited", t->ctx.name,
+                   "awaited", cc__ctx_name(&t->ctx),
                    t->site_file != NULL ? t->site_file : "?", t->site_line);
         atomic_fetch_or(&t->future->state, CC__F_AWAITED); /* said once */
     }
@@ -161,7 +161,7 @@ static void stack_overflowed(cc__task *t)
     fprintf(stderr, "concur: task '%s' overflowed its %zu KiB stack (its "
                     "canary is gone; spawned at %s:%d); give it a larger "
                     "stack_size\n",
-            t->ctx.name, t->stack.size / 1024,
+            cc__ctx_name(&t->ctx), t->stack.size / 1024,
             t->site_file != NULL ? t->site_file : "?", t->site_line);
     abort();
 }
@@ -245,7 +245,8 @@ void cc__task_resume(cc_loop *l, cc__task *t)
         if (ran > SLOW_TASK_NS)
             cc__debugf("task '%s' (spawned at %s:%d) ran %.0f ms without "
                        "yielding: it blocks the loop",
-                       t->ctx.name, t->site_file ? t->site_file : "?",
+                       cc__ctx_name(&t->ctx),
+                       t->site_file ? t->site_file : "?",
                        t->site_line, (double)ran / 1e6);
     }
     if (!cc__stack_canary_ok(&t->stack))
@@ -311,11 +312,12 @@ static cc__task *task_new(cc_loop *l, cc_fn fn, void *arg,
     t->ctx.nscopes = 0;
     t->ctx.task = t;
     t->ctx.worker_of = NULL;
+    t->ctx.number = atomic_fetch_add_explicit(&task_counter, 1,
+                                              memory_order_relaxed) + 1;
     if (opts != NULL && opts->name != NULL)
         cc__ctx_set_name(&t->ctx, opts->name);
     else
-        snprintf(t->ctx.name, sizeof(t->ctx.name), "Task-%llu",
-                 (unsigned long long)atomic_fetch_add(&task_counter, 1) + 1);
+        t->ctx.name[0] = '\0'; /* "Task-<number>", formatted when asked */
     /* the future: already RUNNING (a pool's cancel-while-pending does not
      * apply), flagged as a task's, pointing back here */
     atomic_store(&f->state, CC__F_RUNNING | CC__F_TASK);
@@ -586,7 +588,7 @@ const char *cc_task_name(cc_future *f)
         return name;
     cc__mutex_lock(&f->mu);
     if (f->task != NULL)
-        memcpy(name, f->task->ctx.name, sizeof(name));
+        memcpy(name, cc__ctx_name(&f->task->ctx), sizeof(name));
     cc__mutex_unlock(&f->mu);
     return name;
 }

@@ -45,6 +45,14 @@ void cc__ctx_release(cc__ctx *c)
     c->last_is_pending = false;
 }
 
+const char *cc__ctx_name(cc__ctx *c)
+{
+    if (c->name[0] == '\0' && c->number != 0)
+        snprintf(c->name, sizeof(c->name), "Task-%llu",
+                 (unsigned long long)c->number);
+    return c->name;
+}
+
 void cc__ctx_set_name(cc__ctx *c, const char *name)
 {
     snprintf(c->name, sizeof(c->name), "%s", name != NULL ? name : "");

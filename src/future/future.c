@@ -474,7 +474,7 @@ static void check_self_deadlock(cc_future *f)
         return;
     cc__debugf("likely deadlock: worker '%s' of %s '%s' waits for a future "
                "of its own pool, and all %d of its workers are busy",
-               cc__ctx_get()->name, mine->ops->kind, mine->name,
+               cc__ctx_name(cc__ctx_get()), mine->ops->kind, mine->name,
                mine->ops->max_workers(mine));
 }
 

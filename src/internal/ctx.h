@@ -31,7 +31,10 @@ typedef struct cc__ctx {
     cc_error *pending;           /* failure recorded by cc_fail; owned */
     int nscopes;                 /* open deadline scopes */
     int64_t scopes[CC__SCOPES_MAX]; /* each already min'd with the outer one */
-    char name[CC__NAME_MAX];     /* "MainThread", "worker-1", a task's name */
+    char name[CC__NAME_MAX];     /* "MainThread", "worker-1", a task's name;
+                                    "" for a task named by number */
+    uint64_t number;             /* a task's N in "Task-N" (formatted only
+                                    when asked: see cc__ctx_name) */
     void *task;                  /* the coroutine running this context, or NULL */
     struct cc_executor *worker_of; /* the pool whose worker runs here, or NULL */
 } cc__ctx;
@@ -52,6 +55,10 @@ static inline cc__ctx *cc__ctx_get(void)
 
 /* Free what a context owns (its error chains); used when a thread or task ends. */
 void cc__ctx_release(cc__ctx *c);
+
+/* The context's name ("Task-N" is formatted here, on first use: a spawn
+ * does not pay for snprintf). */
+const char *cc__ctx_name(cc__ctx *c);
 
 /* Set the name of the calling context (truncated to CC__NAME_MAX - 1). */
 void cc__ctx_set_name(cc__ctx *c, const char *name);

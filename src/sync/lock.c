@@ -114,7 +114,8 @@ int cc_lock_acquire(cc_lock *l, double timeout)
         return cc__errf(EDEADLK,
                         "lock: already held by the calling %s '%s' (use an "
                         "RLock to acquire it again)",
-                        me->task != NULL ? "task" : "thread", me->name);
+                        me->task != NULL ? "task" : "thread",
+                        cc__ctx_name(me));
     if (timeout == 0)
         return cc__err(EAGAIN, "lock: held by another thread");
     if (cc__checkpoint("lock acquire") != 0 ||

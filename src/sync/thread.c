@@ -283,7 +283,7 @@ void cc_thread_free(cc_thread *t)
 
 const char *cc_thread_current_name(void)
 {
-    return cc__ctx_get()->name;
+    return cc__ctx_name(cc__ctx_get());
 }
 
 int cc_thread_set_current_name(const char *name)
