@@ -26,6 +26,11 @@ life_pool_error # Effective Python item 74, a task's error reaches result()
 life_big       # Effective Python items 72/74, 10,000 cells: threads vs pool
 gcd            # Effective Python item 79, slow gcds serially and on 2 workers
 do_math        # the blog's CPU-bound do_math, serially and on a pool
+async_print    # Expert Python ch. 6, ten tasks print as their cc_sleeps end
+waiters        # Expert Python ch. 6, a blocking sleep stalls the loop
+bank_transfers_async # the blog's async transfers: updates lost at the sleeps
+bank_transfers_async --locked # the same with a cc_lock held by each task
+life_async     # Effective Python item 75, one task per cell per generation
 LIST
 )
 
