@@ -4,6 +4,7 @@
  * cross threads. */
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 
 #include "test_util.h"
 
@@ -111,6 +112,64 @@ static void test_fd_waits_in_threads(void **state)
     assert_fails_with(cc_wait_fd(p[0], CC_READABLE, 1), EBADF);
 }
 
+/* ---- child exits through pidfd ---- */
+
+static void *await_child(void *arg)
+{
+    int pidfd = *(int *)arg;
+    double t0 = cc_now();
+    if (cc_wait_fd(pidfd, CC_READABLE, 10) != CC_READABLE)
+        return cc_fail_from(cc_last_error(), EPROTO, "pidfd wait");
+    return (void *)(intptr_t)((cc_now() - t0) * 1000 + 1);
+}
+
+static void *ticker(void *arg)
+{
+    int *ticks = arg;
+    for (int i = 0; i < 10; i++) {
+        cc_sleep(0.01);
+        (*ticks)++;
+    }
+    return arg;
+}
+
+static void *pidfd_main(void *arg)
+{
+    (void)arg;
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(150000);
+        _exit(3);
+    }
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return cc_fail(0, "pidfd_open");
+    static int ticks;
+    ticks = 0;
+    cc_future *w = cc_spawn(await_child, &pidfd);
+    cc_future *t = cc_spawn(ticker, &ticks);
+    void *ms;
+    int rc = cc_future_result(w, &ms, 10);
+    cc_future_result(t, NULL, 10);
+    cc_future_free(w);
+    cc_future_free(t);
+    int status;
+    waitpid(pid, &status, 0);
+    close(pidfd);
+    if (rc != 0)
+        return NULL;
+    if ((intptr_t)ms < 140 || !WIFEXITED(status) || WEXITSTATUS(status) != 3)
+        return cc_fail(EPROTO, "woke after %ld ms", (long)(intptr_t)ms - 1);
+    if (ticks != 10) /* the loop kept running other tasks meanwhile */
+        return cc_fail(EPROTO, "ticks %d", ticks);
+    return arg;
+}
+
+static void test_child_exit_through_pidfd(void **state)
+{
+    assert_ok(cc_run(pidfd_main, state, NULL));
+}
+
 /* ---- SIGINT ---- */
 
 static void *sleep_forever(void *arg)
@@ -203,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_waits_in_tasks),
         cmocka_unit_test(test_fd_waits_in_threads),
+        cmocka_unit_test(test_child_exit_through_pidfd),
         cmocka_unit_test(test_sigint_cancels_main_task),
         cmocka_unit_test(test_thread_wakes_many_tasks),
     };
