@@ -6,6 +6,7 @@
 #   make test-asan    the same under AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan    the same under ThreadSanitizer (build-tsan/)
 #   make test-ucontext the coroutine tests with the portable ucontext switch
+#   make test-aarch64  the AArch64 switch, cross-built and run under qemu-user
 #   make demo         the main job: run every example with its timings
 #   make bench        run the benchmarks beside their peers
 #   make install PREFIX=/usr/local
@@ -16,7 +17,7 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps test test-asan test-tsan test-ucontext demo bench install clean
+.PHONY: all deps test test-asan test-tsan test-ucontext test-aarch64 demo bench install clean
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -47,6 +48,9 @@ test-ucontext: deps
 	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_BENCH=OFF -DCONCUR_EXAMPLES=OFF >/dev/null
 	@cmake --build build-ucontext -j$(JOBS)
 	cd build-ucontext && $(CTEST) -L aio
+
+test-aarch64:
+	tests/cross/check_aarch64.sh
 
 demo: all
 	@scripts/demo.sh $(BUILD)
