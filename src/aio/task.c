@@ -426,12 +426,20 @@ int cc__task_park(cc__waiter *w, int64_t deadline)
     cc_loop *l = t->loop;
     uint32_t s;
 
-    if (cc__cancel_pending())
-        return give_up(w, CC__W_CANCELLED) ? ECANCELED : 0;
-    if (deadline != CC__NS_FOREVER && deadline <= cc__now_ns())
-        return give_up(w, CC__W_TIMEDOUT) ? ETIMEDOUT : 0;
-    if (atomic_load_explicit(&w->state, memory_order_acquire) != CC__W_PARKED)
-        return 0; /* claimed before we could sleep */
+    if (cc__cancel_pending() && give_up(w, CC__W_CANCELLED))
+        return ECANCELED;
+    if (deadline != CC__NS_FOREVER && deadline <= cc__now_ns() &&
+        give_up(w, CC__W_TIMEDOUT))
+        return ETIMEDOUT;
+    /*
+     * Invariant: a waker that claims w always posts t->work exactly once
+     * (cc__wakeup_fire).  So even when a thread on another CPU claimed w
+     * before we got here, the task must switch out and let that post
+     * resume it: returning at once would leave t->work queued on the loop
+     * while the task runs on, and a later park would be resumed by this
+     * stale post (or queue t->work twice).  The round trip is the price of
+     * the rare race.
+     */
     t->parked = w;
     t->state = CC__TASK_PARKED;
     if (deadline != CC__NS_FOREVER)
