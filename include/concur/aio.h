@@ -112,6 +112,27 @@ CC_API bool cc_cancelled(void);
 CC_API int cc_shield_push(double timeout);
 CC_API void cc_shield_pop(void);
 
+/* ----------------------------------------------------- threads from tasks */
+
+/*
+ * cc_to_thread - run a blocking fn(arg) on the calling loop's default
+ * thread pool (asyncio.to_thread) and return its future: awaiting it from a
+ * task suspends only the task.  The pool is made on first use (Python's
+ * default size, min(32, cpus + 4)) and shut down with the loop.  NULL with
+ * EINVAL (no loop runs in this thread, fn NULL), ESHUTDOWN, ENOMEM.
+ *
+ * Any executor works the same way from a task: cc_future_result on a
+ * cc_submit future is run_in_executor plus await, with no bridge needed.
+ */
+CC_API cc_future *cc_to_thread(cc_fn fn, void *arg);
+
+/*
+ * cc_loop_set_default_executor - use `ex` for cc_to_thread on this loop
+ * (the loop does not free it; the caller keeps ownership and frees it after
+ * the loop).  NULL goes back to the loop's own pool.  0, or -1/EINVAL.
+ */
+CC_API int cc_loop_set_default_executor(cc_loop *loop, cc_executor *ex);
+
 /* --------------------------------------------------------- many tasks */
 
 /*

@@ -345,12 +345,47 @@ void cc_loop_free(cc_loop *loop)
                        loop->ntasks, cc_errmsg());
     }
     cc__fd_free_all(loop);
+    cc_executor_free(loop->own_pool); /* waits for its threads */
     loop->magic = 0;
     close(loop->evfd);
     close(loop->epfd);
     free(loop->heap);
     free(loop->fds);
     free(loop);
+}
+
+/* --------------------------------------------------- threads from tasks */
+
+cc_future *cc_to_thread(cc_fn fn, void *arg)
+{
+    cc_loop *l = cc__tls_loop;
+    cc_executor *ex;
+
+    if (l == NULL)
+        return cc__err_null(EINVAL, "cc_to_thread: no event loop runs in this "
+                                    "thread");
+    if (fn == NULL)
+        return cc__err_null(EINVAL, "cc_to_thread: fn is NULL");
+    ex = atomic_load_explicit(&l->user_pool, memory_order_acquire);
+    if (ex == NULL) {
+        if (l->own_pool == NULL) {
+            cc_pool_opts o = {.thread_name_prefix = "to_thread"};
+
+            l->own_pool = cc_thread_pool_new(0, &o);
+            if (l->own_pool == NULL)
+                return NULL;
+        }
+        ex = l->own_pool;
+    }
+    return cc_submit(ex, fn, arg);
+}
+
+int cc_loop_set_default_executor(cc_loop *loop, cc_executor *ex)
+{
+    if (!loop_ok(loop))
+        return cc__err(EINVAL, "cc_loop_set_default_executor: not a loop");
+    atomic_store_explicit(&loop->user_pool, ex, memory_order_release);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- cc_run */

@@ -60,6 +60,10 @@ struct cc_loop {
     cc__work *remote_head;
     cc__work *remote_tail;
     _Atomic uint64_t task_counter; /* for "Task-N" names */
+    cc_executor *own_pool;     /* cc_to_thread's pool, made on first use;
+                                  touched only by the loop's thread */
+    _Atomic(cc_executor *) user_pool; /* cc_loop_set_default_executor; any
+                                         thread may set it */
 };
 
 /* fdwait.c: deliver epoll events, and drop a loop's registrations. */
