@@ -70,6 +70,11 @@ row w2_coro   "python asyncio.Queue(1)"         $PY "$here/peers/py_asyncio_ping
 row w2_coro   "python uvloop asyncio.Queue(1)"  $PY "$here/peers/py_asyncio_pingpong.py" 100000 --uvloop
 row timers    "concur 10k sleeps of 0-100 ms"   "$bin/bench_aio" timers 10000
 
+row mixed_q   "concur one cc_queue, 1P1C"         "$bin/bench_mixed" queue 1000000 1024
+row mixed_q   "python queue.Queue / asyncio.Queue (200k)" $PY "$here/peers/py_mixed.py" queue 200000 1024
+row mixed_aw  "concur 10k tasks await 1 ms pool jobs" "$bin/bench_mixed" awaiters 10000 1
+row mixed_aw  "python asyncio.to_thread x 10k"  $PY "$here/peers/py_mixed.py" awaiters 10000 1
+
 row pool      "concur thread pool, 2 workers"   "$bin/bench_pool" 200000
 row pool      "go 2 workers, chans buffered N"  "$peers/go_pool" 200000
 row pool      "go 2 workers, chans unbuffered"  "$peers/go_pool" 200000 0
