@@ -363,6 +363,7 @@ cc_future *(cc_spawn_opts)(cc_fn fn, void *arg, const cc_task_opts *opts)
 cc_future *cc_loop_spawn(cc_loop *l, cc_fn fn, void *arg)
 {
     cc__task *t;
+    cc_future *f;
 
     if (l == NULL || l->magic != CC__LOOP_MAGIC)
         return cc__err_null(EINVAL, "cc_loop_spawn: not a loop");
@@ -374,9 +375,14 @@ cc_future *cc_loop_spawn(cc_loop *l, cc_fn fn, void *arg)
     t = task_new(l, fn, arg, NULL, NULL, 0);
     if (t == NULL)
         return NULL;
-    /* the caller's reference must exist before the loop can finish it */
+    /*
+     * The caller's reference to the future exists before the loop can
+     * finish the task.  Read it before the post: once posted, t lives on a
+     * stack the loop may run, free and hand to another task at any moment.
+     */
+    f = t->future;
     cc__loop_post(l, &t->work);
-    return t->future;
+    return f;
 }
 
 /* ---------------------------------------------------------------- parking */

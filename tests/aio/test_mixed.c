@@ -39,6 +39,49 @@ static void stop_loop(loop_thread lt)
     cc_loop_free(lt.loop);
 }
 
+/* ---- many threads spawn short tasks onto one loop ---- */
+
+enum { SPAWNERS = 4, SPAWNS = 3000 };
+static cc_loop *spawn_target;
+
+static void *echo_task(void *arg)
+{
+    return arg;
+}
+
+static void *spawner_thread(void *arg)
+{
+    intptr_t base = (intptr_t)*(int *)arg * SPAWNS;
+    for (intptr_t i = 0; i < SPAWNS; i++) {
+        /* the task may end, and its stack go to the next task, before
+         * cc_loop_spawn returns: the future must still be this task's */
+        cc_future *f = cc_loop_spawn(spawn_target, echo_task,
+                                     (void *)(base + i + 1));
+        void *r = NULL;
+        if (f == NULL)
+            return cc_fail_from(cc_last_error(), EPROTO, "cc_loop_spawn");
+        if (tu_rand_below(8) == 0)
+            tu_jitter(20);
+        int rc = cc_future_result(f, &r, 60);
+        cc_future_free(f);
+        if (rc != 0 || r != (void *)(base + i + 1))
+            return cc_fail(EPROTO, "task %ld: wrong future", (long)i);
+    }
+    return arg;
+}
+
+static void test_loop_spawn_from_many_threads(void **state)
+{
+    (void)state;
+    loop_thread l = start_loop("spawned");
+    spawn_target = l.loop;
+    int ids[SPAWNERS];
+    for (int i = 0; i < SPAWNERS; i++)
+        ids[i] = i;
+    tu_join(tu_start(SPAWNERS, spawner_thread, ids, sizeof(int)));
+    stop_loop(l);
+}
+
 /* ---- threads produce, a thousand tasks on two loops consume ---- */
 
 enum { PRODUCERS = 4, PER_PRODUCER = 5000, CONSUMERS = 1000 };
@@ -447,6 +490,7 @@ int main(void)
 {
     tu_seed();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loop_spawn_from_many_threads),
         cmocka_unit_test(test_queue_threads_to_tasks_on_two_loops),
         cmocka_unit_test(test_queue_tasks_to_threads),
         cmocka_unit_test(test_lock_shared_by_threads_and_tasks),
