@@ -424,7 +424,7 @@ int cc_run(cc_fn main, void *arg, void **result)
     l = cc_loop_new();
     if (l == NULL)
         return -1;
-    f = cc_loop_spawn(l, main, arg);
+    f = cc__loop_spawn_by(l, main, arg, "cc_run");
     if (f == NULL) {
         cc_loop_free(l);
         return -1;

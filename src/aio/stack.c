@@ -399,7 +399,11 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
         say("' overflowed its ");
         say_number((long)(t->stack.size / 1024));
         say(" KiB stack");
-        if (t->site_file != NULL) {
+        if (t->site_file != NULL && t->site_line == 0) {
+            say(" (spawned by ");
+            say(t->site_file);
+            say(")");
+        } else if (t->site_file != NULL) {
             say(" (spawned at ");
             say(t->site_file);
             say(":");

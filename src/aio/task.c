@@ -131,6 +131,22 @@ static void settle_future(cc__task *t, void *result, cc_error *error,
 }
 
 /* Tear down a finished task; on the loop's stack, after its last switch. */
+/*
+ * Where t was spawned, for debug reports: "at file:line" for cc_spawn's
+ * macro form, "by cc_loop_spawn" for tasks started from another thread or
+ * by cc_run, "at an unknown place" for the function form of cc_spawn.
+ */
+static const char *spawn_site(const cc__task *t, char *buf, size_t size)
+{
+    if (t->site_file == NULL)
+        return "at an unknown place";
+    if (t->site_line == 0)
+        snprintf(buf, size, "by %s", t->site_file);
+    else
+        snprintf(buf, size, "at %s:%d", t->site_file, t->site_line);
+    return buf;
+}
+
 static void finalize(cc_loop *l, cc__task *t)
 {
     if (atomic_load(&cc__stack_debug))
@@ -143,9 +159,10 @@ static void finalize(cc_loop *l, cc__task *t)
           (CC__F_AWAITED | CC__F_FAILED))) {
         /* Only our reference is left: nobody can await it any more.  (A
          * failed one is reported by the future, with its error.) */
-        cc__debugf("task '%s' (spawned at %s:%d) ended and was never "
-                   "awaited", cc__ctx_name(&t->ctx),
-                   t->site_file != NULL ? t->site_file : "?", t->site_line);
+        char site[256];
+
+        cc__debugf("task '%s' (spawned %s) ended and was never awaited",
+                   cc__ctx_name(&t->ctx), spawn_site(t, site, sizeof(site)));
         atomic_fetch_or(&t->future->state, CC__F_AWAITED); /* said once */
     }
     cc__ctx_release(&t->ctx);
@@ -158,11 +175,13 @@ static void finalize(cc_loop *l, cc__task *t)
 
 static void stack_overflowed(cc__task *t)
 {
+    char site[256];
+
     fprintf(stderr, "concur: task '%s' overflowed its %zu KiB stack (its "
-                    "canary is gone; spawned at %s:%d); give it a larger "
+                    "canary is gone; spawned %s); give it a larger "
                     "stack_size\n",
             cc__ctx_name(&t->ctx), t->stack.size / 1024,
-            t->site_file != NULL ? t->site_file : "?", t->site_line);
+            spawn_site(t, site, sizeof(site)));
     abort();
 }
 
@@ -242,12 +261,14 @@ void cc__task_resume(cc_loop *l, cc__task *t)
     if (cc__debug()) {
         int64_t ran = cc__now_ns() - t->slice_start;
 
-        if (ran > SLOW_TASK_NS)
-            cc__debugf("task '%s' (spawned at %s:%d) ran %.0f ms without "
+        if (ran > SLOW_TASK_NS) {
+            char site[256];
+
+            cc__debugf("task '%s' (spawned %s) ran %.0f ms without "
                        "yielding: it blocks the loop",
-                       cc__ctx_name(&t->ctx),
-                       t->site_file ? t->site_file : "?",
-                       t->site_line, (double)ran / 1e6);
+                       cc__ctx_name(&t->ctx), spawn_site(t, site, sizeof(site)),
+                       (double)ran / 1e6);
+        }
     }
     if (!cc__stack_canary_ok(&t->stack))
         stack_overflowed(t);
@@ -360,7 +381,8 @@ cc_future *(cc_spawn_opts)(cc_fn fn, void *arg, const cc_task_opts *opts)
     return cc_spawn_at(NULL, 0, fn, arg, opts);
 }
 
-cc_future *cc_loop_spawn(cc_loop *l, cc_fn fn, void *arg)
+cc_future *cc__loop_spawn_by(cc_loop *l, cc_fn fn, void *arg,
+                             const char *by)
 {
     cc__task *t;
     cc_future *f;
@@ -372,7 +394,7 @@ cc_future *cc_loop_spawn(cc_loop *l, cc_fn fn, void *arg)
     if (l->closing)
         return cc__err_null(ESHUTDOWN, "cc_loop_spawn: the loop is being "
                                        "freed");
-    t = task_new(l, fn, arg, NULL, NULL, 0);
+    t = task_new(l, fn, arg, NULL, by, 0);
     if (t == NULL)
         return NULL;
     /*
@@ -383,6 +405,11 @@ cc_future *cc_loop_spawn(cc_loop *l, cc_fn fn, void *arg)
     f = t->future;
     cc__loop_post(l, &t->work);
     return f;
+}
+
+cc_future *cc_loop_spawn(cc_loop *l, cc_fn fn, void *arg)
+{
+    return cc__loop_spawn_by(l, fn, arg, "cc_loop_spawn");
 }
 
 /* ---------------------------------------------------------------- parking */

@@ -99,6 +99,9 @@ struct cc__task {
 #define CC__TASK_OF(ptr, member) \
     ((cc__task *)(void *)((char *)(ptr)-offsetof(cc__task, member)))
 
+/* cc_loop_spawn with the spawner's name for debug reports ("cc_run"). */
+cc_future *cc__loop_spawn_by(cc_loop *l, cc_fn fn, void *arg, const char *by);
+
 /* --- used by the waiter (src/sync/waiter.c) --- */
 
 /* Park the calling task in w until claimed, the deadline, or cancellation:
