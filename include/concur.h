@@ -8,6 +8,7 @@
  *   throttle  token-bucket rate limiter
  *   future    futures, executors, the thread pool, wait, as_completed, map
  *   aio       the event loop, coroutines (tasks), timers, fd waits, groups
+ *   process   processes, pipes, process queue, shared memory, process pool
  */
 #ifndef CONCUR_H
 #define CONCUR_H
@@ -18,5 +19,6 @@
 #include "concur/throttle.h"
 #include "concur/future.h"
 #include "concur/aio.h"
+#include "concur/process.h"
 
 #endif

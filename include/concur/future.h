@@ -115,7 +115,10 @@ typedef struct cc_pool_opts {
     cc_fn initializer;              /* run once by every worker before any
                                        task; fails (returns cc_fail) -> the
                                        pool is broken */
-    void *initarg;
+    void *initarg;                  /* a blob for a process pool */
+    int max_tasks_per_child;        /* process pools: replace a worker after
+                                       this many tasks (0: never); a thread
+                                       pool rejects it (EINVAL) */
 } cc_pool_opts;
 
 /*
@@ -139,8 +142,8 @@ CC_API cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg);
 /*
  * cc_map - run fn on every args[i] and store the results in order in
  * results[i] (Executor.map).  chunksize > 1 sends the items in chunks of
- * that many per task (fewer hand-overs for tiny tasks); 0 means 1.  The
- * whole call has one `timeout`.
+ * that many per task (fewer hand-overs for tiny tasks); 0 means 1 and
+ * CC_CHUNKSIZE_AUTO n / (4 * workers).  The whole call has one `timeout`.
  *
  * Returns 0 when every item succeeded.  When an item fails, the pending
  * items are cancelled, the running ones finish, and the call returns -1
@@ -153,6 +156,10 @@ CC_API cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg);
  */
 CC_API int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
                   size_t chunksize, void **results, double timeout);
+
+/* cc_map's chunksize for "pick one": n / (4 * max_workers), rounded up
+ * (multiprocessing.Pool.map's default). */
+#define CC_CHUNKSIZE_AUTO ((size_t)-1)
 
 /*
  * cc_executor_shutdown - stop accepting tasks.  With cancel_futures, cancel

@@ -200,6 +200,11 @@ int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n, size_t chunksize,
     if (n == 0)
         return 0;
     deadline = cc_deadline(timeout);
+    if (chunksize == CC_CHUNKSIZE_AUTO) {
+        size_t per = 4 * (size_t)ex->ops->max_workers(ex);
+
+        chunksize = (n + per - 1) / per;
+    }
     if (chunksize == 0)
         chunksize = 1;
     nchunks = n / chunksize + (n % chunksize != 0);

@@ -507,6 +507,9 @@ cc_executor *cc_thread_pool_new(int max_workers, const cc_pool_opts *opts)
     if (max_workers < 0)
         return cc__errf_null(EINVAL, "cc_thread_pool_new: max_workers must be "
                                      ">= 0, got %d", max_workers);
+    if (opts != NULL && opts->max_tasks_per_child != 0)
+        return cc__err_null(EINVAL, "cc_thread_pool_new: max_tasks_per_child "
+                                    "is for process pools");
     if (max_workers == 0) {
         max_workers = cc_cpu_count() + 4;
         if (max_workers > 32)

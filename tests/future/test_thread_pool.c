@@ -44,6 +44,8 @@ static void test_default_size(void **state)
     assert_int_equal(cc_executor_max_workers(p), want > 32 ? 32 : want);
     cc_executor_free(p);
     assert_null_with(cc_thread_pool_new(-1, NULL), EINVAL);
+    cc_pool_opts per_child = {.max_tasks_per_child = 5}; /* processes only */
+    assert_null_with(cc_thread_pool_new(2, &per_child), EINVAL);
 }
 
 /* How many threads of this process have a name starting with prefix. */

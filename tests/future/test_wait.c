@@ -178,7 +178,7 @@ static void test_map_in_order_with_chunks(void **state)
     void *args[N], *res[N];
     for (intptr_t i = 0; i < N; i++)
         args[i] = (void *)(i + 1);
-    size_t chunks[] = {0, 1, 7, 100, 5000};
+    size_t chunks[] = {0, 1, 7, 100, 5000, CC_CHUNKSIZE_AUTO};
     for (size_t c = 0; c < sizeof(chunks) / sizeof(*chunks); c++) {
         memset(res, 0xff, sizeof(res));
         assert_ok(cc_map(p, square, args, N, chunks[c], res, 30));

@@ -1,0 +1,367 @@
+/*
+ * concur/process.h - processes: Python's multiprocessing and
+ * ProcessPoolExecutor, for C.
+ *
+ *   cc_process  a function run in a forked child: join, exit code, signals
+ *   cc_conn     Pipe(): a duplex or one-way connection carrying messages
+ *   cc_mpqueue  a queue of messages between any number of processes
+ *   cc_shared   memory shared with the children forked after it was made
+ *               (Value/Array), optionally with a process-shared lock
+ *   cc_plock    process-shared Lock; cc_psem process-shared Semaphore
+ *   cc_shdict   a key -> blob map many processes write (Manager().dict())
+ *   the process pool, behind the cc_executor interface of concur/future.h
+ *
+ * Everything that crosses a process boundary is a blob (concur/base.h):
+ * messages, queue items, dict values, pool arguments and results.  Senders
+ * keep their blob (it is copied); receivers get a new blob they own.
+ *
+ * Defaults (see concur/base.h): thread-safe; every blocking call takes
+ * `double timeout` last and honours deadline scopes; called from a
+ * coroutine it suspends only that coroutine (and fails with ECANCELED when
+ * the coroutine is cancelled); EINVAL for NULL or a foreign handle.
+ *
+ * Sharing across fork: cc_conn, cc_mpqueue, cc_shared, cc_plock, cc_psem
+ * and cc_shdict are made in a parent and used by the children it forks
+ * afterwards (cc_process_start); each process frees its own handle (the
+ * shared part goes when the last process lets go).  The process pool does
+ * not fork: its workers are fresh runs of the same executable (see
+ * cc_process_pool_new).
+ *
+ * Fork and threads: a child made by cc_process_start has one thread, the
+ * one that called it.  concur makes its own state sane in the child
+ * (internal locks, the calling thread's context, loops and pools, which
+ * belong to the parent and cannot be used in the child); locks of the
+ * program or of other libraries that another thread held at the fork stay
+ * held forever in the child.  A multi-threaded program that forks should
+ * have its children use only concur, the C library's async-signal-safe
+ * calls, and state it knows no other thread was changing -- or use the
+ * process pool, whose workers start clean.
+ */
+#ifndef CONCUR_PROCESS_H
+#define CONCUR_PROCESS_H
+
+#include <sys/types.h>
+
+#include "concur/base.h"
+#include "concur/future.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ----------------------------------------------------------------- Process */
+
+typedef struct cc_process cc_process;
+
+/*
+ * cc_process_start - fork a child that runs fn(arg) and exits
+ * (multiprocessing.Process with the fork start method).  The child sees the
+ * parent's memory as it was at the fork, so arg may be any pointer.  `name`
+ * (copied; NULL: "Process-<n>") is the child's cc_process_current_name()
+ * and its OS thread name.
+ *
+ * The child exits with code 0 when fn returns, or 1 when fn failed
+ * (returned NULL with an error recorded by cc_fail): it then prints
+ * "Process <name>: <error and its cause chain>" on stderr.  It leaves with
+ * _exit after flushing stdio: the parent's atexit handlers do not run in it
+ * and the parent's buffered output is not written twice (the parent's
+ * stdio is flushed before the fork).  Called from a coroutine, the child
+ * runs fn on a fresh stack of its own, outside any loop.
+ *
+ * Returns the handle (owned by the caller; cc_process_free), or NULL with
+ * EAGAIN/ENOMEM (fork failed), EINVAL (fn NULL).
+ */
+CC_API cc_process *cc_process_start(cc_fn fn, void *arg, const char *name);
+
+/*
+ * cc_process_join - wait until the child has ended and reap it.  0 (also
+ * when it was already joined), or -1 with ETIMEDOUT (EAGAIN for timeout 0),
+ * ECANCELED.  Any number of threads and tasks may join one process.
+ */
+CC_API int cc_process_join(cc_process *p, double timeout);
+
+/*
+ * cc_process_exitcode - the child's exit status once it has ended: its
+ * exit code, or minus the signal number that killed it (-9 after
+ * cc_process_kill), as Python's Process.exitcode.  Returns 0 and stores it
+ * in *code; -1 with EAGAIN while the child runs.
+ */
+CC_API int cc_process_exitcode(cc_process *p, int *code);
+
+/* cc_process_is_alive - true while the child has not ended (never blocks). */
+CC_API bool cc_process_is_alive(cc_process *p);
+
+/* The child's pid, and its name (owned by the handle). */
+CC_API pid_t cc_process_pid(cc_process *p);
+CC_API const char *cc_process_name(cc_process *p);
+
+/*
+ * cc_process_terminate / cc_process_kill / cc_process_signal - send
+ * SIGTERM, SIGKILL or `sig` (through the child's pidfd: never to a
+ * recycled pid).  0, or -1 with ESRCH (already reaped), EINVAL.  They do
+ * not wait: join afterwards.
+ */
+CC_API int cc_process_terminate(cc_process *p);
+CC_API int cc_process_kill(cc_process *p);
+CC_API int cc_process_signal(cc_process *p, int sig);
+
+/*
+ * cc_process_free - release the handle.  A child still running is killed
+ * (SIGKILL) and reaped, and in debug mode reported: a freed process never
+ * leaves a zombie.  NULL does nothing.
+ */
+CC_API void cc_process_free(cc_process *p);
+
+/* The calling process's name: "MainProcess", or the name it was started
+ * with (a pool worker: "<prefix>_<n>"). */
+CC_API const char *cc_process_current_name(void);
+
+/* cc_process_exit - leave the calling child now with `code`: flush stdio,
+ * then _exit (no atexit handlers).  For children; never returns. */
+CC_API void cc_process_exit(int code) __attribute__((noreturn));
+
+/* -------------------------------------------------------------------- Pipe */
+
+typedef struct cc_conn cc_conn;
+
+/*
+ * cc_pipe_new - a connected pair of ends (multiprocessing.Pipe).  duplex:
+ * both ends send and receive.  One-way: *a only receives, *b only sends.
+ * Messages are framed (length, then bytes), so each recv returns exactly
+ * one send's bytes, whatever their size (64 MiB and more).  Writing to a
+ * closed peer fails with EPIPE and never raises SIGPIPE.  Ends are usually
+ * made before cc_process_start; each process closes the end it does not
+ * use.  0, or -1 with EMFILE/ENFILE/ENOMEM, EINVAL.
+ */
+CC_API int cc_pipe_new(cc_conn **a, cc_conn **b, bool duplex);
+
+/*
+ * cc_conn_send - send one message: the bytes of `blob` (NULL sends an empty
+ * message).  cc_conn_send_bytes sends len bytes at p.  The caller keeps the
+ * data.  Returns 0 once the whole message is written (it may still be in
+ * the kernel's buffer), or -1 with EPIPE (the peer closed its end or died),
+ * EBADF (a receive-only end, or closed), ETIMEDOUT/EAGAIN/ECANCELED.  A
+ * timeout or cancellation after part of a message went out breaks the
+ * connection (later calls: EPIPE), since the peer could not tell where the
+ * next message starts.  Concurrent senders are serialized per message.
+ */
+CC_API int cc_conn_send(cc_conn *c, const void *blob, double timeout);
+CC_API int cc_conn_send_bytes(cc_conn *c, const void *p, size_t len,
+                              double timeout);
+
+/*
+ * cc_conn_recv - receive one message as a new blob in *blob (the caller
+ * frees it with cc_blob_free; an empty message gives an empty blob).
+ * Returns 0, or -1 with EPIPE (the peer closed its end or died: Python's
+ * EOFError), EBADF (a send-only end), ETIMEDOUT/EAGAIN/ECANCELED (a
+ * message half received is kept for the next call), ENOMEM, EPROTO (a
+ * malformed frame).
+ */
+CC_API int cc_conn_recv(cc_conn *c, void **blob, double timeout);
+
+/* cc_conn_poll - 1 when a message (or EOF) is ready to receive, 0 when
+ * nothing came within `timeout`, -1 with EBADF/ECANCELED/EINVAL. */
+CC_API int cc_conn_poll(cc_conn *c, double timeout);
+
+/* The end's file descriptor (for cc_wait_fd or poll; do not read it). */
+CC_API int cc_conn_fileno(cc_conn *c);
+
+/* cc_conn_close - close this process's end and free the handle.  The peer
+ * then sees EPIPE once it has read what was sent.  NULL does nothing. */
+CC_API void cc_conn_close(cc_conn *c);
+
+/* ------------------------------------------------------ process queue */
+
+typedef struct cc_mpqueue cc_mpqueue;
+
+/*
+ * cc_mpqueue_new - a FIFO of messages shared by this process and the
+ * children it forks afterwards (multiprocessing.Queue).  maxsize bounds the
+ * number of messages (0: no bound); capacity is the size in bytes of its
+ * shared buffer (0: 1 MiB), which bounds the bytes queued at once: one
+ * message may hold up to capacity - 8 bytes.  A process killed in the
+ * middle of a put or get leaves the queue usable and unlocked (a put it had
+ * not finished is not delivered; a get it had not finished leaves the
+ * message for another getter).  NULL with ENOMEM/EMFILE, EINVAL.
+ */
+CC_API cc_mpqueue *cc_mpqueue_new(size_t maxsize, size_t capacity);
+
+/*
+ * cc_mpqueue_put - append a copy of blob (NULL: an empty message);
+ * cc_mpqueue_put_bytes - of len bytes at p.  Waits while the queue is full.
+ * 0, or -1 with ETIMEDOUT/EAGAIN (full), ECANCELED, ESHUTDOWN (closed),
+ * EMSGSIZE (larger than the queue's buffer can ever hold).
+ */
+CC_API int cc_mpqueue_put(cc_mpqueue *q, const void *blob, double timeout);
+CC_API int cc_mpqueue_put_bytes(cc_mpqueue *q, const void *p, size_t len,
+                                double timeout);
+
+/*
+ * cc_mpqueue_get - take the oldest message as a new blob in *blob (owned
+ * by the caller).  Waits while empty.  0, or -1 with ETIMEDOUT/EAGAIN
+ * (empty), ECANCELED, ESHUTDOWN (closed and drained), ENOMEM (the message
+ * stays queued).
+ */
+CC_API int cc_mpqueue_get(cc_mpqueue *q, void **blob, double timeout);
+
+/* Messages queued now (a snapshot). */
+CC_API size_t cc_mpqueue_size(cc_mpqueue *q);
+
+/*
+ * cc_mpqueue_close - close the queue for every process: puts fail with
+ * ESHUTDOWN, gets drain what is queued and then fail with ESHUTDOWN, and
+ * every waiter wakes.  0, or -1 with EINVAL.
+ */
+CC_API int cc_mpqueue_close(cc_mpqueue *q);
+
+/* Release this process's handle (the queue lives on in the others).  NULL
+ * does nothing. */
+CC_API void cc_mpqueue_free(cc_mpqueue *q);
+
+/* ------------------------------------------------- shared memory, locks */
+
+typedef struct cc_plock cc_plock;
+typedef struct cc_psem cc_psem;
+typedef struct cc_shared cc_shared;
+
+/*
+ * cc_plock_new - a Lock that works across processes forked after it was
+ * made (multiprocessing.Lock): not recursive; any process or thread may
+ * release it.  A process that dies holding it leaves it held (use
+ * timeouts).  NULL with ENOMEM/EMFILE.
+ */
+CC_API cc_plock *cc_plock_new(void);
+
+/* 0, or -1 with ETIMEDOUT/EAGAIN, ECANCELED. */
+CC_API int cc_plock_acquire(cc_plock *l, double timeout);
+
+/* 0, or -1 with EPERM (not held). */
+CC_API int cc_plock_release(cc_plock *l);
+
+/* Release this process's handle.  NULL does nothing. */
+CC_API void cc_plock_free(cc_plock *l);
+
+/*
+ * cc_psem_new - a counting semaphore across processes (value units at the
+ * start; multiprocessing.Semaphore).  NULL with ENOMEM/EMFILE, EINVAL.
+ */
+CC_API cc_psem *cc_psem_new(unsigned value);
+
+/* Take one unit: 0, or -1 with ETIMEDOUT/EAGAIN, ECANCELED. */
+CC_API int cc_psem_acquire(cc_psem *s, double timeout);
+
+/* Give one unit back: 0, or -1 with EOVERFLOW. */
+CC_API int cc_psem_release(cc_psem *s);
+
+/* Units available now (a snapshot). */
+CC_API unsigned cc_psem_value(cc_psem *s);
+
+/* Release this process's handle.  NULL does nothing. */
+CC_API void cc_psem_free(cc_psem *s);
+
+/*
+ * cc_shared_new - `size` bytes of zeroed memory shared with the children
+ * forked after this call (multiprocessing.Value and Array: lay out what
+ * you need in it).  with_lock adds a cc_plock for guarding it
+ * (cc_shared_lock).  NULL with ENOMEM/EMFILE, EINVAL (size 0).
+ */
+CC_API cc_shared *cc_shared_new(size_t size, bool with_lock);
+
+/* The memory, its size, and its lock (NULL when made without one). */
+CC_API void *cc_shared_ptr(cc_shared *s);
+CC_API size_t cc_shared_size(cc_shared *s);
+CC_API cc_plock *cc_shared_lock(cc_shared *s);
+
+/* Unmap it in this process.  NULL does nothing. */
+CC_API void cc_shared_free(cc_shared *s);
+
+/* ----------------------------------------------------------- shared dict */
+
+typedef struct cc_shdict cc_shdict;
+
+/*
+ * cc_shdict_new - a map from string keys to blobs, shared with the
+ * children forked afterwards (the role of Manager().dict()).  It lives in
+ * shared memory: at most max_entries keys (0: 4096) and `capacity` bytes
+ * of keys and values together (0: 16 MiB, reserved, touched as used).  A
+ * process killed in the middle of a write leaves the map consistent: the
+ * write it had not finished did not happen.  NULL with ENOMEM, EINVAL.
+ */
+CC_API cc_shdict *cc_shdict_new(size_t max_entries, size_t capacity);
+
+/*
+ * cc_shdict_set - store a copy of blob (NULL: an empty value) under key
+ * (a C string of 1-255 bytes), replacing any value; cc_shdict_set_bytes
+ * stores len bytes at p.  0, or -1 with ENOSPC (no room for another key or
+ * for the bytes, even after compaction), EINVAL (bad key).
+ */
+CC_API int cc_shdict_set(cc_shdict *d, const char *key, const void *blob);
+CC_API int cc_shdict_set_bytes(cc_shdict *d, const char *key, const void *p,
+                               size_t len);
+
+/* cc_shdict_get - a copy of the value as a new blob in *blob (owned by the
+ * caller).  0, or -1 with ENOENT, ENOMEM, EINVAL. */
+CC_API int cc_shdict_get(cc_shdict *d, const char *key, void **blob);
+
+/* cc_shdict_delete - 0, or -1 with ENOENT, EINVAL. */
+CC_API int cc_shdict_delete(cc_shdict *d, const char *key);
+
+/* Keys stored now (a snapshot). */
+CC_API size_t cc_shdict_len(cc_shdict *d);
+
+/*
+ * cc_shdict_keys - a snapshot of the keys, sorted: *keys receives an array
+ * of *n blob strings; free it with cc_shdict_keys_free.  0, or -1 with
+ * ENOMEM, EINVAL.
+ */
+CC_API int cc_shdict_keys(cc_shdict *d, char ***keys, size_t *n);
+CC_API void cc_shdict_keys_free(char **keys, size_t n);
+
+/* Release this process's handle.  NULL does nothing. */
+CC_API void cc_shdict_free(cc_shdict *d);
+
+/* ------------------------------------------------------------ process pool */
+
+/*
+ * cc_process_pool_new - a pool of max_workers worker processes (0:
+ * cc_cpu_count()) behind the same interface as the thread pool: cc_submit,
+ * cc_map (chunksize amortizes the round trips; CC_CHUNKSIZE_AUTO picks
+ * n / (4 * workers) as multiprocessing.Pool.map does), cc_wait,
+ * cc_as_completed, cc_executor_shutdown, cc_executor_free.  Swapping
+ * cc_thread_pool_new for cc_process_pool_new changes nothing else.
+ *
+ * Workers are started once, reused, and start clean: each is a fresh run
+ * of the calling executable (/proc/self/exe), not a fork, so locks other
+ * threads of the parent hold do not follow them.  A worker never enters
+ * main(): the library takes over before it.  Hence the rules:
+ *   - a task function (and the initializer) must be a function of the
+ *     executable or of a shared library it loaded at start; it is sent as
+ *     its module and offset, and found again at the same place in the
+ *     worker.  Other pointers (JIT code, a dlopen'ed module the worker
+ *     cannot dlopen again by path) fail with EINVAL at submit.
+ *   - arguments and results are blobs (or NULL): an argument is copied at
+ *     submit; a result blob belongs to its future and is freed with it
+ *     (cc_map's results belong to the caller).
+ *   - state set up in main() before the pool is not in the workers: give
+ *     it to them through the initializer (opts->initializer and its
+ *     initarg, a blob), which each worker runs once before any task.
+ *
+ * A task fails as anywhere else (cc_fail); its error, cause chain
+ * included, comes back through the future.  A worker that dies (a crash,
+ * _exit, kill -9) breaks the pool: every pending and running future fails
+ * with CC_EBROKEN ("process pool is broken: worker 1234 was killed by
+ * signal 9 (SIGKILL)"), later submits fail the same way, nothing hangs.
+ * opts->max_tasks_per_child replaces a worker after that many tasks.
+ * cc_executor_free leaves no zombie and no file descriptor behind.
+ *
+ * NULL with EINVAL (max_workers < 0), ENOMEM, EMFILE, or the error of a
+ * worker that could not start.
+ */
+CC_API cc_executor *cc_process_pool_new(int max_workers,
+                                        const cc_pool_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
