@@ -2,3 +2,4 @@
 # tests/CMakeLists.txt.  Children are joined by every test; a test that
 # hangs fails at its TIMEOUT.
 concur_test(test_process     process/test_process.c     120 LABELS unit stress)
+concur_test(test_pipe        process/test_pipe.c        180 LABELS unit stress)
