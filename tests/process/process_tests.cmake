@@ -3,3 +3,4 @@
 # hangs fails at its TIMEOUT.
 concur_test(test_process     process/test_process.c     120 LABELS unit stress)
 concur_test(test_pipe        process/test_pipe.c        180 LABELS unit stress)
+concur_test(test_fork_safety process/test_fork_safety.c 240 LABELS stress)
