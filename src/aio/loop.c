@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "aio/loop.h"
+#include "internal/atfork.h"
 #include "internal/error.h"
 
 #define POLL_EVERY 64
@@ -405,6 +406,25 @@ static void on_sigint(int sig)
         r = write(l->evfd, &one, sizeof(one));
         (void)r;
     }
+}
+
+/*
+ * The child of a fork (src/process/atfork.c): the loop whose cc_run took
+ * SIGINT runs in the parent, and the child's copy of it shares the
+ * parent's eventfd, so the inherited handler would only poke the parent's
+ * loop and swallow the signal.  cc_run installs its handler only over the
+ * default action, so the child gets the default back: Ctrl-C ends it, as it
+ * ends the parent.  A cc_run in the child installs its own.
+ */
+void cc__loop_fork_child(void)
+{
+    if (atomic_exchange(&sigint_loop, NULL) != NULL)
+        signal(SIGINT, SIG_DFL);
+}
+
+void cc__loop_child_detach(void)
+{
+    cc__tls_loop = NULL;
 }
 
 int cc_run(cc_fn main, void *arg, void **result)

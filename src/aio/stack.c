@@ -23,6 +23,10 @@
  * of their own.  A SIGSEGV in the guard page of the running task is
  * reported with the task's name and spawn site before the default action
  * (a core dump) takes over.
+ *
+ * Across fork() (src/process/atfork.c) region_mu and handler_mu are held by
+ * the forking thread, so a child inherits consistent region state and
+ * spares; the per-thread pools of the other threads are simply lost to it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 #include "internal/aio.h"
+#include "internal/atfork.h"
 #include "internal/mutex.h"
 
 #ifndef MADV_GUARD_INSTALL
@@ -57,6 +62,11 @@ static size_t page_size;
 static size_t default_size = DEFAULT_STACK;
 static _Atomic int guard_mode;           /* 0 unknown, else CC__GUARD_* */
 static _Atomic long mprotect_guards;
+/* This process's pidfd for process_madvise, opened on first use.  A child
+ * made by fork() inherits the parent's: cc__stack_fork_child drops it (the
+ * kernel refuses guard advice for another process, so the child would lose
+ * the batched installation otherwise). */
+static _Atomic int madvise_pidfd = -1;
 
 static cc__mutex region_mu = CC__MUTEX_INIT; /* guards the region state */
 static char *region_next;                /* next never-used slot */
@@ -120,9 +130,8 @@ size_t cc__stack_default_size(void)
  */
 static bool guard_region(char *region, size_t slots, size_t slot)
 {
-    static _Atomic int pidfd = -1;
     struct iovec iov[1024];
-    int fd = atomic_load(&pidfd);
+    int fd = atomic_load(&madvise_pidfd);
 
     if (atomic_load(&guard_mode) == CC__GUARD_MPROTECT)
         return false;
@@ -132,9 +141,9 @@ static bool guard_region(char *region, size_t slots, size_t slot)
 
         if (mine < 0)
             return false;
-        if (!atomic_compare_exchange_strong(&pidfd, &none, mine))
+        if (!atomic_compare_exchange_strong(&madvise_pidfd, &none, mine))
             close(mine); /* another thread opened one first */
-        fd = atomic_load(&pidfd);
+        fd = atomic_load(&madvise_pidfd);
     }
     for (size_t done = 0; done < slots;) {
         size_t n = slots - done < 1024 ? slots - done : 1024;
@@ -469,6 +478,40 @@ void cc__stack_watch_overflow(void)
         altstack_set = true;
     else
         free(ss.ss_sp);
+}
+
+/* ------------------------------------------------------------ fork */
+
+/*
+ * Fork handlers (src/process/atfork.c).  Neither lock nests in the other,
+ * so any fixed order works; this one is handler_mu, then region_mu.  Held
+ * across fork(), they guarantee the child's copies of the region state,
+ * the spares list and the saved handlers are not halfway through a change.
+ */
+void cc__stack_fork_prepare(void)
+{
+    cc__mutex_lock(&handler_mu);
+    cc__mutex_lock(&region_mu);
+}
+
+void cc__stack_fork_parent(void)
+{
+    cc__mutex_unlock(&region_mu);
+    cc__mutex_unlock(&handler_mu);
+}
+
+/* The child: the locks are ours (taken by prepare in this very thread), so
+ * re-initializing them releases them without a futex wake nobody needs.
+ * The pidfd names the parent: close our copy, the next region opens one
+ * for this process. */
+void cc__stack_fork_child(void)
+{
+    int fd = atomic_exchange(&madvise_pidfd, -1);
+
+    if (fd >= 0)
+        close(fd);
+    cc__mutex_init(&region_mu);
+    cc__mutex_init(&handler_mu);
 }
 
 /* --------------------------------------------------------- first frame */

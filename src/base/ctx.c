@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "internal/atfork.h"
 #include "internal/ctx.h"
 
 __thread cc__ctx *cc__cur __attribute__((tls_model("initial-exec")));
@@ -78,4 +79,10 @@ cc__ctx *cc__ctx_init_thread(void)
     pthread_setspecific(ctx_key, c);
     cc__cur = c;
     return c;
+}
+
+cc__ctx *cc__ctx_child_fresh(void)
+{
+    cc__ctx_release(&thread_ctx); /* this process's copy of the chains */
+    return cc__ctx_init_thread();
 }
