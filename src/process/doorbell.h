@@ -1,0 +1,96 @@
+/*
+ * doorbell.h - how a process-shared object waits (process layer, internal).
+ *
+ * The in-process primitives wait through cc__waiter, whose wake-ups travel
+ * through memory that only one process can see (a futex on a stack word, a
+ * task posted to a loop).  An object shared by forked processes needs a
+ * wake-up any process can deliver and any waiter -- a thread (poll) or a
+ * coroutine (epoll on its loop) -- can wait for.  A doorbell is that:
+ *
+ *   - a pipe (both ends O_NONBLOCK | O_CLOEXEC) made with the object, so
+ *     every child forked afterwards holds the same two open files;
+ *   - a count of waiters in the object's shared memory.
+ *
+ * A waiter increments the count (seq_cst) and re-checks its condition.  If
+ * it is still unmet it waits until the read end is readable (cc_wait_fd:
+ * poll in a thread, epoll in a task, which suspends only the task and fails
+ * with ECANCELED when the task is cancelled), reads one byte (EAGAIN means
+ * another waiter took it) and re-checks.  It decrements the count when it
+ * leaves.  A changer, after its change and a full fence, reads the count
+ * and, when it is above zero, writes one byte per waiter it wants to wake
+ * (EAGAIN on a full pipe is fine: 64 KiB of wake-ups are already pending).
+ *
+ * Why no wake-up is lost (Dekker's argument, as the in-process queue makes
+ * it with a futex in src/queue/queue.c): the waiter's increment and its
+ * re-check are separated by a full fence, and so are the changer's change
+ * and its read of the count.  In the single total order of seq_cst
+ * operations one of the two comes first: either the waiter's re-check sees
+ * the change, or the changer sees the count and writes a byte, which stays
+ * in the pipe until some waiter reads it.  Every byte read is followed by a
+ * re-check, so a waiter that takes a byte meant for another state (or one
+ * left behind by a waiter that timed out) only wakes spuriously.
+ *
+ * Killed processes: a waiter killed while counted leaves the count too high
+ * for good; changers then write bytes nobody needed, which costs spurious
+ * wake-ups, never a lost one.  A waiter killed in the instant between
+ * reading a byte and re-checking takes that one wake-up with it; objects
+ * therefore pass the baton (a waiter that succeeds rings again when more
+ * work is left and others wait), so the next change anywhere, or the other
+ * waiter's timeout, restores progress.
+ *
+ * The doorbell itself is per process (the fds are the same numbers in every
+ * process after fork); the count lives where the object's state lives.
+ */
+#ifndef CC_PROCESS_DOORBELL_H
+#define CC_PROCESS_DOORBELL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct cc__doorbell {
+    int rfd;                   /* read end: waiters wait until readable */
+    int wfd;                   /* write end: one byte per wake-up */
+    _Atomic uint32_t *waiters; /* the waiter count, in shared memory */
+} cc__doorbell;
+
+/*
+ * Make the pipe; `waiters` points at a zeroed word in the object's shared
+ * memory.  0, or an errno (EMFILE, ENFILE) with nothing made.
+ */
+int cc__doorbell_init(cc__doorbell *d, _Atomic uint32_t *waiters);
+
+/* Close this process's ends.  Safe on a doorbell whose init failed. */
+void cc__doorbell_fini(cc__doorbell *d);
+
+/*
+ * After a change a waiter may wait for: a full fence, then, if anybody is
+ * counted, write min(n, count) bytes.  Never blocks, never fails (a full
+ * pipe already holds wake-ups).
+ */
+void cc__doorbell_ring(cc__doorbell *d, uint32_t n);
+
+/* True when some waiter is counted (after a full fence): for passing the
+ * baton without a system call when nobody waits. */
+bool cc__doorbell_has_waiters(cc__doorbell *d);
+
+/*
+ * The waiting side, written once for every object:
+ *
+ *   try_op(arg) makes one attempt and never blocks: it returns 0 (done),
+ *   EAGAIN (the condition is unmet: wait), or another errno (a final
+ *   failure such as ESHUTDOWN).  It must look at the object's state after
+ *   the caller's increment, i.e. read shared state only after this
+ *   function's fence (any atomic load or a mutex does).
+ *
+ * Spins briefly first in a thread (cc__spin_round), then counts itself in
+ * and waits on the pipe until try_op stops returning EAGAIN or `deadline`
+ * (monotonic ns) passes; at the deadline it tries one last time.  Returns
+ * try_op's result, ETIMEDOUT, ECANCELED (the calling task was cancelled),
+ * or the errno of a failed poll/epoll.  Records no error message: the
+ * caller does, knowing what it waited for.
+ */
+int cc__doorbell_wait(cc__doorbell *d, int (*try_op)(void *arg), void *arg,
+                      int64_t deadline);
+
+#endif
