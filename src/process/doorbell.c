@@ -12,12 +12,12 @@
 #include "internal/waiter.h"
 #include "process/doorbell.h"
 
-int cc__doorbell_init(cc__doorbell *d, _Atomic uint32_t *waiters)
+int cc__doorbell_init(cc__doorbell *d, cc__doorbell_shared *sh)
 {
     int fds[2];
 
     d->rfd = d->wfd = -1;
-    d->waiters = waiters;
+    d->sh = sh;
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
         return errno;
     d->rfd = fds[0];
@@ -37,18 +37,26 @@ void cc__doorbell_fini(cc__doorbell *d)
 bool cc__doorbell_has_waiters(cc__doorbell *d)
 {
     atomic_thread_fence(memory_order_seq_cst);
-    return atomic_load_explicit(d->waiters, memory_order_relaxed) > 0;
+    return atomic_load_explicit(&d->sh->waiters, memory_order_relaxed) > 0;
 }
 
 void cc__doorbell_ring(cc__doorbell *d, uint32_t n)
 {
     static const char bytes[256];
-    uint32_t waiting;
+    int64_t waiting;
+    int64_t want;
 
     atomic_thread_fence(memory_order_seq_cst);
-    waiting = atomic_load_explicit(d->waiters, memory_order_relaxed);
-    if (n > waiting)
-        n = waiting;
+    waiting = atomic_load_explicit(&d->sh->waiters, memory_order_relaxed);
+    if (waiting == 0)
+        return; /* the fast path: nobody waits */
+    /* Bytes already pending wake as many waiters (see doorbell.h). */
+    want = waiting - atomic_load_explicit(&d->sh->pending,
+                                          memory_order_relaxed);
+    if (want > waiting)
+        want = waiting; /* pending is low after a death: stay bounded */
+    if (want < (int64_t)n)
+        n = want > 0 ? (uint32_t)want : 0;
     while (n > 0) {
         size_t chunk = n < sizeof(bytes) ? n : sizeof(bytes);
         ssize_t w = write(d->wfd, bytes, chunk);
@@ -57,6 +65,9 @@ void cc__doorbell_ring(cc__doorbell *d, uint32_t n)
             continue;
         if (w <= 0)
             return; /* EAGAIN: the pipe is full of pending wake-ups */
+        /* Written first, counted after: pending never exceeds the bytes. */
+        atomic_fetch_add_explicit(&d->sh->pending, (int32_t)w,
+                                  memory_order_seq_cst);
         n -= (uint32_t)w;
     }
 }
@@ -65,13 +76,13 @@ void cc__doorbell_ring(cc__doorbell *d, uint32_t n)
  * that follows (see doorbell.h). */
 static void enter(cc__doorbell *d)
 {
-    atomic_fetch_add_explicit(d->waiters, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&d->sh->waiters, 1, memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst);
 }
 
 static void leave(cc__doorbell *d)
 {
-    atomic_fetch_sub_explicit(d->waiters, 1, memory_order_seq_cst);
+    atomic_fetch_sub_explicit(&d->sh->waiters, 1, memory_order_seq_cst);
 }
 
 /*
@@ -94,11 +105,14 @@ static int sleep_on_pipe(cc__doorbell *d, int64_t deadline)
     }
     if (cc_wait_fd(d->rfd, CC_READABLE, timeout) < 0)
         return errno == EAGAIN ? ETIMEDOUT : errno;
+    /* Uncounted first, read after: pending never exceeds the bytes. */
+    atomic_fetch_sub_explicit(&d->sh->pending, 1, memory_order_seq_cst);
     do
         n = read(d->rfd, &byte, 1);
     while (n < 0 && errno == EINTR);
-    /* n == 1: our wake-up.  EAGAIN: another waiter took the byte first;
-     * re-checking is right either way. */
+    if (n != 1) /* another waiter took the byte first */
+        atomic_fetch_add_explicit(&d->sh->pending, 1, memory_order_seq_cst);
+    /* Our wake-up or another's: re-checking is right either way. */
     return 0;
 }
 

@@ -30,16 +30,34 @@
  * re-check, so a waiter that takes a byte meant for another state (or one
  * left behind by a waiter that timed out) only wakes spuriously.
  *
- * Killed processes: a waiter killed while counted leaves the count too high
- * for good; changers then write bytes nobody needed, which costs spurious
- * wake-ups, never a lost one.  A waiter killed in the instant between
- * reading a byte and re-checking takes that one wake-up with it; objects
- * therefore pass the baton (a waiter that succeeds rings again when more
- * work is left and others wait), so the next change anywhere, or the other
- * waiter's timeout, restores progress.
+ * Pending bytes.  Next to the count, `pending` accounts for the bytes in
+ * the pipe: a changer adds what it wrote after writing it, a reader takes
+ * one off before reading (and puts it back if the pipe was empty).  So
+ * pending never exceeds the bytes really there, and a changer that finds
+ * pending >= waiters skips the write: every counted waiter will find a
+ * byte, wake and re-check.  This bounds the cost of stale counts.
+ *
+ * Killed processes: a waiter killed while counted leaves the count too
+ * high for good; changers then write bytes nobody needed -- until pending
+ * catches up with the stale count, after which they write nothing extra --
+ * and each costs one spurious wake-up, never a lost one.  A death between
+ * a write and its pending update, or between a reader's update and its
+ * read, leaves pending too low: a few more spurious bytes.  A waiter
+ * killed in the instant between reading a byte and re-checking takes that
+ * one wake-up with it; objects therefore pass the baton (a waiter that
+ * succeeds rings again when more work is left and others wait), so the
+ * next change anywhere, or the other waiter's timeout, restores progress.
+ *
+ * One wake-up per changer suits waiters that all wait for the same thing
+ * (a message, a unit, the lock).  Waiters with different conditions (put
+ * waiters needing different room) must be woken all at once: the byte of
+ * a lone wake-up could go to one whose condition still fails.  Even then a
+ * waiter that fails may take a second byte of the same broadcast (bytes
+ * carry no address), delaying one other waiter until the next change.
  *
  * The doorbell itself is per process (the fds are the same numbers in every
- * process after fork); the count lives where the object's state lives.
+ * process after fork); its two counters live where the object's state
+ * lives.
  */
 #ifndef CC_PROCESS_DOORBELL_H
 #define CC_PROCESS_DOORBELL_H
@@ -48,25 +66,32 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The doorbell's part of the object's shared memory (zeroed at start). */
+typedef struct cc__doorbell_shared {
+    _Atomic uint32_t waiters;  /* counted waiters; too high after deaths */
+    _Atomic int32_t pending;   /* bytes in the pipe, never above the truth */
+} cc__doorbell_shared;
+
 typedef struct cc__doorbell {
     int rfd;                   /* read end: waiters wait until readable */
     int wfd;                   /* write end: one byte per wake-up */
-    _Atomic uint32_t *waiters; /* the waiter count, in shared memory */
+    cc__doorbell_shared *sh;   /* in the object's shared memory */
 } cc__doorbell;
 
 /*
- * Make the pipe; `waiters` points at a zeroed word in the object's shared
- * memory.  0, or an errno (EMFILE, ENFILE) with nothing made.
+ * Make the pipe; `sh` points at zeroed memory in the object's shared
+ * mapping.  0, or an errno (EMFILE, ENFILE) with nothing made.
  */
-int cc__doorbell_init(cc__doorbell *d, _Atomic uint32_t *waiters);
+int cc__doorbell_init(cc__doorbell *d, cc__doorbell_shared *sh);
 
 /* Close this process's ends.  Safe on a doorbell whose init failed. */
 void cc__doorbell_fini(cc__doorbell *d);
 
 /*
- * After a change a waiter may wait for: a full fence, then, if anybody is
- * counted, write min(n, count) bytes.  Never blocks, never fails (a full
- * pipe already holds wake-ups).
+ * After a change a waiter may wait for: a full fence, then write up to n
+ * bytes, no more than the counted waiters and not for waiters that bytes
+ * already pending will wake (n = UINT32_MAX: wake all).  Never blocks,
+ * never fails (a full pipe already holds wake-ups).
  */
 void cc__doorbell_ring(cc__doorbell *d, uint32_t n);
 

@@ -23,7 +23,7 @@
 /* The part in shared memory (one page); zeroed by the mapping. */
 struct plock_shared {
     _Atomic uint32_t state;   /* 0 free, 1 held */
-    _Atomic uint32_t waiters; /* the doorbell's count */
+    cc__doorbell_shared bell; /* the doorbell's counters */
 };
 
 /* This process's handle; children forked afterwards get copies. */
@@ -51,7 +51,7 @@ cc_plock *cc_plock_new(void)
         return cc__errf_null(ENOMEM, "cc_plock_new: cannot map shared "
                                      "memory: %s", strerror(errno));
     }
-    rc = cc__doorbell_init(&l->bell, &l->sh->waiters);
+    rc = cc__doorbell_init(&l->bell, &l->sh->bell);
     if (rc != 0) {
         cc__shm_unmap(l->sh, sizeof(*l->sh));
         free(l);

@@ -31,7 +31,7 @@
 /* The part in shared memory (one page); zeroed by the mapping. */
 struct psem_shared {
     _Atomic uint32_t value;   /* units available, <= SEM_VALUE_MAX */
-    _Atomic uint32_t waiters; /* the doorbell's count */
+    cc__doorbell_shared bell; /* the doorbell's counters */
 };
 
 /* This process's handle; children forked afterwards get copies. */
@@ -65,7 +65,7 @@ cc_psem *cc_psem_new(unsigned value)
                                      "memory: %s", strerror(errno));
     }
     atomic_store_explicit(&s->sh->value, value, memory_order_relaxed);
-    rc = cc__doorbell_init(&s->bell, &s->sh->waiters);
+    rc = cc__doorbell_init(&s->bell, &s->sh->bell);
     if (rc != 0) {
         cc__shm_unmap(s->sh, sizeof(*s->sh));
         free(s);
