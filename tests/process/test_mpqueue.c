@@ -699,19 +699,26 @@ enum { KILL_CHILDREN = 2, KILL_CAP = 64 * 1024, KILL_MAX_MSG = 12000 };
 static cc_mpqueue *kill_q;
 static cc_psem *kill_started;
 
-/* Put and get as fast as possible, sometimes waiting, until killed. */
+/* Put and get as fast as possible, sometimes waiting, until killed.  A
+ * child that fails still signals its start, so the parent never waits for
+ * it in vain: it then finds an exit code instead of SIGKILL. */
 static int busy_child(void *arg)
 {
     unsigned char *buf = malloc(KILL_MAX_MSG);
     uint32_t producer = (uint32_t)(intptr_t)arg;
+    bool signalled = false;
+    int code = 0;
     void *got;
     msg_hdr h;
 
-    for (uint32_t n = 0; n < 10000000; n++) {
+    for (uint32_t n = 0; n < 10000000 && code == 0; n++) {
         unsigned r = tu_rand_below(32);
 
-        if (n == 20 && cc_psem_release(kill_started) != 0)
-            return child_fail("release");
+        if (n == 20) {
+            if (cc_psem_release(kill_started) != 0)
+                return child_fail("release");
+            signalled = true;
+        }
         /* half puts, half gets; one in 16 of each may wait a little, so
          * some children die counted in a doorbell */
         if (r < 16) {
@@ -720,17 +727,21 @@ static int busy_child(void *arg)
             if (cc_mpqueue_put_bytes(kill_q, buf, len, r == 0 ? 0.002 : 0) !=
                     0 &&
                 errno != EAGAIN && errno != ETIMEDOUT)
-                return child_fail("put");
+                code = child_fail("put");
         } else if (cc_mpqueue_get(kill_q, &got, r == 16 ? 0.002 : 0) == 0) {
-            if (!msg_whole(got, &h))
-                return fprintf(stderr, "child: a broken message\n"), 3;
+            if (!msg_whole(got, &h)) {
+                fprintf(stderr, "child: a broken message\n");
+                code = 3;
+            }
             cc_blob_free(got);
         } else if (errno != EAGAIN && errno != ETIMEDOUT) {
-            return child_fail("get");
+            code = child_fail("get");
         }
     }
+    if (!signalled)
+        cc_psem_release(kill_started);
     free(buf);
-    return 0;
+    return code == 0 ? 4 : code; /* never reached its end alive */
 }
 
 static void test_kill9_in_puts_and_gets(void **state)
