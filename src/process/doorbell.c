@@ -34,12 +34,6 @@ void cc__doorbell_fini(cc__doorbell *d)
     d->rfd = d->wfd = -1;
 }
 
-bool cc__doorbell_has_waiters(cc__doorbell *d)
-{
-    atomic_thread_fence(memory_order_seq_cst);
-    return atomic_load_explicit(&d->sh->waiters, memory_order_relaxed) > 0;
-}
-
 void cc__doorbell_ring(cc__doorbell *d, uint32_t n)
 {
     static const char bytes[256];

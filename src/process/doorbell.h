@@ -95,10 +95,6 @@ void cc__doorbell_fini(cc__doorbell *d);
  */
 void cc__doorbell_ring(cc__doorbell *d, uint32_t n);
 
-/* True when some waiter is counted (after a full fence): for passing the
- * baton without a system call when nobody waits. */
-bool cc__doorbell_has_waiters(cc__doorbell *d);
-
 /*
  * The waiting side, written once for every object:
  *

@@ -691,10 +691,86 @@ static void test_many_processes_threads_and_tasks(void **state)
     cc_shared_free(mem);
 }
 
+/* ---- waiters killed while they wait: their counts stay behind, and
+ * cost only spurious wake-ups ---- */
+
+static cc_mpqueue *stale_q;
+
+static int stuck_getter(void *arg)
+{
+    void *got;
+
+    (void)arg;
+    cc_mpqueue_get(stale_q, &got, 30); /* killed in here */
+    return 5;
+}
+
+static int late_putter(void *arg)
+{
+    (void)arg;
+    tu_sleep(0.05);
+    return cc_mpqueue_put_bytes(stale_q, "late", 4, 10) == 0
+               ? 0
+               : child_fail("put");
+}
+
+static void *timed_getter(void *arg)
+{
+    void *got;
+    double t0 = cc_now();
+
+    if (cc_mpqueue_get(stale_q, &got, 10) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "get");
+    cc_blob_free(got);
+    *(double *)arg = cc_now() - t0;
+    return arg;
+}
+
+static void test_stale_waiters(void **state)
+{
+    (void)state;
+    pid_t pids[4];
+    double waited = -1;
+    void *got;
+
+    stale_q = cc_mpqueue_new(0, 0);
+    for (int i = 0; i < 4; i++)
+        pids[i] = child_start(stuck_getter, NULL);
+    tu_sleep(0.1 * TU_SLOW); /* let them block (counted) */
+    for (int i = 0; i < 4; i++) {
+        kill(pids[i], SIGKILL);
+        assert_int_equal(child_join(pids[i]), 128 + SIGKILL);
+    }
+    /* puts and gets without waiting still work; their rings go to the
+     * dead waiters until pending bytes cover them */
+    for (int i = 0; i < 2000; i++) {
+        assert_ok(cc_mpqueue_put_bytes(stale_q, "x", 1, 0));
+        assert_ok(cc_mpqueue_get(stale_q, &got, 0));
+        cc_blob_free(got);
+    }
+    /* a timed wait on an empty queue takes its time, no more, even with
+     * stale bytes in the pipe */
+    double t0 = cc_now();
+    assert_fails_with(cc_mpqueue_get(stale_q, &got, 0.05), ETIMEDOUT);
+    assert_true(cc_now() - t0 >= 0.049 && cc_now() - t0 < 2.0);
+    /* and a waiter is still woken by a put from another process */
+    pid_t putter = child_start(late_putter, NULL);
+    cc_thread *t = cc_thread_start(timed_getter, &waited, "getter");
+    assert_ok(cc_thread_join(t, NULL, 30));
+    cc_thread_free(t);
+    assert_int_equal(child_join(putter), 0);
+    assert_true(waited >= 0 && waited < 5.0);
+    assert_ok(cc__mpqueue_check(stale_q));
+    cc_mpqueue_free(stale_q);
+}
+
 /* ---- kill -9 in the middle of puts and gets ---- */
 
 #define KILL_ROUNDS 200
-enum { KILL_CHILDREN = 2, KILL_CAP = 64 * 1024, KILL_MAX_MSG = 12000 };
+/* Per round: two children that never wait (their kills land inside the
+ * queue's critical sections) and one that often waits (its kills leave
+ * stale counts in the doorbells). */
+enum { KILL_CHILDREN = 3, KILL_CAP = 64 * 1024, KILL_MAX_MSG = 12000 };
 
 static cc_mpqueue *kill_q;
 static cc_psem *kill_started;
@@ -706,6 +782,7 @@ static int busy_child(void *arg)
 {
     unsigned char *buf = malloc(KILL_MAX_MSG);
     uint32_t producer = (uint32_t)(intptr_t)arg;
+    double wait = producer % KILL_CHILDREN == 2 ? 0.001 : 0;
     bool signalled = false;
     int code = 0;
     void *got;
@@ -719,16 +796,16 @@ static int busy_child(void *arg)
                 return child_fail("release");
             signalled = true;
         }
-        /* half puts, half gets; one in 16 of each may wait a little, so
-         * some children die counted in a doorbell */
+        /* half puts, half gets; the waiting child makes one in 16 of
+         * each wait a little, so it may die counted in a doorbell */
         if (r < 16) {
             size_t len = MSG_MIN + tu_rand_below(KILL_MAX_MSG - MSG_MIN + 1);
             fill_msg(buf, len, producer, n);
-            if (cc_mpqueue_put_bytes(kill_q, buf, len, r == 0 ? 0.002 : 0) !=
+            if (cc_mpqueue_put_bytes(kill_q, buf, len, r == 0 ? wait : 0) !=
                     0 &&
                 errno != EAGAIN && errno != ETIMEDOUT)
                 code = child_fail("put");
-        } else if (cc_mpqueue_get(kill_q, &got, r == 16 ? 0.002 : 0) == 0) {
+        } else if (cc_mpqueue_get(kill_q, &got, r == 16 ? wait : 0) == 0) {
             if (!msg_whole(got, &h)) {
                 fprintf(stderr, "child: a broken message\n");
                 code = 3;
@@ -757,8 +834,8 @@ static void test_kill9_in_puts_and_gets(void **state)
         pid_t pids[KILL_CHILDREN];
 
         for (int i = 0; i < KILL_CHILDREN; i++)
-            pids[i] = child_start(busy_child,
-                                  (void *)(intptr_t)(round * 2 + i));
+            pids[i] = child_start(busy_child, (void *)(intptr_t)(
+                                              round * KILL_CHILDREN + i));
         for (int i = 0; i < KILL_CHILDREN; i++)
             assert_ok(cc_psem_acquire(kill_started, 60));
         tu_sleep((double)tu_rand_below(2000) / 1e6);
@@ -770,8 +847,10 @@ static void test_kill9_in_puts_and_gets(void **state)
                 fail_msg("round %d: child exited with %d", round, code);
             killed++;
         }
-        /* the parent still gets through: nothing is left locked */
+        /* the parent still gets through: nothing is left locked (size
+         * takes the mutex) */
         double t0 = cc_now();
+        (void)cc_mpqueue_size(kill_q);
         if (cc_mpqueue_get(kill_q, &got, 0) == 0) {
             assert_true(msg_whole(got, &h));
             cc_blob_free(got);
@@ -820,6 +899,7 @@ int main(void)
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_cancel_blocked_put_and_get),
         cmocka_unit_test(test_many_processes_threads_and_tasks),
+        cmocka_unit_test(test_stale_waiters),
         cmocka_unit_test(test_kill9_in_puts_and_gets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
