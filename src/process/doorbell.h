@@ -9,7 +9,8 @@
  *
  *   - a pipe (both ends O_NONBLOCK | O_CLOEXEC) made with the object, so
  *     every child forked afterwards holds the same two open files;
- *   - a count of waiters in the object's shared memory.
+ *   - in the object's shared memory, a count of waiters and a count of
+ *     the bytes pending in the pipe (see "Pending bytes" below).
  *
  * A waiter increments the count (seq_cst) and re-checks its condition.  If
  * it is still unmet it waits until the read end is readable (cc_wait_fd:

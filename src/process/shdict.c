@@ -57,6 +57,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "concur/process.h"
 #include "internal/ctx.h"
@@ -73,7 +74,8 @@
 #define REC_OVERHEAD 24u           /* header + worst padding, rounded */
 #define SLOT_EMPTY 0u
 #define SLOT_TOMB 1u
-#define HEADER_BYTES 4096u         /* the header's page */
+#define HEADER_BYTES 4096u         /* room for the header; the tables
+                                      follow it */
 
 /* A record's header, at an 8-aligned offset of a half. */
 typedef struct rec {
@@ -106,7 +108,7 @@ struct shd_shared {
     _Atomic uint64_t compactions;  /* compactions made (tests) */
 };
 
-_Static_assert(sizeof(struct shd_shared) <= HEADER_BYTES, "header page");
+_Static_assert(sizeof(struct shd_shared) <= HEADER_BYTES, "header room");
 
 /* This process's handle; children forked afterwards get copies. */
 struct cc_shdict {
@@ -309,9 +311,13 @@ static uint64_t pow2_at_least(uint64_t n)
     return p;
 }
 
+/* n rounded up to whole pages: the data halves are page aligned, so a
+ * compaction can give the old half's pages back. */
 static uint64_t page_up(uint64_t n)
 {
-    return (n + 4095) & ~(uint64_t)4095;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+    return (n + page - 1) / page * page;
 }
 
 cc_shdict *cc_shdict_new(size_t max_entries, size_t capacity)
@@ -339,8 +345,8 @@ cc_shdict *cc_shdict_new(size_t max_entries, size_t capacity)
     d = malloc(sizeof(*d));
     if (d == NULL)
         return cc__err_null(ENOMEM, "cc_shdict_new: out of memory");
-    off = HEADER_BYTES;
-    d->map_len = (size_t)(off + 2 * page_up(nslots * 8) + 2 * half);
+    off = page_up(HEADER_BYTES + 2 * nslots * 8); /* the first half */
+    d->map_len = (size_t)(off + 2 * half);
     sh = cc__shm_map(d->map_len, true);
     if (sh == NULL) {
         size_t len = d->map_len;
@@ -362,12 +368,8 @@ cc_shdict *cc_shdict_new(size_t max_entries, size_t capacity)
     sh->nslots = nslots;
     sh->half = half;
     for (unsigned i = 0; i < 2; i++) {
-        sh->table_off[i] = off;
-        off += page_up(nslots * 8);
-    }
-    for (unsigned i = 0; i < 2; i++) {
-        sh->data_off[i] = off;
-        off += half;
+        sh->table_off[i] = HEADER_BYTES + i * nslots * 8;
+        sh->data_off[i] = off + i * half;
     }
     d->sh = sh;
     d->magic = SHD_MAGIC;
