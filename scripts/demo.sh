@@ -33,6 +33,8 @@ bank_transfers_async --locked # the same with a cc_lock held by each task
 life_async     # Effective Python item 75, one task per cell per generation
 log_merge      # Effective Python items 77-78, growing logs merged four ways
 slow_coroutine # Effective Python item 78, debug mode reports a blocked loop
+value_array    # Expert Python ch. 6, Value and Array changed by a child
+sponsors_fanout # the blog's sponsors: 64 children fill one shared dict
 LIST
 )
 

@@ -178,19 +178,24 @@ typedef struct cc_mpqueue cc_mpqueue;
  * cc_mpqueue_new - a FIFO of messages shared by this process and the
  * children it forks afterwards (multiprocessing.Queue).  maxsize bounds the
  * number of messages (0: no bound); capacity is the size in bytes of its
- * shared buffer (0: 1 MiB), which bounds the bytes queued at once: one
- * message may hold up to capacity - 8 bytes.  A process killed in the
- * middle of a put or get leaves the queue usable and unlocked (a put it had
- * not finished is not delivered; a get it had not finished leaves the
- * message for another getter).  NULL with ENOMEM/EMFILE, EINVAL.
+ * shared buffer (0: 1 MiB; at least 16, rounded up to a multiple of 8),
+ * which bounds the bytes queued at once: each message takes 8 bytes plus
+ * its length rounded up to 8, so one message may hold up to capacity - 8
+ * bytes.  A put waits while either bound would be passed.  A process
+ * killed in the middle of a put or get leaves the queue usable and
+ * unlocked (a put it had not finished is not delivered; a get it had not
+ * finished leaves the message for another getter).  The queue holds two
+ * pipes (four fds) in every process that has it.  NULL with ENOMEM,
+ * EMFILE/ENFILE, EINVAL (capacity out of range).
  */
 CC_API cc_mpqueue *cc_mpqueue_new(size_t maxsize, size_t capacity);
 
 /*
- * cc_mpqueue_put - append a copy of blob (NULL: an empty message);
- * cc_mpqueue_put_bytes - of len bytes at p.  Waits while the queue is full.
+ * cc_mpqueue_put - append a copy of blob (NULL: an empty message; a
+ * pointer that is not a blob: EINVAL); cc_mpqueue_put_bytes - of len bytes
+ * at p.  Waits while the queue is full.  The caller keeps its data.
  * 0, or -1 with ETIMEDOUT/EAGAIN (full), ECANCELED, ESHUTDOWN (closed),
- * EMSGSIZE (larger than the queue's buffer can ever hold).
+ * EMSGSIZE (larger than the queue's buffer can ever hold), EINVAL.
  */
 CC_API int cc_mpqueue_put(cc_mpqueue *q, const void *blob, double timeout);
 CC_API int cc_mpqueue_put_bytes(cc_mpqueue *q, const void *p, size_t len,
@@ -226,16 +231,20 @@ typedef struct cc_shared cc_shared;
 
 /*
  * cc_plock_new - a Lock that works across processes forked after it was
- * made (multiprocessing.Lock): not recursive; any process or thread may
- * release it.  A process that dies holding it leaves it held (use
- * timeouts).  NULL with ENOMEM/EMFILE.
+ * made (multiprocessing.Lock): not recursive (the holder that acquires it
+ * again waits like anybody else); any process, thread or task may release
+ * it.  A process that dies holding it leaves it held (use timeouts).  It
+ * holds a pipe (two fds) in every process that has it.  NULL with ENOMEM,
+ * EMFILE/ENFILE.
  */
 CC_API cc_plock *cc_plock_new(void);
 
-/* 0, or -1 with ETIMEDOUT/EAGAIN, ECANCELED. */
+/* Take the lock, waiting up to timeout.  0, or -1 with ETIMEDOUT/EAGAIN
+ * (held), ECANCELED, EINVAL. */
 CC_API int cc_plock_acquire(cc_plock *l, double timeout);
 
-/* 0, or -1 with EPERM (not held). */
+/* Free the lock and wake one waiter (in any process).  0, or -1 with EPERM
+ * (not held), EINVAL. */
 CC_API int cc_plock_release(cc_plock *l);
 
 /* Release this process's handle.  NULL does nothing. */
@@ -243,14 +252,18 @@ CC_API void cc_plock_free(cc_plock *l);
 
 /*
  * cc_psem_new - a counting semaphore across processes (value units at the
- * start; multiprocessing.Semaphore).  NULL with ENOMEM/EMFILE, EINVAL.
+ * start; multiprocessing.Semaphore).  Not bounded by its start value; its
+ * maximum is SEM_VALUE_MAX, as for POSIX semaphores.  Waiters are not
+ * served in order of arrival.  It holds a pipe (two fds) in every process
+ * that has it.  NULL with ENOMEM, EMFILE/ENFILE, EINVAL (value above
+ * SEM_VALUE_MAX).
  */
 CC_API cc_psem *cc_psem_new(unsigned value);
 
-/* Take one unit: 0, or -1 with ETIMEDOUT/EAGAIN, ECANCELED. */
+/* Take one unit: 0, or -1 with ETIMEDOUT/EAGAIN, ECANCELED, EINVAL. */
 CC_API int cc_psem_acquire(cc_psem *s, double timeout);
 
-/* Give one unit back: 0, or -1 with EOVERFLOW. */
+/* Give one unit back: 0, or -1 with EOVERFLOW (at SEM_VALUE_MAX), EINVAL. */
 CC_API int cc_psem_release(cc_psem *s);
 
 /* Units available now (a snapshot). */
@@ -260,10 +273,12 @@ CC_API unsigned cc_psem_value(cc_psem *s);
 CC_API void cc_psem_free(cc_psem *s);
 
 /*
- * cc_shared_new - `size` bytes of zeroed memory shared with the children
- * forked after this call (multiprocessing.Value and Array: lay out what
- * you need in it).  with_lock adds a cc_plock for guarding it
- * (cc_shared_lock).  NULL with ENOMEM/EMFILE, EINVAL (size 0).
+ * cc_shared_new - `size` bytes of zeroed, page-aligned memory shared with
+ * the children forked after this call (multiprocessing.Value and Array:
+ * lay out what you need in it).  The library never touches the bytes;
+ * guarding them is the caller's business: with_lock adds a cc_plock for
+ * that (cc_shared_lock; owned by the cc_shared).  NULL with ENOMEM, EMFILE
+ * (the lock's pipe), EINVAL (size 0).
  */
 CC_API cc_shared *cc_shared_new(size_t size, bool with_lock);
 
@@ -272,7 +287,7 @@ CC_API void *cc_shared_ptr(cc_shared *s);
 CC_API size_t cc_shared_size(cc_shared *s);
 CC_API cc_plock *cc_shared_lock(cc_shared *s);
 
-/* Unmap it in this process.  NULL does nothing. */
+/* Unmap it in this process and free its lock handle.  NULL does nothing. */
 CC_API void cc_shared_free(cc_shared *s);
 
 /* ----------------------------------------------------------- shared dict */
@@ -282,10 +297,15 @@ typedef struct cc_shdict cc_shdict;
 /*
  * cc_shdict_new - a map from string keys to blobs, shared with the
  * children forked afterwards (the role of Manager().dict()).  It lives in
- * shared memory: at most max_entries keys (0: 4096) and `capacity` bytes
- * of keys and values together (0: 16 MiB, reserved, touched as used).  A
- * process killed in the middle of a write leaves the map consistent: the
- * write it had not finished did not happen.  NULL with ENOMEM, EINVAL.
+ * shared memory: at most max_entries keys (0: 4096; at most 2^24) and
+ * `capacity` bytes of keys and values together (0: 16 MiB; at most 16
+ * GiB).  Address space for about twice capacity + 24 bytes per entry is
+ * reserved and touched as used (updates append; a compaction, made when
+ * the appended bytes run out, copies the live entries once while holding
+ * the dict's lock).  A process killed in the middle of a write leaves the
+ * map consistent: the write it had not finished did not happen.  No call
+ * waits for another process longer than that process's own copy.  NULL
+ * with ENOMEM, EINVAL.
  */
 CC_API cc_shdict *cc_shdict_new(size_t max_entries, size_t capacity);
 
