@@ -4,7 +4,9 @@
  *
  * Parent side: dladdr names the module (its base address) that holds fn;
  * dl_iterate_phdr finds that module's entry, its load bias and the segment
- * fn lies in, which must be an executable PT_LOAD.  References are cached
+ * fn lies in, which must be an executable PT_LOAD.  A shared library is
+ * made RTLD_NODELETE when one of its functions is first named, so that a
+ * cached reference can never outlive its module.  References are cached
  * in a fixed table that is read without a lock (a slot's key is published
  * with release after its value) and written under `cache_mu`; a full table
  * just means later misses are computed each time.
@@ -193,6 +195,16 @@ static const cc__fnref *compute(cc_fn fn, const char *what)
     if (ref == NULL) {
         free(q);
         return cc__errf_null(ENOMEM, "%s: out of memory", what);
+    }
+    if (!q->main) {
+        /* Pin the library: unloaded, its address range could take another
+         * library, and this cached reference would then name the wrong
+         * function.  A library that gave a process pool a task stays
+         * loaded, as Python keeps a module that was imported. */
+        void *pin = dlopen(q->path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+
+        if (pin != NULL)
+            dlclose(pin);
     }
     ref->offset = (uint64_t)(addr - q->bias);
     ref->path_len = (uint16_t)len;

@@ -774,8 +774,13 @@ static void wait_events(cc__proc_pool *p)
         if (w == NULL) {
             uint64_t count;
 
-            atomic_store_explicit(&p->poked, 0, memory_order_relaxed);
+            /* Consume, then re-arm: a submitter that saw poked set
+             * after this read relies on us being awake (we are), one that
+             * sets it after the reset writes again.  The reverse order
+             * would lose a wake-up: a write made between the reset and
+             * the read is consumed while poked stays set. */
             (void)!read(p->efd, &count, sizeof(count));
+            atomic_store_explicit(&p->poked, 0, memory_order_seq_cst);
             take_requests(p);
         } else if (w->reaped) {
             continue;

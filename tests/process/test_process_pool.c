@@ -918,7 +918,11 @@ static void test_stress_many_submitters(void **state)
     int64_t total = 0;
     for (int i = 0; i < SUBMITTERS; i++) {
         void *got;
-        assert_ok(cc_thread_join(t[i], &got, 120));
+        if (cc_thread_join(t[i], &got, 120) != 0) {
+            char text[2048];
+            cc_error_format(cc_last_error(), text, sizeof(text));
+            fail_msg("submitter %d: %s", i, text);
+        }
         total += pu_get(got);
         cc_blob_free(got);
         cc_thread_free(t[i]);
