@@ -23,6 +23,15 @@
 #include "concur/base.h"
 #include "internal/blob.h"
 
+#if defined(CONCUR_ASAN)
+#include <sanitizer/asan_interface.h>
+/* Memory ASan poisoned (a redzone before a stack or heap object) is mapped
+ * but must not be read: it is no blob header either. */
+#define POISONED(p, n) (__asan_region_is_poisoned((void *)(p), (n)) != NULL)
+#else
+#define POISONED(p, n) false
+#endif
+
 #define PAGE ((uintptr_t)4096)
 #define REMEMBERED 4
 
@@ -70,7 +79,8 @@ bool cc__blob_check(const void *p)
     if (a < 65536 || (a & 15) != 0)
         return false;
     /* the 16-byte header is aligned, so it lies within one page */
-    ok = page_readable((a - 16) / PAGE) && cc_blob_is(p);
+    ok = page_readable((a - 16) / PAGE) && !POISONED(a - 16, 16) &&
+         cc_blob_is(p);
     errno = saved;
     return ok;
 }

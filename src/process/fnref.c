@@ -179,11 +179,12 @@ static const cc__fnref *compute(cc_fn fn, const char *what)
         const char *module = !q->found ? info.dli_fname
                              : q->main ? "the program" : q->path;
 
+        cc__errf(EINVAL, "%s: a process pool task must be a function of the "
+                         "program or of a shared library it loads: %p is not "
+                         "in the code of %s", what, (void *)fn,
+                 module != NULL ? module : "?");
         free(q);
-        return cc__errf_null(EINVAL, "%s: a process pool task must be a "
-                             "function of the program or of a shared library "
-                             "it loads: %p is not in the code of %s", what,
-                             (void *)fn, module != NULL ? module : "?");
+        return NULL;
     }
     len = q->main ? 0 : strlen(q->path);
     if (len > UINT16_MAX) {

@@ -73,7 +73,7 @@ static void test_function_of_a_dlopened_library(void **state)
     (void)state;
     void *h = dlopen(POOL_DYNLIB, RTLD_NOW | RTLD_LOCAL);
     assert_non_null(h);
-    cc_fn fn = (cc_fn)dlsym(h, "pool_testlib_upper");
+    cc_fn fn = (cc_fn)dlsym(h, "pool_dynlib_upper");
     assert_non_null(fn);
     cc_executor *p = cc_process_pool_new(2, NULL);
     char *out = run_upper(p, fn);
@@ -97,7 +97,7 @@ static void test_function_of_a_dlopened_library(void **state)
     assert_string_equal(cc__fnref_of(fn, "test")->path, POOL_DYNLIB);
     h = dlopen(POOL_DYNLIB, RTLD_NOW | RTLD_NOLOAD);
     assert_non_null(h);
-    assert_ptr_equal(dlsym(h, "pool_testlib_upper"), (void *)fn);
+    assert_ptr_equal(dlsym(h, "pool_dynlib_upper"), (void *)fn);
     dlclose(h);
 }
 
@@ -120,7 +120,7 @@ static void test_module_the_worker_cannot_load(void **state)
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     assert_non_null(h);
     unlink(path);
-    cc_fn fn = (cc_fn)dlsym(h, "pool_testlib_upper");
+    cc_fn fn = (cc_fn)dlsym(h, "pool_dynlib_upper");
     cc_executor *p = cc_process_pool_new(1, NULL);
     void *arg = cc_blob_strdup("x");
     cc_future *f = cc_submit(p, fn, arg);
@@ -166,8 +166,8 @@ static void test_pointers_that_are_not_task_functions(void **state)
     /* (the library's own data: through dlsym, since the program's
      * reference to an extern variable would point at its copy) */
     void *h = dlopen(POOL_DYNLIB, RTLD_NOW | RTLD_LOCAL);
-    int *lib_data = dlsym(h, "pool_testlib_data");
-    cc_fn lib_fn = (cc_fn)dlsym(h, "pool_testlib_upper");
+    int *lib_data = dlsym(h, "pool_dynlib_data");
+    cc_fn lib_fn = (cc_fn)dlsym(h, "pool_dynlib_upper");
     assert_non_null(lib_data);
     snprintf(lib_ending, sizeof(lib_ending), "is not in the code of %s",
              cc__fnref_of(lib_fn, "t")->path);
