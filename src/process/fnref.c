@@ -216,6 +216,11 @@ static const cc__fnref *compute(cc_fn fn, const char *what)
     return ref;
 }
 
+void cc__fnref_atfork_child(void)
+{
+    cc__mutex_init(&cache_mu); /* another thread may have held it */
+}
+
 const cc__fnref *cc__fnref_of(cc_fn fn, const char *what)
 {
     const cc__fnref *ref = cache_find(fn);

@@ -11,6 +11,7 @@
  * returns; everywhere else it costs one getenv.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,42 @@ __attribute__((constructor)) static void worker_boot(void)
 }
 
 static _Atomic unsigned pool_counter;
+
+/*
+ * Forks.  A child forked from a process with a pool gets a copy of the
+ * pool's memory but none of its threads: no manager would ever run what it
+ * submitted.  Every fork bumps this counter in the child (an atfork
+ * handler registered with the first pool); a pool made in another
+ * "generation" refuses work, and shutting it down or freeing it there only
+ * releases the child's copy.  The handler also makes the fnref cache's
+ * lock usable again, in case another thread held it at the fork.
+ */
+static _Atomic unsigned fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void in_forked_child(void)
+{
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+    cc__fnref_atfork_child();
+}
+
+static void register_atfork(void)
+{
+    (void)pthread_atfork(NULL, NULL, in_forked_child);
+}
+
+bool cc__pool_foreign(const cc__proc_pool *p)
+{
+    return atomic_load_explicit(&fork_generation, memory_order_relaxed) !=
+           p->generation;
+}
+
+int cc__pool_refuse_foreign(cc__proc_pool *p, const char *what)
+{
+    return cc__errf(EINVAL, "%s: process pool '%s' belongs to the process "
+                            "that made it; a forked child cannot use it",
+                    what, p->base.name);
+}
 
 /* Wake the manager: a request, or work while it sleeps. */
 static void poke(cc__proc_pool *p)
@@ -82,6 +119,8 @@ static int pool_submit(cc_executor *ex, cc_future *f)
     void *arg = f->arg;
     int rc;
 
+    if (cc__pool_foreign(p))
+        return cc__pool_refuse_foreign(p, "cc_submit"), EINVAL;
     if (cc__mpsc_closed(&p->tail))
         return refuse(p);
     if (cc__fnref_of(f->fn, "cc_submit") == NULL)
@@ -144,6 +183,8 @@ static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
     uint64_t seq;
     int rc = 0;
 
+    if (cc__pool_foreign(p))
+        return 0; /* nothing of it runs in this process */
     if (wait && on_manager)
         return cc__errf(EDEADLK, "process pool '%s': its manager thread (in "
                                  "a done-callback) cannot wait for the pool "
@@ -175,6 +216,16 @@ static void pool_destroy(cc_executor *ex)
 {
     cc__proc_pool *p = cc__pool_of(ex);
 
+    if (cc__pool_foreign(p)) {
+        /* A forked child's copy: the manager and the workers are the
+         * parent's.  Free the memory this copy owns; the copies of the
+         * workers' fds are close-on-exec and go when the child ends. */
+        close(p->efd);
+        free(p->workers);
+        cc_blob_free(p->initarg);
+        free(p);
+        return;
+    }
     cc_thread_free(p->manager);
     close(p->efd);
     free(p->workers);
@@ -268,6 +319,8 @@ cc_executor *cc_process_pool_new(int max_workers, const cc_pool_opts *opts)
         if (p->initarg == NULL)
             goto fail_nomem;
     }
+    pthread_once(&atfork_once, register_atfork);
+    p->generation = atomic_load(&fork_generation);
     k = atomic_fetch_add(&pool_counter, 1) + 1;
     p->base.magic = CC__EXECUTOR_MAGIC;
     p->base.ops = &pool_ops;

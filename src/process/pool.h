@@ -117,6 +117,7 @@ typedef struct cc__proc_pool {
     cc_executor base;            /* first: the executor interface */
     int max_workers;
     int max_tasks;               /* per worker; 0: no limit */
+    unsigned generation;         /* fork generation it was made in */
     char prefix[CC__NAME_MAX - 8];
     cc_fn initializer;           /* NULL: none */
     void *initarg;               /* a copy (blob) or NULL; owned */
@@ -163,6 +164,12 @@ static inline cc__proc_pool *cc__pool_of(cc_executor *ex)
 {
     return (cc__proc_pool *)ex;
 }
+
+/* The error of a pool used in a forked child (see pool.c); returns -1. */
+int cc__pool_refuse_foreign(cc__proc_pool *p, const char *what);
+
+/* True in a forked child of the process that made the pool. */
+bool cc__pool_foreign(const cc__proc_pool *p);
 
 /* The manager thread's body (pool_manager.c). */
 void *cc__pool_manager_main(void *arg);

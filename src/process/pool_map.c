@@ -110,6 +110,8 @@ int cc__pool_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
     cc_error *failure = NULL; /* a copy of the first failure, if any */
     int failed = 0;           /* its code (kept even if the copy failed) */
 
+    if (cc__pool_foreign(p))
+        return cc__pool_refuse_foreign(p, "cc_map");
     if (ref == NULL)
         return -1;
     if (chunksize > UINT32_MAX) /* a chunk's count is a u32 on the wire */

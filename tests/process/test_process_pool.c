@@ -792,6 +792,59 @@ static void test_pool_from_a_parent_whose_threads_hold_locks(void **state)
     cc_lock_free(held_lock);
 }
 
+/* ------------------------------------------------------ forked children */
+
+static cc_executor *parents_pool;
+
+/* In a child forked while parents_pool runs: that pool refuses work, its
+ * copy goes quietly, and a pool of the child's own works. */
+static void child_uses_pools(void *arg)
+{
+    (void)arg;
+    errno = 0;
+    if (cc_submit(parents_pool, identity, NULL) != NULL || errno != EINVAL ||
+        strstr(cc_errmsg(), "a forked child cannot use it") == NULL) {
+        fprintf(stderr, "submit in the child: %s\n", cc_errmsg());
+        _exit(3);
+    }
+    void *args[1] = {NULL};
+    void *res[1];
+    if (cc_map(parents_pool, identity, args, 1, 1, res, 5) != -1 ||
+        errno != EINVAL) {
+        fprintf(stderr, "map in the child: %s\n", cc_errmsg());
+        _exit(4);
+    }
+    cc_executor_free(parents_pool); /* the child's copy only */
+    cc_executor *mine = cc_process_pool_new(1, NULL);
+    cc_future *f = mine != NULL ? cc_submit(mine, my_pid, NULL) : NULL;
+    void *r;
+    if (f == NULL || cc_future_result(f, &r, 60) != 0) {
+        fprintf(stderr, "the child's own pool: %s\n", cc_errmsg());
+        _exit(5);
+    }
+    cc_future_free(f);
+    cc_executor_free(mine);
+}
+
+static void test_forked_child_cannot_use_the_pool(void **state)
+{
+    (void)state;
+    LEAK_CHECK_BEGIN();
+    parents_pool = cc_process_pool_new(2, NULL);
+    cc_future *f = cc_submit(parents_pool, my_pid, NULL);
+    assert_true(result_int(f) > 0);
+    cc_future_free(f);
+    tu_child c = tu_run_child(child_uses_pools, NULL);
+    if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0)
+        fail_msg("child: status %d, stderr: %s", c.status, c.err);
+    free(c.err);
+    f = cc_submit(parents_pool, my_pid, NULL); /* the parent's still works */
+    assert_true(result_int(f) > 0);
+    cc_future_free(f);
+    cc_executor_free(parents_pool);
+    LEAK_CHECK_END();
+}
+
 /* ---------------------------------------- coroutines awaiting the pool */
 
 static cc_executor *co_pool;
@@ -1063,6 +1116,7 @@ int main(void)
         cmocka_unit_test(test_futures_outlive_the_pool),
         cmocka_unit_test(test_done_callback_cannot_free_its_pool),
         cmocka_unit_test(test_pool_from_a_parent_whose_threads_hold_locks),
+        cmocka_unit_test(test_forked_child_cannot_use_the_pool),
         cmocka_unit_test(test_ten_thousand_coroutines_await_pool_futures),
         cmocka_unit_test(test_big_arguments_and_results),
         cmocka_unit_test(test_stress_many_submitters),
