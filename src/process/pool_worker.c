@@ -18,6 +18,7 @@
  * then freed by the worker.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,8 +326,10 @@ void cc__pool_worker_run(const char *spec)
         _exit(2);
     }
     snprintf(name, sizeof(name), "%s", spec + used);
-    /* What this process starts is not a worker. */
+    /* What this process starts is not a worker, and does not get our
+     * socket (it came without close-on-exec, to survive our own exec). */
     unsetenv(CC__POOL_ENV);
+    (void)fcntl(me.fd, F_SETFD, FD_CLOEXEC);
     /* Die with the parent's manager thread; the parent may be gone already. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if ((long)getppid() != ppid)

@@ -318,6 +318,50 @@ static void test_workers_are_named_and_start_clean(void **state)
     set_in_main = 0;
 }
 
+/* Count the worker's fds above stderr, and those of them that a program
+ * the task started would inherit (no close-on-exec): {open, inheritable}. */
+static void *count_fds(void *arg)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int64_t counts[2] = {0, 0};
+
+    (void)arg;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+
+        if (e->d_name[0] == '.' || fd <= 2 || fd == dirfd(d))
+            continue;
+        counts[0]++;
+        if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+            counts[1]++;
+    }
+    if (d != NULL)
+        closedir(d);
+    return cc_blob_dup(counts, sizeof(counts));
+}
+
+static void test_workers_inherit_no_fds(void **state)
+{
+    (void)state;
+    /* an fd of the parent's without close-on-exec: still not in workers */
+    int leaky = dup(1);
+    assert_true(leaky > 2);
+    cc_executor *p = cc_process_pool_new(1, NULL);
+    cc_future *f = cc_submit(p, count_fds, NULL);
+    void *r;
+    int64_t counts[2];
+    assert_ok(cc_future_result(f, &r, 60));
+    memcpy(counts, r, sizeof(counts));
+    printf("# a worker has %lld fds above stderr, %lld inheritable\n",
+           (long long)counts[0], (long long)counts[1]);
+    assert_int_equal(counts[1], 0);
+    assert_true(counts[0] >= 1); /* its socket to the parent */
+    cc_future_free(f);
+    cc_executor_free(p);
+    close(leaky);
+}
+
 /* ------------------------------------------------------- initializer */
 
 static int64_t worker_config; /* set in each worker by its initializer */
@@ -1104,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_arguments_must_be_blobs),
         cmocka_unit_test(test_error_chain_crosses_the_boundary),
         cmocka_unit_test(test_workers_are_named_and_start_clean),
+        cmocka_unit_test(test_workers_inherit_no_fds),
         cmocka_unit_test(test_initializer_runs_first_in_each_worker),
         cmocka_unit_test(test_failing_initializer_breaks_the_pool),
         cmocka_unit_test(test_max_tasks_per_child_replaces_workers),
