@@ -684,9 +684,13 @@ static void stop_workers(cc__proc_pool *p)
         }
     }
     for (int i = 0; i < p->max_workers; i++) {
-        if (p->workers[i] != NULL)
-            (void)bury(p, p->workers[i], false, text, sizeof(text));
+        cc__pool_worker *w = p->workers[i];
+
         p->workers[i] = NULL;
+        if (w != NULL && !bury(p, w, false, text, sizeof(text)) &&
+            cc__debug())
+            cc__debugf("process pool '%s': worker %d %s at shutdown",
+                       p->base.name, (int)w->pid, text);
     }
     while (p->retired != NULL) {
         cc__pool_worker *w = p->retired;

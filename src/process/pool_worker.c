@@ -39,6 +39,10 @@
 #define SLOW_TASK_NS 100000           /* after a task this long, a write
                                          costs < 5%: send at once */
 
+/* The initializer's argument: kept for the worker's life, since the
+ * initializer may have stored it for the tasks. */
+static void *initarg;
+
 typedef struct worker {
     int fd;
     cc__buf in;
@@ -48,10 +52,19 @@ typedef struct worker {
     uint32_t done;       /* tasks answered */
 } worker;
 
+#if defined(CONCUR_ASAN)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 static void leave(int code) __attribute__((noreturn));
 static void leave(int code)
 {
     fflush(NULL); /* what tasks printed; no atexit handlers run */
+#if defined(CONCUR_ASAN)
+    /* _exit skips LeakSanitizer's check at exit: run it here, so that the
+     * sanitizer build checks the workers too. */
+    __lsan_do_leak_check();
+#endif
     _exit(code);
 }
 
@@ -192,7 +205,6 @@ static void run_init(worker *me, cc__rd *r)
 {
     uint32_t has_init = cc__rd_u32(r);
     cc_error *e = NULL;
-    void *arg = NULL;
     cc_fn fn;
 
     me->max_tasks = cc__rd_u32(r);
@@ -200,12 +212,12 @@ static void run_init(worker *me, cc__rd *r)
         return;
     fn = cc__fnref_resolve(r, &e);
     if (fn != NULL) {
-        int rc = cc__wire_get_item_blob(r, &arg);
+        int rc = cc__wire_get_item_blob(r, &initarg);
 
         if (rc != 0)
             e = cc_error_new(rc, NULL, "process pool worker: cannot read the "
                              "initializer's argument");
-        else if (fn(arg) == NULL)
+        else if (fn(initarg) == NULL)
             e = cc__error_take_pending();
         cc_error_clear();
     }
