@@ -10,8 +10,9 @@
  *
  * An executor runs tasks and hands out futures.  One interface (cc_submit,
  * cc_map, cc_executor_shutdown, cc_executor_free) serves the thread pool
- * here and the process pool and cluster back ends that implement it later,
- * so calling code does not change when the executor does.
+ * here, the process pool (concur/process.h) and the cluster back end that
+ * implements it later, so calling code does not change when the executor
+ * does.
  *
  * Defaults (see concur/base.h): thread-safe; every blocking call takes
  * `double timeout` last and honours deadline scopes; EINVAL for NULL or a
@@ -21,7 +22,8 @@
  * reference to the caller, who releases it with cc_future_free(); the
  * executor holds its own until the task is done, so a future may outlive its
  * executor and vice versa.  A result is handed over as is (a pointer): the
- * future never frees it.
+ * future never frees it -- except on a process pool (concur/process.h),
+ * whose futures own their result blobs and free them with the future.
  */
 #ifndef CONCUR_FUTURE_H
 #define CONCUR_FUTURE_H
@@ -151,7 +153,9 @@ CC_API cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg);
  * item in input order ("map: item 17 of 100 failed: ..."; cc_last_error()
  * carries the task's error as cause); results[i] holds every result that
  * was computed (NULL for the others).  At the deadline: -1 with ETIMEDOUT,
- * pending items cancelled, results of items still running dropped.
+ * pending items cancelled, results of items still running dropped.  On a
+ * process pool a chunk is one message each way, and the results are new
+ * blobs the caller owns.
  * Also ESHUTDOWN, CC_EBROKEN, EINVAL, ENOMEM.
  */
 CC_API int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
@@ -179,7 +183,8 @@ CC_API int cc_executor_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
  */
 CC_API void cc_executor_free(cc_executor *ex);
 
-/* The executor's kind ("thread pool") and its workers' limit. */
+/* The executor's kind ("thread pool", "process pool") and its workers'
+ * limit. */
 CC_API const char *cc_executor_kind(cc_executor *ex);
 CC_API int cc_executor_max_workers(cc_executor *ex);
 

@@ -345,37 +345,93 @@ CC_API void cc_shdict_free(cc_shdict *d);
 /*
  * cc_process_pool_new - a pool of max_workers worker processes (0:
  * cc_cpu_count()) behind the same interface as the thread pool: cc_submit,
- * cc_map (chunksize amortizes the round trips; CC_CHUNKSIZE_AUTO picks
- * n / (4 * workers) as multiprocessing.Pool.map does), cc_wait,
- * cc_as_completed, cc_executor_shutdown, cc_executor_free.  Swapping
- * cc_thread_pool_new for cc_process_pool_new changes nothing else.
+ * cc_map (a chunk travels as one message, so chunksize divides the
+ * messages; CC_CHUNKSIZE_AUTO picks n / (4 * workers) rounded up, as
+ * multiprocessing.Pool.map does), cc_wait, cc_as_completed,
+ * cc_executor_shutdown, cc_executor_free.  Swapping cc_thread_pool_new for
+ * cc_process_pool_new changes nothing else in code that passes blobs and
+ * collects results with cc_map -- with one difference for cc_submit: a
+ * process pool's future owns its result (below), where a thread pool's
+ * future hands over whatever the task returned.
  *
- * Workers are started once, reused, and start clean: each is a fresh run
- * of the calling executable (/proc/self/exe), not a fork, so locks other
- * threads of the parent hold do not follow them.  A worker never enters
- * main(): the library takes over before it.  Hence the rules:
- *   - a task function (and the initializer) must be a function of the
- *     executable or of a shared library it loaded at start; it is sent as
- *     its module and offset, and found again at the same place in the
- *     worker.  Other pointers (JIT code, a dlopen'ed module the worker
- *     cannot dlopen again by path) fail with EINVAL at submit.
- *   - arguments and results are blobs (or NULL): an argument is copied at
- *     submit; a result blob belongs to its future and is freed with it
- *     (cc_map's results belong to the caller).
- *   - state set up in main() before the pool is not in the workers: give
- *     it to them through the initializer (opts->initializer and its
- *     initarg, a blob), which each worker runs once before any task.
+ * Workers are started here, all at once (the call returns once they are
+ * running), reused, and start clean: each is a fresh run of the calling
+ * executable (/proc/self/exe, same environment, same stdin, stdout and
+ * stderr, no other file descriptor), not a fork, so locks other threads of
+ * the parent hold do not follow them.  A worker never enters main(): the
+ * library takes over in its start-up code, runs the initializer, then
+ * tasks, and leaves with _exit (stdio flushed).  Hence the rules:
  *
- * A task fails as anywhere else (cc_fail); its error, cause chain
- * included, comes back through the future.  A worker that dies (a crash,
- * _exit, kill -9) breaks the pool: every pending and running future fails
- * with CC_EBROKEN ("process pool is broken: worker 1234 was killed by
- * signal 9 (SIGKILL)"), later submits fail the same way, nothing hangs.
- * opts->max_tasks_per_child replaces a worker after that many tasks.
- * cc_executor_free leaves no zombie and no file descriptor behind.
+ *   - The task function (and the initializer) must lie in the code (an
+ *     executable segment) of the main executable or of a shared library
+ *     loaded in the calling process.  It is sent as that module -- the
+ *     program, or the library's path as it was loaded -- and its offset in
+ *     it, and found at the same place in the worker: a library the
+ *     executable links is there already; one the program dlopen'ed is
+ *     dlopen'ed by the worker from the same path on first use.  Refused at
+ *     submit with EINVAL: a pointer into no loaded module (heap, stack, JIT
+ *     or other anonymous memory: "... 0x7f3a... is in no loaded module")
+ *     or into a module's data.  Failing in the worker (the future gets
+ *     EINVAL, "process pool worker: cannot load ..."): a library that
+ *     cannot be loaded from its path any more.  A library whose function
+ *     was submitted stays loaded for good (RTLD_NODELETE), so its address
+ *     can never come to name another function.
+ *   - concur must be linked into the executable or into a library it links
+ *     (a worker is recognised by concur's start-up code; a concur that is
+ *     itself dlopen'ed later would never see it).  Start-up code of the
+ *     program that runs after concur's (C++ static constructors, other
+ *     constructors) may not have run in a worker; do not rely on it.
+ *   - Arguments are NULL or blobs (EINVAL "process pool arguments must be
+ *     blobs" otherwise; checked without reading memory that is not
+ *     mapped), copied at submit.  In the worker the task gets a copy that
+ *     belongs to the pool: it may read, change and even return it, not
+ *     free it.
+ *   - Results are NULL or blobs.  A task that returns any other non-NULL
+ *     pointer fails with EINVAL "task returned a pointer that is not a
+ *     blob" (as Python fails to pickle).  The worker sends the result and
+ *     frees it.  In the parent, a successful future owns its result blob:
+ *     cc_future_result's pointer stays valid until the future's last
+ *     reference is freed (copy it to keep it).  cc_map's results are new
+ *     blobs the caller owns and frees.  NULL and an empty blob stay apart.
+ *   - State set up in main() before the pool is not in the workers: give it
+ *     to them through the initializer (opts->initializer and opts->initarg,
+ *     a blob or NULL), which each worker runs once before any task; its
+ *     argument copy lives as long as the worker, so it may keep it.
  *
- * NULL with EINVAL (max_workers < 0), ENOMEM, EMFILE, or the error of a
- * worker that could not start.
+ * A task fails as anywhere else (cc_fail); its error, place and cause chain
+ * included, comes back through the future (the place names the worker,
+ * "in thread '<prefix>_<n>'").  A worker that dies (a crash, _exit, kill
+ * -9, a closed socket) or whose initializer fails breaks the pool: every
+ * pending and running future fails with CC_EBROKEN ("process pool is
+ * broken: worker 1234 was killed by signal 9 (SIGKILL)", "... exited with
+ * status 3", "process pool is broken: a worker's initializer failed" with
+ * the initializer's error as cause), later submits fail the same way, the
+ * other workers are killed and reaped, nothing hangs.  Futures that
+ * completed before stay completed.
+ *
+ * opts->max_tasks_per_child (0: no limit) replaces a worker once it has run
+ * that many tasks (a cc_map chunk counts as one): it is sent no more than
+ * that, leaves after its last answer, and a new worker takes its place.
+ * Workers are named "<prefix>_<n>" (cc_process_current_name() and the
+ * thread name in the worker; prefix opts->thread_name_prefix, default
+ * "ProcessPool-<k>"), n counting on for replacements.  Workers die with
+ * the pool's manager thread (PR_SET_PDEATHSIG), so with the parent too.
+ *
+ * Done-callbacks of the pool's futures run on its manager thread
+ * ("<prefix>-manager"); from there, waiting for a future of the same pool
+ * never ends, and shutdown with wait (or cc_executor_free) is refused with
+ * EDEADLK.  Results of quick tasks travel in batches; a result may wait for
+ * at most 1 ms, or for one slow task that follows it in the same batch.
+ * cc_executor_shutdown with wait leaves no worker and none of their file
+ * descriptors behind; cc_executor_free also closes the pool's own (an
+ * eventfd).  A child forked from the pool's process (cc_process_start,
+ * fork) cannot use the pool -- its manager thread stayed in the parent:
+ * cc_submit and cc_map fail there with EINVAL, and cc_executor_free only
+ * releases the child's copy; a pool the child makes itself works.
+ *
+ * NULL with EINVAL (max_workers < 0, max_tasks_per_child < 0, an
+ * initializer that is no function of a module, an initarg that is no
+ * blob), ENOMEM, EMFILE, or the error of a worker that could not start.
  */
 CC_API cc_executor *cc_process_pool_new(int max_workers,
                                         const cc_pool_opts *opts);

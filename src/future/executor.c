@@ -9,7 +9,10 @@
  * counted: the caller holds one reference and every submitted chunk one.  A
  * chunk that runs drops its own at the end; for a chunk that never runs
  * (cancelled, or failed by a broken pool) the caller drops it, which it can
- * tell from the chunk's `ran` flag once the future is done.
+ * tell from the chunk's `ran` flag once the future is done.  A back end
+ * with a map operation of its own (the process pool, which sends a chunk as
+ * one message) takes over after the arguments are checked and the chunk
+ * size is resolved.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -207,6 +210,8 @@ int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n, size_t chunksize,
     }
     if (chunksize == 0)
         chunksize = 1;
+    if (ex->ops->map != NULL) /* a back end with its own (process pool) */
+        return ex->ops->map(ex, fn, args, n, chunksize, results, deadline);
     nchunks = n / chunksize + (n % chunksize != 0);
     ctx = map_ctx_new(fn, args, n, chunksize, nchunks);
     fs = calloc(nchunks, sizeof(*fs));

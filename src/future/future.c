@@ -261,6 +261,9 @@ void cc__future_unref(cc_future *f)
         if (!(s & CC__F_ERROR_SEEN) && cc__debug())
             report_unretrieved(f);
         cc_error_free(f->error);
+    } else if ((s & CC__F_OWNS_RESULT) &&
+               (s & CC__F_STATE_MASK) == CC__F_FINISHED) {
+        cc_blob_free(f->result); /* a process pool's result */
     }
     while ((cb = f->callbacks) != NULL) { /* never run: future never done */
         f->callbacks = cb->next;

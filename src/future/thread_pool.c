@@ -1,8 +1,8 @@
 /*
  * thread_pool.c - the thread pool executor (future layer).
  *
- * Submission queue: Dmitry Vyukov's intrusive MPSC queue, linked through
- * the futures' `next`.  A submit is one compare-and-swap on `tail` plus a
+ * Submission queue: Dmitry Vyukov's intrusive MPSC queue
+ * (src/internal/mpsc.h), linked through the futures' `next`.  A submit is one compare-and-swap on `tail` plus a
  * store, and takes no lock, so submitters never wait for workers; workers
  * take tasks one at a time under `pop_mu` (consumers must be serialised).
  * The low bit of `tail` is CLOSED: set by shutdown (or a broken pool), it
@@ -30,6 +30,7 @@
 #include "concur/sync.h"
 #include "internal/ctx.h"
 #include "internal/future.h"
+#include "internal/mpsc.h"
 
 /*
  * Fields are grouped by who writes them, one group per cache line, so that
@@ -72,8 +73,6 @@ typedef struct worker_slot {
 
 static _Atomic unsigned pool_counter;
 
-#define CLOSED ((uintptr_t)1)
-
 static thread_pool *pool_of(cc_executor *ex)
 {
     return (thread_pool *)ex;
@@ -81,111 +80,21 @@ static thread_pool *pool_of(cc_executor *ex)
 
 /* ------------------------------------------------------------------ queue */
 
-static cc_future *tail_node(uintptr_t t)
-{
-    return (cc_future *)(t & ~CLOSED);
-}
+/* The queue itself is src/internal/mpsc.h; these name its uses here. */
 
-/* Link f after the old tail: the step that makes it reachable. */
-static void link_after(cc_future *prev, cc_future *f)
-{
-    atomic_store_explicit(&prev->next, f, memory_order_release);
-}
-
-/*
- * Push f unless the queue is closed (then false).  The CAS is seq_cst: it
- * pairs with a parking worker's increment of nparked (see the top).
- */
 static bool mpsc_push(thread_pool *p, cc_future *f)
 {
-    uintptr_t t = atomic_load_explicit(&p->tail, memory_order_relaxed);
-
-    atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
-    do {
-        if (t & CLOSED)
-            return false;
-    } while (!atomic_compare_exchange_weak_explicit(
-        &p->tail, &t, (uintptr_t)f, memory_order_seq_cst,
-        memory_order_relaxed));
-    link_after(tail_node(t), f);
-    return true;
+    return cc__mpsc_push(&p->tail, f);
 }
 
-/* Push the stub back (consumer side), closed or not. */
-static void mpsc_push_stub(thread_pool *p)
-{
-    cc_future *stub = &p->stub;
-    uintptr_t t = atomic_load_explicit(&p->tail, memory_order_relaxed);
-
-    atomic_store_explicit(&stub->next, NULL, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(
-        &p->tail, &t, (uintptr_t)stub | (t & CLOSED), memory_order_acq_rel,
-        memory_order_relaxed))
-        ;
-    link_after(tail_node(t), stub);
-}
-
-/* Close the queue; returns nothing, pushes fail from now on. */
 static void mpsc_close(thread_pool *p)
 {
-    atomic_fetch_or_explicit(&p->tail, CLOSED, memory_order_seq_cst);
+    cc__mpsc_close(&p->tail);
 }
 
 static bool mpsc_closed(thread_pool *p)
 {
-    return (atomic_load_explicit(&p->tail, memory_order_acquire) & CLOSED) != 0;
-}
-
-/*
- * Pop the oldest task; pop_mu held.  Returns NULL when the queue is empty.
- * A producer between its exchange and its link makes the queue look empty
- * for a moment: wait for it to finish linking (it is not blocked on
- * anything but the CPU).
- */
-static cc_future *mpsc_pop_locked(thread_pool *p)
-{
-    cc_future *stub = &p->stub;
-
-    for (unsigned spins = 0;; spins++) {
-        cc_future *head = atomic_load_explicit(&p->head, memory_order_relaxed);
-        cc_future *next = atomic_load_explicit(&head->next,
-                                               memory_order_acquire);
-
-        if (head == stub) {
-            if (next == NULL) {
-                /* Empty only if no producer is between its CAS and its
-                 * link: after a shutdown a worker leaves on "empty", and
-                 * must not strand a task whose push already succeeded. */
-                if (tail_node(atomic_load_explicit(
-                        &p->tail, memory_order_acquire)) == stub)
-                    return NULL;
-                goto producer_linking;
-            }
-            atomic_store_explicit(&p->head, next, memory_order_relaxed);
-            head = next;
-            next = atomic_load_explicit(&head->next, memory_order_acquire);
-        }
-        if (next != NULL) {
-            atomic_store_explicit(&p->head, next, memory_order_relaxed);
-            return head;
-        }
-        if (head == tail_node(atomic_load_explicit(&p->tail,
-                                                   memory_order_acquire))) {
-            /* head is the last task: put the stub behind it to take it. */
-            mpsc_push_stub(p);
-            next = atomic_load_explicit(&head->next, memory_order_acquire);
-            if (next != NULL) {
-                atomic_store_explicit(&p->head, next, memory_order_relaxed);
-                return head;
-            }
-        }
-producer_linking:
-        /* a producer is linking right now */
-        if (spins < 64)
-            cc__cpu_relax();
-        else
-            sched_yield();
-    }
+    return cc__mpsc_closed(&p->tail);
 }
 
 static cc_future *pop_task(thread_pool *p)
@@ -193,32 +102,19 @@ static cc_future *pop_task(thread_pool *p)
     cc_future *f;
 
     cc__mutex_lock(&p->pop_mu);
-    f = mpsc_pop_locked(p);
+    f = cc__mpsc_pop(&p->tail, &p->head, &p->stub);
     cc__mutex_unlock(&p->pop_mu);
     return f;
 }
 
-/*
- * True when a task may be queued (a hint for spinning workers).  It reads
- * the head and the link a producer writes when it pushes onto an empty
- * queue, not `tail`: polling `tail` would pull its line away from the
- * submitter before every push.
- */
 static bool queue_nonempty(thread_pool *p)
 {
-    cc_future *h = atomic_load_explicit(&p->head, memory_order_relaxed);
-
-    return h != &p->stub ||
-           atomic_load_explicit(&p->stub.next, memory_order_acquire) != NULL;
+    return cc__mpsc_maybe_nonempty(&p->head, &p->stub);
 }
 
-/* The check before parking: also looks at `tail` (seq_cst), which pairs
- * with the submit's CAS (see the top). */
 static bool queue_nonempty_strict(thread_pool *p)
 {
-    return tail_node(atomic_load_explicit(&p->tail, memory_order_seq_cst)) !=
-               &p->stub ||
-           queue_nonempty(p);
+    return cc__mpsc_nonempty_strict(&p->tail, &p->head, &p->stub);
 }
 
 /* ---------------------------------------------------------------- workers */

@@ -13,7 +13,8 @@
  * their slots with the error and the result, which are written once, when
  * the task is done, before the state becomes FINISHED (release), and read
  * only after seeing FINISHED (acquire).  FAILED tells which of the two a
- * finished future holds.  `mu` guards the watcher list and the callbacks;
+ * finished future holds (with OWNS_RESULT, a successful result is a blob
+ * freed with the future).  `mu` guards the watcher list and the callbacks;
  * `next` links the future into its executor's queue and belongs to it.
  */
 #ifndef CC_INTERNAL_FUTURE_H
@@ -41,8 +42,12 @@ enum {
     CC__F_TASK = 1u << 6,       /* a task's future: `task` points to it
                                    (until it ends; under mu) */
     CC__F_AWAITED = 1u << 7,    /* someone asked for its outcome */
+    CC__F_OWNS_RESULT = 1u << 8, /* a successful result is a blob the
+                                    future owns: the last reference frees
+                                    it with cc_blob_free (process pool) */
     /* flags a completion keeps */
-    CC__F_STICKY = CC__F_USER | CC__F_TASK | CC__F_AWAITED,
+    CC__F_STICKY = CC__F_USER | CC__F_TASK | CC__F_AWAITED |
+                   CC__F_OWNS_RESULT,
 };
 
 /* Something to tell when a future is done; lives with whoever waits. */
@@ -142,6 +147,12 @@ void cc__future_unref(cc_future *f);
  *   shutdown: as cc_executor_shutdown; 0 or -1 with the error recorded.
  *   destroy:  free the record after a waiting shutdown.
  *   map:      optional; NULL uses the generic chunked map over submit.
+ *             cc_map calls it after checking its arguments, with n > 0,
+ *             chunksize resolved (never 0 or CC_CHUNKSIZE_AUTO) and the
+ *             absolute deadline (cc_deadline); it implements cc_map's
+ *             whole contract (order, first failure by index, cancellation
+ *             of the rest, the deadline) and returns 0 or -1 with the
+ *             error recorded.
  */
 typedef struct cc__executor_ops {
     const char *kind;
@@ -152,6 +163,8 @@ typedef struct cc__executor_ops {
     /* Debug mode: true when every worker is busy (a task of this executor
      * waiting on another of its futures may then wait forever). */
     bool (*saturated)(cc_executor *ex);
+    int (*map)(cc_executor *ex, cc_fn fn, void **args, size_t n,
+               size_t chunksize, void **results, double deadline);
 } cc__executor_ops;
 
 struct cc_executor {
