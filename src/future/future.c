@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 
 #include "internal/aio.h"
+#include "internal/atfork.h"
 #include "internal/ctx.h"
 #include "internal/future.h"
 
@@ -42,6 +43,11 @@ static void future_release_memory(cc_future *f)
     f->magic = 0;
     free(f);
 }
+
+/* No global state to protect across fork() (src/process/atfork.c). */
+void cc__future_fork_prepare(void) {}
+void cc__future_fork_parent(void) {}
+void cc__future_fork_child(void) {}
 
 #else /* the slab cache */
 
@@ -197,6 +203,28 @@ static void future_release_memory(cc_future *f)
     cache_push(f);
     if (cache_len > CACHE_MAX)
         cache_flush(CACHE_MAX / 2);
+}
+
+/*
+ * Fork handlers (src/process/atfork.c).  global_mu is held across fork(),
+ * so the child's copy of the global list and the region cursor is not
+ * halfway through a change; the child re-initializes the lock it holds.
+ * Records in other threads' caches are lost to the child (their threads do
+ * not exist there): a leak of at most CACHE_MAX records per thread.
+ */
+void cc__future_fork_prepare(void)
+{
+    cc__mutex_lock(&global_mu);
+}
+
+void cc__future_fork_parent(void)
+{
+    cc__mutex_unlock(&global_mu);
+}
+
+void cc__future_fork_child(void)
+{
+    cc__mutex_init(&global_mu);
 }
 
 #endif /* the slab cache */

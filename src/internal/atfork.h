@@ -22,6 +22,18 @@ void cc__stack_fork_prepare(void);
 void cc__stack_fork_parent(void);
 void cc__stack_fork_child(void);
 
+/* src/future/future.c: global_mu (the global free list of future records
+ * and the slab region cursor). */
+void cc__future_fork_prepare(void);
+void cc__future_fork_parent(void);
+void cc__future_fork_child(void);
+
+/* src/process/fnref.c: cache_mu (inserts into the cache of function
+ * references the process pool sends). */
+void cc__fnref_fork_prepare(void);
+void cc__fnref_fork_parent(void);
+void cc__fnref_fork_child(void);
+
 /* src/aio/loop.c: the child forgets the loop whose cc_run handles SIGINT
  * (it runs in the parent) and puts SIGINT back to its default action. */
 void cc__loop_fork_child(void);

@@ -11,17 +11,23 @@
  * thread holds them in its copy of memory) and drops state that belongs to
  * the parent process or to threads the child does not have.
  *
- * What is taken and reset, in this order:
+ * What is taken and reset, in this order (no two of these locks nest, so
+ * the order only has to be fixed):
  *   1. src/aio/stack.c handler_mu: guards the SIGSEGV/SIGBUS handlers that
  *      the stack-overflow report chains to.  Re-initialized in the child.
  *   2. src/aio/stack.c region_mu: guards the coroutine stack regions (next
  *      never-used slot) and the list of spare stacks.  Re-initialized in
  *      the child, whose copies are then consistent and usable.
+ *   3. src/future/future.c global_mu: guards the global free list of
+ *      future records and the slab region cursor.  Re-initialized in the
+ *      child (records cached by the parent's other threads are leaked).
+ *   4. src/process/fnref.c cache_mu: serialises inserts into the cache of
+ *      task-function references.  Re-initialized in the child.
  *   and in the child only:
- *   3. src/aio/stack.c's pidfd for process_madvise: it names the parent
+ *   5. src/aio/stack.c's pidfd for process_madvise: it names the parent
  *      (the kernel refuses guard advice for another process); closed, so
  *      the child opens its own when it next makes a stack region.
- *   4. src/aio/loop.c cc_run's SIGINT hand-over: the loop it would poke
+ *   6. src/aio/loop.c cc_run's SIGINT hand-over: the loop it would poke
  *      runs in the parent (and shares the parent's eventfd).  The child
  *      forgets it and gets SIGINT's default action back, which is what
  *      cc_run had replaced.
@@ -47,13 +53,6 @@
  *     the child makes its own.
  *   - glibc makes malloc and stdio safe across fork itself.
  *
- * Not handled here: the global free list of future records in
- * src/future/future.c (global_mu) needs the same prepare/parent/child
- * treatment; until that module offers it, a child forked while another
- * thread held global_mu (for ~1 us per 512 futures allocated or freed)
- * blocks when its first thread-local cache of futures runs dry.
- * Sanitizer builds use malloc for futures and are not affected.
- *
  * With the static library this file is linked in when the program uses
  * the process layer (cc_process_start refers to it); the shared library
  * always has it.
@@ -66,16 +65,22 @@
 static void fork_prepare(void)
 {
     cc__stack_fork_prepare();
+    cc__future_fork_prepare();
+    cc__fnref_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    cc__fnref_fork_parent();
+    cc__future_fork_parent();
     cc__stack_fork_parent();
 }
 
 static void fork_child(void)
 {
     cc__stack_fork_child();
+    cc__future_fork_child();
+    cc__fnref_fork_child();
     cc__loop_fork_child();
 }
 

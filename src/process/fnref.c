@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "internal/atfork.h"
 #include "internal/ctx.h"
 #include "internal/mutex.h"
 #include "process/fnref.h"
@@ -106,6 +107,23 @@ typedef struct cache_slot {
 
 static cache_slot cache[CACHE_SLOTS];
 static cc__mutex cache_mu = CC__MUTEX_INIT; /* serialises inserts */
+
+/* Fork handlers (src/process/atfork.c): an insert is never halfway done in
+ * the child; the child re-initializes the lock that prepare took. */
+void cc__fnref_fork_prepare(void)
+{
+    cc__mutex_lock(&cache_mu);
+}
+
+void cc__fnref_fork_parent(void)
+{
+    cc__mutex_unlock(&cache_mu);
+}
+
+void cc__fnref_fork_child(void)
+{
+    cc__mutex_init(&cache_mu);
+}
 
 static size_t slot_of(cc_fn fn)
 {
