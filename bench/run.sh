@@ -81,9 +81,12 @@ row pool      "go 2 workers, chans unbuffered"  "$peers/go_pool" 200000 0
 row pool      "glib GThreadPool, 2 threads"     "$peers/glib_pool" 200000
 row pool      "python ThreadPoolExecutor(2)"    $PY "$here/peers/py_pool.py" 200000
 
+row procpool  "concur process pool, 2 workers"  "$bin/bench_procpool" all 20000 5
+row procpool  "python ProcessPoolExecutor / Pool(2)" $PY "$here/peers/py_procpool.py" all 20000 3
+
 ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then
     echo
     echo "reference rows of ../shared/bench-peers (another run, for orientation only):"
-    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
+    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W4|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
 fi

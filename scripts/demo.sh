@@ -33,7 +33,14 @@ bank_transfers_async --locked # the same with a cc_lock held by each task
 life_async     # Effective Python item 75, one task per cell per generation
 log_merge      # Effective Python items 77-78, growing logs merged four ways
 slow_coroutine # Effective Python item 78, debug mode reports a blocked loop
+forks          # Expert Python ch. 6, one list of pids, two copies after fork
+five_processes # Expert Python ch. 6, five child processes print their pids
+pipe_worker    # Expert Python ch. 6, a child reads messages from a Pipe
 value_array    # Expert Python ch. 6, Value and Array changed by a child
+gcd_processes  # Effective Python item 79, slow gcds on 2 worker processes
+do_math_processes # the blog's do_math serially, on threads, on processes
+pool_swap --threads # Expert Python ch. 6, one program on a thread pool...
+pool_swap --processes # ...and, by a flag, on a process pool
 sponsors_fanout # the blog's sponsors: 64 children fill one shared dict
 LIST
 )
