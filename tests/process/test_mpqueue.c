@@ -108,13 +108,16 @@ static void fill_msg(void *buf, size_t len, uint32_t producer, uint32_t seq)
            len - sizeof(h));
 }
 
-/* True when blob is a whole message; *h receives its header. */
+/* True when blob is a whole message; *h receives its header (zeros when
+ * the blob is too short to hold one). */
 static bool msg_whole(const void *blob, msg_hdr *h)
 {
     size_t len = cc_blob_len(blob);
 
-    if (len < sizeof(*h))
+    if (len < sizeof(*h)) {
+        memset(h, 0, sizeof(*h));
         return false;
+    }
     memcpy(h, blob, sizeof(*h));
     return h->len == len &&
            memcmp((const char *)blob + sizeof(*h),
