@@ -12,16 +12,16 @@
  * run fail the same way here.  The children run at once: the whole fan-out
  * takes about as long as the slowest fetch, not as long as all of them.
  *
- * Children are made with plain fork() in start_child() until
- * cc_process_start is merged; they are named Process-<n> as Python names
- * them.
+ * The children are named Process-<n>, as Python names them.  A child that
+ * fails says so as a Python child would print its traceback ("Process
+ * Process-16: 403 Client Error: ..."), and ends with exit code 1.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,6 +133,13 @@ struct timings {
     double fetch_s[N_URLS];
 };
 
+/* A child's arguments: its URL, the dict and the timings. */
+struct job {
+    int i;
+    cc_shdict *responses;
+    struct timings *t;
+};
+
 static bool listed(const char *url, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -219,48 +226,27 @@ static int fetch(const char *url, char **page)
     return *page != NULL ? 200 : 500;
 }
 
-/* The child: fetch_url(url), storing the page in the shared dict. */
-static int fetch_url(int i, cc_shdict *responses, struct timings *t)
+/* The child: fetch_url(url), storing the page in the shared dict.  On
+ * failure the library prints "Process <name>: <the error>" for it. */
+static void *fetch_url(void *arg)
 {
+    const struct job *job = arg;
+    const char *url = urls[job->i];
     double start = cc_now();
     char *page = NULL;
-    int status = fetch(urls[i], &page);
+    int status = fetch(url, &page);
 
-    t->fetch_s[i] = cc_now() - start;
-    if (status != 200) {
-        char msg[256];
-        int n = snprintf(msg, sizeof(msg),
-                         "Process Process-%d: %d Client Error: Forbidden "
-                         "for url: %s\n",
-                         i + 1, status, urls[i]);
-
-        /* one write, so lines of different children do not mix */
-        if (write(2, msg, (size_t)n) < 0)
-            return 2;
-        return 1;
-    }
-    if (cc_shdict_set(responses, urls[i], page) != 0) {
-        fprintf(stderr, "Process Process-%d: %s\n", i + 1, cc_errmsg());
-        return 1;
-    }
+    job->t->fetch_s[job->i] = cc_now() - start;
+    if (status == 403)
+        return cc_fail(EACCES, "403 Client Error: Forbidden for url: %s",
+                       url);
+    if (status != 200)
+        return cc_fail(EIO, "%d Server Error for url: %s", status, url);
+    if (cc_shdict_set(job->responses, url, page) != 0)
+        return cc_fail_from(cc_last_error(), 0, "storing the page of %s",
+                            url);
     cc_blob_free(page);
-    return 0;
-}
-
-/* Fork child i: it runs fetch_url and exits with its result. */
-static pid_t start_child(int i, cc_shdict *responses, struct timings *t)
-{
-    pid_t pid;
-
-    fflush(NULL);
-    pid = fork();
-    if (pid == 0) {
-        int code = fetch_url(i, responses, t);
-
-        fflush(NULL);
-        _exit(code);
-    }
-    return pid;
+    return arg;
 }
 
 /* 'python' in page.lower() */
@@ -279,7 +265,8 @@ int main(void)
     cc_shdict *responses = cc_shdict_new(0, 0);
     cc_shared *mem = cc_shared_new(sizeof(struct timings), false);
     struct timings *t;
-    pid_t pids[N_URLS];
+    struct job jobs[N_URLS];
+    cc_process *children[N_URLS];
     double start;
     double took;
     double one_by_one = 0;
@@ -294,17 +281,22 @@ int main(void)
     printf("fetching %d URLs, one process each\n", N_URLS);
     start = cc_now();
     for (int i = 0; i < N_URLS; i++) {
-        pids[i] = start_child(i, responses, t);
-        if (pids[i] < 0) {
-            perror("fork");
+        jobs[i] = (struct job){i, responses, t};
+        children[i] = cc_process_start(fetch_url, &jobs[i], NULL);
+        if (children[i] == NULL) {
+            fprintf(stderr, "sponsors_fanout: %s\n", cc_errmsg());
+            while (i-- > 0)
+                cc_process_free(children[i]); /* kills and reaps */
             return 1;
         }
     }
     for (int i = 0; i < N_URLS; i++) {
-        int status;
-
         /* a child that failed has said why; its page is just missing */
-        waitpid(pids[i], &status, 0);
+        if (cc_process_join(children[i], CC_FOREVER) != 0) {
+            fprintf(stderr, "sponsors_fanout: %s\n", cc_errmsg());
+            return 1;
+        }
+        cc_process_free(children[i]);
         one_by_one += t->fetch_s[i];
     }
     took = cc_now() - start;

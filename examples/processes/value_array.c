@@ -4,14 +4,9 @@
  * the child sets the number to 3.1415927 and negates the array, and the
  * parent, after joining it, sees both changes.  Rebuilds the sharedctypes
  * example of Expert Python Programming, chapter 6.
- *
- * The child is made with plain fork() in start_child() until
- * cc_process_start is merged.
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "concur/process.h"
 
@@ -23,33 +18,21 @@ struct num_arr {
     int arr[N];
 };
 
-/* The child's work, under the lock that Value and Array carry. */
-static int f(cc_shared *mem)
+/* The child, f(n, a): its work, under the lock that Value and Array
+ * carry.  A failure makes the child print why and exit with code 1. */
+static void *f(void *arg)
 {
+    cc_shared *mem = arg;
     struct num_arr *s = cc_shared_ptr(mem);
 
     if (cc_plock_acquire(cc_shared_lock(mem), 10) != 0)
-        return 1;
+        return cc_fail_from(cc_last_error(), 0, "f: cannot take the lock");
     s->num = 3.1415927;
     for (int i = 0; i < N; i++)
         s->arr[i] = -s->arr[i];
-    return cc_plock_release(cc_shared_lock(mem)) == 0 ? 0 : 1;
-}
-
-/* Fork a child that runs f(mem) and exits with its result. */
-static pid_t start_child(cc_shared *mem)
-{
-    pid_t pid;
-
-    fflush(NULL);
-    pid = fork();
-    if (pid == 0) {
-        int code = f(mem);
-
-        fflush(NULL);
-        _exit(code);
-    }
-    return pid;
+    if (cc_plock_release(cc_shared_lock(mem)) != 0)
+        return cc_fail_from(cc_last_error(), 0, "f: cannot release the lock");
+    return arg;
 }
 
 /* Print a double as Python's repr does: the shortest text that reads
@@ -70,8 +53,8 @@ int main(void)
 {
     cc_shared *mem = cc_shared_new(sizeof(struct num_arr), true);
     struct num_arr *s;
-    int status;
-    pid_t pid;
+    cc_process *p;
+    int code = -1;
 
     if (mem == NULL) {
         fprintf(stderr, "value_array: %s\n", cc_errmsg());
@@ -82,10 +65,18 @@ int main(void)
     for (int i = 0; i < N; i++)
         s->arr[i] = i;
 
-    pid = start_child(mem);
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "value_array: the child failed\n");
+    /* p = Process(target=f, args=(num, arr)); p.start(); p.join() */
+    p = cc_process_start(f, mem, NULL);
+    if (p == NULL || cc_process_join(p, CC_FOREVER) != 0 ||
+        cc_process_exitcode(p, &code) != 0) {
+        fprintf(stderr, "value_array: %s\n", cc_errmsg());
+        cc_process_free(p); /* kills and reaps a child still running */
+        return 1;
+    }
+    cc_process_free(p);
+    if (code != 0) {
+        fprintf(stderr, "value_array: the child failed (exit code %d)\n",
+                code);
         return 1;
     }
 

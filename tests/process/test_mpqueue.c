@@ -5,10 +5,8 @@
  * children plus parent threads and tasks with every message delivered
  * exactly once; and 200 rounds of children killed with SIGKILL in the
  * middle of puts and gets, after which the queue still works, holds only
- * whole messages and is not left locked.
- *
- * Children are made with plain fork() behind child_start() below, until
- * cc_process_start is merged. */
+ * whole messages and is not left locked. */
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,46 +14,62 @@
 #include "process/ipc_debug.h"
 #include "test_util.h"
 
-/* ---- children: plain fork() (to become cc_process_start) ---- */
+/* ---- children: cc_processes ---- */
 
-typedef int (*child_fn)(void *arg);
+/* What a child runs; on the parent's stack, copied into the child by the
+ * fork. */
+typedef struct child_call {
+    cc_fn fn;
+    void *arg;
+} child_call;
 
-/* Fork a child that runs fn(arg) and exits with its result. */
-static pid_t child_start(child_fn fn, void *arg)
+/* The child: a random stream of its own (the fork copied the parent's, so
+ * siblings would draw the same numbers), then fn(arg).  fn fails the usual
+ * way (return cc_fail(...)): the child prints why and exits with code 1. */
+static void *child_main(void *arg)
+{
+    const child_call *c = arg;
+
+    tu_rng = tu_rand() ^ ((uint64_t)getpid() * 0x9E3779B97F4A7C15ULL);
+    return c->fn(c->arg);
+}
+
+/* Start a child process that runs fn(arg). */
+static cc_process *child_start(cc_fn fn, void *arg)
+{
+    child_call c = {fn, arg};
+    cc_process *p = cc_process_start(child_main, &c, NULL);
+
+    if (p == NULL)
+        fail_msg("cc_process_start: %s", cc_errmsg());
+    return p;
+}
+
+/* Join a child and free its handle: its exit code, or minus the signal
+ * that ended it. */
+static int child_join(cc_process *p)
+{
+    int code = INT_MIN;
+
+    if (cc_process_join(p, 120) != 0 || cc_process_exitcode(p, &code) != 0)
+        fail_msg("join %s (pid %d): %s", cc_process_name(p),
+                 (int)cc_process_pid(p), cc_errmsg());
+    cc_process_free(p);
+    return code;
+}
+
+/* Run last: no child is left behind by the tests, not running, not a
+ * zombie. */
+static void test_no_child_left(void **state)
 {
     pid_t pid;
 
-    fflush(NULL);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int code;
-
-        tu_rng = tu_rand() ^ ((uint64_t)getpid() * 0x9E3779B97F4A7C15ULL);
-        code = fn(arg);
-        fflush(NULL);
-        _exit(code);
-    }
-    return pid;
-}
-
-/* Reap a child: its exit code, or 128 + the signal that ended it. */
-static int child_join(pid_t pid)
-{
-    int status;
-
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            fail_msg("waitpid: %s", strerror(errno));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* A child's failure: say why on stderr, exit code 1. */
-static int child_fail(const char *what)
-{
-    fprintf(stderr, "child %d: %s: %s (%s)\n", (int)getpid(), what,
-            cc_errname(errno), cc_errmsg());
-    return 1;
+    (void)state;
+    errno = 0;
+    pid = waitpid(-1, NULL, WNOHANG);
+    if (pid != -1 || errno != ECHILD)
+        fail_msg("a child process is left over (waitpid: %d, %s)", (int)pid,
+                 cc_errname(errno));
 }
 
 /* ---- self-checking messages: [u32 producer][u32 seq][u64 len], then
@@ -94,13 +108,16 @@ static void fill_msg(void *buf, size_t len, uint32_t producer, uint32_t seq)
            len - sizeof(h));
 }
 
-/* True when blob is a whole message; *h receives its header. */
+/* True when blob is a whole message; *h receives its header (zeros when
+ * the blob is too short to hold one). */
 static bool msg_whole(const void *blob, msg_hdr *h)
 {
     size_t len = cc_blob_len(blob);
 
-    if (len < sizeof(*h))
+    if (len < sizeof(*h)) {
+        memset(h, 0, sizeof(*h));
         return false;
+    }
     memcpy(h, blob, sizeof(*h));
     return h->len == len &&
            memcmp((const char *)blob + sizeof(*h),
@@ -267,25 +284,24 @@ static size_t big_len(uint32_t i)
 
 /* The child sends each message and waits for its echo: with messages
  * close to the capacity, each queue holds one at a time. */
-static int big_child(void *arg)
+static void *big_child(void *arg)
 {
     void *buf = malloc(BIG_CAP);
     void *got;
     msg_hdr h;
 
-    (void)arg;
     for (uint32_t i = 0; i < BIG_MSGS; i++) {
         fill_msg(buf, big_len(i), 1, i);
         if (cc_mpqueue_put_bytes(big_q, buf, big_len(i), 60) != 0)
-            return child_fail("put");
+            return cc_fail_from(cc_last_error(), EPROTO, "put");
         if (cc_mpqueue_get(big_back, &got, 60) != 0)
-            return child_fail("get");
+            return cc_fail_from(cc_last_error(), EPROTO, "get");
         if (!msg_whole(got, &h) || h.seq != i || h.len != big_len(i))
-            return fprintf(stderr, "child: message %u broken\n", i), 2;
+            return cc_fail(EPROTO, "message %u broken", i);
         cc_blob_free(got);
     }
     free(buf);
-    return 0;
+    return arg;
 }
 
 static void test_big_messages_across_processes(void **state)
@@ -293,7 +309,7 @@ static void test_big_messages_across_processes(void **state)
     (void)state;
     big_q = cc_mpqueue_new(0, BIG_CAP);
     big_back = cc_mpqueue_new(0, BIG_CAP);
-    pid_t pid = child_start(big_child, NULL);
+    cc_process *p = child_start(big_child, NULL);
     void *got;
     msg_hdr h;
 
@@ -305,7 +321,7 @@ static void test_big_messages_across_processes(void **state)
         assert_ok(cc_mpqueue_put(big_back, got, 60)); /* echo it back */
         cc_blob_free(got);
     }
-    assert_int_equal(child_join(pid), 0);
+    assert_int_equal(child_join(p), 0);
     assert_ok(cc__mpqueue_check(big_q));
     assert_ok(cc__mpqueue_check(big_back));
     cc_mpqueue_free(big_q);
@@ -316,30 +332,32 @@ static void test_big_messages_across_processes(void **state)
 
 static cc_mpqueue *close_q;
 
-static int blocked_get_child(void *arg)
+static void *blocked_get_child(void *arg)
 {
     void *got;
 
-    (void)arg;
     if (cc_mpqueue_get(close_q, &got, 30) == 0)
-        return fprintf(stderr, "child: got a message from a closed queue\n"),
-               2;
-    return errno == ESHUTDOWN ? 0 : child_fail("get");
+        return cc_fail(EPROTO, "got a message from a closed queue");
+    if (errno != ESHUTDOWN)
+        return cc_fail_from(cc_last_error(), EPROTO, "get");
+    return arg;
 }
 
-static int blocked_put_child(void *arg)
+static void *blocked_put_child(void *arg)
 {
-    (void)arg;
     if (cc_mpqueue_put_bytes(close_q, "y", 1, 30) == 0)
-        return fprintf(stderr, "child: put into a full queue\n"), 2;
-    return errno == ESHUTDOWN ? 0 : child_fail("put");
+        return cc_fail(EPROTO, "put into a full queue");
+    if (errno != ESHUTDOWN)
+        return cc_fail_from(cc_last_error(), EPROTO, "put");
+    return arg;
 }
 
-static int closer_child(void *arg)
+static void *closer_child(void *arg)
 {
-    (void)arg;
     tu_sleep(0.05);
-    return cc_mpqueue_close(close_q) == 0 ? 0 : child_fail("close");
+    if (cc_mpqueue_close(close_q) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "close");
+    return arg;
 }
 
 static void *get_until_closed(void *arg)
@@ -387,9 +405,9 @@ static void test_close(void **state)
     /* getters in two children, a thread and five tasks all wake when a
      * third child closes the queue */
     close_q = cc_mpqueue_new(0, 0);
-    pid_t getters[2] = {child_start(blocked_get_child, NULL),
-                        child_start(blocked_get_child, NULL)};
-    pid_t closer = child_start(closer_child, NULL);
+    cc_process *getters[2] = {child_start(blocked_get_child, NULL),
+                              child_start(blocked_get_child, NULL)};
+    cc_process *closer = child_start(closer_child, NULL);
     cc_thread *t = cc_thread_start(get_until_closed, state, "getter");
     double t0 = cc_now();
     assert_ok(cc_run(close_tasks_main, state, NULL));
@@ -405,7 +423,7 @@ static void test_close(void **state)
      * close */
     close_q = cc_mpqueue_new(1, 0);
     assert_ok(cc_mpqueue_put_bytes(close_q, "f", 1, 0));
-    pid_t putters[3];
+    cc_process *putters[3];
     for (int i = 0; i < 3; i++)
         putters[i] = child_start(blocked_put_child, NULL);
     tu_sleep(0.05);
@@ -551,21 +569,20 @@ static long consume(void)
     return errno == ESHUTDOWN ? n : -1;
 }
 
-static int producer_child(void *arg)
+static void *producer_child(void *arg)
 {
-    return produce((uint32_t)(intptr_t)arg, PER_CHILD) == 0
-               ? 0
-               : child_fail("put");
+    if (produce((uint32_t)(intptr_t)arg, PER_CHILD) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "put");
+    return arg;
 }
 
-static int consumer_child(void *arg)
+static void *consumer_child(void *arg)
 {
     long n = consume();
-    (void)arg;
     if (n < 0)
-        return child_fail("get");
+        return cc_fail_from(cc_last_error(), EPROTO, "get");
     atomic_fetch_add(&many->got_by_children, n);
-    return 0;
+    return arg;
 }
 
 static void *producer_thread(void *arg)
@@ -621,8 +638,8 @@ static void *many_loop(void *arg)
 
 static void test_many_processes_threads_and_tasks(void **state)
 {
-    pid_t prod[P_CHILDREN];
-    pid_t cons[C_CHILDREN];
+    cc_process *prod[P_CHILDREN];
+    cc_process *cons[C_CHILDREN];
     cc_thread *pt[P_THREADS];
     cc_thread *ct[C_THREADS];
     cc_thread *loop;
@@ -696,22 +713,21 @@ static void test_many_processes_threads_and_tasks(void **state)
 
 static cc_mpqueue *stale_q;
 
-static int stuck_getter(void *arg)
+static void *stuck_getter(void *arg)
 {
     void *got;
 
     (void)arg;
     cc_mpqueue_get(stale_q, &got, 30); /* killed in here */
-    return 5;
+    return cc_fail(EPROTO, "the get returned: %s", cc_errmsg());
 }
 
-static int late_putter(void *arg)
+static void *late_putter(void *arg)
 {
-    (void)arg;
     tu_sleep(0.05);
-    return cc_mpqueue_put_bytes(stale_q, "late", 4, 10) == 0
-               ? 0
-               : child_fail("put");
+    if (cc_mpqueue_put_bytes(stale_q, "late", 4, 10) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "put");
+    return arg;
 }
 
 static void *timed_getter(void *arg)
@@ -729,17 +745,17 @@ static void *timed_getter(void *arg)
 static void test_stale_waiters(void **state)
 {
     (void)state;
-    pid_t pids[4];
+    cc_process *getters[4];
     double waited = -1;
     void *got;
 
     stale_q = cc_mpqueue_new(0, 0);
     for (int i = 0; i < 4; i++)
-        pids[i] = child_start(stuck_getter, NULL);
+        getters[i] = child_start(stuck_getter, NULL);
     tu_sleep(0.1 * TU_SLOW); /* let them block (counted) */
     for (int i = 0; i < 4; i++) {
-        kill(pids[i], SIGKILL);
-        assert_int_equal(child_join(pids[i]), 128 + SIGKILL);
+        assert_ok(cc_process_kill(getters[i]));
+        assert_int_equal(child_join(getters[i]), -SIGKILL);
     }
     /* puts and gets without waiting still work; their rings go to the
      * dead waiters until pending bytes cover them */
@@ -754,7 +770,7 @@ static void test_stale_waiters(void **state)
     assert_fails_with(cc_mpqueue_get(stale_q, &got, 0.05), ETIMEDOUT);
     assert_true(cc_now() - t0 >= 0.049 && cc_now() - t0 < 2.0);
     /* and a waiter is still woken by a put from another process */
-    pid_t putter = child_start(late_putter, NULL);
+    cc_process *putter = child_start(late_putter, NULL);
     cc_thread *t = cc_thread_start(timed_getter, &waited, "getter");
     assert_ok(cc_thread_join(t, NULL, 30));
     cc_thread_free(t);
@@ -777,23 +793,23 @@ static cc_psem *kill_started;
 
 /* Put and get as fast as possible, sometimes waiting, until killed.  A
  * child that fails still signals its start, so the parent never waits for
- * it in vain: it then finds an exit code instead of SIGKILL. */
-static int busy_child(void *arg)
+ * it in vain: it then finds exit code 1 instead of SIGKILL. */
+static void *busy_child(void *arg)
 {
     unsigned char *buf = malloc(KILL_MAX_MSG);
     uint32_t producer = (uint32_t)(intptr_t)arg;
     double wait = producer % KILL_CHILDREN == 2 ? 0.001 : 0;
     bool signalled = false;
-    int code = 0;
+    bool failed = false;
     void *got;
     msg_hdr h;
 
-    for (uint32_t n = 0; n < 10000000 && code == 0; n++) {
+    for (uint32_t n = 0; n < 10000000 && !failed; n++) {
         unsigned r = tu_rand_below(32);
 
         if (n == 20) {
             if (cc_psem_release(kill_started) != 0)
-                return child_fail("release");
+                return cc_fail_from(cc_last_error(), EPROTO, "release");
             signalled = true;
         }
         /* half puts, half gets; the waiting child makes one in 16 of
@@ -803,22 +819,27 @@ static int busy_child(void *arg)
             fill_msg(buf, len, producer, n);
             if (cc_mpqueue_put_bytes(kill_q, buf, len, r == 0 ? wait : 0) !=
                     0 &&
-                errno != EAGAIN && errno != ETIMEDOUT)
-                code = child_fail("put");
+                errno != EAGAIN && errno != ETIMEDOUT) {
+                cc_fail_from(cc_last_error(), EPROTO, "put");
+                failed = true;
+            }
         } else if (cc_mpqueue_get(kill_q, &got, r == 16 ? wait : 0) == 0) {
             if (!msg_whole(got, &h)) {
-                fprintf(stderr, "child: a broken message\n");
-                code = 3;
+                cc_fail(EPROTO, "a broken message");
+                failed = true;
             }
             cc_blob_free(got);
         } else if (errno != EAGAIN && errno != ETIMEDOUT) {
-            code = child_fail("get");
+            cc_fail_from(cc_last_error(), EPROTO, "get");
+            failed = true;
         }
     }
     if (!signalled)
         cc_psem_release(kill_started);
     free(buf);
-    return code == 0 ? 4 : code; /* never reached its end alive */
+    if (failed)
+        return NULL; /* the failure recorded above */
+    return cc_fail(EPROTO, "never killed: reached the end alive");
 }
 
 static void test_kill9_in_puts_and_gets(void **state)
@@ -831,19 +852,22 @@ static void test_kill9_in_puts_and_gets(void **state)
     int killed = 0;
 
     for (int round = 0; round < KILL_ROUNDS; round++) {
-        pid_t pids[KILL_CHILDREN];
+        cc_process *busy[KILL_CHILDREN];
 
         for (int i = 0; i < KILL_CHILDREN; i++)
-            pids[i] = child_start(busy_child, (void *)(intptr_t)(
+            busy[i] = child_start(busy_child, (void *)(intptr_t)(
                                               round * KILL_CHILDREN + i));
         for (int i = 0; i < KILL_CHILDREN; i++)
             assert_ok(cc_psem_acquire(kill_started, 60));
         tu_sleep((double)tu_rand_below(2000) / 1e6);
+        /* a child that failed may have ended: a zombie takes the signal
+         * too, keeping its exit code, so any error here is a bug */
         for (int i = 0; i < KILL_CHILDREN; i++)
-            kill(pids[i], SIGKILL);
+            if (cc_process_kill(busy[i]) != 0)
+                fail_msg("round %d: kill: %s", round, cc_errmsg());
         for (int i = 0; i < KILL_CHILDREN; i++) {
-            int code = child_join(pids[i]);
-            if (code != 128 + SIGKILL)
+            int code = child_join(busy[i]);
+            if (code != -SIGKILL)
                 fail_msg("round %d: child exited with %d", round, code);
             killed++;
         }
@@ -901,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_many_processes_threads_and_tasks),
         cmocka_unit_test(test_stale_waiters),
         cmocka_unit_test(test_kill9_in_puts_and_gets),
+        cmocka_unit_test(test_no_child_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

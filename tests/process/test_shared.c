@@ -4,10 +4,7 @@
  * timeouts and cancellation; mutual exclusion among child processes,
  * parent threads and parent coroutines with an invariant in shared memory;
  * the semaphore's bound, EOVERFLOW, and counting across processes; wake-ups
- * that cross a process boundary to threads and tasks.
- *
- * Children are made with plain fork() behind child_start() below, until
- * cc_process_start is merged. */
+ * that cross a process boundary to threads and tasks. */
 #include <limits.h>
 #include <math.h>
 #include <semaphore.h>
@@ -16,46 +13,62 @@
 
 #include "test_util.h"
 
-/* ---- children: plain fork() (to become cc_process_start) ---- */
+/* ---- children: cc_processes ---- */
 
-typedef int (*child_fn)(void *arg);
+/* What a child runs; on the parent's stack, copied into the child by the
+ * fork. */
+typedef struct child_call {
+    cc_fn fn;
+    void *arg;
+} child_call;
 
-/* Fork a child that runs fn(arg) and exits with its result. */
-static pid_t child_start(child_fn fn, void *arg)
+/* The child: a random stream of its own (the fork copied the parent's, so
+ * siblings would draw the same numbers), then fn(arg).  fn fails the usual
+ * way (return cc_fail(...)): the child prints why and exits with code 1. */
+static void *child_main(void *arg)
+{
+    const child_call *c = arg;
+
+    tu_rng = tu_rand() ^ ((uint64_t)getpid() * 0x9E3779B97F4A7C15ULL);
+    return c->fn(c->arg);
+}
+
+/* Start a child process that runs fn(arg). */
+static cc_process *child_start(cc_fn fn, void *arg)
+{
+    child_call c = {fn, arg};
+    cc_process *p = cc_process_start(child_main, &c, NULL);
+
+    if (p == NULL)
+        fail_msg("cc_process_start: %s", cc_errmsg());
+    return p;
+}
+
+/* Join a child and free its handle: its exit code, or minus the signal
+ * that ended it. */
+static int child_join(cc_process *p)
+{
+    int code = INT_MIN;
+
+    if (cc_process_join(p, 120) != 0 || cc_process_exitcode(p, &code) != 0)
+        fail_msg("join %s (pid %d): %s", cc_process_name(p),
+                 (int)cc_process_pid(p), cc_errmsg());
+    cc_process_free(p);
+    return code;
+}
+
+/* Run last: no child is left behind by the tests, not running, not a
+ * zombie. */
+static void test_no_child_left(void **state)
 {
     pid_t pid;
 
-    fflush(NULL);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int code;
-
-        tu_rng = tu_rand() ^ ((uint64_t)getpid() * 0x9E3779B97F4A7C15ULL);
-        code = fn(arg);
-        fflush(NULL);
-        _exit(code);
-    }
-    return pid;
-}
-
-/* Reap a child: its exit code, or 128 + the signal that ended it. */
-static int child_join(pid_t pid)
-{
-    int status;
-
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            fail_msg("waitpid: %s", strerror(errno));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* A child's failure: say why on stderr, exit code 1. */
-static int child_fail(const char *what)
-{
-    fprintf(stderr, "child %d: %s: %s (%s)\n", (int)getpid(), what,
-            cc_errname(errno), cc_errmsg());
-    return 1;
+    (void)state;
+    errno = 0;
+    pid = waitpid(-1, NULL, WNOHANG);
+    if (pid != -1 || errno != ECHILD)
+        fail_msg("a child process is left over (waitpid: %d, %s)", (int)pid,
+                 cc_errname(errno));
 }
 
 /* ---- cc_shared ---- */
@@ -67,15 +80,14 @@ typedef struct value_array {
 
 static cc_shared *va_mem;
 
-static int negate_child(void *arg)
+static void *negate_child(void *arg)
 {
     value_array *va = cc_shared_ptr(va_mem);
 
-    (void)arg;
     va->value = 3.1415927;
     for (int i = 0; i < 10; i++)
         va->array[i] = -va->array[i];
-    return 0;
+    return arg;
 }
 
 static void test_shared_memory_is_shared(void **state)
@@ -116,13 +128,12 @@ static void test_shared_memory_is_shared(void **state)
 
 static cc_plock *the_lock;
 
-static int release_child(void *arg)
+static void *release_child(void *arg)
 {
-    (void)arg;
     tu_sleep(0.05); /* let the parent block first */
     if (cc_plock_release(the_lock) != 0)
-        return child_fail("release");
-    return 0;
+        return cc_fail_from(cc_last_error(), EPROTO, "release");
+    return arg;
 }
 
 static void *release_thread(void *arg)
@@ -151,11 +162,11 @@ static void test_plock_semantics(void **state)
     assert_fails_with(cc_plock_acquire(the_lock, CC_FOREVER), ETIMEDOUT);
     cc_deadline_pop();
     /* another process releases it; the parent's wait wakes */
-    pid_t pid = child_start(release_child, NULL);
+    cc_process *p = child_start(release_child, NULL);
     t0 = cc_now();
     assert_ok(cc_plock_acquire(the_lock, 10));
     assert_true(cc_now() - t0 < 5);
-    assert_int_equal(child_join(pid), 0);
+    assert_int_equal(child_join(p), 0);
     /* another thread releases it */
     cc_thread *t = cc_thread_start(release_thread, state, "releaser");
     assert_ok(cc_plock_acquire(the_lock, 10));
@@ -205,13 +216,12 @@ static int mx_round(void)
     return 0;
 }
 
-static int mx_child(void *arg)
+static void *mx_child(void *arg)
 {
-    (void)arg;
     for (int i = 0; i < MX_ITERS; i++)
         if (mx_round() != 0)
-            return child_fail("plock round");
-    return 0;
+            return cc_fail_from(cc_last_error(), EPROTO, "plock round");
+    return arg;
 }
 
 static void *mx_thread(void *arg)
@@ -254,14 +264,14 @@ static void *mx_loop_thread(void *arg)
 
 static void test_plock_mutual_exclusion(void **state)
 {
-    pid_t pids[MX_CHILDREN];
+    cc_process *children[MX_CHILDREN];
     cc_thread *threads[MX_THREADS + 1];
 
     mx_mem = cc_shared_new(sizeof(mx_shared), true);
     assert_non_null(mx_mem);
     /* children first: the parent forks while it has one thread */
     for (int i = 0; i < MX_CHILDREN; i++)
-        pids[i] = child_start(mx_child, NULL);
+        children[i] = child_start(mx_child, NULL);
     for (int i = 0; i < MX_THREADS; i++)
         threads[i] = cc_thread_start(mx_thread, state, "mx");
     threads[MX_THREADS] = cc_thread_start(mx_loop_thread, state, "mx-loop");
@@ -271,7 +281,7 @@ static void test_plock_mutual_exclusion(void **state)
         cc_thread_free(threads[i]);
     }
     for (int i = 0; i < MX_CHILDREN; i++)
-        assert_int_equal(child_join(pids[i]), 0);
+        assert_int_equal(child_join(children[i]), 0);
     mx_shared *m = cc_shared_ptr(mx_mem);
     assert_int_equal(atomic_load(&m->violations), 0);
     assert_int_equal(m->counter, (long)(MX_CHILDREN + MX_THREADS) * MX_ITERS +
@@ -331,12 +341,11 @@ typedef struct sem_shared {
 static cc_psem *bound_sem;
 static sem_shared *sem_state;
 
-static int bound_child(void *arg)
+static void *bound_child(void *arg)
 {
-    (void)arg;
     for (int i = 0; i < SEM_ITERS; i++) {
         if (cc_psem_acquire(bound_sem, 60) != 0)
-            return child_fail("psem acquire");
+            return cc_fail_from(cc_last_error(), EPROTO, "psem acquire");
         int now = atomic_fetch_add(&sem_state->inside, 1) + 1;
         if (now > SEM_UNITS)
             atomic_fetch_add(&sem_state->violations, 1);
@@ -347,22 +356,22 @@ static int bound_child(void *arg)
         tu_jitter(30);
         atomic_fetch_sub(&sem_state->inside, 1);
         if (cc_psem_release(bound_sem) != 0)
-            return child_fail("psem release");
+            return cc_fail_from(cc_last_error(), EPROTO, "psem release");
     }
-    return 0;
+    return arg;
 }
 
 static void test_psem_bound_across_processes(void **state)
 {
     (void)state;
-    pid_t pids[SEM_CHILDREN];
+    cc_process *children[SEM_CHILDREN];
     cc_shared *mem = cc_shared_new(sizeof(sem_shared), false);
     sem_state = cc_shared_ptr(mem);
     bound_sem = cc_psem_new(SEM_UNITS);
     for (int i = 0; i < SEM_CHILDREN; i++)
-        pids[i] = child_start(bound_child, NULL);
+        children[i] = child_start(bound_child, NULL);
     for (int i = 0; i < SEM_CHILDREN; i++)
-        assert_int_equal(child_join(pids[i]), 0);
+        assert_int_equal(child_join(children[i]), 0);
     printf("# at most %d of %d units held at once\n",
            atomic_load(&sem_state->most), SEM_UNITS);
     assert_int_equal(atomic_load(&sem_state->violations), 0);
@@ -382,16 +391,15 @@ static cc_psem *count_sem;
 static _Atomic long taken;
 static _Atomic bool givers_done;
 
-static int giver_child(void *arg)
+static void *giver_child(void *arg)
 {
-    (void)arg;
     for (int i = 0; i < GIVES; i++) {
         if (cc_psem_release(count_sem) != 0)
-            return child_fail("psem release");
+            return cc_fail_from(cc_last_error(), EPROTO, "psem release");
         if (tu_rand_below(32) == 0)
             tu_jitter(500);
     }
-    return 0;
+    return arg;
 }
 
 /* Take units until all givers are done and none is left. */
@@ -431,19 +439,19 @@ static void *takers_loop(void *arg)
 
 static void test_psem_counts_across_processes(void **state)
 {
-    pid_t pids[GIVERS];
+    cc_process *givers[GIVERS];
     cc_thread *t[TAKER_THREADS + 1];
 
     count_sem = cc_psem_new(0);
     atomic_store(&taken, 0);
     atomic_store(&givers_done, false);
     for (int i = 0; i < GIVERS; i++)
-        pids[i] = child_start(giver_child, NULL);
+        givers[i] = child_start(giver_child, NULL);
     for (int i = 0; i < TAKER_THREADS; i++)
         t[i] = cc_thread_start(taker, state, "taker");
     t[TAKER_THREADS] = cc_thread_start(takers_loop, state, "takers");
     for (int i = 0; i < GIVERS; i++)
-        assert_int_equal(child_join(pids[i]), 0);
+        assert_int_equal(child_join(givers[i]), 0);
     atomic_store(&givers_done, true);
     for (int i = 0; i <= TAKER_THREADS; i++) {
         if (cc_thread_join(t[i], NULL, 60) != 0)
@@ -527,11 +535,12 @@ static void test_cancel_blocked_acquires(void **state)
 /* A task waits for a unit that a child process releases later. */
 static cc_psem *wake_sem;
 
-static int late_release_child(void *arg)
+static void *late_release_child(void *arg)
 {
-    (void)arg;
     tu_sleep(0.05);
-    return cc_psem_release(wake_sem) == 0 ? 0 : child_fail("release");
+    if (cc_psem_release(wake_sem) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "release");
+    return arg;
 }
 
 static void *ticking(void *arg)
@@ -562,9 +571,9 @@ static void *wake_main(void *arg)
 static void test_child_wakes_a_task(void **state)
 {
     wake_sem = cc_psem_new(0);
-    pid_t pid = child_start(late_release_child, NULL); /* before the loop */
+    cc_process *p = child_start(late_release_child, NULL); /* before the loop */
     assert_ok(cc_run(wake_main, state, NULL));
-    assert_int_equal(child_join(pid), 0);
+    assert_int_equal(child_join(p), 0);
     cc_psem_free(wake_sem);
 }
 
@@ -580,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_psem_counts_across_processes),
         cmocka_unit_test(test_cancel_blocked_acquires),
         cmocka_unit_test(test_child_wakes_a_task),
+        cmocka_unit_test(test_no_child_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,56 +4,70 @@
  * writing distinct and overlapping keys while parent threads read; and 200
  * rounds of children killed with SIGKILL in the middle of sets, deletes
  * and compactions, after which every key is readable, every value whole
- * and the table consistent.
- *
- * Children are made with plain fork() behind child_start() below, until
- * cc_process_start is merged. */
+ * and the table consistent. */
+#include <limits.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include "process/ipc_debug.h"
 #include "test_util.h"
 
-/* ---- children: plain fork() (to become cc_process_start) ---- */
+/* ---- children: cc_processes ---- */
 
-typedef int (*child_fn)(void *arg);
+/* What a child runs; on the parent's stack, copied into the child by the
+ * fork. */
+typedef struct child_call {
+    cc_fn fn;
+    void *arg;
+} child_call;
 
-/* Fork a child that runs fn(arg) and exits with its result. */
-static pid_t child_start(child_fn fn, void *arg)
+/* The child: a random stream of its own (the fork copied the parent's, so
+ * siblings would draw the same numbers), then fn(arg).  fn fails the usual
+ * way (return cc_fail(...)): the child prints why and exits with code 1. */
+static void *child_main(void *arg)
+{
+    const child_call *c = arg;
+
+    tu_rng = tu_rand() ^ ((uint64_t)getpid() * 0x9E3779B97F4A7C15ULL);
+    return c->fn(c->arg);
+}
+
+/* Start a child process that runs fn(arg). */
+static cc_process *child_start(cc_fn fn, void *arg)
+{
+    child_call c = {fn, arg};
+    cc_process *p = cc_process_start(child_main, &c, NULL);
+
+    if (p == NULL)
+        fail_msg("cc_process_start: %s", cc_errmsg());
+    return p;
+}
+
+/* Join a child and free its handle: its exit code, or minus the signal
+ * that ended it. */
+static int child_join(cc_process *p)
+{
+    int code = INT_MIN;
+
+    if (cc_process_join(p, 120) != 0 || cc_process_exitcode(p, &code) != 0)
+        fail_msg("join %s (pid %d): %s", cc_process_name(p),
+                 (int)cc_process_pid(p), cc_errmsg());
+    cc_process_free(p);
+    return code;
+}
+
+/* Run last: no child is left behind by the tests, not running, not a
+ * zombie. */
+static void test_no_child_left(void **state)
 {
     pid_t pid;
 
-    fflush(NULL);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int code;
-
-        tu_rng = tu_rand() ^ ((uint64_t)getpid() * 0x9E3779B97F4A7C15ULL);
-        code = fn(arg);
-        fflush(NULL);
-        _exit(code);
-    }
-    return pid;
-}
-
-/* Reap a child: its exit code, or 128 + the signal that ended it. */
-static int child_join(pid_t pid)
-{
-    int status;
-
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            fail_msg("waitpid: %s", strerror(errno));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* A child's failure: say why on stderr, exit code 1. */
-static int child_fail(const char *what)
-{
-    fprintf(stderr, "child %d: %s: %s (%s)\n", (int)getpid(), what,
-            cc_errname(errno), cc_errmsg());
-    return 1;
+    (void)state;
+    errno = 0;
+    pid = waitpid(-1, NULL, WNOHANG);
+    if (pid != -1 || errno != ECHILD)
+        fail_msg("a child process is left over (waitpid: %d, %s)", (int)pid,
+                 cc_errname(errno));
 }
 
 /* ---- self-checking values: [u32 key hash][u32 version][u64 len], then
@@ -347,7 +361,7 @@ enum { WRITERS = 8, OWN_KEYS = 100, COMMON_KEYS = 20, READERS = 2 };
 static cc_shdict *shared_d;
 static _Atomic bool writers_done;
 
-static int writer_child(void *arg)
+static void *writer_child(void *arg)
 {
     int me = (int)(intptr_t)arg;
     unsigned char buf[2048];
@@ -359,18 +373,18 @@ static int writer_child(void *arg)
             snprintf(key, sizeof(key), "w%d/own-%03d", me, k);
             if (tu_rand_below(4) == 0 && round < ROUNDS) {
                 if (cc_shdict_delete(shared_d, key) != 0 && errno != ENOENT)
-                    return child_fail("delete");
+                    return cc_fail_from(cc_last_error(), EPROTO, "delete");
                 continue;
             }
             fill_val(buf, len, key, round);
             if (cc_shdict_set_bytes(shared_d, key, buf, len) != 0)
-                return child_fail("set own");
+                return cc_fail_from(cc_last_error(), EPROTO, "set own");
             snprintf(key, sizeof(key), "common-%02d",
                      (int)tu_rand_below(COMMON_KEYS));
             len = VAL_MIN + tu_rand_below(sizeof(buf) - VAL_MIN);
             fill_val(buf, len, key, (uint32_t)me);
             if (cc_shdict_set_bytes(shared_d, key, buf, len) != 0)
-                return child_fail("set common");
+                return cc_fail_from(cc_last_error(), EPROTO, "set common");
         }
     }
     /* every common key is set at least once by someone */
@@ -378,9 +392,9 @@ static int writer_child(void *arg)
         snprintf(key, sizeof(key), "common-%02d", k);
         fill_val(buf, 64, key, (uint32_t)me);
         if (cc_shdict_set_bytes(shared_d, key, buf, 64) != 0)
-            return child_fail("set common");
+            return cc_fail_from(cc_last_error(), EPROTO, "set common");
     }
-    return 0;
+    return arg;
 }
 
 static void *reader_thread(void *arg)
@@ -410,7 +424,7 @@ static void *reader_thread(void *arg)
 
 static void test_concurrent_writers(void **state)
 {
-    pid_t pids[WRITERS];
+    cc_process *writers[WRITERS];
     cc_thread *t[READERS];
     char key[32];
     void *v;
@@ -420,11 +434,11 @@ static void test_concurrent_writers(void **state)
     shared_d = cc_shdict_new(2048, 512 * 1024);
     atomic_store(&writers_done, false);
     for (int i = 0; i < WRITERS; i++)
-        pids[i] = child_start(writer_child, (void *)(intptr_t)i);
+        writers[i] = child_start(writer_child, (void *)(intptr_t)i);
     for (int i = 0; i < READERS; i++)
         t[i] = cc_thread_start(reader_thread, state, "reader");
     for (int i = 0; i < WRITERS; i++)
-        assert_int_equal(child_join(pids[i]), 0);
+        assert_int_equal(child_join(writers[i]), 0);
     atomic_store(&writers_done, true);
     for (int i = 0; i < READERS; i++) {
         if (cc_thread_join(t[i], NULL, 60) != 0)
@@ -470,40 +484,47 @@ static cc_shdict *sparse_d;
 static cc_psem *kill_started;
 
 /* Set and delete as fast as possible until killed.  A child that fails
- * still signals its start, so the parent never waits for it in vain. */
-static int busy_child(void *arg)
+ * still signals its start, so the parent never waits for it in vain: it
+ * then finds exit code 1 instead of SIGKILL. */
+static void *busy_child(void *arg)
 {
     unsigned char *buf = malloc(KILL_MAX_VAL);
     uint32_t round = (uint32_t)(intptr_t)arg;
     bool signalled = false;
-    int code = 0;
+    bool failed = false;
     char key[32];
 
-    for (uint32_t n = 0; n < 10000000 && code == 0; n++) {
+    for (uint32_t n = 0; n < 10000000 && !failed; n++) {
         bool crowded = n % 2 == 0;
         cc_shdict *d = crowded ? kill_d : sparse_d;
 
         if (n == 20) {
             if (cc_psem_release(kill_started) != 0)
-                return child_fail("release");
+                return cc_fail_from(cc_last_error(), EPROTO, "release");
             signalled = true;
         }
         snprintf(key, sizeof(key), "key-%03u",
                  tu_rand_below(crowded ? KILL_KEYS : SPARSE_KEYS));
         if (tu_rand_below(4) == 0) {
-            if (cc_shdict_delete(d, key) != 0 && errno != ENOENT)
-                code = child_fail("delete");
+            if (cc_shdict_delete(d, key) != 0 && errno != ENOENT) {
+                cc_fail_from(cc_last_error(), EPROTO, "delete");
+                failed = true;
+            }
             continue;
         }
         size_t len = VAL_MIN + tu_rand_below(KILL_MAX_VAL - VAL_MIN + 1);
         fill_val(buf, len, key, round);
-        if (cc_shdict_set_bytes(d, key, buf, len) != 0 && errno != ENOSPC)
-            code = child_fail("set");
+        if (cc_shdict_set_bytes(d, key, buf, len) != 0 && errno != ENOSPC) {
+            cc_fail_from(cc_last_error(), EPROTO, "set");
+            failed = true;
+        }
     }
     if (!signalled)
         cc_psem_release(kill_started);
     free(buf);
-    return code == 0 ? 4 : code; /* never reached its end alive */
+    if (failed)
+        return NULL; /* the failure recorded above */
+    return cc_fail(EPROTO, "never killed: reached the end alive");
 }
 
 /* Every key readable and whole; as many as len says.  Returns the count. */
@@ -541,18 +562,21 @@ static void test_kill9_mid_write(void **state)
     fill_val(mine, sizeof(mine), "parent", 0);
     assert_ok(cc_shdict_set_bytes(kill_d, "parent", mine, sizeof(mine)));
     for (int round = 0; round < KILL_ROUNDS; round++) {
-        pid_t pids[KILL_CHILDREN];
+        cc_process *busy[KILL_CHILDREN];
 
         for (int i = 0; i < KILL_CHILDREN; i++)
-            pids[i] = child_start(busy_child, (void *)(intptr_t)round);
+            busy[i] = child_start(busy_child, (void *)(intptr_t)round);
         for (int i = 0; i < KILL_CHILDREN; i++)
             assert_ok(cc_psem_acquire(kill_started, 60));
         tu_sleep((double)tu_rand_below(2000) / 1e6);
+        /* a child that failed may have ended: a zombie takes the signal
+         * too, keeping its exit code, so any error here is a bug */
         for (int i = 0; i < KILL_CHILDREN; i++)
-            kill(pids[i], SIGKILL);
+            if (cc_process_kill(busy[i]) != 0)
+                fail_msg("round %d: kill: %s", round, cc_errmsg());
         for (int i = 0; i < KILL_CHILDREN; i++) {
-            int code = child_join(pids[i]);
-            if (code != 128 + SIGKILL)
+            int code = child_join(busy[i]);
+            if (code != -SIGKILL)
                 fail_msg("round %d: child exited with %d", round, code);
             killed++;
         }
@@ -594,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_against_a_model),
         cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_kill9_mid_write),
+        cmocka_unit_test(test_no_child_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
