@@ -81,6 +81,9 @@ row pool      "go 2 workers, chans unbuffered"  "$peers/go_pool" 200000 0
 row pool      "glib GThreadPool, 2 threads"     "$peers/glib_pool" 200000
 row pool      "python ThreadPoolExecutor(2)"    $PY "$here/peers/py_pool.py" 200000
 
+row pipe      "concur Pipe / raw socketpair"    "$bin/bench_pipe"
+row pipe      "python multiprocessing.Pipe (200k)" $PY "$here/peers/py_pipe.py" 200000
+
 ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then
     echo
