@@ -84,6 +84,9 @@ row pool      "python ThreadPoolExecutor(2)"    $PY "$here/peers/py_pool.py" 200
 row procpool  "concur process pool, 2 workers"  "$bin/bench_procpool" all 20000 5
 row procpool  "python ProcessPoolExecutor / Pool(2)" $PY "$here/peers/py_procpool.py" all 20000 3
 
+row pipe      "concur Pipe / raw socketpair"    "$bin/bench_pipe"
+row pipe      "python multiprocessing.Pipe (200k)" $PY "$here/peers/py_pipe.py" 200000
+
 ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then
     echo
