@@ -703,12 +703,15 @@ static void test_concurrent_receivers_take_each_message_once(void **state)
         atomic_store(&taken[i], 0);
     atomic_store(&received, 0);
     shared_recv = a;
+    child_end = b;
+    /* The child first: forked while other threads allocate, a child of
+     * an ASan build can hang in its first malloc (clang 14's allocator
+     * lock is not fork-safe; see test_fork_safety.c). */
+    cc_process *p = cc_process_start(send_numbered, a, "numbers");
+    cc_conn_close(b);
     int dummy[6];
     tu_threads ts = tu_start(4, receiver, dummy, sizeof(dummy[0]));
     tu_threads loops = tu_start(2, loop_receivers, dummy, sizeof(dummy[0]));
-    child_end = b;
-    cc_process *p = cc_process_start(send_numbered, a, "numbers");
-    cc_conn_close(b);
     tu_join(ts);
     tu_join(loops);
     assert_int_equal(child_code(p), 0);
