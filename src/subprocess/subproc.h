@@ -129,9 +129,11 @@ int cc__spawn(const cc__spawn_req *req, pid_t *pid);
 int cc__popen_reap_locked(cc_popen *p);
 
 /* SIGKILL the child (and its group with new_session) if it still runs,
- * then wait for it; a task waits shielded from its cancellation.  0, or
- * -1 with the error of the wait recorded. */
-int cc__popen_kill_reap(cc_popen *p);
+ * then wait for it, whatever deadline scope or cancellation the caller
+ * has.  whole_group: kill the group of a new_session child even when the
+ * child itself has ended (a run that gives up).  0, or -1 with the error
+ * of the wait recorded. */
+int cc__popen_kill_reap(cc_popen *p, bool whole_group);
 
 /* Close the parent's end of stream i; mu held. */
 void cc__popen_close_locked(cc_popen *p, int i);
