@@ -305,6 +305,8 @@ typedef struct cc_completed {
  *              input_len > 0, capture_output with popen.out/err set,
  *              input with popen.in set, stderr_to_stdout with popen.err
  *              set
+ *   ESRCH      the child was reaped by someone else (SIGCHLD ignored, a
+ *              waitpid(-1) elsewhere): its status is lost
  *   ENOMEM, EMFILE, ...  the child was killed and reaped all the same
  * result must not be NULL; opts may be.  Like cc_popen_communicate, a
  * task waits suspended and the output arrives without stalling its loop.

@@ -133,11 +133,15 @@ int cc_subprocess_run(const char *const argv[], const cc_run_opts *opts,
         if (e == ETIMEDOUT || e == ECANCELED) {
             give_up(p, argv, opts, e, result);
         } else {
-            /* ENOMEM, EMFILE, ECHILD...: keep that message; the child
-             * must not outlive the call all the same. */
+            /* ENOMEM, EMFILE...: keep that message; the child must not
+             * outlive the call all the same.  A child reaped by someone
+             * else (ECHILD from the wait) becomes ESRCH here, so that
+             * ECHILD from a run always means CC_ECALLEDPROCESS. */
             char msg[256];
 
-            snprintf(msg, sizeof(msg), "%s", cc_errmsg());
+            if (e == ECHILD)
+                e = ESRCH;
+            snprintf(msg, sizeof(msg), "cc_subprocess_run: %s", cc_errmsg());
             (void)cc__popen_kill_reap(p, true);
             cc__errf(e, "%s", msg);
         }

@@ -277,6 +277,27 @@ static void test_check(void **state)
     cc_completed_free(&r);
 }
 
+/* A child reaped behind the run's back (SIGCHLD ignored: the kernel reaps
+ * it) is ESRCH, never confused with a checked failure (ECHILD). */
+static void test_child_reaped_elsewhere_is_esrch(void **state)
+{
+    (void)state;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    cc_completed r;
+    cc_run_opts o = {.check = true};
+    assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+    int rc = cc_subprocess_run(ARGV("true"), &o, &r);
+    int e = errno;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s", cc_errmsg());
+    assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+    assert_int_equal(rc, -1);
+    assert_int_equal(e, ESRCH);
+    assert_non_null(strstr(msg, "cc_subprocess_run: "));
+    assert_non_null(strstr(msg, "reaped by someone else"));
+    cc_completed_free(&r);
+}
+
 static void test_shell(void **state)
 {
     (void)state;
@@ -395,6 +416,7 @@ int main(void)
         SP_TEST(test_timeout_with_a_grandchild_holding_the_pipe),
         SP_TEST(test_cancelled_task_kills_the_child),
         SP_TEST(test_check),
+        SP_TEST(test_child_reaped_elsewhere_is_esrch),
         SP_TEST(test_shell),
         SP_TEST(test_failures_and_bad_arguments),
         SP_TEST(test_runs_in_tasks_overlap),
