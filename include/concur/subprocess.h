@@ -22,7 +22,9 @@
  * and 2 as opts say and the ones listed in opts->pass_fds, nothing else:
  * every descriptor the library opens is close-on-exec, and the child
  * closes every other descriptor of the parent before exec.  Starting is
- * safe from any number of threads at once.
+ * safe from any number of threads at once.  The start itself blocks the
+ * calling thread (a task's loop too) until the child has exec'd: well
+ * under a millisecond, as no memory is copied.
  *
  * Ending.  The return code is the child's exit status, or minus the number
  * of the signal that killed it (-15 after cc_popen_terminate), as in
@@ -40,9 +42,11 @@
  * is cancelled; deadline scopes (cc_deadline_push) apply.
  *
  * Defaults (see concur/base.h): a cc_popen may be used from several
- * threads, but only one communicate (or read of its pipes) at a time makes
- * sense; EINVAL for NULL or a foreign handle; every call that fails sets
- * errno and cc_errmsg().
+ * threads, but only one communicate at a time (a second fails EBUSY);
+ * EINVAL for NULL or a foreign handle; every call that fails sets errno
+ * and cc_errmsg().  ECHILD from a wait means the child was reaped by
+ * someone else (SIGCHLD set to SIG_IGN, or a waitpid(-1) in the program),
+ * so its return code is unknown.
  */
 #ifndef CONCUR_SUBPROCESS_H
 #define CONCUR_SUBPROCESS_H
@@ -104,12 +108,15 @@ typedef struct cc_popen_opts {
     /* The environment: `env` (NULL-terminated "NAME=value" strings)
      * replaces the parent's when not NULL; then every name in env_unset is
      * removed and every "NAME=value" of env_set is added or replaces the
-     * one of that name.  All copied; NULL lists are empty. */
+     * one of that name (the last of several wins).  Read during the call
+     * only, nothing is kept; NULL lists are empty. */
     const char *const *env;
     const char *const *env_set;
     const char *const *env_unset;
     const int *pass_fds;      /* more descriptors the child keeps, as they
-                                 are numbered in the parent */
+                                 are numbered in the parent (close-on-exec
+                                 or not; 0-2 here are ignored: in/out/err
+                                 say what they are) */
     size_t n_pass_fds;
     bool new_session;         /* setsid(): the child leads a new session
                                  and process group, which the timeouts of
@@ -129,7 +136,11 @@ typedef struct cc_popen_opts {
  *              used: "cannot run 'nosuch': No such file or directory"
  *   EINVAL     argv NULL or empty, a bad cc_stdio (CC_STDOUT for stdin,
  *              CC_FROM without a stdout pipe, CC_FD with a closed fd), an
- *              env string without '='
+ *              env string without '=' (or an env_unset name with one), a
+ *              pass_fds entry that is negative or not open
+ *   EBUSY      CC_FROM a process whose pipes a communicate is reading
+ *   ENOTDIR, ENOENT, EACCES  opts->cwd is no usable directory:
+ *              "cannot run 'ls': cannot change to directory '/nope': ..."
  *   EMFILE, ENOMEM, EAGAIN  out of descriptors, memory, processes
  * Nothing is left behind on failure (no child, no descriptor).
  */
@@ -149,29 +160,34 @@ CC_API pid_t cc_popen_pid(const cc_popen *p);
 /*
  * cc_popen_fd - the parent's end of the pipe to the child's stream
  * `which` (0 stdin, 1 stdout, 2 stderr), to read or write directly;
- * owned by the handle.  -1 with EBADF when that stream is not a pipe, or
- * its end was closed or handed to a CC_FROM child.
+ * owned by the handle, non-blocking (wait with cc_wait_fd) and
+ * close-on-exec.  A write to stdin after the child closed it raises
+ * SIGPIPE unless the program blocks or ignores it (communicate takes
+ * care of that itself).  -1 with EBADF when that stream is not a pipe,
+ * or its end was closed or handed to a CC_FROM child; EINVAL for a
+ * `which` other than 0-2.
  */
 CC_API int cc_popen_fd(const cc_popen *p, int which);
 
 /*
  * cc_popen_close_fd - close the parent's end of the pipe to stream
  * `which` now (closing stdin is how a child that reads to EOF is told to
- * finish).  0, or -1 with EBADF as cc_popen_fd.
+ * finish).  0, or -1 with EBADF as cc_popen_fd, EBUSY while a
+ * communicate is using the pipes.
  */
 CC_API int cc_popen_close_fd(cc_popen *p, int which);
 
 /*
  * cc_popen_poll - has the child ended?  Never blocks.  Returns 1 and
  * stores the return code in *returncode (if not NULL) when it has, 0 while
- * it runs, -1 with EINVAL.
+ * it runs, -1 with EINVAL or ECHILD.
  */
 CC_API int cc_popen_poll(cc_popen *p, int *returncode);
 
 /*
  * cc_popen_wait - wait for the child to end.  Returns 0 and stores the
  * return code (if returncode is not NULL); -1 with ETIMEDOUT (EAGAIN for
- * timeout 0) or ECANCELED.  Any number of threads and tasks may wait on
+ * timeout 0), ECANCELED, ECHILD or EINVAL (also for a NaN timeout).  Any number of threads and tasks may wait on
  * one child; they all see the same code.  Does not read the child's pipes:
  * a child blocked writing to a full pipe nobody reads never ends (use
  * cc_popen_communicate).
@@ -196,7 +212,11 @@ CC_API int cc_popen_wait(cc_popen *p, double timeout, int *returncode);
  * Call again to continue (input is then ignored) and get everything, or
  * kill the child first: as Python's Popen.communicate after
  * TimeoutExpired.  Other errors: EPIPE is not one (a child that exits
- * without reading its input is normal); ENOMEM.
+ * without reading its input is normal: the rest is dropped); EBUSY
+ * (another communicate of this handle is running), ECHILD, ENOMEM,
+ * EMFILE (no descriptor for the call's epoll instance: the input is kept,
+ * call again later), EINVAL.  A call after a successful one finds the
+ * pipes closed: NULL outputs and the return code.
  */
 CC_API int cc_popen_communicate(cc_popen *p, const void *input, size_t len,
                                 double timeout, void **out, void **err,
@@ -215,7 +235,7 @@ CC_API const void *cc_popen_partial(const cc_popen *p, int which, size_t *len);
  * (SIGKILL) - signal the child.  A child that has already ended (or been
  * reaped) is left alone and the call returns 0, as in Python.  Signals go
  * through the child's pidfd, so a recycled pid is never signalled.
- * -1 with EINVAL for a bad signal number.
+ * -1 with EINVAL for a bad signal number (0 only checks, as in kill(2)).
  */
 CC_API int cc_popen_send_signal(cc_popen *p, int sig);
 CC_API int cc_popen_terminate(cc_popen *p);
@@ -224,7 +244,9 @@ CC_API int cc_popen_kill(cc_popen *p);
 /*
  * cc_popen_signal_group - signal the child's whole process group (the
  * child and what it started), for a child started with new_session.
- * -1 with EINVAL otherwise; 0 when the group is already gone.
+ * -1 with EINVAL otherwise; 0 when the group is already gone.  Its id is
+ * the child's pid, which cannot be reused while the child is unreaped or
+ * any member of the group lives.
  */
 CC_API int cc_popen_signal_group(cc_popen *p, int sig);
 

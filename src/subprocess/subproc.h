@@ -1,0 +1,137 @@
+/*
+ * subproc.h - the cc_popen record and what the files of the subprocess
+ * layer share (private to src/subprocess/).
+ *
+ * env.c builds a child's environment, spawn.c turns a stdio plan into
+ * posix_spawn actions and runs the program (PATH search included),
+ * popen.c owns the handle (start, reap, wait, signals, free),
+ * communicate.c moves bytes through its pipes, run.c is subprocess.run.
+ */
+#ifndef CC_SUBPROCESS_SUBPROC_H
+#define CC_SUBPROCESS_SUBPROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "concur/subprocess.h"
+#include "internal/mutex.h"
+
+#define CC__POPEN_MAGIC 0x504f504eu   /* "POPN" */
+#define CC__POPEN_NAME 64             /* argv[0] kept for messages */
+
+/*
+ * A handle.  pid, pidfd, new_session and name are fixed at start.  mu
+ * guards reaped/lost/returncode, the fds and `busy`.  While `busy` is set
+ * one communicate owns the communicate state (everything from `started`
+ * down) and is the only one that closes fds; outside a communicate that
+ * state is touched only under mu.  mu is a short futex lock: never held
+ * across a wait, only across a non-blocking waitid or a close.  Freed by
+ * cc_popen_free only, whose caller must be the last user.
+ */
+struct cc_popen {
+    uint32_t magic;          /* CC__POPEN_MAGIC while alive */
+    pid_t pid;
+    int pidfd;               /* O_CLOEXEC by nature; watches the child */
+    bool new_session;        /* the child leads its own process group */
+    char name[CC__POPEN_NAME]; /* argv[0], cut, for messages */
+    cc__mutex mu;
+    bool reaped;             /* waited for: returncode is final */
+    bool lost;               /* reaped by someone else: no status */
+    int returncode;          /* exit status, or -signal */
+    int fd[3];               /* the parent's pipe ends (non-blocking,
+                                close-on-exec), -1 when none */
+    bool busy;               /* a communicate runs */
+    /* --- the communicate state (see above) --- */
+    bool started;            /* input taken: later calls ignore theirs */
+    bool collect[2];         /* stdout / stderr were pipes when it started */
+    char *in_buf;            /* input not yet written (malloc'd copy) */
+    size_t in_len;
+    size_t in_pos;
+    void *acc[2];            /* stdout / stderr read so far: blobs whose
+                                length is their capacity */
+    size_t acc_len[2];       /* bytes of acc[] filled */
+};
+
+/* True when p looks like a live handle. */
+static inline bool cc__popen_ok(const cc_popen *p)
+{
+    return p != NULL && p->magic == CC__POPEN_MAGIC;
+}
+
+/* ------------------------------------------------------------ env.c */
+
+/*
+ * The child's environment for opts: a malloc'd NULL-terminated array of
+ * pointers into opts' strings and environ (valid while they are; used
+ * only until posix_spawn returns).  0, or EINVAL/ENOMEM with the error
+ * recorded.
+ */
+int cc__env_build(const cc_popen_opts *opts, char ***envp);
+
+/* The value of NAME in a NULL-terminated "NAME=value" list, or NULL. */
+const char *cc__env_get(char *const *envp, const char *name);
+
+/* ---------------------------------------------------------- spawn.c */
+
+/* How the child's fd i is made (i = 0, 1, 2). */
+enum {
+    CC__STD_KEEP = 0,    /* left as the parent has it */
+    CC__STD_DUP,         /* dup2(src, i); src >= 3 or src == i */
+    CC__STD_DEVNULL,     /* /dev/null, opened in the child */
+    CC__STD_STDOUT,      /* stderr only: dup2(1, 2) once 1 is set */
+};
+
+typedef struct cc__stdio_plan {
+    int how;             /* CC__STD_* */
+    int src;             /* CC__STD_DUP: a descriptor of the parent */
+} cc__stdio_plan;
+
+typedef struct cc__spawn_req {
+    const char *const *argv;
+    char *const *envp;         /* the child's environment (cc__env_build) */
+    const char *cwd;           /* or NULL */
+    cc__stdio_plan std[3];
+    const int *pass_fds;
+    size_t n_pass_fds;
+    bool new_session;
+} cc__spawn_req;
+
+/*
+ * Start the program: the file actions and attributes for req, then
+ * posix_spawn, searching argv[0] in the PATH of req->envp when it has no
+ * '/'.  0 and *pid, or an errno with the error recorded ("cannot run
+ * 'x': No such file or directory"); no child is left on failure.
+ */
+int cc__spawn(const cc__spawn_req *req, pid_t *pid);
+
+/* ---------------------------------------------------------- popen.c */
+
+/* Reap the child if it has ended; mu held.  0 (reaped, now or before),
+ * EAGAIN (running) or an errno of waitid.  Never blocks. */
+int cc__popen_reap_locked(cc_popen *p);
+
+/* SIGKILL the child (and its group with new_session) if it still runs,
+ * then wait for it; a task waits shielded from its cancellation.  0, or
+ * -1 with the error of the wait recorded. */
+int cc__popen_kill_reap(cc_popen *p);
+
+/* Close the parent's end of stream i; mu held. */
+void cc__popen_close_locked(cc_popen *p, int i);
+
+/* ---------------------------------------------------- communicate.c */
+
+/*
+ * After the child was killed: read what its stdout and stderr pipes hold
+ * right now (never waiting for an end of file that a grandchild may
+ * delay), then move everything collected into *out and *err (blobs, or
+ * NULL for a stream that is not a pipe; either may be NULL to discard).
+ * 0, or ENOMEM/EBUSY with the error recorded (nothing moved).
+ */
+int cc__popen_take_partial(cc_popen *p, void **out, void **err);
+
+/* Free the communicate state (cc_popen_free). */
+void cc__popen_comm_free(cc_popen *p);
+
+#endif

@@ -1,0 +1,28 @@
+# The subprocess layer (cc_popen, communicate, cc_subprocess_run):
+# included by tests/CMakeLists.txt.  Every test checks in its teardown
+# that no descriptor leaked and no child is left (tests/subprocess/
+# sp_util.h).  The children are runs of child_helper, a small program
+# built here without sanitizers (it is the program under test's peer,
+# not part of it, and must not print sanitizer noise into its output).
+add_executable(child_helper subprocess/child_helper.c)
+target_include_directories(child_helper PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_compile_options(child_helper PRIVATE -Wall -Wextra -Werror)
+target_compile_definitions(child_helper PRIVATE _GNU_SOURCE)
+
+# concur_subprocess_test(<area> <timeout> <labels...>)
+function(concur_subprocess_test area timeout)
+  concur_test(test_${area} subprocess/test_${area}.c ${timeout}
+              LABELS subprocess ${ARGN})
+  target_compile_definitions(test_${area} PRIVATE
+    CHILD_HELPER="$<TARGET_FILE:child_helper>")
+  add_dependencies(test_${area} child_helper)
+endfunction()
+
+foreach(area spawn popen communicate run)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/subprocess/test_${area}.c)
+    concur_subprocess_test(${area} 60 unit)
+  endif()
+endforeach()
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/subprocess/test_spawn_stress.c)
+  concur_subprocess_test(spawn_stress 120 stress)
+endif()
