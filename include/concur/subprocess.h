@@ -261,7 +261,8 @@ CC_API void cc_popen_free(cc_popen *p);
 
 typedef struct cc_run_opts {
     cc_popen_opts popen;      /* streams, cwd, env, pass_fds, new_session;
-                                 the two below set .out/.err for you */
+                                 the three below set .in/.out/.err for
+                                 you (setting both is EINVAL) */
     bool capture_output;      /* stdout and stderr into the result */
     bool stderr_to_stdout;    /* stderr joins stdout (with capture_output:
                                  both in result.out, interleaved) */
@@ -270,7 +271,8 @@ typedef struct cc_run_opts {
                                  popen.in says */
     size_t input_len;
     double timeout;           /* seconds; 0 (the zeroed default) or
-                                 CC_FOREVER: none */
+                                 CC_FOREVER: none (deadline scopes still
+                                 apply) */
     bool check;               /* a non-zero return code fails the call
                                  with CC_ECALLEDPROCESS */
 } cc_run_opts;
@@ -287,16 +289,25 @@ typedef struct cc_completed {
  * prints, wait for it to end (subprocess.run).  Returns 0 with *result
  * filled (the caller frees it with cc_completed_free), or -1 with errno:
  *   ENOENT, EACCES, ...  as cc_popen_new (result zeroed)
- *   ETIMEDOUT  the timeout passed: the child was killed (its group, with
- *              new_session) and reaped; result holds its return code and
- *              what it printed until then.  A grandchild that keeps the
- *              pipes open does not delay the return.
+ *   ETIMEDOUT  the timeout (or a deadline scope) passed: the child was
+ *              killed -- with new_session its whole process group, even
+ *              if the child itself had ended -- and reaped; result holds
+ *              its return code and what the pipes held by then; "Command
+ *              '[sleep, 10]' timed out after 0.5 seconds".  A grandchild
+ *              that keeps the pipes open does not delay the return.
  *   ECANCELED  the calling task was cancelled: the child was killed and
  *              reaped, as for a timeout
  *   CC_ECALLEDPROCESS  opts->check and a non-zero return code; result
  *              filled; cc_errmsg() "Command '[false]' returned non-zero
- *              exit status 1."
- * result must not be NULL; opts may be.
+ *              exit status 1." or "Command '[sleep, 10]' died with
+ *              SIGTERM." (a long command is cut with "...")
+ *   EINVAL     result or argv NULL, a NaN timeout, input NULL with
+ *              input_len > 0, capture_output with popen.out/err set,
+ *              input with popen.in set, stderr_to_stdout with popen.err
+ *              set
+ *   ENOMEM, EMFILE, ...  the child was killed and reaped all the same
+ * result must not be NULL; opts may be.  Like cc_popen_communicate, a
+ * task waits suspended and the output arrives without stalling its loop.
  */
 CC_API int cc_subprocess_run(const char *const argv[], const cc_run_opts *opts,
                              cc_completed *result);

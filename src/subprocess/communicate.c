@@ -15,8 +15,8 @@
  * that did work, so 64 MiB through `cat` leaves its loop's other tasks on
  * time.
  *
- * State.  Output read so far lives in the handle (two growing blobs),
- * and so does the input not yet written once a call gives up: the first
+ * State.  Output read so far lives in the handle (outbuf.c: chunks, so
+ * growing never copies), and so does the input not yet written once a call gives up: the first
  * call writes straight from the caller's buffer and copies only what is
  * left when it times out or is cancelled.  A later call continues from
  * there, as Python's communicate after TimeoutExpired.  The `busy` flag
@@ -44,10 +44,9 @@
 #include "internal/error.h"
 #include "subprocess/subproc.h"
 
-#define READ_BUDGET (1u << 20)   /* bytes read from one pipe per round */
+#define READ_BUDGET (256u << 10) /* bytes read from one pipe per round:
+                                    bounds a task's turn (fresh pages) */
 #define WRITE_CHUNK (1u << 20)   /* bytes offered to one write() */
-#define MIN_ROOM 4096            /* grow the output blob below this */
-#define FIRST_CAP 16384          /* an output blob's first capacity */
 #define EV_PID 3                 /* epoll data of the pidfd (0-2: fds) */
 
 /* One call's view; the handle's communicate state is ours while busy. */
@@ -146,44 +145,25 @@ static int write_some(comm *c)
     return rc;
 }
 
-/* Make room for at least MIN_ROOM more bytes in output k.  0 or -1. */
-static int make_room(cc_popen *p, int k)
-{
-    size_t cap = p->acc[k] != NULL ? cc_blob_len(p->acc[k]) : 0;
-    void *b;
-
-    if (cap - p->acc_len[k] >= MIN_ROOM)
-        return 0;
-    if (cap > SIZE_MAX / 2)
-        return cc__errf(ENOMEM, "%s: output too large", what);
-    b = cc_blob_resize(p->acc[k], cap < FIRST_CAP ? FIRST_CAP : cap * 2);
-    if (b == NULL)
-        return cc__errf(ENOMEM, "%s: out of memory for %zu bytes of output",
-                        what, cap * 2);
-    p->acc[k] = b;
-    return 0;
-}
-
 /* Read stream i (1 stdout, 2 stderr) up to `budget` bytes, until it would
  * block or ends.  0, or -1 with the error recorded. */
 static int read_some(comm *c, int i, size_t budget)
 {
-    cc_popen *p = c->p;
-    int k = i - 1;
+    cc__outbuf *b = &c->p->acc[i - 1];
     size_t got = 0;
 
     while (got < budget) {
         size_t room;
+        void *at = cc__outbuf_space(b, &room);
         ssize_t n;
 
-        if (make_room(p, k) != 0)
+        if (at == NULL)
             return -1;
-        room = cc_blob_len(p->acc[k]) - p->acc_len[k];
         if (room > budget - got)
             room = budget - got;
-        n = read(c->fd[i], (char *)p->acc[k] + p->acc_len[k], room);
+        n = read(c->fd[i], at, room);
         if (n > 0) {
-            p->acc_len[k] += (size_t)n;
+            cc__outbuf_commit(b, (size_t)n);
             got += (size_t)n;
             continue;
         }
@@ -196,7 +176,7 @@ static int read_some(comm *c, int i, size_t budget)
         if (errno == EAGAIN)
             return 0;
         return cc__errf(errno, "%s: reading the %s of '%s': %s", what,
-                        i == 1 ? "stdout" : "stderr", p->name,
+                        i == 1 ? "stdout" : "stderr", c->p->name,
                         strerror(errno));
     }
     return 0;
@@ -336,24 +316,28 @@ static int pump(comm *c, int64_t deadline, double timeout)
 /* ----------------------------------------------------------- results */
 
 /* The blobs for stdout and stderr from what was collected (NULL for a
- * stream that was not a pipe), sized exactly; mu held.  0, or -1 with
- * ENOMEM recorded and nothing changed. */
-static int take_outputs_locked(cc_popen *p, void **out, void **err)
+ * stream that was not a pipe), the outputs emptied.  Called by the owner
+ * of the communicate state (busy), without mu: filling big blobs takes a
+ * while, and a task yields meanwhile.  0, or -1 with ENOMEM recorded and
+ * nothing changed. */
+static int take_outputs(cc_popen *p, void **out, void **err)
 {
     void *b[2] = {NULL, NULL};
 
     for (int k = 0; k < 2; k++) {
         if (!p->collect[k])
             continue;
-        b[k] = p->acc[k] != NULL ? cc_blob_resize(p->acc[k], p->acc_len[k])
-                                 : cc_blob_new(0);
-        if (b[k] == NULL) /* the old blob is intact */
-            return cc__errf(ENOMEM, "%s: out of memory", what);
-        p->acc[k] = b[k]; /* still valid if the next one fails */
+        b[k] = cc_blob_new(p->acc[k].total);
+        if (b[k] == NULL) {
+            cc_blob_free(b[0]);
+            return cc__errf(ENOMEM, "%s: out of memory for %zu bytes of "
+                                    "output", what, p->acc[k].total);
+        }
     }
     for (int k = 0; k < 2; k++) {
-        p->acc[k] = NULL;
-        p->acc_len[k] = 0;
+        if (b[k] != NULL)
+            cc__outbuf_move(&p->acc[k], b[k]);
+        cc__outbuf_free(&p->acc[k]); /* (empty unless it was no pipe) */
         p->collect[k] = false;
     }
     if (out != NULL)
@@ -367,10 +351,10 @@ static int take_outputs_locked(cc_popen *p, void **out, void **err)
     return 0;
 }
 
-/* Keep the input not yet written for the next call; mu held.  A failed
- * copy drops it and closes stdin (ENOMEM): a child waiting for the rest
- * then sees an end of file rather than waiting forever. */
-static int keep_input_locked(comm *c)
+/* Keep the input not yet written for the next call (the owner, without
+ * mu).  A failed copy drops it and closes stdin (ENOMEM): a child waiting
+ * for the rest then sees an end of file rather than waiting forever. */
+static int keep_input(comm *c)
 {
     cc_popen *p = c->p;
     size_t left = c->in_len - c->in_pos;
@@ -380,11 +364,13 @@ static int keep_input_locked(comm *c)
         p->in_pos = c->in_pos;
         return 0;
     }
-    if (left == 0 || p->fd[0] < 0)
+    if (left == 0 || c->fd[0] < 0)
         return 0;
     copy = malloc(left);
     if (copy == NULL) {
+        cc__mutex_lock(&p->mu);
         cc__popen_close_locked(p, 0);
+        cc__mutex_unlock(&p->mu);
         return cc__errf(ENOMEM, "%s: out of memory keeping %zu bytes of "
                                 "input; stdin was closed", what, left);
     }
@@ -448,22 +434,21 @@ int cc_popen_communicate(cc_popen *p, const void *input, size_t len,
     e = errno;
     if (c.ep >= 0)
         close(c.ep);
-
-    cc__mutex_lock(&p->mu);
-    if (rc == 0 && p->lost) {
-        rc = -1;
+    /* The state is still ours (busy): finish without the mutex. */
+    if (rc == 0 && p->lost) { /* final once reaped */
+        rc = cc__errf(ECHILD, "%s: '%s' (pid %d) was reaped by someone else "
+                              "(SIGCHLD ignored, or a waitpid(-1)): its "
+                              "return code is unknown", what, p->name,
+                      (int)p->pid);
         e = ECHILD;
-        cc__errf(ECHILD, "%s: '%s' (pid %d) was reaped by someone else "
-                         "(SIGCHLD ignored, or a waitpid(-1)): its return "
-                         "code is unknown", what, p->name, (int)p->pid);
     }
     if (rc == 0) {
-        rc = take_outputs_locked(p, out, err);
-        if (rc == 0 && returncode != NULL)
-            *returncode = p->returncode;
+        rc = take_outputs(p, out, err);
         if (rc != 0)
             e = ENOMEM;
-    } else if (c.in_pos < c.in_len && keep_input_locked(&c) != 0) {
+        else if (returncode != NULL)
+            *returncode = p->returncode;
+    } else if (c.in_pos < c.in_len && keep_input(&c) != 0) {
         e = ENOMEM;
     }
     if (rc == 0 || c.in_pos == c.in_len) {
@@ -471,6 +456,7 @@ int cc_popen_communicate(cc_popen *p, const void *input, size_t len,
         p->in_buf = NULL;
         p->in_len = p->in_pos = 0;
     }
+    cc__mutex_lock(&p->mu);
     p->busy = false;
     cc__mutex_unlock(&p->mu);
     errno = e;
@@ -479,9 +465,10 @@ int cc_popen_communicate(cc_popen *p, const void *input, size_t len,
 
 const void *cc_popen_partial(const cc_popen *p, int which, size_t *len)
 {
-    cc_popen *q = (cc_popen *)p;
+    cc_popen *q = (cc_popen *)p; /* flattening is not a visible change */
     const void *data = NULL;
     size_t n = 0;
+    int rc;
 
     if (len != NULL)
         *len = 0;
@@ -491,11 +478,23 @@ const void *cc_popen_partial(const cc_popen *p, int which, size_t *len)
         return cc__errf_null(EINVAL, "cc_popen_partial: stream %d is not 1 "
                                      "(stdout) or 2 (stderr)", which);
     cc__mutex_lock(&q->mu);
-    if (q->acc[which - 1] != NULL && q->acc_len[which - 1] > 0) {
-        data = q->acc[which - 1];
-        n = q->acc_len[which - 1];
+    if (q->busy) {
+        cc__mutex_unlock(&q->mu);
+        return cc__err_null(EBUSY, "cc_popen_partial: a communicate is "
+                                   "running");
     }
+    q->busy = true;
     cc__mutex_unlock(&q->mu);
+    rc = cc__outbuf_flatten(&q->acc[which - 1]);
+    if (rc == 0 && q->acc[which - 1].total > 0) {
+        data = q->acc[which - 1].head->data;
+        n = q->acc[which - 1].total;
+    }
+    cc__mutex_lock(&q->mu);
+    q->busy = false;
+    cc__mutex_unlock(&q->mu);
+    if (rc != 0)
+        return NULL; /* ENOMEM recorded */
     if (len != NULL)
         *len = n;
     return data;
@@ -521,32 +520,32 @@ int cc__popen_take_partial(cc_popen *p, void **out, void **err)
     /* Only what the pipes hold now (FIONREAD): a grandchild may still be
      * writing, and its end of file may never come. */
     for (int i = 1; i < 3 && rc == 0; i++) {
-        int k = i - 1;
+        cc__outbuf *b = &p->acc[i - 1];
         int avail = 0;
 
         if (p->fd[i] < 0 || ioctl(p->fd[i], FIONREAD, &avail) != 0)
             continue;
         while (avail > 0) {
             size_t room;
+            void *at = cc__outbuf_space(b, &room);
             ssize_t n;
 
-            if (make_room(p, k) != 0) {
+            if (at == NULL) {
                 rc = ENOMEM;
                 break;
             }
-            room = cc_blob_len(p->acc[k]) - p->acc_len[k];
             if (room > (size_t)avail)
                 room = (size_t)avail;
-            n = read(p->fd[i], (char *)p->acc[k] + p->acc_len[k], room);
+            n = read(p->fd[i], at, room);
             if (n <= 0)
                 break;
-            p->acc_len[k] += (size_t)n;
+            cc__outbuf_commit(b, (size_t)n);
             avail -= (int)n;
         }
     }
-    cc__mutex_lock(&p->mu);
-    if (rc == 0 && take_outputs_locked(p, out, err) != 0)
+    if (rc == 0 && take_outputs(p, out, err) != 0)
         rc = ENOMEM;
+    cc__mutex_lock(&p->mu);
     p->busy = false;
     cc__mutex_unlock(&p->mu);
     return rc;
@@ -555,6 +554,6 @@ int cc__popen_take_partial(cc_popen *p, void **out, void **err)
 void cc__popen_comm_free(cc_popen *p)
 {
     free(p->in_buf);
-    cc_blob_free(p->acc[0]);
-    cc_blob_free(p->acc[1]);
+    cc__outbuf_free(&p->acc[0]);
+    cc__outbuf_free(&p->acc[1]);
 }

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,29 +539,44 @@ int cc_popen_signal_group(cc_popen *p, int sig)
 
 /* ---------------------------------------------------------------- free */
 
-int cc__popen_kill_reap(cc_popen *p)
+int cc__popen_kill_reap(cc_popen *p, bool whole_group)
 {
     int rc;
-    bool shielded;
 
     cc__mutex_lock(&p->mu);
     rc = cc__popen_reap_locked(p);
-    if (rc == EAGAIN) {
-        /* Unreaped: the pid, and so the pgid, still name our child. */
-        if (p->new_session)
-            (void)kill(-p->pid, SIGKILL);
+    /* The group's id is the child's pid: while the child is unreaped, or
+     * any member of its group lives, that number is not reused. */
+    if (p->new_session && (rc == EAGAIN || whole_group))
+        (void)kill(-p->pid, SIGKILL);
+    if (rc == EAGAIN)
         (void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
-    }
     cc__mutex_unlock(&p->mu);
     if (rc != EAGAIN)
         return 0;
-    /* SIGKILL cannot be caught: the wait is short.  A cancelled task
-     * still has to wait, so it does so in a shield. */
-    shielded = cc_current_task() != NULL && cc_shield_push(CC_FOREVER) == 0;
-    rc = cc_popen_wait(p, CC_FOREVER, NULL);
-    if (shielded)
+    /* SIGKILL cannot be caught: the wait is short, and it must not be cut
+     * short by an expired deadline scope or the caller's cancellation.  A
+     * task waits in a shield (its own scope, no cancellation); a thread
+     * polls the pidfd without any deadline. */
+    if (cc_current_task() != NULL && cc_shield_push(CC_FOREVER) == 0) {
+        rc = cc_popen_wait(p, CC_FOREVER, NULL);
         cc_shield_pop();
-    return rc;
+        return rc;
+    }
+    for (;;) {
+        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+
+        cc__mutex_lock(&p->mu);
+        rc = cc__popen_reap_locked(p);
+        cc__mutex_unlock(&p->mu);
+        if (rc != EAGAIN)
+            break;
+        (void)poll(&pfd, 1, -1);
+    }
+    if (rc != 0)
+        return cc__errf(rc, "waitid for '%s' (pid %d): %s", p->name,
+                        (int)p->pid, strerror(rc));
+    return 0;
 }
 
 void cc_popen_free(cc_popen *p)

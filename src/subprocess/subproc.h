@@ -22,6 +22,24 @@
 #define CC__POPEN_NAME 64             /* argv[0] kept for messages */
 
 /*
+ * Output read from one pipe so far: a list of chunks, so that growing it
+ * never copies what was read (a realloc of tens of MiB would stall a
+ * task's loop for milliseconds).  Chunks grow from 16 KiB to 256 KiB.
+ */
+typedef struct cc__chunk {
+    struct cc__chunk *next;
+    size_t cap;              /* bytes of data[] */
+    size_t len;              /* bytes of data[] filled */
+    unsigned char data[];
+} cc__chunk;
+
+typedef struct cc__outbuf {
+    cc__chunk *head;         /* oldest; NULL when empty */
+    cc__chunk *tail;         /* being filled */
+    size_t total;            /* bytes in all chunks */
+} cc__outbuf;
+
+/*
  * A handle.  pid, pidfd, new_session and name are fixed at start.  mu
  * guards reaped/lost/returncode, the fds and `busy`.  While `busy` is set
  * one communicate owns the communicate state (everything from `started`
@@ -49,9 +67,7 @@ struct cc_popen {
     char *in_buf;            /* input not yet written (malloc'd copy) */
     size_t in_len;
     size_t in_pos;
-    void *acc[2];            /* stdout / stderr read so far: blobs whose
-                                length is their capacity */
-    size_t acc_len[2];       /* bytes of acc[] filled */
+    cc__outbuf acc[2];       /* stdout / stderr read so far */
 };
 
 /* True when p looks like a live handle. */
@@ -113,12 +129,33 @@ int cc__spawn(const cc__spawn_req *req, pid_t *pid);
 int cc__popen_reap_locked(cc_popen *p);
 
 /* SIGKILL the child (and its group with new_session) if it still runs,
- * then wait for it; a task waits shielded from its cancellation.  0, or
- * -1 with the error of the wait recorded. */
-int cc__popen_kill_reap(cc_popen *p);
+ * then wait for it, whatever deadline scope or cancellation the caller
+ * has.  whole_group: kill the group of a new_session child even when the
+ * child itself has ended (a run that gives up).  0, or -1 with the error
+ * of the wait recorded. */
+int cc__popen_kill_reap(cc_popen *p, bool whole_group);
 
 /* Close the parent's end of stream i; mu held. */
 void cc__popen_close_locked(cc_popen *p, int i);
+
+/* --------------------------------------------------------- outbuf.c */
+
+/* Space to read into at the end (at least 1 byte, *room of them), or NULL
+ * with ENOMEM recorded. */
+void *cc__outbuf_space(cc__outbuf *b, size_t *room);
+
+/* n bytes were written at the space last returned. */
+void cc__outbuf_commit(cc__outbuf *b, size_t n);
+
+/* Make the contents one chunk (head->data, total bytes).  0, or -1 with
+ * ENOMEM recorded and nothing changed. */
+int cc__outbuf_flatten(cc__outbuf *b);
+
+/* Copy the contents into blob (of b->total bytes) and empty b.  From a
+ * task, yields between slices.  Cannot fail. */
+void cc__outbuf_move(cc__outbuf *b, void *blob);
+
+void cc__outbuf_free(cc__outbuf *b);
 
 /* ---------------------------------------------------- communicate.c */
 
