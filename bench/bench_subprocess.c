@@ -238,8 +238,16 @@ static void bench_threads(long n, int nthreads, int reps)
     BENCH_INFO("threads", "%d", nthreads);
     BENCH_INFO("reps", "%d", reps);
     for (int i = 0; i < reps; i++) {
-        struct par_run c = run_threads(spawn_concur, n, nthreads);
-        struct par_run r = run_threads(spawn_raw, n, nthreads);
+        struct par_run c;
+        struct par_run r;
+
+        if (i % 2 == 0) { /* alternated, as in bench_spawn */
+            c = run_threads(spawn_concur, n, nthreads);
+            r = run_threads(spawn_raw, n, nthreads);
+        } else {
+            r = run_threads(spawn_raw, n, nthreads);
+            c = run_threads(spawn_concur, n, nthreads);
+        }
 
         c_rate[i] = c.per_s;
         c_cpu[i] = c.cpu_us;
