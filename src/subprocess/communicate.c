@@ -16,9 +16,9 @@
  * time.
  *
  * State.  Output read so far lives in the handle (outbuf.c: chunks, so
- * growing never copies), and so does the input not yet written once a call gives up: the first
- * call writes straight from the caller's buffer and copies only what is
- * left when it times out or is cancelled.  A later call continues from
+ * growing never copies), and so does the input not yet written once a
+ * call gives up: the first call writes straight from the caller's buffer
+ * and copies only what is left when it times out or is cancelled.  A later call continues from
  * there, as Python's communicate after TimeoutExpired.  The `busy` flag
  * (under the handle's mutex) makes one communicate at a time the owner
  * of that state and of the pipe ends; a second gets EBUSY.

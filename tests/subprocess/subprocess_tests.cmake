@@ -9,13 +9,16 @@ target_include_directories(child_helper PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_compile_options(child_helper PRIVATE -Wall -Wextra -Werror)
 target_compile_definitions(child_helper PRIVATE _GNU_SOURCE)
 
-# concur_subprocess_test(<area> <timeout> <labels...>)
+# concur_subprocess_test(<area> <timeout> <labels...>): the test
+# test_subprocess_<area> from subprocess/test_<area>.c (so that
+# `ctest -R subprocess` selects the layer's tests, as `-L subprocess`).
 function(concur_subprocess_test area timeout)
-  concur_test(test_${area} subprocess/test_${area}.c ${timeout}
+  set(t test_subprocess_${area})
+  concur_test(${t} subprocess/test_${area}.c ${timeout}
               LABELS subprocess ${ARGN})
-  target_compile_definitions(test_${area} PRIVATE
+  target_compile_definitions(${t} PRIVATE
     CHILD_HELPER="$<TARGET_FILE:child_helper>")
-  add_dependencies(test_${area} child_helper)
+  add_dependencies(${t} child_helper)
 endfunction()
 
 foreach(area spawn popen communicate run)
@@ -26,7 +29,8 @@ endforeach()
 # It measures the loop's lateness: alone on the CPUs.
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/subprocess/test_communicate_loop.c)
   concur_subprocess_test(communicate_loop 60 unit aio)
-  set_tests_properties(test_communicate_loop PROPERTIES RUN_SERIAL TRUE)
+  set_tests_properties(test_subprocess_communicate_loop PROPERTIES
+    RUN_SERIAL TRUE)
 endif()
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/subprocess/test_spawn_stress.c)
   concur_subprocess_test(spawn_stress 120 stress)
