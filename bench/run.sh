@@ -17,7 +17,7 @@ PY=/usr/bin/python3
 # Build the Go peers (no network: GOPATH mode, cache in the build tree).
 if command -v go >/dev/null 2>&1; then
     export GOCACHE="$peers/gocache" GOPATH="$peers/gopath" GO111MODULE=off GOFLAGS=
-    for p in go_queue go_pingpong go_pool go_spawn; do
+    for p in go_queue go_pingpong go_pool go_spawn go_spawn_exec; do
         go build -o "$peers/$p" "$here/peers/$p/main.go" || echo "note: $p did not build"
     done
 fi
@@ -87,9 +87,22 @@ row procpool  "python ProcessPoolExecutor / Pool(2)" $PY "$here/peers/py_procpoo
 row pipe      "concur Pipe / raw socketpair"    "$bin/bench_pipe"
 row pipe      "python multiprocessing.Pipe (200k)" $PY "$here/peers/py_pipe.py" 200000
 
+# W7: /bin/true started and reaped 1,000 times (raw posix_spawn + waitpid is
+# timed inside bench_subprocess, interleaved with concur), the same from 8
+# threads at once, and ten `sleep 1` children side by side.
+row w7_spawn  "concur run vs raw posix_spawn"   "$bin/bench_subprocess" spawn 1000 5
+row w7_spawn  "go os/exec Cmd.Run"              "$peers/go_spawn_exec" spawn 1000 5
+row w7_spawn  "python subprocess.run"           $PY "$here/peers/py_subprocess.py" spawn 1000 5
+row w7_threads "concur run, 8 threads (raw too)" "$bin/bench_subprocess" threads 1000 8 5
+row w7_threads "go os/exec, 8 goroutines"       "$peers/go_spawn_exec" threads 1000 8 5
+row w7_threads "python subprocess.run, 8 threads" $PY "$here/peers/py_subprocess.py" threads 1000 8 5
+row w7_sleep10 "concur 10 x cc_popen sleep 1"   "$bin/bench_subprocess" sleep10 3
+row w7_sleep10 "go 10 x exec sleep 1"           "$peers/go_spawn_exec" sleep10 3
+row w7_sleep10 "python 10 x Popen sleep 1"      $PY "$here/peers/py_subprocess.py" sleep10 3
+
 ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then
     echo
     echo "reference rows of ../shared/bench-peers (another run, for orientation only):"
-    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W4|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
+    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W4|W7|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
 fi

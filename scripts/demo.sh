@@ -42,6 +42,12 @@ do_math_processes # the blog's do_math serially, on threads, on processes
 pool_swap --threads # Expert Python ch. 6, one program on a thread pool...
 pool_swap --processes # ...and, by a flag, on a process pool
 sponsors_fanout # the blog's sponsors: 64 children fill one shared dict
+echo_run       # Effective Python item 67, run a program and capture its output
+poll_working   # Effective Python item 67, poll a child while the parent works
+parallel_sleeps # Effective Python item 67, ten sleep 1 children in about 1 s
+encrypt        # Effective Python item 67, openssl enc fed through stdin pipes
+encrypt_hash_pipeline # Effective Python item 67, enc | dgst chains of children
+timeout_terminate # Effective Python item 67, communicate times out, terminate
 LIST
 )
 

@@ -6,8 +6,10 @@
 #   usage: scripts/install-deps.sh [build|bench]
 set -eu
 # build: compilers, CMake, cmocka (tests), pkg-config (finding cmocka and
-# checking the installed concur.pc), clang (second compiler, sanitizers).
-pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils"
+# checking the installed concur.pc), clang (second compiler, sanitizers),
+# openssl (the command the subprocess examples and their tests run; its
+# libssl3 brings the legacy provider with Whirlpool).
+pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl"
 if [ "${1:-build}" = "bench" ]; then
     # bench: the peers our benchmarks run beside ours (Go, Python's
     # queue/threading/asyncio and uvloop, Node, GLib), and GNU time.
