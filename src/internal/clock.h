@@ -44,4 +44,16 @@ static inline int64_t cc__ns_min(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* Seconds from now to a deadline, for the timeout of a call such as
+ * cc_wait_fd: -1.0 (CC_FOREVER) for none, 0 once passed. */
+static inline double cc__seconds_until(int64_t deadline)
+{
+    int64_t left;
+
+    if (deadline == CC__NS_FOREVER)
+        return -1.0;
+    left = deadline - cc__now_ns();
+    return left > 0 ? (double)left / 1e9 : 0;
+}
+
 #endif

@@ -188,18 +188,6 @@ static int check_broken(cc_conn *c, const char *what)
     return cc__errf(EPIPE, "%s: the connection is broken: %s", what, c->why);
 }
 
-/* Seconds left until a deadline, for cc_wait_fd (CC_FOREVER for none, 0
- * once passed). */
-static double seconds_until(int64_t deadline)
-{
-    int64_t left;
-
-    if (deadline == CC__NS_FOREVER)
-        return CC_FOREVER;
-    left = deadline - cc__now_ns();
-    return left > 0 ? (double)left / 1e9 : 0;
-}
-
 /*
  * Wait until fd is ready for `events` or the deadline.  Returns 0, or an
  * errno: EAGAIN (timeout 0: nothing ready), ETIMEDOUT, ECANCELED, or what
@@ -211,7 +199,7 @@ static int wait_ready(cc_conn *c, int events, double timeout, int64_t deadline)
 
     if (timeout == 0)
         return EAGAIN;
-    left = seconds_until(deadline);
+    left = cc__seconds_until(deadline);
     if (left == 0)
         return ETIMEDOUT;
     if (cc_wait_fd(c->fd, events, left) >= 0)

@@ -295,18 +295,6 @@ static int try_reap(cc_process *p)
     return rc;
 }
 
-/* Seconds from now to a deadline, for cc_wait_fd: CC_FOREVER for none, 0
- * once passed. */
-static double seconds_until(int64_t deadline)
-{
-    int64_t left;
-
-    if (deadline == CC__NS_FOREVER)
-        return CC_FOREVER;
-    left = deadline - cc__now_ns();
-    return left > 0 ? (double)left / 1e9 : 0;
-}
-
 static int lost_error(cc_process *p, const char *what)
 {
     return cc__errf(ECHILD, "%s: process '%s' (pid %d) was reaped by someone "
@@ -339,7 +327,7 @@ int cc_process_join(cc_process *p, double timeout)
         if (timeout == 0)
             return cc__errf(EAGAIN, "process '%s' (pid %d) is still running",
                             p->name, (int)p->pid);
-        left = seconds_until(deadline);
+        left = cc__seconds_until(deadline);
         if (left == 0)
             return cc__errf(ETIMEDOUT, "join: process '%s' (pid %d) still "
                                        "running at the deadline",

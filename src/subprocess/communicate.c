@@ -237,17 +237,6 @@ static bool finished(const comm *c)
     return c->fd[0] < 0 && c->fd[1] < 0 && c->fd[2] < 0 && c->reaped;
 }
 
-/* Seconds from now to a deadline, for cc_wait_fd. */
-static double seconds_until(int64_t deadline)
-{
-    int64_t left;
-
-    if (deadline == CC__NS_FOREVER)
-        return CC_FOREVER;
-    left = deadline - cc__now_ns();
-    return left > 0 ? (double)left / 1e9 : 0;
-}
-
 /* The deadline has passed: the error to report.  -1, recorded. */
 static int deadline_error(const comm *c, double timeout)
 {
@@ -293,7 +282,8 @@ static int wait_exit_only(comm *c, int64_t deadline, double timeout)
                             c->p->name, (int)c->p->pid, strerror(rc));
         if (deadline != CC__NS_FOREVER && cc__now_ns() >= deadline)
             return deadline_error(c, timeout);
-        if (cc_wait_fd(c->p->pidfd, CC_READABLE, seconds_until(deadline)) < 0 &&
+        if (cc_wait_fd(c->p->pidfd, CC_READABLE,
+                       cc__seconds_until(deadline)) < 0 &&
             wait_error(c) != 0)
             return -1;
     }
@@ -349,7 +339,7 @@ static int pump(comm *c, int64_t deadline, double timeout)
                 return cc__err_wait(ECANCELED, what);
             continue;
         }
-        w = cc_wait_fd(c->ep, CC_READABLE, seconds_until(deadline));
+        w = cc_wait_fd(c->ep, CC_READABLE, cc__seconds_until(deadline));
         if (w < 0 && wait_error(c) != 0)
             return -1; /* else the deadline: one more round, then report */
     }

@@ -420,18 +420,6 @@ int cc_popen_poll(cc_popen *p, int *returncode)
     return 1;
 }
 
-/* Seconds from now to a deadline, for cc_wait_fd: CC_FOREVER for none, 0
- * once passed. */
-static double seconds_until(int64_t deadline)
-{
-    int64_t left;
-
-    if (deadline == CC__NS_FOREVER)
-        return CC_FOREVER;
-    left = deadline - cc__now_ns();
-    return left > 0 ? (double)left / 1e9 : 0;
-}
-
 int cc_popen_wait(cc_popen *p, double timeout, int *returncode)
 {
     int64_t deadline;
@@ -453,7 +441,7 @@ int cc_popen_wait(cc_popen *p, double timeout, int *returncode)
         if (timeout == 0)
             return cc__errf(EAGAIN, "'%s' (pid %d) is still running",
                             p->name, (int)p->pid);
-        left = seconds_until(deadline);
+        left = cc__seconds_until(deadline);
         if (left == 0)
             return cc__errf(ETIMEDOUT, "cc_popen_wait: '%s' (pid %d) still "
                                        "running at the deadline",
