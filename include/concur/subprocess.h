@@ -142,6 +142,8 @@ typedef struct cc_popen_opts {
  *   ENOTDIR, ENOENT, EACCES  opts->cwd is no usable directory:
  *              "cannot run 'ls': cannot change to directory '/nope': ..."
  *   EMFILE, ENOMEM, EAGAIN  out of descriptors, memory, processes
+ *   ESRCH      the child ended and was reaped by someone else (SIGCHLD
+ *              ignored) before it could be watched
  * Nothing is left behind on failure (no child, no descriptor).
  */
 CC_API cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts);

@@ -256,33 +256,40 @@ cc_process *cc_process_start(cc_fn fn, void *arg, const char *name)
     return p;
 }
 
-/*
- * Reap the child if it has ended; mu held.  Returns 0 (reaped, now or
- * before), EAGAIN (still running) or an errno of waitid.  Never blocks.
- */
-static int reap_locked(cc_process *p)
+int cc__pidfd_reap(int pidfd, int *code)
 {
     siginfo_t si;
 
+    memset(&si, 0, sizeof(si));
+    while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) != 0)
+        if (errno != EINTR)
+            return errno;
+    if (si.si_pid == 0)
+        return EAGAIN;
+    *code = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+    return 0;
+}
+
+/*
+ * Reap the child if it has ended; mu held.  Returns 0 (reaped, now or
+ * before; `lost` set when someone else reaped it), EAGAIN (still running)
+ * or an errno of waitid.  Never blocks.
+ */
+static int reap_locked(cc_process *p)
+{
+    int rc;
+
     if (p->reaped)
         return 0;
-    memset(&si, 0, sizeof(si));
-    while (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si,
-                  WEXITED | WNOHANG) != 0) {
-        if (errno == EINTR)
-            continue;
-        if (errno != ECHILD)
-            return errno;
-        /* SIGCHLD ignored, or a waitpid(-1) elsewhere took it. */
+    rc = cc__pidfd_reap(p->pidfd, &p->exitcode);
+    if (rc == ECHILD) { /* SIGCHLD ignored, or a waitpid(-1) elsewhere */
         p->reaped = true;
         p->lost = true;
         return 0;
     }
-    if (si.si_pid == 0)
-        return EAGAIN;
-    p->reaped = true;
-    p->exitcode = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
-    return 0;
+    if (rc == 0)
+        p->reaped = true;
+    return rc;
 }
 
 static int try_reap(cc_process *p)

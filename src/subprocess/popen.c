@@ -32,6 +32,7 @@
 #include "concur/aio.h"
 #include "internal/aio.h"
 #include "internal/error.h"
+#include "internal/process.h"
 #include "subprocess/subproc.h"
 
 /* What popen_new made or took for one stream, to undo or finish. */
@@ -270,9 +271,19 @@ cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts)
     }
     p->pidfd = pidfd_open(pid, 0);
     if (p->pidfd < 0) {
-        /* Without a pidfd it cannot be watched: stop it now.  Not reaped
-         * yet, so the pid is still this child. */
         rc = errno;
+        if (rc == ESRCH) {
+            /* Already ended and reaped by someone else (SIGCHLD ignored:
+             * the kernel reaps at once): nothing left to stop, and its
+             * pid may name another process by now. */
+            cc__errf(ESRCH, "cannot watch '%.100s' (pid %d): it ended and "
+                            "was reaped by someone else (SIGCHLD ignored?) "
+                            "before its pidfd was open", argv[0], (int)pid);
+            goto err_streams;
+        }
+        /* Without a pidfd it cannot be watched: stop it now.  Not reaped
+         * by us, so unless SIGCHLD is ignored the pid is still this
+         * child. */
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
@@ -369,27 +380,19 @@ int cc_popen_close_fd(cc_popen *p, int which)
 
 int cc__popen_reap_locked(cc_popen *p)
 {
-    siginfo_t si;
+    int rc;
 
     if (p->reaped)
         return 0;
-    memset(&si, 0, sizeof(si));
-    while (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si,
-                  WEXITED | WNOHANG) != 0) {
-        if (errno == EINTR)
-            continue;
-        if (errno != ECHILD)
-            return errno;
-        /* SIGCHLD ignored, or a waitpid(-1) of the program took it. */
+    rc = cc__pidfd_reap(p->pidfd, &p->returncode);
+    if (rc == ECHILD) { /* SIGCHLD ignored, or a waitpid(-1) elsewhere */
         p->reaped = true;
         p->lost = true;
         return 0;
     }
-    if (si.si_pid == 0)
-        return EAGAIN;
-    p->reaped = true;
-    p->returncode = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
-    return 0;
+    if (rc == 0)
+        p->reaped = true;
+    return rc;
 }
 
 static int lost_error(const cc_popen *p, const char *what)
