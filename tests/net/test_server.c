@@ -799,6 +799,8 @@ int main(void)
     };
     signal(SIGPIPE, SIG_DFL);
     tu_seed();
+    if (getenv("CONCUR_TEST_FILTER") != NULL) /* run some tests only */
+        cmocka_set_test_filter(getenv("CONCUR_TEST_FILTER"));
     gate = cc_event_new();
     int rc = cmocka_run_group_tests(tests, nu_warm_up, NULL);
     cc_event_free(gate);

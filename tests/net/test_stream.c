@@ -493,10 +493,10 @@ static void test_waiting_reader_moves_pending_output(void **state)
     int fds = nu_fds();
     cc_stream *a, *b;
     nu_pair(&a, &b);
-    cc_thread *t = cc_thread_start(read_all_then_answer, b, "peer");
     char *big = calloc(1, 3u << 20);
     assert_ok(cc_stream_write(a, big, 3u << 20));
     assert_true(cc_stream_pending(a) > 0); /* no drain: readline moves it */
+    cc_thread *t = cc_thread_start(read_all_then_answer, b, "peer");
     char *l = cc_stream_readline(a, 30);
     assert_non_null(l);
     assert_string_equal(l, "done\n");
