@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "concur/aio.h"
@@ -30,7 +31,13 @@ cc_stream *cc__stream_new(int fd, const struct sockaddr *peer,
 
     if (s == NULL)
         return NULL;
+    static _Atomic uint64_t keys;
+
     s->fd = fd;
+    s->key = atomic_fetch_add_explicit(&keys, 1, memory_order_relaxed) + 1;
+    atomic_init(&s->kloop, NULL);
+    atomic_init(&s->kepfd, -1);
+    atomic_init(&s->nokeep, false);
     atomic_init(&s->refs, 1);
     atomic_init(&s->closing, false);
     atomic_init(&s->closed, false);
@@ -167,14 +174,45 @@ int cc__stream_wait_err(cc_stream *s, int rc, double timeout,
 
 /* ------------------------------------------------------------ waiting */
 
+/*
+ * Whether a task of `l` may keep the socket registered with its loop: the
+ * first loop whose task waits on the stream keeps it for the stream's
+ * life; if a task of another loop ever waits too, every wait is a plain
+ * one from then on (the first loop's registration is left alone: a task
+ * may be waiting in it, and it goes when the stream closes).
+ */
+static bool may_keep(cc_stream *s, cc_loop *l)
+{
+    cc_loop *k = atomic_load_explicit(&s->kloop, memory_order_acquire);
+
+    if (__builtin_expect(k == l, 1))
+        return !atomic_load_explicit(&s->nokeep, memory_order_relaxed);
+    if (k == NULL) {
+        atomic_store_explicit(&s->kepfd, cc__loop_epfd(),
+                              memory_order_relaxed);
+        if (atomic_compare_exchange_strong(&s->kloop, &k, l))
+            return !atomic_load_explicit(&s->nokeep, memory_order_relaxed);
+    }
+    atomic_store_explicit(&s->nokeep, true, memory_order_relaxed);
+    return false;
+}
+
 int cc__stream_wait(cc_stream *s, int events, double timeout,
                     int64_t deadline)
 {
     double left = CC_FOREVER;
+    cc_loop *l;
     int r;
 
     if (timeout == 0)
         return -EAGAIN;
+    l = cc_loop_current();
+    if (l != NULL && cc__ctx_get()->task != NULL && may_keep(s, l)) {
+        if (deadline != CC__NS_FOREVER && deadline <= cc__now_ns())
+            return -ETIMEDOUT;
+        r = cc__wait_fd_kept(s->fd, events, deadline, s->key);
+        return r >= 0 ? r : -errno;
+    }
     if (deadline != CC__NS_FOREVER) {
         int64_t ns = deadline - cc__now_ns();
 
@@ -216,6 +254,26 @@ void cc__stream_cancel(cc_stream *s)
 }
 
 /*
+ * Take the socket out of the epoll of the loop that kept it registered,
+ * while fd is still open (epoll forgets a closed descriptor only once no
+ * other copy of it -- a dup, a forked child's -- is left).  From the
+ * loop's own thread its table is cleaned too; from another thread epoll
+ * is told directly, and the loop's record, under this stream's key, is
+ * never used again.  Nobody waits on the stream any more.
+ */
+static void unkeep(cc_stream *s, int fd)
+{
+    cc_loop *k = atomic_load(&s->kloop);
+
+    if (k == NULL)
+        return;
+    if (k == cc_loop_current())
+        cc__fd_unkeep(fd, s->key);
+    else
+        epoll_ctl(atomic_load(&s->kepfd), EPOLL_CTL_DEL, fd, NULL);
+}
+
+/*
  * Close the descriptor once no call uses it.  Calls wait only while
  * holding rlock or dlock, so if both can be taken at once nobody is
  * blocked; else the socket is shut down, which wakes them (they see
@@ -245,6 +303,7 @@ static void stream_shut(cc_stream *s)
     s->fd = -1;
     cc__stream_wbuf_free_locked(s);
     cc__mutex_unlock(&s->wmu);
+    unkeep(s, fd);
     free(s->rbuf);
     s->rbuf = NULL;
     s->rcap = s->rpos = s->rend = 0;

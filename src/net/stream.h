@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "concur/aio.h"
 #include "concur/net.h"
 #include "net/addr.h"
 #include "internal/lock.h"
@@ -50,6 +51,12 @@ struct cc_stream {
     _Atomic bool closing;       /* cc_stream_close has begun (once) */
     _Atomic bool closed;        /* set before the fd is shut: ESHUTDOWN */
     _Atomic bool cancelled;     /* the server cancelled it: ECANCELED */
+    uint64_t key;               /* names this socket in loops' fd tables */
+    _Atomic(cc_loop *) kloop;   /* the loop that keeps fd registered, once
+                                   a task waited on it (see wait below) */
+    _Atomic int kepfd;          /* ... and that loop's epoll descriptor */
+    _Atomic bool nokeep;        /* tasks of a second loop waited: plain
+                                   waits from then on */
     socklen_t peerlen;          /* 0: the peer's address is unknown */
     struct sockaddr_storage peer; /* the peer's address, taken at creation */
 
@@ -63,6 +70,8 @@ struct cc_stream {
     bool rdrained;              /* the last recv found the socket empty: wait
                                    before the next one (a recv would only
                                    say EAGAIN) */
+    bool rhup;                  /* a wait saw the peer hang up: a short recv
+                                   no longer means empty */
     int rerr;                   /* a sticky receive error (ECONNRESET) */
     _Atomic size_t limit;       /* readline/readuntil limit */
 

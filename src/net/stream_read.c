@@ -127,7 +127,7 @@ static int fill_locked(cc_stream *s, size_t need, char *dst, size_t dstlen,
                     s->rend += (size_t)r;
                 else
                     *got = (size_t)r;
-                s->rdrained = (size_t)r < room;
+                s->rdrained = (size_t)r < room && !s->rhup;
                 return 0;
             }
             if (r < 0 && errno == EINTR)
@@ -160,6 +160,8 @@ static int fill_locked(cc_stream *s, size_t need, char *dst, size_t dstlen,
         m = cc__stream_wait(s, events, timeout, deadline);
         if (m < 0)
             return -m;
+        if (m & CC__HANGUP)
+            s->rhup = true;
         if (m & CC_WRITABLE)
             cc__stream_flush(s, true);
         if (m & CC_READABLE)

@@ -321,6 +321,93 @@ static void test_readline_in_a_task_with_a_trickle(void **state)
     nu_no_fd_leak(fds);
 }
 
+/* The last bytes and the end of the stream arriving together, while a
+ * task waits: the reader must see both, though a single wake-up announced
+ * them (a task's waits are edge-triggered: a short read after a hang-up
+ * does not mean the socket is empty -- the end still waits behind it). */
+typedef struct last_words {
+    cc_stream *r;
+    int sock;       /* the raw peer */
+    int mode;       /* 0: write + shutdown, 1: write + close, 2: + reset */
+} last_words;
+
+static void *say_last_words(void *arg)
+{
+    last_words *lw = arg;
+    tu_sleep(0.0005 * tu_rand_below(3));
+    if (send(lw->sock, "last words", 10, MSG_NOSIGNAL) != 10)
+        return cc_fail(EIO, "send");
+    if (lw->mode == 0) {
+        shutdown(lw->sock, SHUT_WR);
+    } else {
+        if (lw->mode == 2) {
+            struct linger lg = {1, 0};
+            setsockopt(lw->sock, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+        close(lw->sock);
+        lw->sock = -1;
+    }
+    return arg;
+}
+
+static void *hear_last_words(void *arg)
+{
+    last_words *lw = arg;
+    char *l = cc_stream_readline(lw->r, 5);
+    if (l == NULL) {
+        /* a reset may throw the data away: ECONNRESET, never a hang */
+        if (lw->mode == 2 && errno == ECONNRESET)
+            return arg;
+        return cc_fail_from(cc_last_error(), EIO, "readline (mode %d)",
+                            lw->mode);
+    }
+    bool ok = strcmp(l, "last words") == 0;
+    cc_blob_free(l);
+    if (!ok)
+        return cc_fail(EPROTO, "wrong last words");
+    l = cc_stream_readline(lw->r, 5);
+    if (l == NULL && !(lw->mode == 2 && errno == ECONNRESET))
+        return cc_fail_from(cc_last_error(), EIO, "the end (mode %d)",
+                            lw->mode);
+    ok = l == NULL || cc_blob_len(l) == 0;
+    cc_blob_free(l);
+    return ok ? arg : cc_fail(EPROTO, "more after the end");
+}
+
+static void *last_words_rounds(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 300; i++) {
+        int sv[2];
+        last_words lw;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+            return cc_fail(errno, "socketpair");
+        lw.r = cc_stream_from_fd(sv[0]);
+        lw.sock = sv[1];
+        lw.mode = i % 3;
+        cc_future *reader = cc_spawn(hear_last_words, &lw);
+        cc_thread *t = cc_thread_start(say_last_words, &lw, "peer");
+        int rc = cc_future_result(reader, NULL, 10);
+        cc_future_free(reader);
+        cc_thread_join(t, NULL, 10);
+        cc_thread_free(t);
+        if (lw.sock >= 0)
+            close(lw.sock);
+        cc_stream_free(lw.r);
+        if (rc != 0)
+            return cc_fail_from(cc_last_error(), EIO, "round %d", i);
+    }
+    return arg;
+}
+
+static void test_the_end_right_behind_the_data(void **state)
+{
+    (void)state;
+    int fds = nu_fds();
+    assert_ok(cc_run(last_words_rounds, state, NULL));
+    nu_no_fd_leak(fds);
+}
+
 /* ---- writing ---- */
 
 typedef struct slow_reader {
@@ -1019,6 +1106,7 @@ int main(void)
         cmocka_unit_test(test_readline_limit_keeps_the_data),
         cmocka_unit_test(test_readuntil),
         cmocka_unit_test(test_readline_in_a_task_with_a_trickle),
+        cmocka_unit_test(test_the_end_right_behind_the_data),
         cmocka_unit_test(test_write_and_drain_with_water_marks),
         cmocka_unit_test(test_small_writes_into_a_full_socket),
         cmocka_unit_test(test_write_eof_half_closes_each_way),
