@@ -10,11 +10,14 @@
  *                        coroutine, on threads (one per connection, or a
  *                        pool) when called from a plain thread
  *
- * Threads and coroutines.  Every call works from both: a thread blocks, a
- * coroutine suspends while its loop runs the other tasks (sockets are
- * non-blocking and every wait goes through cc_wait_fd).  Name resolution
- * (getaddrinfo) runs on the loop's default executor when called from a
- * coroutine (cc_to_thread), so a loop never blocks on DNS.  Every blocking
+ * Threads and coroutines.  Every call works from both: a thread blocks in
+ * poll, a coroutine suspends while its loop runs the other tasks (sockets
+ * are non-blocking; a socket a task waited on stays registered with its
+ * loop's epoll until the stream closes, so waiting again is free).  Name
+ * resolution (getaddrinfo) runs on the loop's default executor when called
+ * from a coroutine (cc_to_thread), so a loop never blocks on DNS; a plain
+ * thread calls it directly, and the timeout cannot cut it short.  Every
+ * blocking
  * call takes a timeout (ETIMEDOUT; EAGAIN when it is 0, where that means
  * "don't wait"), honours deadline scopes (cc_deadline_push), and fails with
  * ECANCELED when the calling task is cancelled.
@@ -152,8 +155,10 @@ CC_API bool cc_stream_at_eof(cc_stream *s);
  * request/response exchange never stalls on output left in the buffer.
  * Returns 0, or -1 with EPIPE/ECONNRESET (the connection is broken; the
  * message says how), ESHUTDOWN (after write_eof or close), ECANCELED (its
- * server is being closed), ENOMEM (nothing was queued).  A failed write
- * queues nothing.  len 0 is fine.
+ * server is being closed), ENOMEM (no memory to buffer the rest: nothing
+ * was queued -- or, if part of the bytes had gone out already, the
+ * connection is broken, since the stream would have a hole).  len 0 is
+ * fine.
  * The buffer grows without bound if nobody drains: call cc_stream_drain
  * after writes that may outpace the peer.
  */
@@ -225,7 +230,10 @@ CC_API void cc_stream_free(cc_stream *s);
 CC_API int cc_stream_peername(const cc_stream *s, char *buf, size_t len);
 CC_API int cc_stream_sockname(const cc_stream *s, char *buf, size_t len);
 
-/* cc_stream_fd - the socket (owned by the stream), for setsockopt. */
+/* cc_stream_fd - the socket, for setsockopt and the like.  Owned by the
+ * stream: never close it (nor dup it and keep the copy past the stream's
+ * close: a loop's epoll forgets a socket only when its last copy closes).
+ * -1 with ESHUTDOWN after close. */
 CC_API int cc_stream_fd(const cc_stream *s);
 
 /* --------------------------------------------------------------- serving */

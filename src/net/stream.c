@@ -8,6 +8,12 @@
  * takes the read and drain locks they hold across their waits and only
  * then closes the descriptor, so a blocked call in another thread never
  * polls a closed or reused descriptor number.
+ *
+ * Waiting: a thread polls; a task waits through its loop with a kept
+ * registration (src/aio/fdwait.c): the first loop whose task waits on the
+ * socket keeps it in its epoll, edge-triggered, until the stream closes,
+ * and a wait costs no epoll_ctl.  Close takes it out of that epoll before
+ * the descriptor goes.
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
