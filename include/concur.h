@@ -10,6 +10,7 @@
  *   aio       the event loop, coroutines (tasks), timers, fd waits, groups
  *   process   processes, pipes, process queue, shared memory, process pool
  *   subprocess  other programs: run, Popen, communicate, pipelines
+ *   net       TCP and UNIX streams: connect, serve, readline, write, drain
  */
 #ifndef CONCUR_H
 #define CONCUR_H
@@ -22,5 +23,6 @@
 #include "concur/aio.h"
 #include "concur/process.h"
 #include "concur/subprocess.h"
+#include "concur/net.h"
 
 #endif

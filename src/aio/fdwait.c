@@ -7,6 +7,20 @@
  * when none does (level-triggered, so nothing is missed between waits).
  * Several tasks may wait on one fd, for the same or different events.
  * Registrations belong to the loop thread.
+ *
+ * Kept registrations (cc__wait_fd_kept, for the net layer's sockets) are
+ * made once, edge-triggered for reading and writing (Go's netpoller does
+ * the same), and stay until the owner drops them (cc__fd_unkeep) before it
+ * closes the fd: a connection waited on again and again costs no
+ * epoll_ctl, and the loop never calls epoll_ctl on such an fd outside a
+ * wait on it, so it cannot race the owner closing it from another thread.
+ * An edge that comes while nobody waits is latched in `ready` and taken by
+ * the next wait, which then returns at once; the owner's read or write
+ * that follows meets at worst one EAGAIN.  A kept registration carries its
+ * owner's key, unique to the open file: one found under another key (or
+ * by a plain cc_wait_fd) is taken for what it may be -- left over from a
+ * file since closed, whose number was reused -- and made again (adding an
+ * fd that is ready reports it at once, so nothing is lost).
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -27,6 +41,8 @@ typedef struct fd_waiter {
 struct cc__fdreg {
     int fd;
     uint32_t mask;              /* epoll events registered (0: not in epoll) */
+    uint64_t key;               /* the owner of a kept registration, or 0 */
+    int ready;                  /* kept: edges nobody waited for (CC_*) */
     fd_waiter *waiters;
 };
 
@@ -59,14 +75,23 @@ static cc__fdreg *reg_get(cc_loop *l, int fd)
     return l->fds[fd];
 }
 
-/* Bring epoll in line with the waiters.  0 or an errno. */
-static int sync_interest(cc_loop *l, cc__fdreg *r)
+/* The union of the waiters' interests. */
+static uint32_t wanted(const cc__fdreg *r)
 {
     uint32_t want = 0;
+
+    for (const fd_waiter *w = r->waiters; w != NULL; w = w->next)
+        want |= to_epoll(w->events);
+    return want;
+}
+
+/* Bring epoll in line with the waiters of a plain registration.  0 or an
+ * errno. */
+static int sync_interest(cc_loop *l, cc__fdreg *r)
+{
+    uint32_t want = wanted(r);
     struct epoll_event ev;
 
-    for (fd_waiter *w = r->waiters; w != NULL; w = w->next)
-        want |= to_epoll(w->events);
     if (want == r->mask)
         return 0;
     ev.events = want;
@@ -106,9 +131,10 @@ static void unlink_waiter(cc__fdreg *r, fd_waiter *w)
 void cc__fd_ready(cc_loop *l, int fd, uint32_t events)
 {
     cc__fdreg *r = (size_t)fd < l->nfds ? l->fds[fd] : NULL;
-    int ready = (events & EPOLLIN ? CC_READABLE : 0) |
+    int ready = (events & (EPOLLIN | EPOLLRDHUP) ? CC_READABLE : 0) |
                 (events & EPOLLOUT ? CC_WRITABLE : 0);
     bool trouble = (events & (EPOLLERR | EPOLLHUP)) != 0;
+    int taken = 0;
     fd_waiter *w;
     fd_waiter *next;
 
@@ -122,10 +148,17 @@ void cc__fd_ready(cc_loop *l, int fd, uint32_t events)
             continue;
         w->revents = trouble ? w->events : (w->events & ready);
         unlink_waiter(r, w);
-        if (cc__waiter_claim(&w->w, &wk))
+        if (cc__waiter_claim(&w->w, &wk)) {
+            taken |= w->revents;
             cc__wakeup_fire(wk);
+        }
     }
-    (void)sync_interest(l, r);
+    if (r->key != 0) { /* kept: latch what nobody took; no epoll_ctl */
+        r->ready |= (trouble ? CC_READABLE | CC_WRITABLE : ready) & ~taken;
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            r->ready |= CC__HANGUP; /* sticky: see cc__wait_fd_kept */
+    } else
+        (void)sync_interest(l, r);
 }
 
 void cc__fd_free_all(cc_loop *l)
@@ -173,13 +206,97 @@ static int wait_fd_thread(int fd, int events, double timeout)
     }
 }
 
+#define KEPT (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+/* Register a kept fd: once, edge-triggered, for both directions (a MOD,
+ * like an ADD, reports an fd that is ready already).  0 or an errno. */
+static int keep(cc_loop *l, cc__fdreg *r)
+{
+    struct epoll_event ev;
+
+    ev.events = KEPT;
+    ev.data.fd = r->fd;
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, r->fd, &ev) != 0 &&
+        (errno != EEXIST ||
+         epoll_ctl(l->epfd, EPOLL_CTL_MOD, r->fd, &ev) != 0))
+        return errno;
+    r->mask = ev.events;
+    r->ready = 0;
+    return 0;
+}
+
+/*
+ * A task's wait on its loop: key 0 for a plain wait (the registration goes
+ * when the last waiter does), else a kept one.  The mask, or -1 recorded.
+ */
+static int wait_in_loop(cc_loop *l, int fd, int events, int64_t deadline,
+                        uint64_t key)
+{
+    cc__fdreg *r = reg_get(l, fd);
+    fd_waiter w;
+    int rc;
+
+    if (r == NULL)
+        return cc__err(ENOMEM, "cc_wait_fd: out of memory");
+    if (r->key != key && r->key != 0) {
+        /* Kept under another owner (or by one since gone): epoll may or
+         * may not still hold it; registering afresh settles it (ADD meets
+         * EEXIST, MOD meets ENOENT: both are handled). */
+        r->mask = 0;
+        r->ready = 0;
+    }
+    r->key = key;
+    if (key != 0) {
+        int got = r->ready & events;
+
+        if (r->mask != KEPT) {
+            rc = keep(l, r);
+            if (rc != 0) {
+                r->key = 0;
+                if (rc == EPERM) /* a regular file: always ready */
+                    return events;
+                return cc__errf(rc, "cc_wait_fd: cannot watch fd %d: %s",
+                                fd, strerror(rc));
+            }
+        }
+        if (got != 0) { /* an edge came while nobody waited */
+            r->ready &= ~got;
+            return got | (r->ready & CC__HANGUP);
+        }
+    }
+    cc__waiter_init(&w.w);
+    w.events = events;
+    w.revents = 0;
+    w.prev = NULL;
+    w.next = r->waiters;
+    if (r->waiters != NULL)
+        r->waiters->prev = &w;
+    r->waiters = &w;
+    w.linked = true;
+    rc = key != 0 ? 0 : sync_interest(l, r);
+    if (rc != 0) {
+        unlink_waiter(r, &w);
+        (void)sync_interest(l, r);
+        if (rc == EPERM) /* a regular file: always ready, as poll() says */
+            return events;
+        return cc__errf(rc, "cc_wait_fd: cannot watch fd %d: %s", fd,
+                        strerror(rc));
+    }
+    rc = cc__waiter_park(&w.w, deadline);
+    unlink_waiter(r, &w);
+    if (r->key == 0)
+        (void)sync_interest(l, r);
+    if (rc == 0)
+        return w.revents | (r->key != 0 ? r->ready & CC__HANGUP : 0);
+    if (rc == ECANCELED)
+        return cc__err(ECANCELED, "cc_wait_fd: the task was cancelled");
+    return cc__err(ETIMEDOUT, "cc_wait_fd timed out");
+}
+
 int cc_wait_fd(int fd, int events, double timeout)
 {
     cc_loop *l = cc__tls_loop;
-    cc__fdreg *r;
-    fd_waiter w;
     int64_t deadline;
-    int rc;
 
     if (fd < 0)
         return cc__errf(EBADF, "cc_wait_fd: bad fd %d", fd);
@@ -194,33 +311,36 @@ int cc_wait_fd(int fd, int events, double timeout)
         return cc__err(ECANCELED, "cc_wait_fd: the task is cancelled");
     if (cc__deadline_for(timeout, "cc_wait_fd", &deadline) != 0)
         return -1;
-    r = reg_get(l, fd);
-    if (r == NULL)
-        return cc__err(ENOMEM, "cc_wait_fd: out of memory");
-    cc__waiter_init(&w.w);
-    w.events = events;
-    w.revents = 0;
-    w.prev = NULL;
-    w.next = r->waiters;
-    if (r->waiters != NULL)
-        r->waiters->prev = &w;
-    r->waiters = &w;
-    w.linked = true;
-    rc = sync_interest(l, r);
-    if (rc != 0) {
-        unlink_waiter(r, &w);
-        (void)sync_interest(l, r);
-        if (rc == EPERM) /* a regular file: always ready, as poll() says */
-            return events;
-        return cc__errf(rc, "cc_wait_fd: cannot watch fd %d: %s", fd,
-                        strerror(rc));
-    }
-    rc = cc__waiter_park(&w.w, deadline);
-    unlink_waiter(r, &w);
-    (void)sync_interest(l, r);
-    if (rc == 0)
-        return w.revents;
-    if (rc == ECANCELED)
-        return cc__err(ECANCELED, "cc_wait_fd: the task was cancelled");
-    return cc__err(ETIMEDOUT, "cc_wait_fd timed out");
+    return wait_in_loop(l, fd, events, deadline, 0);
+}
+
+int cc__wait_fd_kept(int fd, int events, int64_t deadline, uint64_t key)
+{
+    cc_loop *l = cc__tls_loop;
+
+    if (cc__cancel_pending())
+        return cc__err(ECANCELED, "cc_wait_fd: the task is cancelled");
+    return wait_in_loop(l, fd, events, deadline, key);
+}
+
+void cc__fd_unkeep(int fd, uint64_t key)
+{
+    cc_loop *l = cc__tls_loop;
+    cc__fdreg *r;
+
+    if (l == NULL || fd < 0 || (size_t)fd >= l->nfds)
+        return;
+    r = l->fds[fd];
+    if (r == NULL || r->key != key)
+        return;
+    r->key = 0;
+    r->ready = 0;
+    r->mask = 0;
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+    (void)sync_interest(l, r); /* plain waiters left: nothing, usually */
+}
+
+int cc__loop_epfd(void)
+{
+    return cc__tls_loop != NULL ? cc__tls_loop->epfd : -1;
 }

@@ -134,6 +134,36 @@ int cc__checkpoint(const char *what);
  */
 int cc__err_wait(int rc, const char *what);
 
+/* --- used by the net layer (fdwait.c) --- */
+
+/*
+ * cc_wait_fd for the calling task (a task of the calling thread's loop,
+ * checked by the caller) with an absolute deadline, leaving fd registered
+ * with the loop's epoll after the wait, so that waiting on it again costs
+ * no epoll_ctl (interest that fires while nobody waits is trimmed).  `key`
+ * (never 0) names the open file behind fd for its whole life: a
+ * registration found under another key is treated as left over from a
+ * file since closed and made again.  Before closing fd, its owner calls
+ * cc__fd_unkeep from the loop's thread, or removes fd from the loop's
+ * epoll (cc__loop_epfd) itself from another thread.  The ready mask, or -1
+ * with ETIMEDOUT, ECANCELED, ENOMEM... recorded.
+ *
+ * The registration is edge-triggered: the caller must have found the fd
+ * not ready (EAGAIN, or a read shorter than asked) since the last wake-up
+ * before waiting again.  The mask then carries CC__HANGUP, for good, once
+ * the peer hung up or the socket failed: a short read no longer means
+ * "empty" (the end of the stream may still wait behind the data, with no
+ * edge left to announce it).
+ */
+#define CC__HANGUP 4
+int cc__wait_fd_kept(int fd, int events, int64_t deadline, uint64_t key);
+
+/* Drop the calling thread's loop's kept registration of fd, if key's. */
+void cc__fd_unkeep(int fd, uint64_t key);
+
+/* The epoll descriptor of the calling thread's loop, or -1. */
+int cc__loop_epfd(void);
+
 /* --- used by the future layer --- */
 
 /* Request cancellation of the task behind a task future (any thread). */
