@@ -9,6 +9,7 @@
  *   future    futures, executors, the thread pool, wait, as_completed, map
  *   aio       the event loop, coroutines (tasks), timers, fd waits, groups
  *   process   processes, pipes, process queue, shared memory, process pool
+ *   net       TCP and UNIX streams: connect, serve, readline, write, drain
  */
 #ifndef CONCUR_H
 #define CONCUR_H
@@ -20,5 +21,6 @@
 #include "concur/future.h"
 #include "concur/aio.h"
 #include "concur/process.h"
+#include "concur/net.h"
 
 #endif

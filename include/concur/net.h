@@ -28,7 +28,14 @@
  *
  * Concurrency on one stream: any number of threads and tasks may use a
  * stream, one reader and one writer at a time (reads are serialised among
- * themselves, writes among themselves: each whole call is atomic).
+ * themselves, writes among themselves: each whole call is atomic).  A
+ * write never waits, not even for a reader blocked on the same stream.
+ *
+ * Defaults, once for the whole header: every call fails with EINVAL (and
+ * changes nothing) given a NULL or foreign handle, a NaN timeout or bad
+ * arguments; with ESHUTDOWN after cc_stream_close; and, on a stream whose
+ * server is being closed (cc_server_close cancelling a thread handler),
+ * with ECANCELED.  Blocking calls are cancellation points.
  */
 #ifndef CONCUR_NET_H
 #define CONCUR_NET_H
@@ -68,14 +75,17 @@ typedef struct cc_server cc_server;
 CC_API cc_stream *cc_open_connection(const char *host, int port, double timeout);
 
 /* cc_open_unix_connection - the same for a UNIX stream socket at `path`
- * (ENOENT when nothing is there, ECONNREFUSED when nobody listens). */
+ * (ENOENT when nothing is there, ECONNREFUSED when nobody listens,
+ * ENAMETOOLONG when the path does not fit a sockaddr_un).  A listener
+ * whose backlog is full is retried until the timeout. */
 CC_API cc_stream *cc_open_unix_connection(const char *path, double timeout);
 
 /*
  * cc_stream_from_fd - a stream over a connected stream socket the caller
  * made (socketpair, accept of its own); the stream takes ownership of fd
  * (made non-blocking and close-on-exec) and closes it.  NULL with EINVAL
- * (not a connected stream socket) or ENOMEM (fd left open).
+ * (not a connected stream socket) or ENOMEM; on failure the fd is left
+ * open and still the caller's.
  */
 CC_API cc_stream *cc_stream_from_fd(int fd);
 
@@ -85,7 +95,8 @@ CC_API cc_stream *cc_stream_from_fd(int fd);
  * cc_stream_read - up to n bytes (asyncio's read(n)): waits until at least
  * one byte is there, then returns what is buffered, at most n.  Returns
  * the count, 0 at the end of the stream (or when n is 0), or -1 with
- * errno (ETIMEDOUT, EAGAIN, ECANCELED, ECONNRESET, ...).
+ * errno (ETIMEDOUT, EAGAIN, ECANCELED, ECONNRESET, ...).  Bytes already
+ * buffered are returned before a reset is reported.
  */
 CC_API ssize_t cc_stream_read(cc_stream *s, void *buf, size_t n, double timeout);
 
@@ -93,19 +104,23 @@ CC_API ssize_t cc_stream_read(cc_stream *s, void *buf, size_t n, double timeout)
  * cc_stream_readexactly - exactly n bytes into buf.  0, or -1 with ENODATA
  * when the stream ends first ("connection closed after 3 of 8 bytes"; the
  * bytes that did come stay buffered for the next read), or the errors of
- * cc_stream_read.  On ETIMEDOUT/ECANCELED nothing is consumed: what had
- * arrived stays buffered.
+ * cc_stream_read.  On every failure nothing is consumed: what had arrived
+ * stays buffered (the buffer grows to n bytes to hold it).
  */
 CC_API int cc_stream_readexactly(cc_stream *s, void *buf, size_t n, double timeout);
 
 /*
  * cc_stream_readline - one line, up to and including "\n", as a blob the
- * caller frees (cc_blob_free).  At the end of the stream: the last,
- * unterminated bytes if any, then an empty blob (length 0) -- as Python's
- * readline returns b"".  NULL with errno:
- *   EMSGSIZE   no "\n" within the limit (cc_stream_set_limit; default
- *              CC_STREAM_LIMIT): the data stays buffered, as asyncio's
- *              LimitOverrunError leaves it; read it with cc_stream_read
+ * caller frees (cc_blob_free; the blob's bytes are followed by a NUL not
+ * counted in its length, so it is also a C string when the line holds no
+ * NUL).  At the end of the stream: the last, unterminated bytes if any,
+ * then an empty blob (length 0) -- as Python's readline returns b"".
+ * NULL with errno:
+ *   EMSGSIZE   more than `limit` bytes before the "\n" (cc_stream_set_limit;
+ *              default CC_STREAM_LIMIT; as asyncio, the limit counts the
+ *              line without its separator): the data stays buffered, as
+ *              asyncio's LimitOverrunError leaves it; read it with
+ *              cc_stream_read
  *   ETIMEDOUT, EAGAIN, ECANCELED  nothing consumed: a partial line stays
  *   ECONNRESET, ENOMEM, EINVAL
  */
@@ -119,7 +134,8 @@ CC_API void *cc_stream_readline(cc_stream *s, double timeout);
 CC_API void *cc_stream_readuntil(cc_stream *s, const void *sep, size_t seplen,
                                  double timeout);
 
-/* cc_stream_set_limit - the readline/readuntil limit in bytes (> 0). */
+/* cc_stream_set_limit - the readline/readuntil limit in bytes (> 0).
+ * 0, or -1 with EINVAL.  Never waits. */
 CC_API int cc_stream_set_limit(cc_stream *s, size_t limit);
 
 /* cc_stream_at_eof - true once the peer's end of the stream has been read
@@ -135,7 +151,9 @@ CC_API bool cc_stream_at_eof(cc_stream *s);
  * (a read, readline, drain, close) also moves pending output, so a
  * request/response exchange never stalls on output left in the buffer.
  * Returns 0, or -1 with EPIPE/ECONNRESET (the connection is broken; the
- * message says how), ESHUTDOWN (after write_eof or close), ENOMEM.
+ * message says how), ESHUTDOWN (after write_eof or close), ECANCELED (its
+ * server is being closed), ENOMEM (nothing was queued).  A failed write
+ * queues nothing.  len 0 is fine.
  * The buffer grows without bound if nobody drains: call cc_stream_drain
  * after writes that may outpace the peer.
  */
@@ -146,21 +164,31 @@ CC_API int cc_stream_printf(cc_stream *s, const char *fmt, ...) CC_PRINTF(2, 3);
 
 /*
  * cc_stream_drain - wait until the buffered output is at or below the low
- * water mark (asyncio's drain: returns at once while it is below the high
- * mark).  0, or -1 with ETIMEDOUT/EAGAIN/ECANCELED (the data stays
- * buffered), EPIPE/ECONNRESET.
+ * water mark (asyncio's drain: returns at once while it is at or below
+ * the high mark).  0, or -1 with ETIMEDOUT/EAGAIN/ECANCELED (the data
+ * stays buffered), EPIPE/ECONNRESET.
  */
 CC_API int cc_stream_drain(cc_stream *s, double timeout);
 
 /*
  * cc_stream_set_water - the drain marks: drain returns at once while the
  * buffer holds at most `high` bytes, else waits for it to fall to `low`
- * (low <= high; defaults 64 KiB and 16 KiB, as asyncio's).
+ * (low <= high, else EINVAL; defaults 64 KiB and 16 KiB, as asyncio's).
  */
 CC_API int cc_stream_set_water(cc_stream *s, size_t high, size_t low);
 
-/* cc_stream_write_eof - after the buffered output, shut down the sending
- * direction (half-close): the peer reads EOF, this side can still read. */
+/* cc_stream_pending - the bytes of output buffered and not yet taken by
+ * the socket (asyncio's get_write_buffer_size); 0 for a bad handle. */
+CC_API size_t cc_stream_pending(const cc_stream *s);
+
+/*
+ * cc_stream_write_eof - after the buffered output, shut down the sending
+ * direction (half-close): the peer reads EOF, this side can still read.
+ * Never waits: with output still buffered, the shutdown happens when the
+ * stream's later calls have sent it (drain to see it go).  Later writes
+ * fail with ESHUTDOWN; a second write_eof is fine.  0, or -1 with
+ * EPIPE/ECONNRESET, ECANCELED, ESHUTDOWN (closed).
+ */
 CC_API int cc_stream_write_eof(cc_stream *s);
 
 /* ----------------------------------------------------------- the stream */
@@ -168,22 +196,31 @@ CC_API int cc_stream_write_eof(cc_stream *s);
 /*
  * cc_stream_close - send what is buffered (within `timeout`), then close
  * the connection (asyncio's close + wait_closed in one call).  0, or -1
- * with ETIMEDOUT/ECANCELED (the rest of the output is dropped, the
+ * with ETIMEDOUT/EAGAIN/ECANCELED (the rest of the output is dropped, the
  * connection closed all the same) or EPIPE/ECONNRESET.  Calls blocked on
- * the stream in other threads or tasks fail with ESHUTDOWN.  Later calls
- * fail with ESHUTDOWN; closing twice is fine.
+ * the stream in other threads or tasks fail with ESHUTDOWN (they are woken
+ * by a shutdown of the socket; the descriptor is closed only once none of
+ * them uses it).  Later calls fail with ESHUTDOWN; closing twice is fine
+ * (the second close returns 0 at once).  The handle stays valid until
+ * cc_stream_free.
  */
 CC_API int cc_stream_close(cc_stream *s, double timeout);
 
-/* cc_stream_free - close without waiting (buffered output is dropped) and
- * release the stream.  NULL is fine. */
+/* cc_stream_free - close without waiting (what the socket takes at once is
+ * sent, the rest of the buffered output is dropped) and release the
+ * stream.  Calls still blocked on it in other threads or tasks fail with
+ * ESHUTDOWN and the memory goes when the last of them has left.  NULL is
+ * fine. */
 CC_API void cc_stream_free(cc_stream *s);
 
 /*
  * cc_stream_peername, cc_stream_sockname - the remote and local address
  * as text: "127.0.0.1:8888", "[::1]:8888", or the UNIX path ("" when
- * unnamed).  Writes at most len bytes (NUL included) into buf; 0, or -1
- * with ERANGE (buf too small) or ENOTCONN.
+ * unnamed; "@name" for an abstract one).  Writes at most len bytes (NUL
+ * included) into buf; 0, or -1 with ERANGE (buf too small), ENOTCONN (the
+ * peer's address is unknown) or ESHUTDOWN (sockname after close).  The
+ * peer's address is taken when the stream is made, so peername still
+ * answers after a reset or a close.  Never waits.
  */
 CC_API int cc_stream_peername(const cc_stream *s, char *buf, size_t len);
 CC_API int cc_stream_sockname(const cc_stream *s, char *buf, size_t len);
@@ -195,8 +232,10 @@ CC_API int cc_stream_fd(const cc_stream *s);
 
 /*
  * A connection handler: serves one client on `s`, returns 0, or -1 after
- * cc_fail (the error is reported, see on_error).  The server closes and
- * frees the stream after the handler returns; the handler must not.
+ * cc_fail (the error is reported, see on_error; -1 without cc_fail reports
+ * the handler's last error).  The server closes the stream after the
+ * handler returns (its buffered output gets up to flush_timeout to go out)
+ * and frees it; the handler may close it itself, but must not free it.
  */
 typedef int (*cc_stream_handler)(cc_stream *s, void *arg);
 
@@ -220,7 +259,12 @@ typedef struct cc_serve_opts {
                                  CC_STREAM_LIMIT) */
     const char *unix_path;    /* listen on this UNIX socket path instead of
                                  host:port (an existing socket file there is
-                                 replaced; removed at close) */
+                                 replaced, any other file is EADDRINUSE;
+                                 removed at close) */
+    double flush_timeout;     /* how long the output a handler left buffered
+                                 may take to go out once it returns, before
+                                 the connection is closed (0: 30 s;
+                                 CC_FOREVER: no limit) */
     /* Called with each handler's error (the error is owned by the server,
      * valid during the call); NULL: printed on stderr as "concur: handler
      * for <peer> failed: <error with its cause chain>", a documented
@@ -230,17 +274,22 @@ typedef struct cc_serve_opts {
 } cc_serve_opts;
 
 /*
- * cc_serve - listen on host:port (host NULL or "" : every address; port 0:
- * a free port, see cc_server_port) and run handler(stream, arg) for every
- * connection, until cc_server_close.  Returns once listening, with the
- * server owned by the caller; the accepting goes on in the background --
- * as a task on the calling coroutine's loop (TASKS: the loop must keep
- * running), or in an acceptor thread (THREADS, POOL).  Running out of
- * descriptors on accept (EMFILE/ENFILE) pauses accepting for a moment and
- * resumes: the server keeps serving once descriptors free up.  NULL with
- * errno: EADDRINUSE, EACCES, ENOENT (host unknown), EINVAL (handler NULL,
- * port out of range, CC_SERVE_POOL without a pool, CC_SERVE_TASKS outside
- * a coroutine), EMFILE, ENOMEM.
+ * cc_serve - listen on host:port (host NULL or "" : every address, IPv6
+ * and IPv4 on one dual-stack socket where the machine has IPv6; a name
+ * that resolves to several addresses listens on each, up to 8, on one
+ * port; port 0: a free port, see cc_server_port) and run handler(stream,
+ * arg) for every connection, until cc_server_close.  Returns once
+ * listening, with the server owned by the caller; the accepting goes on
+ * in the background -- as a task on the calling coroutine's loop (TASKS:
+ * the loop must keep running until the server is closed; a loop that ends
+ * first cancels the acceptor and the handlers), or in an acceptor thread
+ * (THREADS, POOL).  Accepted sockets are non-blocking, close-on-exec, with
+ * TCP_NODELAY.  Running out of descriptors on accept (EMFILE/ENFILE)
+ * pauses accepting for 50 ms and retries, logging nothing: the server
+ * keeps serving once descriptors free up.  NULL with errno: EADDRINUSE,
+ * EACCES, ENOENT (host unknown), EINVAL (handler NULL, port out of range,
+ * CC_SERVE_POOL without a pool, CC_SERVE_TASKS outside a coroutine, an
+ * unknown mode), ENAMETOOLONG (unix_path), EMFILE, ENOMEM, ECANCELED.
  */
 CC_API cc_server *cc_serve(const char *host, int port, cc_stream_handler handler,
                            void *arg, const cc_serve_opts *opts);
@@ -254,12 +303,19 @@ CC_API size_t cc_server_connections(const cc_server *srv);
 
 /*
  * cc_server_close - graceful close: stop accepting (the listening socket
- * is closed at once), let running handlers finish within `grace` seconds,
- * then cancel the rest -- tasks are cancelled (their calls fail with
- * ECANCELED), threads see every call on their stream fail with ECANCELED
- * -- and wait for them to return.  Returns how many handlers had to be
- * cancelled (0 when all finished in time), or -1 with EINVAL.  Any thread
- * or task may call it, once; later calls return 0.
+ * is closed at once), let running handlers finish within `grace` seconds
+ * (0: none; CC_FOREVER: no limit), then cancel the rest -- tasks are
+ * cancelled (their calls fail with ECANCELED), threads see every call on
+ * their stream fail with ECANCELED (the socket is shut down to wake a
+ * blocked call; a thread blocked in something else is waited for), pool
+ * jobs not started yet never start -- and wait for them to return.
+ * Returns how many handlers had to be cancelled (0 when all finished in
+ * time), or -1 with EINVAL.  Any thread or task may call it, once; later
+ * calls return 0 at once.  A caller task that is cancelled skips the rest
+ * of the grace; the waiting after the cancellations is not interruptible.
+ * Called from one of the server's own handlers, it does all of this for
+ * the other handlers; the calling one goes on, and cc_server_free waits
+ * for it.  In TASKS mode the server's loop must be running (or gone).
  */
 CC_API int cc_server_close(cc_server *srv, double grace);
 
@@ -270,7 +326,8 @@ CC_API int cc_server_close(cc_server *srv, double grace);
  */
 CC_API int cc_server_wait(cc_server *srv, double timeout);
 
-/* cc_server_free - close (grace 0) if not closed, and release.  NULL is
+/* cc_server_free - close (grace 0) if not closed, wait for every handler
+ * to return (one that closed the server included) and release.  NULL is
  * fine.  Must not be called from one of the server's own handlers. */
 CC_API void cc_server_free(cc_server *srv);
 

@@ -1,0 +1,533 @@
+/*
+ * accept.c - a cc_server's acceptors and connections (net layer).
+ *
+ * TASKS mode: one task per listening socket on the caller's loop accepts
+ * (waiting with cc_wait_fd, so the loop runs everything else meanwhile)
+ * and spawns a task per connection on the same loop.  THREADS and POOL
+ * modes: one acceptor thread polls every listening socket and an eventfd
+ * that stops it, and starts a thread per connection or submits a job to
+ * the pool.  Sockets are accepted non-blocking and close-on-exec, with
+ * TCP_NODELAY.
+ *
+ * Running out of descriptors (EMFILE, ENFILE) or memory on accept pauses
+ * the acceptor for PAUSE seconds and retries: a level-triggered listening
+ * socket stays readable while a connection waits in the backlog, so
+ * retrying at once would spin.  Nothing is logged; the server serves again
+ * as soon as descriptors free up.  max_connections is a semaphore taken
+ * before each accept and given back when a connection has been closed.
+ *
+ * See server.h for the records, the lists and who may free what.
+ */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal/aio.h"
+#include "internal/error.h"
+#include "net/server.h"
+#include "net/stream.h"
+
+#define PAUSE 0.05          /* after EMFILE/ENFILE/ENOMEM on accept */
+#define PAUSE_MS 50
+#define YIELD_EVERY 32      /* accepts in a row before an acceptor task
+                               lets the loop run the new handlers */
+#define RETRIES_IN_A_ROW 16 /* transient accept errors before a pause */
+
+/* ------------------------------------------------------------- waiting */
+
+/* Run with a shield in a task, so that cleanup waits cannot be cut short
+ * by the task's cancellation. */
+static bool shield_on(void)
+{
+    return cc_current_task() != NULL && cc_shield_push(CC_FOREVER) == 0;
+}
+
+void cc__wait_future_hold(cc_future *f)
+{
+    bool shielded = shield_on();
+
+    while (cc_future_result(f, NULL, CC_FOREVER) != 0 &&
+           !cc_future_done(f))
+        ;
+    if (shielded)
+        cc_shield_pop();
+}
+
+void cc__wait_event_hold(cc_event *e)
+{
+    bool shielded = shield_on();
+
+    while (cc_event_wait(e, CC_FOREVER) != 0)
+        ;
+    if (shielded)
+        cc_shield_pop();
+}
+
+/* -------------------------------------------------------- error reports */
+
+/* The handler returned -1: hand its error to on_error, or print it. */
+static void report_failure(cc_server *srv, cc_stream *s)
+{
+    const cc_error *pending = cc_error_pending();
+    char peer[CC__PEER_MAX];
+    cc_error *err = NULL;
+
+    if (pending != NULL) {
+        err = cc_error_copy(pending);
+        cc_error_clear();
+    } else if (cc_last_error() != NULL) {
+        err = cc_error_copy(cc_last_error());
+    }
+    if (err == NULL)
+        err = cc_error_new(EIO, NULL, "the handler returned -1");
+    cc__stream_peer(s, peer);
+    cc__stream_lock_hold(&srv->report);
+    if (srv->on_error != NULL) {
+        srv->on_error(srv, peer, err, srv->arg);
+    } else {
+        char text[1024];
+
+        if (err != NULL)
+            cc_error_format(err, text, sizeof(text));
+        else
+            snprintf(text, sizeof(text), "(out of memory for the error)");
+        fprintf(stderr, "concur: handler for %s failed: %s\n", peer, text);
+    }
+    cc__lock_release_owned(&srv->report);
+    cc_error_free(err);
+}
+
+/* ---------------------------------------------------------- connections */
+
+static void list_unlink(cc__conn **head, cc__conn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void list_push(cc__conn **head, cc__conn *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head != NULL)
+        (*head)->prev = c;
+    *head = c;
+}
+
+/*
+ * The end of a connection: close its stream (the output a handler left
+ * gets flush_timeout to go, unless the connection was cancelled), give its
+ * slot back, and move it to the zombies.
+ */
+void cc__conn_end(cc__conn *c)
+{
+    cc_server *srv = c->srv;
+    bool drained;
+    bool empty;
+    cc_stream *s = c->s;
+
+    if (!atomic_load(&s->cancelled) && !cc_cancelled() &&
+        cc_stream_pending(s) > 0)
+        (void)cc_stream_close(s, srv->flush_timeout);
+    cc__mutex_lock(&srv->mu);
+    c->s = NULL; /* the closer cancels no more */
+    list_unlink(&srv->live, c);
+    list_push(&srv->zombies, c);
+    srv->nlive--;
+    drained = srv->state != CC__SRV_OPEN && srv->nlive <= srv->drain_target;
+    empty = srv->state != CC__SRV_OPEN && srv->nlive == 0;
+    cc__mutex_unlock(&srv->mu);
+    cc_stream_free(s);
+    if (srv->slots != NULL)
+        cc_sem_release(srv->slots);
+    if (drained)
+        cc_event_set(srv->drained);
+    if (empty)
+        cc_event_set(srv->empty);
+}
+
+/* A connection's task, thread or pool job. */
+static void *conn_main(void *arg)
+{
+    cc__conn *c = arg;
+    int expected = CC__CLAIM_NONE;
+    cc_server *srv;
+    int rc;
+
+    c->runner = pthread_self();
+    if (!atomic_compare_exchange_strong(&c->claimed, &expected,
+                                        CC__CLAIM_RUN))
+        return NULL; /* the closing server took it and ended it */
+    srv = c->srv;
+    rc = srv->handler(c->s, srv->arg);
+    if (rc != 0)
+        report_failure(srv, c->s);
+    cc__conn_end(c);
+    return NULL;
+}
+
+/* Free a zombie whose task, thread or job has ended. */
+static void conn_free(cc__conn *c)
+{
+    if (c->f != NULL)
+        cc_future_free(c->f);
+    if (c->t != NULL)
+        cc_thread_free(c->t);
+    free(c);
+}
+
+/* Has a zombie's task, thread or job ended (wait: wait for it)? */
+static bool conn_over(cc__conn *c, bool wait)
+{
+    if (c->f != NULL) {
+        if (wait)
+            cc__wait_future_hold(c->f);
+        return cc_future_done(c->f);
+    }
+    if (c->t != NULL) {
+        bool shielded;
+        int rc;
+
+        if (!wait)
+            return cc_thread_join(c->t, NULL, 0) == 0 ||
+                   !cc_thread_is_alive(c->t);
+        shielded = shield_on();
+        do
+            rc = cc_thread_join(c->t, NULL, CC_FOREVER);
+        while (rc != 0 && cc_thread_is_alive(c->t));
+        if (shielded)
+            cc_shield_pop();
+    }
+    return true;
+}
+
+void cc__server_reap(cc_server *srv, bool wait)
+{
+    cc__conn *list;
+    cc__conn *keep = NULL;
+    cc__conn *next;
+
+    cc__mutex_lock(&srv->mu);
+    list = srv->zombies;
+    srv->zombies = NULL;
+    cc__mutex_unlock(&srv->mu);
+    for (cc__conn *c = list; c != NULL; c = next) {
+        next = c->next;
+        if (conn_over(c, wait)) {
+            conn_free(c);
+        } else {
+            c->next = keep;
+            keep = c;
+        }
+    }
+    if (keep == NULL)
+        return;
+    cc__mutex_lock(&srv->mu);
+    for (cc__conn *c = keep; c != NULL; c = next) {
+        next = c->next;
+        list_push(&srv->zombies, c);
+    }
+    cc__mutex_unlock(&srv->mu);
+}
+
+/*
+ * Hand an accepted socket to a new connection.  0, or an errno (the
+ * socket is closed and the slot given back by the caller): ESHUTDOWN (the
+ * server is closing), ENOMEM, EAGAIN (no thread).
+ */
+static int conn_start(cc_server *srv, int fd, struct sockaddr_storage *ss,
+                      socklen_t len)
+{
+    cc__conn *c;
+    cc_stream *s;
+    int rc = 0;
+
+    if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
+        int one = 1;
+
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    s = cc__stream_new(fd, (struct sockaddr *)ss, len);
+    c = calloc(1, sizeof(*c));
+    if (s == NULL || c == NULL) {
+        free(s);
+        free(c);
+        close(fd);
+        return ENOMEM;
+    }
+    atomic_store_explicit(&s->limit, srv->limit, memory_order_relaxed);
+    c->srv = srv;
+    c->s = s;
+    atomic_init(&c->claimed, CC__CLAIM_NONE);
+    /* Start it under mu: its end (which takes mu) cannot come before it is
+     * on the live list. */
+    cc__mutex_lock(&srv->mu);
+    if (srv->state != CC__SRV_OPEN) {
+        rc = ESHUTDOWN;
+    } else if (srv->mode == CC_SERVE_TASKS) {
+        c->f = cc_spawn(conn_main, c);
+        rc = c->f == NULL ? errno : 0;
+    } else if (srv->mode == CC_SERVE_THREADS) {
+        c->t = cc_thread_start(conn_main, c, "cc-conn");
+        rc = c->t == NULL ? errno : 0;
+    } else {
+        c->f = cc_submit(srv->pool, conn_main, c);
+        rc = c->f == NULL ? errno : 0;
+    }
+    if (rc == 0) {
+        list_push(&srv->live, c);
+        srv->nlive++;
+    }
+    cc__mutex_unlock(&srv->mu);
+    if (rc != 0) {
+        cc_stream_free(s);
+        free(c);
+    }
+    return rc;
+}
+
+/* What an acceptor does about an accept() error. */
+enum { ACC_WAIT, ACC_PAUSE, ACC_RETRY, ACC_STOP };
+
+static int accept_verdict(int e)
+{
+    switch (e) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return ACC_WAIT;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        return ACC_PAUSE;
+    case EBADF:
+    case EINVAL: /* not listening any more (shut down) */
+    case ENOTSOCK:
+        return ACC_STOP;
+    default: /* ECONNABORTED, EPROTO, EINTR, EPERM, network errors of the
+              * new connection: the next one may be fine */
+        return ACC_RETRY;
+    }
+}
+
+static int accept_one(int lfd, struct sockaddr_storage *ss, socklen_t *len)
+{
+    *len = sizeof(*ss);
+    return accept4(lfd, (struct sockaddr *)ss, len,
+                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/* ------------------------------------------------------ TASKS acceptor */
+
+static void *accept_task(void *arg)
+{
+    cc__listener *l = arg;
+    cc_server *srv = l->srv;
+    unsigned retries = 0;
+    unsigned in_a_row = 0;
+
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int fd;
+        int rc;
+
+        if (srv->slots != NULL && cc_sem_acquire(srv->slots, CC_FOREVER) != 0)
+            break; /* cancelled */
+        for (;;) {
+            fd = accept_one(l->fd, &ss, &len);
+            if (fd >= 0)
+                break;
+            switch (accept_verdict(errno)) {
+            case ACC_WAIT:
+                in_a_row = 0;
+                if (cc_wait_fd(l->fd, CC_READABLE, CC_FOREVER) < 0)
+                    goto stop;
+                continue;
+            case ACC_RETRY:
+                if (++retries < RETRIES_IN_A_ROW)
+                    continue;
+                __attribute__((fallthrough)); /* it keeps failing: pause */
+            case ACC_PAUSE:
+                retries = 0;
+                if (cc_sleep(PAUSE) != 0)
+                    goto stop;
+                continue;
+            default:
+                goto stop;
+            }
+        }
+        retries = 0;
+        rc = conn_start(srv, fd, &ss, len);
+        if (rc != 0) {
+            if (srv->slots != NULL)
+                cc_sem_release(srv->slots);
+            if (rc == ESHUTDOWN)
+                break;
+            if (cc_sleep(PAUSE) != 0) /* out of memory: as EMFILE */
+                break;
+        }
+        cc__server_reap(srv, false);
+        if (++in_a_row % YIELD_EVERY == 0 && cc_yield() != 0)
+            break;
+    }
+    return NULL;
+stop:
+    if (srv->slots != NULL)
+        cc_sem_release(srv->slots);
+    return NULL;
+}
+
+/* ---------------------------------------------------- THREADS acceptor */
+
+/* Wait for a listening socket to be readable (or `ms`); false when the
+ * server is stopping. */
+static bool thread_wait(cc_server *srv, bool all, int ms)
+{
+    struct pollfd p[CC__ADDRS_MAX + 1];
+    int n = 0;
+
+    p[n].fd = srv->wakefd;
+    p[n++].events = POLLIN;
+    for (int i = 0; all && i < srv->nlisten; i++) {
+        p[n].fd = srv->listen[i].fd;
+        p[n++].events = POLLIN;
+    }
+    while (poll(p, (nfds_t)n, ms) < 0 && errno == EINTR)
+        ;
+    return !atomic_load(&srv->stopping);
+}
+
+static void *accept_thread(void *arg)
+{
+    cc_server *srv = arg;
+    unsigned retries = 0;
+    int next = 0;
+
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int fd = -1;
+        int verdict = ACC_WAIT;
+
+        if (srv->slots != NULL)
+            cc_sem_acquire(srv->slots, CC_FOREVER);
+        if (atomic_load(&srv->stopping))
+            break;
+        for (int k = 0; k < srv->nlisten && fd < 0; k++) {
+            int i = (next + k) % srv->nlisten;
+
+            fd = accept_one(srv->listen[i].fd, &ss, &len);
+            if (fd >= 0) {
+                next = i + 1;
+                break;
+            }
+            {
+                int v = accept_verdict(errno);
+
+                if (v > verdict)
+                    verdict = v;
+            }
+        }
+        if (fd >= 0) {
+            int rc;
+
+            retries = 0;
+            rc = conn_start(srv, fd, &ss, len);
+            if (rc != 0 && srv->slots != NULL)
+                cc_sem_release(srv->slots);
+            if (rc != 0 && rc != ESHUTDOWN && !thread_wait(srv, false,
+                                                           PAUSE_MS))
+                break;
+            cc__server_reap(srv, false);
+            continue;
+        }
+        if (srv->slots != NULL)
+            cc_sem_release(srv->slots);
+        if (verdict == ACC_STOP)
+            break;
+        if (verdict == ACC_RETRY && ++retries < RETRIES_IN_A_ROW)
+            continue;
+        if (verdict == ACC_RETRY || verdict == ACC_PAUSE) {
+            retries = 0;
+            if (!thread_wait(srv, false, PAUSE_MS))
+                break;
+            continue;
+        }
+        if (!thread_wait(srv, true, -1))
+            break;
+    }
+    return NULL;
+}
+
+/* ----------------------------------------------------- starting, stopping */
+
+int cc__server_start(cc_server *srv)
+{
+    if (srv->mode == CC_SERVE_TASKS) {
+        for (int i = 0; i < srv->nlisten; i++) {
+            cc_task_opts o = {.name = "cc-acceptor"};
+
+            srv->listen[i].task = cc_spawn_opts(accept_task, &srv->listen[i],
+                                                &o);
+            if (srv->listen[i].task == NULL)
+                return -1;
+        }
+        return 0;
+    }
+    srv->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (srv->wakefd < 0)
+        return cc__errf(errno, "cc_serve: eventfd: %s", strerror(errno));
+    srv->acceptor = cc_thread_start(accept_thread, srv, "cc-acceptor");
+    if (srv->acceptor == NULL)
+        return -1;
+    return 0;
+}
+
+void cc__server_stop(cc_server *srv)
+{
+    if (srv->mode == CC_SERVE_TASKS) {
+        for (int i = 0; i < srv->nlisten; i++)
+            if (srv->listen[i].task != NULL)
+                cc_future_cancel(srv->listen[i].task);
+        for (int i = 0; i < srv->nlisten; i++) {
+            if (srv->listen[i].task == NULL)
+                continue;
+            cc__wait_future_hold(srv->listen[i].task);
+            cc_future_free(srv->listen[i].task);
+            srv->listen[i].task = NULL;
+        }
+        return;
+    }
+    if (srv->acceptor != NULL) {
+        uint64_t one = 1;
+        bool shielded;
+        ssize_t w;
+
+        atomic_store(&srv->stopping, true);
+        w = write(srv->wakefd, &one, sizeof(one));
+        (void)w;
+        if (srv->slots != NULL)
+            cc_sem_release(srv->slots); /* in case it waits for a slot */
+        shielded = shield_on();
+        while (cc_thread_join(srv->acceptor, NULL, CC_FOREVER) != 0 &&
+               cc_thread_is_alive(srv->acceptor))
+            ;
+        if (shielded)
+            cc_shield_pop();
+        cc_thread_free(srv->acceptor);
+        srv->acceptor = NULL;
+    }
+}
