@@ -39,8 +39,8 @@ static const struct {
 struct game {
     bool server_async;                   /* --server async */
     bool client_async;                   /* --client async */
-    guess_server server;                 /* the handler's argument */
-    cc_sem *cleared;                     /* CLEAR handled: see guess_play */
+    guess_server server;                 /* the handler's argument; its
+                                            `cleared` is also the client's */
     int port;                            /* where the server listens */
     guess_outcome outcomes[MAX_OUTCOMES]; /* the client's results */
     size_t noutcomes;                    /* how many */
@@ -62,7 +62,7 @@ static void *run_client(void *arg)
                             "client: cannot connect");
     for (size_t i = 0; i < sizeof(GAMES) / sizeof(GAMES[0]); i++) {
         if (guess_play(s, GAMES[i].lower, GAMES[i].upper, GAMES[i].secret,
-                       g->cleared, g->outcomes, MAX_OUTCOMES,
+                       g->server.cleared, g->outcomes, MAX_OUTCOMES,
                        &g->noutcomes) != 0) {
             cc_stream_free(s);
             return cc_fail_from(cc_last_error(),
@@ -285,13 +285,15 @@ int main(int argc, char **argv)
                g.client_async ? "async" : "threads", g.server.seed,
                g.server.seed);
 
-    g.cleared = cc_sem_new(0);
-    if (g.cleared == NULL) {
+    /* The server releases it on each CLEAR, the client waits for it before
+     * its next game: both ends print in the book's order. */
+    g.server.cleared = cc_sem_new(0);
+    if (g.server.cleared == NULL) {
         fprintf(stderr, "guess_game: %s\n", cc_errmsg());
         return EXIT_FAILURE;
     }
     rc = g.server_async ? run_async_server(&g) : run_threaded_server(&g);
-    cc_sem_free(g.cleared);
+    cc_sem_free(g.server.cleared);
     if (rc != 0)
         return EXIT_FAILURE;
 
