@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -53,7 +52,6 @@ enum {
 static int echo_handler(cc_stream *s, void *arg)
 {
     char *buf = malloc(ECHO_BUF);
-    int one = 1;
     int rc = 0;
 
     (void)arg;
@@ -61,9 +59,7 @@ static int echo_handler(cc_stream *s, void *arg)
         cc_fail(ENOMEM, "echo: no buffer");
         return -1;
     }
-    /* Every peer sets TCP_NODELAY on its accepted sockets. */
-    (void)setsockopt(cc_stream_fd(s), IPPROTO_TCP, TCP_NODELAY, &one,
-                     sizeof(one));
+    /* Every peer sets TCP_NODELAY; cc_serve does it on accepted sockets. */
     for (;;) {
         ssize_t n = cc_stream_read(s, buf, ECHO_BUF, CC_FOREVER);
 
