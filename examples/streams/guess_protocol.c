@@ -2,8 +2,8 @@
  * guess_protocol.c - both sessions of the guess-the-number game (Effective
  * Python, item 76) over cc_stream: the server's command loop and the
  * client's game.  Nothing here knows whether it runs in a thread or in a
- * coroutine; guess_game.c runs it both ways.  A session's state lives on
- * its caller's stack and belongs to that one thread or task.
+ * coroutine; guess_game.c runs it both ways.  A session's state belongs
+ * to the one thread or task that runs it.
  */
 #include "guess_protocol.h"
 
@@ -215,7 +215,7 @@ static int receive_report(struct session *ss, const char *decision)
 }
 
 /* One command line, split at its spaces into at most 4 words. */
-static int dispatch(struct session *ss, char *line, cc_sem *cleared)
+static int dispatch(struct session *ss, const char *line, cc_sem *cleared)
 {
     char copy[LINE_MAX_LEN + 1];
     char *words[4];
@@ -258,7 +258,7 @@ int guess_serve(cc_stream *s, void *arg)
         cc_fail(ENOMEM, "guess server: out of memory");
         return -1;
     }
-    k = atomic_fetch_add((_Atomic unsigned *)&srv->sessions, 1u);
+    k = atomic_fetch_add(&srv->sessions, 1u);
     ss->s = s;
     ss->random = srv->seed + k;
     clear_state(ss);

@@ -20,6 +20,7 @@
 #ifndef GUESS_PROTOCOL_H
 #define GUESS_PROTOCOL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,9 +47,9 @@ typedef struct guess_outcome {
  * CLEAR releases it once (see guess_play).
  */
 typedef struct guess_server {
-    uint64_t seed;      /* seeds the guesses */
-    cc_sem *cleared;    /* released after each CLEAR, or NULL */
-    unsigned sessions;  /* connections so far; atomic */
+    uint64_t seed;        /* seeds the guesses */
+    cc_sem *cleared;      /* released after each CLEAR, or NULL */
+    atomic_uint sessions; /* connections so far */
 } guess_server;
 
 /*
