@@ -34,7 +34,7 @@
  * Defaults, once for the whole header: every call fails with EINVAL (and
  * changes nothing) given a NULL or foreign handle, a NaN timeout or bad
  * arguments; with ESHUTDOWN after cc_stream_close; and, on a stream whose
- * server is being closed (cc_server_close cancelling a thread handler),
+ * server is being closed (cc_server_close cancelling its handler),
  * with ECANCELED.  Blocking calls are cancellation points.
  */
 #ifndef CONCUR_NET_H
@@ -304,11 +304,11 @@ CC_API size_t cc_server_connections(const cc_server *srv);
 /*
  * cc_server_close - graceful close: stop accepting (the listening socket
  * is closed at once), let running handlers finish within `grace` seconds
- * (0: none; CC_FOREVER: no limit), then cancel the rest -- tasks are
- * cancelled (their calls fail with ECANCELED), threads see every call on
- * their stream fail with ECANCELED (the socket is shut down to wake a
- * blocked call; a thread blocked in something else is waited for), pool
- * jobs not started yet never start -- and wait for them to return.
+ * (0: none; CC_FOREVER: no limit), then cancel the rest -- every call on
+ * their streams fails with ECANCELED (the socket is shut down to wake a
+ * blocked call), tasks are cancelled too (so is whatever else they wait
+ * on; a thread blocked in something else is waited for), pool jobs not
+ * started yet never start -- and wait for them to return.
  * Returns how many handlers had to be cancelled (0 when all finished in
  * time), or -1 with EINVAL.  Any thread or task may call it, once; later
  * calls return 0 at once.  A caller task that is cancelled skips the rest

@@ -12,6 +12,7 @@
  * See loop.h for which fields other threads may touch.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,10 @@ void cc__loop_post(cc__loop *l, cc__work *w)
         cc__loop_ready(l, w);
         return;
     }
+    /* Once w is on the list the loop may run it, end and be freed while
+     * this thread still has the counters and the eventfd to touch:
+     * `posting` keeps cc_loop_free waiting until it is out. */
+    atomic_fetch_add_explicit(&l->posting, 1, memory_order_relaxed);
     w->next = NULL;
     cc__mutex_lock(&l->remote_mu);
     if (l->remote_tail != NULL)
@@ -135,6 +140,7 @@ void cc__loop_post(cc__loop *l, cc__work *w)
     atomic_fetch_add_explicit(&l->nremote, 1, memory_order_seq_cst);
     if (atomic_exchange_explicit(&l->sleeping, 0, memory_order_seq_cst))
         wake_epoll(l);
+    atomic_fetch_sub_explicit(&l->posting, 1, memory_order_release);
 }
 
 static void cancel_all_tasks(cc_loop *l);
@@ -323,10 +329,12 @@ int cc_loop_stop(cc_loop *loop)
 {
     if (!loop_ok(loop))
         return cc__err(EINVAL, "cc_loop_stop: not a loop");
+    atomic_fetch_add_explicit(&loop->posting, 1, memory_order_relaxed);
     atomic_store_explicit(&loop->stop, true, memory_order_release);
     if (cc__tls_loop != loop &&
         atomic_exchange_explicit(&loop->sleeping, 0, memory_order_seq_cst))
         wake_epoll(loop);
+    atomic_fetch_sub_explicit(&loop->posting, 1, memory_order_release);
     return 0;
 }
 
@@ -347,6 +355,10 @@ void cc_loop_free(cc_loop *loop)
     }
     cc__fd_free_all(loop);
     cc_executor_free(loop->own_pool); /* waits for its threads */
+    /* A thread that woke one of our tasks may still be finishing its post
+     * (a few instructions after the task could run). */
+    while (atomic_load_explicit(&loop->posting, memory_order_acquire) != 0)
+        sched_yield();
     loop->magic = 0;
     close(loop->evfd);
     close(loop->epfd);

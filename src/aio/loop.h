@@ -56,6 +56,8 @@ struct cc_loop {
     _Atomic bool sigint;       /* SIGINT arrived while cc_run ran */
     _Atomic int sleeping;      /* in epoll_wait with a timeout */
     _Atomic size_t nremote;    /* posts not yet taken */
+    _Atomic int posting;       /* posters still inside cc__loop_post: the
+                                  loop is not freed until they are out */
     cc__mutex remote_mu;       /* guards remote_head/tail */
     cc__work *remote_head;
     cc__work *remote_tail;

@@ -185,14 +185,22 @@ static bool stopping(thread_pool *p)
     return mpsc_closed(p);
 }
 
-/* Wait for a task; returns NULL when the worker should exit. */
-static cc_future *next_task(thread_pool *p)
+/*
+ * Wait for a task; returns NULL when the worker should exit.  A worker that
+ * finished a task and finds the queue empty adds an idle token (Python's
+ * rule); a new worker does not: it was started for a task that its submit
+ * pushes right after starting it, and a token it added would outlive its
+ * taking that task -- the next submit would then count on an idle worker
+ * that is busy, and its task could wait for as long as the busy ones run.
+ */
+static cc_future *next_task(thread_pool *p, bool ran_one)
 {
     cc_future *f = pop_task(p);
 
     if (f != NULL)
         return f;
-    add_idle_token(p);
+    if (ran_one)
+        add_idle_token(p);
     for (;;) {
         cc__waiter w;
 
@@ -239,7 +247,8 @@ static void *worker_main(void *arg)
         return arg;
     }
     cc_error_clear();
-    while ((f = next_task(p)) != NULL) {
+    for (bool ran_one = false; (f = next_task(p, ran_one)) != NULL;
+         ran_one = true) {
         atomic_store_explicit(&slot->running, true, memory_order_relaxed);
         cc__future_run(f);
         atomic_store_explicit(&slot->running, false, memory_order_relaxed);

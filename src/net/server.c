@@ -5,10 +5,11 @@
  * Closing, in order: the state becomes CLOSING (no connection is added
  * after that), the acceptors stop and the listening sockets close; the
  * running handlers get `grace` seconds; then each one left is cancelled --
- * a task through cc_future_cancel, a thread or pool handler through its
- * stream (marked cancelled and shut down, so its blocked call wakes and
- * every call fails with ECANCELED), a connection whose handler never
- * started is ended by the closer itself -- and the closer waits for all
+ * its stream is marked cancelled and shut down (a blocked call wakes and
+ * every call fails with ECANCELED), a task is also cancelled through
+ * cc_future_cancel (for whatever else it waits on), a connection whose
+ * handler never started is ended by the closer itself -- and the closer
+ * waits for all
  * of them and reaps their tasks, threads and jobs.  A handler that closes
  * its own server is left out of that and waited for by cc_server_free.
  */
@@ -28,8 +29,22 @@ static bool server_ok(const cc_server *srv)
     return srv != NULL && srv->magic == CC__SERVER_MAGIC;
 }
 
+static void server_destroy(cc_server *srv);
+
+static void server_ref(cc_server *srv)
+{
+    atomic_fetch_add_explicit(&srv->refs, 1, memory_order_relaxed);
+}
+
+static void server_unref(cc_server *srv)
+{
+    if (atomic_fetch_sub_explicit(&srv->refs, 1, memory_order_acq_rel) == 1)
+        server_destroy(srv);
+}
+
 static void server_destroy(cc_server *srv)
 {
+    srv->magic = 0;
     cc__server_unlisten(srv);
     if (srv->wakefd >= 0)
         close(srv->wakefd);
@@ -89,6 +104,7 @@ cc_server *cc_serve(const char *host, int port, cc_stream_handler handler,
     if (srv == NULL)
         return cc__err_null(ENOMEM, "cc_serve: out of memory");
     srv->wakefd = -1;
+    atomic_init(&srv->refs, 1);
     srv->mode = mode;
     srv->handler = handler;
     srv->arg = arg;
@@ -197,10 +213,12 @@ static int cancel_rest(cc_server *srv, cc__conn *self)
         if (c == self)
             continue;
         n++;
+        /* The stream first: a task woken by its cancellation must find
+         * every call on its stream failing already. */
+        if (c->s != NULL)
+            cc__stream_cancel(c->s); /* wakes a thread; fails every call */
         if (c->f != NULL)
             cc_future_cancel(c->f); /* a task; a job not started yet */
-        if (srv->mode != CC_SERVE_TASKS && c->s != NULL)
-            cc__stream_cancel(c->s);
         if (atomic_compare_exchange_strong(&c->claimed, &expected,
                                            CC__CLAIM_CLOSER)) {
             c->prev = orphans; /* remembered here; still on live */
@@ -228,6 +246,7 @@ int cc_server_close(cc_server *srv, double grace)
         return cc__err(EINVAL, "cc_server_close: grace is NaN");
     if (atomic_exchange(&srv->close_started, true))
         return 0;
+    server_ref(srv);
     cc__mutex_lock(&srv->mu);
     srv->state = CC__SRV_CLOSING;
     self = self_locked(srv);
@@ -256,18 +275,28 @@ int cc_server_close(cc_server *srv, double grace)
     srv->state = CC__SRV_CLOSED;
     cc__mutex_unlock(&srv->mu);
     cc_event_set(srv->closed);
+    server_unref(srv);
     return cancelled;
 }
 
 int cc_server_wait(cc_server *srv, double timeout)
 {
+    int rc;
+
     if (!server_ok(srv))
         return cc__err(EINVAL, "cc_server_wait: not a server");
-    if (cc_event_wait(srv->closed, timeout) == 0)
-        return 0;
-    if (errno == ETIMEDOUT)
-        return cc__err(ETIMEDOUT, "cc_server_wait timed out");
-    return -1; /* EAGAIN, ECANCELED, EINVAL: as the event said */
+    server_ref(srv);
+    rc = cc_event_wait(srv->closed, timeout);
+    if (rc != 0 && errno == ETIMEDOUT)
+        cc__err(ETIMEDOUT, "cc_server_wait timed out");
+    /* else EAGAIN, ECANCELED, EINVAL: as the event said */
+    {
+        int e = errno;
+
+        server_unref(srv);
+        errno = e;
+    }
+    return rc;
 }
 
 void cc_server_free(cc_server *srv)
@@ -286,5 +315,6 @@ void cc_server_free(cc_server *srv)
         cc__wait_event_hold(srv->empty);
     cc__server_reap(srv, true);
     srv->magic = 0;
-    server_destroy(srv);
+    server_unref(srv); /* the owner's: a close or a wait still returning
+                          holds its own */
 }

@@ -60,6 +60,10 @@ typedef struct cc__listener {
 
 struct cc_server {
     uint32_t magic;             /* CC__SERVER_MAGIC until cc_server_free */
+    _Atomic int refs;           /* the owner's + one per close or wait in
+                                   progress: the last one frees, so a close
+                                   still returning from its final event_set
+                                   never meets a freed server */
     cc_serve_mode mode;         /* TASKS, THREADS or POOL (AUTO resolved) */
     cc_stream_handler handler;
     void *arg;

@@ -256,6 +256,45 @@ static void test_thread_wakes_many_tasks(void **state)
     assert_ok(cc_run(cross_thread_main, state, NULL));
 }
 
+/* A thread wakes the main task, which returns at once: cc_run frees the
+ * loop while the waker may still be inside its post to it (it bumps the
+ * loop's counters and writes its eventfd after queueing the task).  The
+ * loop must outlive that; ASan and TSan saw it freed under the waker. */
+static void *spin_task(void *arg)
+{
+    while (cc_yield() == 0) /* keeps the loop awake: no sleep in epoll */
+        ;
+    return arg;
+}
+
+static void *wake_main(void *arg)
+{
+    cc_future *busy = cc_spawn(spin_task, NULL);
+    cc_event_wait(arg, 10);
+    cc_future_free(busy); /* cc_run cancels it */
+    return arg;
+}
+
+static void *set_soon(void *arg)
+{
+    tu_sleep(0.0002); /* the task is parked by now, mostly */
+    cc_event_set(arg);
+    return arg;
+}
+
+static void test_a_waker_is_done_before_its_loop_is_freed(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 500; i++) {
+        cc_event *e = cc_event_new();
+        cc_thread *t = cc_thread_start(set_soon, e, "waker");
+        assert_ok(cc_run(wake_main, e, NULL));
+        assert_ok(cc_thread_join(t, NULL, 10));
+        cc_thread_free(t);
+        cc_event_free(e);
+    }
+}
+
 int main(void)
 {
     tu_seed();
@@ -265,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_child_exit_through_pidfd),
         cmocka_unit_test(test_sigint_cancels_main_task),
         cmocka_unit_test(test_thread_wakes_many_tasks),
+        cmocka_unit_test(test_a_waker_is_done_before_its_loop_is_freed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

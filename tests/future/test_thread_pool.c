@@ -108,6 +108,42 @@ static void test_threads_are_lazy_reused_and_named(void **state)
     assert_int_equal(count_threads("lazy_"), 0);
 }
 
+/* Tasks that block until all of them run: each must get a worker of its
+ * own while the limit allows.  A new worker used to add an idle token on
+ * its first look at the queue, before taking the task it was started
+ * for; the next submit then relied on that busy worker and its task
+ * waited (about 1 round in 40 here). */
+static _Atomic int running_now;
+
+static void *block_until_all_run(void *arg)
+{
+    int want = *(int *)arg;
+    atomic_fetch_add(&running_now, 1);
+    for (int i = 0; i < 5000 && atomic_load(&running_now) < want; i++)
+        tu_sleep(0.001);
+    return atomic_load(&running_now) >= want ? arg : cc_fail(ETIMEDOUT,
+                                                             "starved");
+}
+
+static void test_blocked_workers_never_starve_a_new_task(void **state)
+{
+    (void)state;
+    int want = 4;
+    for (int round = 0; round < 100; round++) {
+        cc_executor *p = cc_thread_pool_new(8, NULL);
+        cc_future *f[4];
+        atomic_store(&running_now, 0);
+        for (int i = 0; i < want; i++)
+            f[i] = cc_submit(p, block_until_all_run, &want);
+        for (int i = 0; i < want; i++) {
+            if (cc_future_result(f[i], NULL, 30) != 0)
+                fail_msg("round %d: task %d: %s", round, i, cc_errmsg());
+            cc_future_free(f[i]);
+        }
+        cc_executor_free(p);
+    }
+}
+
 /* ---- initializer ---- */
 
 static _Atomic int inits;
@@ -496,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_submit_and_collect),
         cmocka_unit_test(test_default_size),
         cmocka_unit_test(test_threads_are_lazy_reused_and_named),
+        cmocka_unit_test(test_blocked_workers_never_starve_a_new_task),
         cmocka_unit_test(test_initializer_runs_first_in_each_worker),
         cmocka_unit_test(test_failing_initializer_breaks_the_pool),
         cmocka_unit_test(test_submit_after_shutdown),
