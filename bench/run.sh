@@ -20,10 +20,18 @@ if command -v go >/dev/null 2>&1; then
     for p in go_queue go_pingpong go_pool go_spawn go_spawn_exec; do
         go build -o "$peers/$p" "$here/peers/$p/main.go" || echo "note: $p did not build"
     done
+    go build -o "$peers/w5_go" "$here/peers/w5_echo/go/main.go" || echo "note: w5_go did not build"
 fi
 if pkg-config --exists glib-2.0 2>/dev/null; then
     cc -O2 -o "$peers/glib_pool" "$here/peers/glib_pool.c" \
         $(pkg-config --cflags --libs glib-2.0) || echo "note: glib_pool did not build"
+fi
+# The W5 echo servers in C on libuv (built as ../shared/bench-peers builds them).
+if pkg-config --exists libuv 2>/dev/null; then
+    for p in libuv libuv_reuse; do
+        cc -O2 -Wall -o "$peers/w5_$p" "$here/peers/w5_echo/$p.c" \
+            $(pkg-config --cflags --libs libuv) || echo "note: w5_$p did not build"
+    done
 fi
 
 # row <workload> <implementation> <command...>: run it, print its RESULT lines.
@@ -38,6 +46,18 @@ row() {
     out=$("$@" 2>&1) || { printf '%-10s %-34s FAILED\n%s\n' "$w" "$impl" "$out"; return; }
     printf '%s\n' "$out" | awk -v w="$w" -v impl="$impl" '
         $1 == "RESULT" { printf "%-10s %-34s %-40s %14.6g %s\n", w, impl, $2, $3, $4 }'
+}
+
+# echo_peer <implementation> <server command...>: W5 for a peer's echo
+# server, through bench_echo's harness (same client, same measurements).
+echo_peer() {
+    impl=$1
+    shift
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
+        printf '%-10s %-34s (skipped: %s not available)\n' w5_echo "$impl" "$1"
+        return
+    fi
+    row w5_echo "$impl" "$bin/bench_echo" measure -- "$@"
 }
 
 echo "concur benchmarks beside their peers ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs)"
@@ -100,9 +120,20 @@ row w7_sleep10 "concur 10 x cc_popen sleep 1"   "$bin/bench_subprocess" sleep10 
 row w7_sleep10 "go 10 x exec sleep 1"           "$peers/go_spawn_exec" sleep10 3
 row w7_sleep10 "python 10 x Popen sleep 1"      $PY "$here/peers/py_subprocess.py" sleep10 3
 
+# W5: a TCP echo server in a process of its own, 100 connections x 2,000
+# round trips of 64 bytes from the peers' load client (3 runs, medians).
+row w5_echo   "concur tasks on one loop"        "$bin/bench_echo" tasks
+row w5_echo   "concur a thread per connection"  "$bin/bench_echo" threads
+echo_peer     "go net, goroutine per conn"      "$peers/w5_go"
+echo_peer     "c libuv (uvbook shape)"          "$peers/w5_libuv"
+echo_peer     "c libuv reuse + try_write"       "$peers/w5_libuv_reuse"
+echo_peer     "python uvloop streams"           $PY "$here/peers/w5_echo/py_uvloop.py"
+echo_peer     "python asyncio streams"          $PY "$here/peers/w5_echo/py_asyncio.py"
+echo_peer     "node net, sock.pipe(sock)"       node "$here/peers/w5_echo/node.js"
+
 ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then
     echo
     echo "reference rows of ../shared/bench-peers (another run, for orientation only):"
-    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W4|W7|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
+    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W4|W5_tcp_echo|W7|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
 fi

@@ -33,6 +33,11 @@ bank_transfers_async --locked # the same with a cc_lock held by each task
 life_async     # Effective Python item 75, one task per cell per generation
 log_merge      # Effective Python items 77-78, growing logs merged four ways
 slow_coroutine # Effective Python item 78, debug mode reports a blocked loop
+guess_game --server threads --client threads # Effective Python item 76, the guessing game on threads
+guess_game --server async --client async # item 76 ported to tasks: the same session code
+guess_game --server async --client threads # item 77's mix: a threaded client, a server of tasks
+echo_server_client --style threads # asyncio's echo pair on streams, a thread per connection
+echo_server_client --style async # the same echo pair, a task per connection on one loop
 forks          # Expert Python ch. 6, one list of pids, two copies after fork
 five_processes # Expert Python ch. 6, five child processes print their pids
 pipe_worker    # Expert Python ch. 6, a child reads messages from a Pipe

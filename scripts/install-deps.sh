@@ -12,8 +12,9 @@ set -eu
 pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl"
 if [ "${1:-build}" = "bench" ]; then
     # bench: the peers our benchmarks run beside ours (Go, Python's
-    # queue/threading/asyncio and uvloop, Node, GLib), and GNU time.
-    pkgs="$pkgs golang-go python3 python3-uvloop nodejs libglib2.0-dev time"
+    # queue/threading/asyncio and uvloop, Node, GLib, libuv for W5's C
+    # echo servers), and GNU time.
+    pkgs="$pkgs golang-go python3 python3-uvloop nodejs libglib2.0-dev libuv1-dev time"
 fi
 missing=""
 for p in $pkgs; do
