@@ -446,7 +446,10 @@ static void test_long_pool_job_leaves_the_loop_running(void **state)
     assert_ok(cc_run(long_job_main, state, NULL));
     printf("# worst loop lateness while a 1 s job ran: %.2f ms\n",
            worst_lateness * 1e3);
-    assert_true(worst_lateness < 0.005 * TU_SLOW);
+    /* A loop blocked by the job would be ~1000 ms late.  Idle it is
+     * ~0.2 ms; 50 ms leaves room for a busy 2-CPU machine (one run at 5.6
+     * ms with two other builds going) while still telling the two apart. */
+    assert_true(worst_lateness < 0.050 * TU_SLOW);
 }
 
 /* ---- cc_to_thread ---- */
