@@ -339,8 +339,3 @@ void cc__fd_unkeep(int fd, uint64_t key)
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
     (void)sync_interest(l, r); /* plain waiters left: nothing, usually */
 }
-
-int cc__loop_epfd(void)
-{
-    return cc__tls_loop != NULL ? cc__tls_loop->epfd : -1;
-}

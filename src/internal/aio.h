@@ -144,9 +144,9 @@ int cc__err_wait(int rc, const char *what);
  * (never 0) names the open file behind fd for its whole life: a
  * registration found under another key is treated as left over from a
  * file since closed and made again.  Before closing fd, its owner calls
- * cc__fd_unkeep from the loop's thread, or removes fd from the loop's
- * epoll (cc__loop_epfd) itself from another thread.  The ready mask, or -1
- * with ETIMEDOUT, ECANCELED, ENOMEM... recorded.
+ * cc__fd_unkeep if it runs on the loop's thread; elsewhere it just closes
+ * (the kernel drops the registration with the last copy of the fd).  The
+ * ready mask, or -1 with ETIMEDOUT, ECANCELED, ENOMEM... recorded.
  *
  * The registration is edge-triggered: the caller must have found the fd
  * not ready (EAGAIN, or a read shorter than asked) since the last wake-up
@@ -160,9 +160,6 @@ int cc__wait_fd_kept(int fd, int events, int64_t deadline, uint64_t key);
 
 /* Drop the calling thread's loop's kept registration of fd, if key's. */
 void cc__fd_unkeep(int fd, uint64_t key);
-
-/* The epoll descriptor of the calling thread's loop, or -1. */
-int cc__loop_epfd(void);
 
 /* --- used by the future layer --- */
 

@@ -12,15 +12,14 @@
  * Waiting: a thread polls; a task waits through its loop with a kept
  * registration (src/aio/fdwait.c): the first loop whose task waits on the
  * socket keeps it in its epoll, edge-triggered, until the stream closes,
- * and a wait costs no epoll_ctl.  Close takes it out of that epoll before
- * the descriptor goes.
+ * and a wait costs no epoll_ctl.  A close in that loop takes it out of the
+ * epoll before the descriptor goes (elsewhere, closing fd does it).
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "concur/aio.h"
@@ -42,7 +41,6 @@ cc_stream *cc__stream_new(int fd, const struct sockaddr *peer,
     s->fd = fd;
     s->key = atomic_fetch_add_explicit(&keys, 1, memory_order_relaxed) + 1;
     atomic_init(&s->kloop, NULL);
-    atomic_init(&s->kepfd, -1);
     atomic_init(&s->nokeep, false);
     atomic_init(&s->refs, 1);
     atomic_init(&s->closing, false);
@@ -193,12 +191,8 @@ static bool may_keep(cc_stream *s, cc_loop *l)
 
     if (__builtin_expect(k == l, 1))
         return !atomic_load_explicit(&s->nokeep, memory_order_relaxed);
-    if (k == NULL) {
-        atomic_store_explicit(&s->kepfd, cc__loop_epfd(),
-                              memory_order_relaxed);
-        if (atomic_compare_exchange_strong(&s->kloop, &k, l))
-            return !atomic_load_explicit(&s->nokeep, memory_order_relaxed);
-    }
+    if (k == NULL && atomic_compare_exchange_strong(&s->kloop, &k, l))
+        return !atomic_load_explicit(&s->nokeep, memory_order_relaxed);
     atomic_store_explicit(&s->nokeep, true, memory_order_relaxed);
     return false;
 }
@@ -261,22 +255,19 @@ void cc__stream_cancel(cc_stream *s)
 
 /*
  * Take the socket out of the epoll of the loop that kept it registered,
- * while fd is still open (epoll forgets a closed descriptor only once no
- * other copy of it -- a dup, a forked child's -- is left).  From the
- * loop's own thread its table is cleaned too; from another thread epoll
- * is told directly, and the loop's record, under this stream's key, is
- * never used again.  Nobody waits on the stream any more.
+ * while fd is still open: from the loop's own thread, cc__fd_unkeep.  From
+ * another thread nothing is done: that loop may be freeing its epoll this
+ * very moment, and closing fd removes the registration anyway -- unless a
+ * copy of the descriptor lives on (a dup, a forked child's), and then the
+ * loop only hears an edge now and then, for a file nobody waits on (kept
+ * registrations are edge-triggered: no storm), until the copy closes.
  */
 static void unkeep(cc_stream *s, int fd)
 {
     cc_loop *k = atomic_load(&s->kloop);
 
-    if (k == NULL)
-        return;
-    if (k == cc_loop_current())
+    if (k != NULL && k == cc_loop_current())
         cc__fd_unkeep(fd, s->key);
-    else
-        epoll_ctl(atomic_load(&s->kepfd), EPOLL_CTL_DEL, fd, NULL);
 }
 
 /*

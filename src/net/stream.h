@@ -53,8 +53,7 @@ struct cc_stream {
     _Atomic bool cancelled;     /* the server cancelled it: ECANCELED */
     uint64_t key;               /* names this socket in loops' fd tables */
     _Atomic(cc_loop *) kloop;   /* the loop that keeps fd registered, once
-                                   a task waited on it (see wait below) */
-    _Atomic int kepfd;          /* ... and that loop's epoll descriptor */
+                                   a task waited on it (stream.c) */
     _Atomic bool nokeep;        /* tasks of a second loop waited: plain
                                    waits from then on */
     socklen_t peerlen;          /* 0: the peer's address is unknown */
