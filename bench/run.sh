@@ -4,7 +4,8 @@
 # machine is noisy, so compare figures of the same run.  Each program prints
 # "RESULT <metric> <value> <unit>"; this script prints them side by side.
 # Peers whose toolchain is missing are skipped with a note.
-# Usage: bench/run.sh <build-dir>
+# Usage: bench/run.sh <build-dir>      (ONLY=REGEX: only workloads matching it,
+#                                       e.g. ONLY='w5|w6')
 set -u
 build=$(cd "${1:?usage: bench/run.sh <build-dir>}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +40,9 @@ row() {
     w=$1
     impl=$2
     shift 2
+    if [ -n "${ONLY:-}" ] && ! printf '%s\n' "$w" | grep -Eq "$ONLY"; then
+        return
+    fi
     if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
         printf '%-10s %-34s (skipped: %s not available)\n' "$w" "$impl" "$1"
         return
@@ -53,6 +57,9 @@ row() {
 echo_peer() {
     impl=$1
     shift
+    if [ -n "${ONLY:-}" ] && ! printf 'w5_echo\n' | grep -Eq "$ONLY"; then
+        return
+    fi
     if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
         printf '%-10s %-34s (skipped: %s not available)\n' w5_echo "$impl" "$1"
         return
@@ -130,6 +137,12 @@ echo_peer     "c libuv reuse + try_write"       "$peers/w5_libuv_reuse"
 echo_peer     "python uvloop streams"           $PY "$here/peers/w5_echo/py_uvloop.py"
 echo_peer     "python asyncio streams"          $PY "$here/peers/w5_echo/py_asyncio.py"
 echo_peer     "node net, sock.pipe(sock)"       node "$here/peers/w5_echo/node.js"
+
+# W6 client: 2,000 GETs, at most 100 in flight, against one local server
+# with 20 ms latency (rows added by the http layer's bench_http).
+
+# W6 server: the local service under wrk, 1,000 keep-alive connections,
+# beside Go's net/http server (rows added by bench_serve).
 
 ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then

@@ -8,13 +8,19 @@ set -eu
 # build: compilers, CMake, cmocka (tests), pkg-config (finding cmocka and
 # checking the installed concur.pc), clang (second compiler, sanitizers),
 # openssl (the command the subprocess examples and their tests run; its
-# libssl3 brings the legacy provider with Whirlpool).
+# libssl3 brings the legacy provider with Whirlpool), libcurl (the http
+# layer's transfers, TLS through OpenSSL), Node's http-parser (request
+# parsing in the local service `concur serve`), cJSON (the JSON the
+# exchange-rate examples read and the service writes).
 pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl"
+pkgs="$pkgs libcurl4-openssl-dev libhttp-parser-dev libcjson-dev"
 if [ "${1:-build}" = "bench" ]; then
     # bench: the peers our benchmarks run beside ours (Go, Python's
     # queue/threading/asyncio and uvloop, Node, GLib, libuv for W5's C
     # echo servers), and GNU time.
     pkgs="$pkgs golang-go python3 python3-uvloop nodejs libglib2.0-dev libuv1-dev time"
+    # W6: aiohttp and requests (HTTP clients), wrk (the server load generator).
+    pkgs="$pkgs python3-aiohttp python3-requests wrk"
 fi
 missing=""
 for p in $pkgs; do

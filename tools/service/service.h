@@ -1,0 +1,86 @@
+/*
+ * tools/service/service.h - the built-in local service (`concur serve`):
+ * an HTTP/1.1 server on concur's net layer that stands in for the remote
+ * services the seeds' network programs talk to, so every example, test,
+ * benchmark and the tour run offline.  Not part of the public library: the
+ * `concur` tool, the network examples and their tests link it.
+ *
+ * Routes (GET; HEAD answers the same headers without the body):
+ *   /rates?base=XXX     exchange rates as JSON, deterministic, in the shape
+ *                       of the seeds' API: {"base":"USD","date":"...",
+ *                       "rates":{"USD":1.0,"EUR":0.823,...}}: the base
+ *                       itself 1.0; USD, EUR, PLN, NOK, CZK and more; an
+ *                       unknown base: 400 with a JSON error
+ *   /pokedex/N          an HTML page whose first <h1> is the name of
+ *                       Pokemon N (1..151; the first 20 as in the blog);
+ *                       404 past the list
+ *   /sponsors/...       the sponsors' pages: 64 URLs (svc_sponsor_paths),
+ *                       some of whose pages contain the word "Python", two
+ *                       of which answer 403
+ *   /dice, /jython      the course notes' download_site pages
+ *   /                   an index listing the routes
+ * Anything else: 404.  Unsupported methods: 405.
+ *
+ * Knobs (svc_opts): latency before each answer (fixed or uniform in a
+ * range), an error rate (that share of answers are 500s), a rate limit
+ * (beyond N requests in any second: 429 with Retry-After), a request log.
+ * Protocol: keep-alive (HTTP/1.1 default, "Connection: close" honoured,
+ * HTTP/1.0 closes unless keep-alive asked), pipelined requests answered in
+ * order, strict request parsing through Node's http-parser (Debian's
+ * libhttp-parser): 400 for a malformed request, 431 for headers past
+ * max_header_bytes, 413 for a body past max_body_bytes, 408 / close when a
+ * request does not arrive within read_timeout.
+ */
+#ifndef CONCUR_TOOLS_SERVICE_H
+#define CONCUR_TOOLS_SERVICE_H
+
+#include <stdio.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+typedef struct svc svc;
+
+typedef struct svc_opts {
+    const char *host;        /* NULL: "127.0.0.1" */
+    int port;                /* 0: a free port (svc_port tells which) */
+    double latency_min;      /* seconds of delay before each answer, drawn */
+    double latency_max;      /* uniformly from [min, max] (max < min: min) */
+    double error_rate;       /* 0..1: the share of answers that are 500s */
+    double rate_limit;       /* requests per second before 429 (0: none) */
+    FILE *log;               /* one line per request, or NULL */
+    unsigned seed;           /* random draws (0: from the clock) */
+    int max_connections;     /* 0: 10000 */
+    double read_timeout;     /* for a request to arrive (0: 10 s) */
+    size_t max_header_bytes; /* 0: 16 KiB */
+    size_t max_body_bytes;   /* 0: 1 MiB */
+} svc_opts;
+
+/* svc_start - start the service on a thread of its own (one event loop;
+ * each connection a task) and return once it listens.  NULL with errno and
+ * cc_errmsg() (EADDRINUSE, EINVAL for a bad knob, ...). */
+svc *svc_start(const svc_opts *opts);
+
+/* svc_port - the port it listens on.  svc_url - "http://127.0.0.1:PORT"
+ * (no trailing slash), owned by the service. */
+int svc_port(const svc *s);
+const char *svc_url(const svc *s);
+
+/* svc_requests - how many requests it has answered so far. */
+unsigned long svc_requests(const svc *s);
+
+/* svc_stop - stop accepting, let answers in progress finish (up to 1 s),
+ * free everything.  NULL is fine. */
+void svc_stop(svc *s);
+
+/* svc_sponsor_paths - the 64 sponsor page paths ("/sponsors/..."), in the
+ * seed's order, NULL-terminated; svc_sponsor_count - 64. */
+const char *const *svc_sponsor_paths(void);
+size_t svc_sponsor_count(void);
+
+/* svc_main - `concur serve [options]`: parse argv (--host, --port,
+ * --latency S or MIN-MAX, --error-rate P, --rate-limit N, --log, --seed),
+ * serve until SIGINT/SIGTERM; prints "serving on http://..." first.
+ * Returns the exit status. */
+int svc_main(int argc, char **argv);
+
+#endif
