@@ -43,6 +43,7 @@
 #ifndef CONCUR_NET_H
 #define CONCUR_NET_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -164,8 +165,13 @@ CC_API bool cc_stream_at_eof(cc_stream *s);
  */
 CC_API int cc_stream_write(cc_stream *s, const void *data, size_t len);
 
-/* cc_stream_printf - cc_stream_write of formatted text. */
+/* cc_stream_printf - cc_stream_write of formatted text (EINVAL for a NULL
+ * or unusable format, ENOMEM, and the errors of cc_stream_write). */
 CC_API int cc_stream_printf(cc_stream *s, const char *fmt, ...) CC_PRINTF(2, 3);
+
+/* cc_stream_vprintf - the same with a va_list, for wrappers that format
+ * their own messages (ap is used, not ended: va_end is the caller's). */
+CC_API int cc_stream_vprintf(cc_stream *s, const char *fmt, va_list ap) CC_PRINTF(2, 0);
 
 /*
  * cc_stream_drain - wait until the buffered output is at or below the low

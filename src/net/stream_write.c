@@ -249,32 +249,45 @@ int cc_stream_write(cc_stream *s, const void *data, size_t len)
     return rc == 0 ? 0 : -1;
 }
 
-int cc_stream_printf(cc_stream *s, const char *fmt, ...)
+int cc_stream_vprintf(cc_stream *s, const char *fmt, va_list ap)
 {
     char small[512];
     char *text = small;
-    va_list ap;
+    va_list again;
     int n;
     int rc;
 
     if (fmt == NULL)
         return cc__err(EINVAL, "cc_stream_printf: fmt is NULL");
-    va_start(ap, fmt);
+    va_copy(again, ap); /* a long text is formatted twice */
     n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0)
+    if (n < 0) {
+        va_end(again);
         return cc__errf(EINVAL, "cc_stream_printf: bad format '%s'", fmt);
+    }
     if ((size_t)n >= sizeof(small)) {
         text = malloc((size_t)n + 1);
-        if (text == NULL)
+        if (text == NULL) {
+            va_end(again);
             return cc__err(ENOMEM, "cc_stream_printf: out of memory");
-        va_start(ap, fmt);
-        vsnprintf(text, (size_t)n + 1, fmt, ap);
-        va_end(ap);
+        }
+        vsnprintf(text, (size_t)n + 1, fmt, again);
     }
+    va_end(again);
     rc = cc_stream_write(s, text, (size_t)n);
     if (text != small)
         free(text);
+    return rc;
+}
+
+int cc_stream_printf(cc_stream *s, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = cc_stream_vprintf(s, fmt, ap);
+    va_end(ap);
     return rc;
 }
 

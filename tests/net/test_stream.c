@@ -623,6 +623,46 @@ static void test_printf(void **state)
     nu_no_fd_leak(fds);
 }
 
+/* A wrapper in the way programs write them: its own prefix, then the
+ * caller's format through cc_stream_vprintf. */
+static int CC_PRINTF(3, 4) send_tagged(cc_stream *s, const char *tag, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    if (cc_stream_printf(s, "[%s] ", tag) != 0)
+        return -1;
+    va_start(ap, fmt);
+    rc = cc_stream_vprintf(s, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static void test_vprintf(void **state)
+{
+    (void)state;
+    int fds = nu_fds();
+    cc_stream *a, *b;
+    nu_pair(&a, &b);
+    assert_ok(send_tagged(a, "t1", "%d+%d=%s\n", 2, 2, "4"));
+    char *l = cc_stream_readline(b, 5);
+    assert_string_equal(l, "[t1] 2+2=4\n");
+    cc_blob_free(l);
+    /* longer than the internal buffer: the va_list is formatted twice */
+    char *long_text = malloc(3000);
+    memset(long_text, 'z', 2999);
+    long_text[2999] = '\0';
+    assert_ok(send_tagged(a, "t2", "%s|%d\n", long_text, 7));
+    l = cc_stream_readline(b, 5);
+    assert_int_equal(cc_blob_len(l), 5 + 2999 + 3);
+    assert_memory_equal(l + 5 + 2999, "|7\n", 3);
+    cc_blob_free(l);
+    free(long_text);
+    cc_stream_free(a);
+    cc_stream_free(b);
+    nu_no_fd_leak(fds);
+}
+
 /* ---- closing ---- */
 
 static void test_close_sends_pending_output_first(void **state)
@@ -1112,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_write_eof_half_closes_each_way),
         cmocka_unit_test(test_waiting_reader_moves_pending_output),
         cmocka_unit_test(test_printf),
+        cmocka_unit_test(test_vprintf),
         cmocka_unit_test(test_close_sends_pending_output_first),
         cmocka_unit_test(test_calls_after_close_fail_with_eshutdown),
         cmocka_unit_test(test_close_wakes_blocked_threads),
