@@ -57,7 +57,7 @@ int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
     }
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double d;
+        double d = 0;
         int bad;
 
         if (v == NULL) {

@@ -5,7 +5,10 @@
 # the local service in-process (20-50 ms per answer), whose rates are fixed,
 # so the matrix is checked exactly; times are printed, never checked.
 include(${CMAKE_CURRENT_LIST_DIR}/net_example.cmake)
-find_package(cJSON CONFIG REQUIRED)
+# cJSON: the `cjson` target of the local service's fragment, or Debian's.
+if(NOT TARGET cjson)
+  find_package(cJSON CONFIG REQUIRED)
+endif()
 
 add_library(ex_rates_common STATIC
   ${CMAKE_CURRENT_LIST_DIR}/rates_common.c
