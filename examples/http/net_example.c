@@ -55,7 +55,8 @@ int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
         o.latency_min = EX_LATENCY_MIN;
         o.latency_max = EX_LATENCY_MAX;
     }
-    for (int i = 1; i < argc; i++) {
+    /* every option takes one value: step over both */
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d = 0;
         int bad;
@@ -86,7 +87,6 @@ int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
             usage(argv[0]);
             return -1;
         }
-        i++;
     }
     if (url != NULL) {
         size_t len = strlen(url);
