@@ -9,6 +9,7 @@
 
 #include "net_example.h"
 #include "concur/base.h"
+#include "concur/http.h"
 
 static void usage(const char *prog)
 {
@@ -113,6 +114,9 @@ int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
 
 void ex_target_close(ex_target *t)
 {
+    /* Close this thread's kept-alive connections first: the service's
+     * stop waits (up to 1 s) for connections still open, idle or not. */
+    cc_http_thread_cleanup();
     svc_stop(t->service);
     free(t->owned);
     memset(t, 0, sizeof(*t));

@@ -37,7 +37,8 @@ typedef struct ex_target {
  */
 int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs);
 
-/* ex_target_close - stop the local service (if any) and free the rest. */
+/* ex_target_close - close the calling thread's kept HTTP connections
+ * (cc_http_thread_cleanup), stop the local service (if any), free the rest. */
 void ex_target_close(ex_target *t);
 
 /*
