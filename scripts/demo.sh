@@ -53,6 +53,22 @@ parallel_sleeps # Effective Python item 67, ten sleep 1 children in about 1 s
 encrypt        # Effective Python item 67, openssl enc fed through stdin pipes
 encrypt_hash_pipeline # Effective Python item 67, enc | dgst chains of children
 timeout_terminate # Effective Python item 67, communicate times out, terminate
+rates_sync     # Expert Python ch. 6, the exchange-rate matrix one request at a time
+rates_threads  # Expert Python ch. 6, one thread per base currency
+rates_pool     # Expert Python ch. 6, four workers over a work queue
+rates_two_queues # Expert Python ch. 6, results back to main on a second queue
+rates_throttle # Expert Python ch. 6, ten requests a second through cc_throttle
+rates_processes # Expert Python ch. 6, the five fetches on a process pool
+rates_async    # Expert Python ch. 6, five tasks gathered on one loop
+rates_async_pool # Expert Python ch. 6, tasks awaiting a blocking client on threads
+sponsors_sequential # the blog's sponsors checker, 64 pages one after the other
+sponsors_threads # the blog's sponsors checker, a thread per page
+sponsors_processes # the blog's sponsors checker, a process per page, a shared dict
+sponsors_lock  # the blog's sponsors checker, threads appending under a lock
+sponsors_queue # the blog's sponsors checker, threads putting pages on a queue
+sponsors_thread_pool # the blog's sponsors checker on a pool of 64 threads
+sponsors_process_pool # the blog's sponsors checker on a pool of 64 processes
+sponsors_async # the blog's sponsors checker, a task per page on one loop
 LIST
 )
 
