@@ -3,9 +3,14 @@
  * or the local service started in-process with the knobs the options
  * give), and their threads' start and join.  Called from main() only.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "net_example.h"
 #include "concur/base.h"
@@ -44,12 +49,82 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
-int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
+/*
+ * start_apart - fork the local service into a child process.  The child
+ * starts it, writes its port on `ready` and serves until it reads the end
+ * of `lifeline` (the parent closed its end or died), then stops it and
+ * exits.  The parent keeps the lifeline's write end in t->apart_fd.
+ */
+static int start_apart(ex_target *t, const svc_opts *o, const char *prog)
+{
+    int ready[2], lifeline[2];
+    int port = 0;
+    char url[64];
+    pid_t pid;
+
+    if (pipe2(ready, O_CLOEXEC) != 0)
+        goto fail;
+    if (pipe2(lifeline, O_CLOEXEC) != 0) {
+        close(ready[0]);
+        close(ready[1]);
+        goto fail;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        svc *s;
+        char byte;
+
+        close(ready[0]);
+        close(lifeline[1]);
+        s = svc_start(o);
+        port = s != NULL ? svc_port(s) : -errno;
+        if (write(ready[1], &port, sizeof(port)) != (ssize_t)sizeof(port))
+            _exit(1);
+        close(ready[1]);
+        if (s == NULL)
+            _exit(1);
+        while (read(lifeline[0], &byte, 1) < 0 && errno == EINTR)
+            ;
+        svc_stop(s);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(lifeline[0]);
+    if (pid < 0) {
+        close(ready[0]);
+        close(lifeline[1]);
+        goto fail;
+    }
+    t->apart_pid = (int)pid;
+    t->apart_fd = lifeline[1];
+    if (read(ready[0], &port, sizeof(port)) != (ssize_t)sizeof(port) || port <= 0) {
+        close(ready[0]);
+        fprintf(stderr, "%s: cannot start the local service: %s\n", prog,
+                port < 0 ? strerror(-port) : "its process ended");
+        return -1;
+    }
+    close(ready[0]);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    t->owned = strdup(url);
+    if (t->owned == NULL)
+        goto fail;
+    t->base_url = t->owned;
+    return 0;
+fail:
+    fprintf(stderr, "%s: cannot start the local service: %s\n", prog,
+            strerror(errno));
+    return -1;
+}
+
+static int open_target(ex_target *t, int argc, char **argv, const svc_opts *knobs,
+                       bool apart)
 {
     svc_opts o = {0};
     const char *url = NULL;
 
     memset(t, 0, sizeof(*t));
+    t->apart_fd = -1;
     if (knobs != NULL)
         o = *knobs;
     else {
@@ -102,6 +177,8 @@ int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
         t->base_url = t->owned;
         return 0;
     }
+    if (apart)
+        return start_apart(t, &o, argv[0]);
     t->service = svc_start(&o);
     if (t->service == NULL) {
         fprintf(stderr, "%s: cannot start the local service: %s\n", argv[0],
@@ -112,12 +189,27 @@ int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
     return 0;
 }
 
+int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
+{
+    return open_target(t, argc, argv, knobs, false);
+}
+
+int ex_target_open_apart(ex_target *t, int argc, char **argv, const svc_opts *knobs)
+{
+    return open_target(t, argc, argv, knobs, true);
+}
+
 void ex_target_close(ex_target *t)
 {
     /* Close this thread's kept-alive connections first: the service's
      * stop waits (up to 1 s) for connections still open, idle or not. */
     cc_http_thread_cleanup();
     svc_stop(t->service);
+    if (t->apart_pid > 0) {
+        close(t->apart_fd); /* the child's read ends: it stops and exits */
+        while (waitpid(t->apart_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
     free(t->owned);
     memset(t, 0, sizeof(*t));
 }

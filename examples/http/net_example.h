@@ -19,8 +19,10 @@
 /* What the command line chose.  Owned by the caller; ex_target_close. */
 typedef struct ex_target {
     const char *base_url; /* without a trailing slash */
-    svc *service;         /* the local service, or NULL with --base-url */
-    char *owned;          /* --base-url's copy (trailing slash removed) */
+    svc *service;         /* the local service in this process, or NULL */
+    char *owned;          /* --base-url's copy, or the apart service's URL */
+    int apart_pid;        /* the apart service's process, or 0 */
+    int apart_fd;         /* its lifeline: closing it stops it (-1: none) */
 } ex_target;
 
 /*
@@ -36,6 +38,18 @@ typedef struct ex_target {
  * on stderr.
  */
 int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs);
+
+/*
+ * ex_target_open_apart - the same, but the local service runs in a child
+ * process of its own, started before this process has any thread: for the
+ * examples that fork children later (cc_process).  A fork copies only the
+ * forking thread, and a thread of the service holding a lock of the
+ * allocator or of stdio at that moment would leave the child stuck; with
+ * the service apart, the forking process has no other thread.  The child
+ * serves until the lifeline pipe closes (ex_target_close, or this
+ * process's end), so it never outlives the example.
+ */
+int ex_target_open_apart(ex_target *t, int argc, char **argv, const svc_opts *knobs);
 
 /* ex_target_close - close the calling thread's kept HTTP connections
  * (cc_http_thread_cleanup), stop the local service (if any), free the rest. */

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     sponsors s;
     int rc = 0;
 
-    if (sponsors_open(&s, argc, argv) != 0)
+    if (sponsors_open(&s, argc, argv, false) != 0)
         return 2;
     if (cc_run(async_main, &s, NULL) != 0) {
         fprintf(stderr, "%s: ", argv[0]);

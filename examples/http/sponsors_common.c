@@ -18,12 +18,15 @@
 /* Each request may take this long; a hung page should not hang a run. */
 #define FETCH_TIMEOUT 30.0
 
-int sponsors_open(sponsors *s, int argc, char **argv)
+int sponsors_open(sponsors *s, int argc, char **argv, bool forks)
 {
     const char *const *paths = svc_sponsor_paths();
+    int rc;
 
     memset(s, 0, sizeof(*s));
-    if (ex_target_open(&s->target, argc, argv, NULL) != 0)
+    rc = forks ? ex_target_open_apart(&s->target, argc, argv, NULL)
+               : ex_target_open(&s->target, argc, argv, NULL);
+    if (rc != 0)
         return -1;
     s->n = svc_sponsor_count();
     s->urls = calloc(s->n, sizeof(*s->urls));
@@ -152,7 +155,7 @@ int sponsors_pool_main(int argc, char **argv, bool processes)
     void **results;
     int rc = EXIT_FAILURE;
 
-    if (sponsors_open(&s, argc, argv) != 0)
+    if (sponsors_open(&s, argc, argv, false) != 0)
         return 2;
     args = calloc(s.n, sizeof(*args));
     results = calloc(s.n, sizeof(*results));

@@ -22,8 +22,9 @@ typedef struct sponsors {
 } sponsors;
 
 /* sponsors_open - the options (net_example.h) and the URLs.  0, or -1
- * after printing why on stderr. */
-int sponsors_open(sponsors *s, int argc, char **argv);
+ * after printing why on stderr.  forks: the program will fork children
+ * (cc_process), so the local service runs apart (ex_target_open_apart). */
+int sponsors_open(sponsors *s, int argc, char **argv, bool forks);
 
 /* sponsors_close - free the URLs, stop the local service. */
 void sponsors_close(sponsors *s);

@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     char **by_url;
     int rc = EXIT_FAILURE;
 
-    if (sponsors_open(&s, argc, argv) != 0)
+    if (sponsors_open(&s, argc, argv, false) != 0)
         return 2;
     responses.lock = cc_lock_new();
     responses.index = calloc(s.n, sizeof(*responses.index));

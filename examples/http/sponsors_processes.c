@@ -8,11 +8,10 @@
  * Programming" (Python): as concurrent as the threads, with more to pay
  * per fetch (a process each).
  *
- * Without --base-url the local service serves the pages from a thread of
- * this process, started before the forks; the children reach it over TCP
- * like any client and use only concur and libcurl, which is what a child
- * of a threaded parent may do (concur/process.h).  --base-url URL asks
- * another service.
+ * Without --base-url the local service serves the pages from a process of
+ * its own, started first (ex_target_open_apart), so this process has no
+ * other thread when it forks; the children reach the service over TCP like
+ * any client.  --base-url URL asks another service.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,7 +50,7 @@ int main(int argc, char **argv)
     size_t started = 0;
     int rc = EXIT_FAILURE;
 
-    if (sponsors_open(&s, argc, argv) != 0)
+    if (sponsors_open(&s, argc, argv, true) != 0)
         return 2;
     responses = cc_shdict_new(0, 0);
     jobs = calloc(s.n, sizeof(*jobs));

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     void *item;
     int rc = EXIT_FAILURE;
 
-    if (sponsors_open(&s, argc, argv) != 0)
+    if (sponsors_open(&s, argc, argv, false) != 0)
         return 2;
     response_queue = cc_queue_new(0, CC_FIFO);
     by_url = calloc(s.n, sizeof(*by_url));

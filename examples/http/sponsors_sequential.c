@@ -20,7 +20,7 @@ int main(int argc, char **argv)
     char **responses;
     size_t n_responses = 0;
 
-    if (sponsors_open(&s, argc, argv) != 0)
+    if (sponsors_open(&s, argc, argv, false) != 0)
         return 2;
     responses = calloc(s.n, sizeof(*responses));
     if (responses == NULL) {

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     size_t n_responses = 0;
     int rc = EXIT_FAILURE;
 
-    if (sponsors_open(&s, argc, argv) != 0)
+    if (sponsors_open(&s, argc, argv, false) != 0)
         return 2;
     responses = calloc(s.n, sizeof(*responses));
     if (responses != NULL &&
