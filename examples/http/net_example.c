@@ -201,8 +201,8 @@ int ex_target_open_apart(ex_target *t, int argc, char **argv, const svc_opts *kn
 
 void ex_target_close(ex_target *t)
 {
-    /* Close this thread's kept-alive connections first: the service's
-     * stop waits (up to 1 s) for connections still open, idle or not. */
+    /* Close this thread's kept-alive connections first, so the service
+     * sees its clients leave rather than cancelling them at its stop. */
     cc_http_thread_cleanup();
     svc_stop(t->service);
     if (t->apart_pid > 0) {

@@ -328,6 +328,42 @@ static void test_stop_with_connections(void **state)
     su_no_fd_leak(fds);
 }
 
+/* svc_stop with only idle keep-alive clients does not sit out its grace:
+ * they are closed at once (what every example that stops the service while
+ * a thread keeps its connection alive relies on). */
+static void test_stop_closes_idle_at_once(void **state)
+{
+    int fds = su_fds();
+    hc c[20];
+    hresp r;
+    svc *s;
+    double best = 1e9;
+
+    (void)state;
+    for (int round = 0; round < 3; round++) { /* best of 3: a busy machine */
+        double t0;
+
+        s = su_start(NULL);
+        for (int i = 0; i < 20; i++) {
+            hc_open(&c[i], svc_port(s));
+            hc_send(&c[i], "GET /pokedex/25 HTTP/1.1\r\nHost: x\r\n\r\n");
+            hc_read(&c[i], &r, false);
+            assert_int_equal(r.status, 200);
+            hresp_free(&r);
+        }
+        t0 = cc_now();
+        svc_stop(s);
+        if (cc_now() - t0 < best)
+            best = cc_now() - t0;
+        for (int i = 0; i < 20; i++) {
+            assert_true(hc_closed(&c[i]));
+            hc_close(&c[i]);
+        }
+    }
+    assert_true(best < 0.5); /* the grace is 1 s */
+    su_no_fd_leak(fds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_stop_with_connections),
+        cmocka_unit_test(test_stop_closes_idle_at_once),
     };
 
     return cmocka_run_group_tests(tests, su_warm_up, NULL);

@@ -392,24 +392,53 @@ static int parse_error_status(conn *c)
     return 400;
 }
 
+/* The connection's place in svc.conns, for svc_stop (loop thread). */
+static void link_in(svc *s, svc_link *l)
+{
+    l->prev = NULL;
+    l->next = s->conns;
+    if (s->conns != NULL)
+        s->conns->prev = l;
+    s->conns = l;
+}
+
+static void link_out(svc *s, svc_link *l)
+{
+    if (l->prev != NULL)
+        l->prev->next = l->next;
+    else
+        s->conns = l->next;
+    if (l->next != NULL)
+        l->next->prev = l->prev;
+}
+
 int svc_connection(cc_stream *st, void *arg)
 {
     conn c;
+    svc_link link = {0};
     char *in = malloc(READ_SIZE);
     int status = 0;
 
     memset(&c, 0, sizeof(c));
     c.s = arg;
     c.st = st;
+    link.task = cc_current_task();
+    link_in(c.s, &link);
     http_parser_init(&c.p, HTTP_REQUEST);
     c.p.data = &c;
     c.deadline = cc_deadline(c.s->o.read_timeout);
     if (in == NULL)
         return 0; /* the server closes the connection */
     for (;;) {
-        ssize_t n = cc_stream_read(st, in, READ_SIZE, cc_remaining(c.deadline));
+        ssize_t n;
         size_t done;
 
+        /* Stopping: finish the request in progress, start none. */
+        if (c.s->stopping && !c.in_message)
+            break;
+        link.idle = !c.in_message && cc_stream_pending(st) == 0;
+        n = cc_stream_read(st, in, READ_SIZE, cc_remaining(c.deadline));
+        link.idle = false;
         if (n < 0) {
             if (errno == ETIMEDOUT && c.in_message)
                 status = 408; /* idle ones just close */
@@ -437,6 +466,7 @@ int svc_connection(cc_stream *st, void *arg)
         if (flush_out(&c))
             linger(&c, in);
     }
+    link_out(c.s, &link);
     free(in);
     free(c.url.p);
     free(c.body.p);

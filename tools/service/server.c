@@ -5,10 +5,13 @@
  * of that loop touch.
  *
  * Start-up handshake: svc_start waits on `ready`; the loop's main task
- * sets it once it listens (or failed).  Stop: svc_stop closes the server
- * from its own thread (cc_server_close may be called from any thread while
- * the loop runs); the main task, waiting in cc_server_wait, wakes, frees
- * the server on its loop and returns, which ends cc_run and the thread.
+ * sets it once it listens (or failed).  Stop: svc_stop first has the loop
+ * run stop_idle (connections waiting for a next request are cancelled at
+ * once, the others close after the answer in progress), then closes the
+ * server from its own thread (cc_server_close may be called from any
+ * thread while the loop runs) with a grace of a second for those answers;
+ * the main task, waiting in cc_server_wait, wakes, frees the server on its
+ * loop and returns, which ends cc_run and the thread.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -99,6 +102,7 @@ static void *svc_loop_main(void *arg)
     }
     s->port = cc_server_port(srv);
     s->srv = srv;
+    s->loop = cc_loop_current();
     cc_event_set(s->ready);
     /* Ended by svc_stop's cc_server_close: nothing else can fail here but
      * a cancellation of this task (SIGINT in cc_run), which closes too. */
@@ -239,10 +243,27 @@ unsigned long svc_requests(const svc *s)
     return s == NULL ? 0 : __atomic_load_n(&s->requests, __ATOMIC_RELAXED);
 }
 
+/* On the loop, at svc_stop: no connection starts a new request, and those
+ * parked waiting for one (idle keep-alive clients) end now rather than at
+ * the end of the grace.  An idle connection has nothing unsent, so its
+ * cancellation loses nothing. */
+static void stop_idle(void *arg)
+{
+    svc *s = arg;
+
+    s->stopping = true;
+    for (svc_link *l = s->conns; l != NULL; l = l->next)
+        if (l->idle)
+            cc_future_cancel(l->task);
+}
+
 void svc_stop(svc *s)
 {
     if (s == NULL)
         return;
+    /* If the loop cannot take the call (no memory), the grace below still
+     * ends every connection, a second later. */
+    (void)cc_loop_call_soon_threadsafe(s->loop, stop_idle, s);
     cc_server_close(s->srv, 1.0);
     cc_thread_join(s->thread, NULL, CC_FOREVER);
     cc_thread_free(s->thread);

@@ -17,6 +17,17 @@
 #include "concur.h"
 #include "service.h"
 
+/* A running connection as svc_stop sees it: conn.c keeps one on each
+ * connection task's stack, linked into svc.conns while the task runs
+ * (loop thread only). */
+typedef struct svc_link {
+    struct svc_link *prev;
+    struct svc_link *next;
+    cc_future *task;             /* the connection's task */
+    bool idle;                   /* parked waiting for a next request, with
+                                    nothing half-read and nothing unsent */
+} svc_link;
+
 /* The service: one per svc_start. */
 struct svc {
     svc_opts o;                  /* the knobs, defaults filled in */
@@ -29,6 +40,10 @@ struct svc {
     char start_msg[256];         /* its message */
     cc_server *srv;              /* the server; loop thread only, and
                                     svc_stop once ready is set */
+    cc_loop *loop;               /* the service's loop (set before ready) */
+    bool stopping;               /* svc_stop began: no new request is
+                                    started; loop thread only */
+    svc_link *conns;             /* running connections; loop thread only */
     unsigned long requests;      /* answered so far; atomic */
     uint64_t rng;                /* splitmix64 state; loop thread only */
     double tokens;               /* rate-limit bucket; loop thread only */
