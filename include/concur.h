@@ -11,6 +11,7 @@
  *   process   processes, pipes, process queue, shared memory, process pool
  *   subprocess  other programs: run, Popen, communicate, pipelines
  *   net       TCP and UNIX streams: connect, serve, readline, write, drain
+ *   http      an HTTP client on libcurl: get, post, headers, redirects, TLS
  */
 #ifndef CONCUR_H
 #define CONCUR_H
@@ -24,5 +25,6 @@
 #include "concur/process.h"
 #include "concur/subprocess.h"
 #include "concur/net.h"
+#include "concur/http.h"
 
 #endif

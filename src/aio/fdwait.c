@@ -44,6 +44,8 @@ struct cc__fdreg {
     uint64_t key;               /* the owner of a kept registration, or 0 */
     int ready;                  /* kept: edges nobody waited for (CC_*) */
     fd_waiter *waiters;
+    cc__fd_watch_fn watch;      /* a callback watch (cc__fd_watch), or NULL */
+    void *watch_arg;
 };
 
 static uint32_t to_epoll(int events)
@@ -140,6 +142,10 @@ void cc__fd_ready(cc_loop *l, int fd, uint32_t events)
 
     if (r == NULL)
         return;
+    if (r->watch != NULL) {
+        r->watch(r->watch_arg, fd, trouble ? CC_READABLE | CC_WRITABLE : ready);
+        return;
+    }
     for (w = r->waiters; w != NULL; w = next) {
         cc__wakeup wk;
 
@@ -238,6 +244,10 @@ static int wait_in_loop(cc_loop *l, int fd, int events, int64_t deadline,
 
     if (r == NULL)
         return cc__err(ENOMEM, "cc_wait_fd: out of memory");
+    if (r->watch != NULL) { /* a watch left on a since reused number */
+        r->watch = NULL;
+        r->mask = 0;
+    }
     if (r->key != key && r->key != 0) {
         /* Kept under another owner (or by one since gone): epoll may or
          * may not still hold it; registering afresh settles it (ADD meets
@@ -338,4 +348,46 @@ void cc__fd_unkeep(int fd, uint64_t key)
     r->mask = 0;
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
     (void)sync_interest(l, r); /* plain waiters left: nothing, usually */
+}
+
+int cc__fd_watch(cc__loop *l, int fd, int events, cc__fd_watch_fn fn,
+                 void *arg)
+{
+    cc__fdreg *r = reg_get(l, fd);
+    struct epoll_event ev;
+    int op;
+
+    if (r == NULL)
+        return cc__err(ENOMEM, "cc__fd_watch: out of memory");
+    if (events == 0) {
+        if (r->watch != NULL && r->mask != 0)
+            epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+        if (r->watch != NULL)
+            r->mask = 0;
+        r->watch = NULL;
+        return 0;
+    }
+    if (r->watch == NULL) { /* take over whatever a closed file left */
+        r->key = 0;
+        r->ready = 0;
+        r->mask = r->waiters != NULL ? r->mask : 0;
+    }
+    ev.events = to_epoll(events);
+    ev.data.fd = fd;
+    if (ev.events == r->mask && r->watch != NULL) {
+        r->watch_arg = arg;
+        r->watch = fn;
+        return 0;
+    }
+    op = r->mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (epoll_ctl(l->epfd, op, fd, &ev) != 0) {
+        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(l->epfd, op, fd, &ev) != 0)
+            return cc__errf(errno, "cc__fd_watch: cannot watch fd %d: %s", fd,
+                            strerror(errno));
+    }
+    r->mask = ev.events;
+    r->watch = fn;
+    r->watch_arg = arg;
+    return 0;
 }

@@ -338,6 +338,46 @@ int cc_loop_stop(cc_loop *loop)
     return 0;
 }
 
+/* ------------------------------------------------ other layers' slots */
+
+int cc__loop_attach(cc__loop *l, const void *key, void *ptr,
+                    void (*dtor)(void *))
+{
+    for (int i = 0; i < CC__LOOP_SLOTS; i++) {
+        if (l->slots[i].key == NULL) {
+            l->slots[i].key = key;
+            l->slots[i].ptr = ptr;
+            l->slots[i].dtor = dtor;
+            return 0;
+        }
+    }
+    return cc__err(ENOSPC, "cc__loop_attach: no free slot on the loop");
+}
+
+void *cc__loop_attached(cc__loop *l, const void *key)
+{
+    for (int i = 0; i < CC__LOOP_SLOTS; i++)
+        if (l->slots[i].key == key)
+            return l->slots[i].ptr;
+    return NULL;
+}
+
+/* Once the tasks are gone: each slot's destructor, with the loop made the
+ * calling thread's current one so that it may cancel its call_later timers
+ * and drop its fd watches (nothing else runs the loop now). */
+static void run_slot_dtors(cc_loop *l)
+{
+    cc_loop *saved = cc__tls_loop;
+
+    cc__tls_loop = l;
+    for (int i = 0; i < CC__LOOP_SLOTS; i++) {
+        if (l->slots[i].key != NULL && l->slots[i].dtor != NULL)
+            l->slots[i].dtor(l->slots[i].ptr);
+        l->slots[i].key = NULL;
+    }
+    cc__tls_loop = saved;
+}
+
 void cc_loop_free(cc_loop *loop)
 {
     if (!loop_ok(loop) || atomic_load(&loop->running))
@@ -353,6 +393,7 @@ void cc_loop_free(cc_loop *loop)
             cc__debugf("cc_loop_free: %zu tasks could not be finished: %s",
                        loop->ntasks, cc_errmsg());
     }
+    run_slot_dtors(loop);
     cc__fd_free_all(loop);
     cc_executor_free(loop->own_pool); /* waits for its threads */
     /* A thread that woke one of our tasks may still be finishing its post

@@ -17,6 +17,7 @@
 #include "internal/mutex.h"
 
 #define CC__LOOP_MAGIC 0x4c4f4f50u /* "LOOP" */
+#define CC__LOOP_SLOTS 4           /* cc__loop_attach slots */
 
 typedef struct cc__fdreg cc__fdreg;
 
@@ -66,6 +67,12 @@ struct cc_loop {
                                   touched only by the loop's thread */
     _Atomic(cc_executor *) user_pool; /* cc_loop_set_default_executor; any
                                          thread may set it */
+    /* Other layers' per-loop state (cc__loop_attach), loop thread only. */
+    struct {
+        const void *key;
+        void *ptr;
+        void (*dtor)(void *);
+    } slots[CC__LOOP_SLOTS];
 };
 
 /* fdwait.c: deliver epoll events, and drop a loop's registrations. */

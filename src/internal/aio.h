@@ -161,6 +161,32 @@ int cc__wait_fd_kept(int fd, int events, int64_t deadline, uint64_t key);
 /* Drop the calling thread's loop's kept registration of fd, if key's. */
 void cc__fd_unkeep(int fd, uint64_t key);
 
+/*
+ * A callback watch of fd on loop l (the http layer's curl sockets): fn(arg,
+ * fd, ready) runs on the loop's thread, out of the loop's poll, each time
+ * fd is ready for one of `events` (CC_READABLE | CC_WRITABLE; level-
+ * triggered; an error or hang-up reports both).  Called again for the same
+ * fd it changes the interest; events 0 drops the watch (do so before
+ * closing fd).  A watched fd is not waited on by tasks: a wait on it (a
+ * reused number whose watch was not dropped) takes the registration over.
+ * Loop thread only.  0, or -1 with errno recorded.
+ */
+typedef void (*cc__fd_watch_fn)(void *arg, int fd, int ready);
+int cc__fd_watch(cc__loop *l, int fd, int events, cc__fd_watch_fn fn,
+                 void *arg);
+
+/*
+ * Per-loop state of other layers: ptr under `key` (any address unique to
+ * the caller, e.g. a static's), and dtor(ptr), called by cc_loop_free once
+ * the loop's tasks have ended, before its fds and timers go, with the loop
+ * made current on the freeing thread (so dtor may cancel call_later timers
+ * and drop fd watches).  A few slots (CC__LOOP_SLOTS); loop thread only.
+ * attach: 0, or -1 with ENOSPC; attached: the ptr or NULL.
+ */
+int cc__loop_attach(cc__loop *l, const void *key, void *ptr,
+                    void (*dtor)(void *));
+void *cc__loop_attached(cc__loop *l, const void *key);
+
 /* --- used by the future layer --- */
 
 /* Request cancellation of the task behind a task future (any thread). */

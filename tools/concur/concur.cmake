@@ -1,0 +1,10 @@
+# The `concur` command-line tool: every tools/concur/*.c is part of it
+# (main.c dispatches to the commands declared in commands.h).  Included by
+# tools/CMakeLists.txt.  The program is built as ${PROJECT_BINARY_DIR}/bin/concur.
+file(GLOB concur_tool_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.c)
+add_executable(concur_tool ${concur_tool_sources})
+set_target_properties(concur_tool PROPERTIES OUTPUT_NAME concur
+  RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
+target_include_directories(concur_tool PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(concur_tool PRIVATE concur_service concur_static
+  concur_flags)

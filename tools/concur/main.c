@@ -1,0 +1,50 @@
+/*
+ * main.c - the `concur` tool: dispatches `concur <command> [args]` to the
+ * command's entry point (commands.h).  `concur help` / `--help` lists the
+ * commands; an unknown one is an error with exit status 2.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+/* One line per command: name, entry point, one-line summary. */
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"serve", svc_main, "run the local HTTP service the examples talk to"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void help(FILE *f)
+{
+    fprintf(f, "usage: concur <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-8s %s\n", "help", "this list");
+    fprintf(f, "\n`concur <command> --help` describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argc > 1 ? argv[1] : NULL;
+
+    if (name == NULL) {
+        help(stderr);
+        return 2;
+    }
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 ||
+        strcmp(name, "-h") == 0) {
+        help(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "concur: unknown command '%s' (see concur --help)\n",
+            name);
+    return 2;
+}

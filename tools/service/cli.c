@@ -1,0 +1,167 @@
+/*
+ * cli.c - `concur serve [options]`: parse the options into svc_opts, start
+ * the service, print where it listens, and serve until SIGINT or SIGTERM.
+ *
+ * Signals: SIGINT and SIGTERM are blocked before the service thread starts
+ * (it inherits the mask), so they stay pending for the whole process until
+ * the main thread takes them with sigwait -- no handler, no race -- and
+ * then stops the service.  Exit status: 0 after a signal, 1 when the
+ * service cannot start (port in use...), 2 for bad options.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svc_internal.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: concur serve [options]\n"
+        "  --host H          listen on H (default 127.0.0.1)\n"
+        "  --port P          listen on port P (default 8080; 0: any free)\n"
+        "  --latency S       wait S seconds before each answer, or\n"
+        "  --latency A-B     a delay drawn uniformly in [A, B] per request\n"
+        "  --error-rate P    answer that share (0..1) of requests with 500\n"
+        "  --rate-limit N    N requests per second, then 429 (0: none)\n"
+        "  --log             one line per request on stdout:\n"
+        "                    method target status bytes ms\n"
+        "  --seed N          seed of the random draws (default: the clock)\n"
+        "  --read-timeout S  seconds for a request to arrive (default 10)\n"
+        "  --help            this text\n"
+        "Serves until SIGINT or SIGTERM.  Routes: /rates?base=XXX,\n"
+        "/pokedex/N, /sponsors/HOST/, /jython, /dice, POST /echo, /.\n");
+}
+
+static int bad(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "concur serve: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n(see concur serve --help)\n");
+    return 2;
+}
+
+/* A non-negative finite number, the whole of s.  false when not. */
+static bool parse_num(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    if (s == NULL || *s == '\0')
+        return false;
+    errno = 0;
+    v = strtod(s, &end);
+    if (*end != '\0' || errno != 0 || !isfinite(v) || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_latency(const char *s, double *lo, double *hi)
+{
+    char tmp[64];
+    char *dash;
+
+    if (s == NULL || strlen(s) >= sizeof(tmp))
+        return false;
+    strcpy(tmp, s);
+    dash = strchr(tmp + 1, '-');
+    if (dash == NULL) {
+        if (!parse_num(tmp, lo))
+            return false;
+        *hi = *lo;
+        return true;
+    }
+    *dash = '\0';
+    return parse_num(tmp, lo) && parse_num(dash + 1, hi) && *lo <= *hi;
+}
+
+/* Parse argv (argv[0] is "serve") into o.  0, or the exit status to
+ * return (2: bad option; -1: --help printed, exit 0). */
+static int parse_args(int argc, char **argv, svc_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double d;
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return -1;
+        } else if (strcmp(a, "--log") == 0) {
+            o->log = stdout;
+            continue;
+        }
+        if (strcmp(a, "--host") != 0 && strcmp(a, "--port") != 0 &&
+            strcmp(a, "--latency") != 0 && strcmp(a, "--error-rate") != 0 &&
+            strcmp(a, "--rate-limit") != 0 && strcmp(a, "--seed") != 0 &&
+            strcmp(a, "--read-timeout") != 0)
+            return bad("unknown option '%s'%s", a, "");
+        if (v == NULL)
+            return bad("option %s needs a value%s", a, "");
+        i++;
+        if (strcmp(a, "--host") == 0) {
+            if (*v == '\0' || strlen(v) >= 64)
+                return bad("bad host '%s'%s", v, "");
+            o->host = v;
+        } else if (strcmp(a, "--port") == 0) {
+            if (!parse_num(v, &d) || d > 65535 || d != floor(d))
+                return bad("bad port '%s' (0..65535)%s", v, "");
+            o->port = (int)d;
+        } else if (strcmp(a, "--latency") == 0) {
+            if (!parse_latency(v, &o->latency_min, &o->latency_max))
+                return bad("bad latency '%s' (seconds, or MIN-MAX)%s", v, "");
+        } else if (strcmp(a, "--error-rate") == 0) {
+            if (!parse_num(v, &o->error_rate) || o->error_rate > 1)
+                return bad("bad error rate '%s' (0..1)%s", v, "");
+        } else if (strcmp(a, "--rate-limit") == 0) {
+            if (!parse_num(v, &o->rate_limit))
+                return bad("bad rate limit '%s' (requests/s)%s", v, "");
+        } else if (strcmp(a, "--seed") == 0) {
+            if (!parse_num(v, &d) || d > 4294967295.0 || d != floor(d))
+                return bad("bad seed '%s'%s", v, "");
+            o->seed = (unsigned)d;
+        } else {
+            if (!parse_num(v, &o->read_timeout) || o->read_timeout == 0)
+                return bad("bad read timeout '%s' (seconds > 0)%s", v, "");
+        }
+    }
+    return 0;
+}
+
+int svc_main(int argc, char **argv)
+{
+    svc_opts o = {0};
+    sigset_t set;
+    svc *s;
+    int sig = 0;
+    int rc;
+
+    o.port = 8080;
+    rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    s = svc_start(&o);
+    if (s == NULL) {
+        fprintf(stderr, "concur serve: cannot serve on %s:%d: %s\n",
+                o.host != NULL ? o.host : "127.0.0.1", o.port, cc_errmsg());
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        return 1;
+    }
+    printf("serving on %s\n", svc_url(s));
+    fflush(stdout);
+    while (sigwait(&set, &sig) != 0)
+        ;
+    svc_stop(s);
+    if (o.log != NULL)
+        fflush(o.log);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return 0;
+}

@@ -1,0 +1,448 @@
+/*
+ * conn.c - one connection of the local service: a task of the service's
+ * loop (cc_serve, TASKS mode) that reads bytes as they come, feeds them to
+ * Node's http-parser, and answers each complete request in order -- so
+ * pipelined requests are answered in the order they came, and keep-alive
+ * follows HTTP/1.1 (persistent unless "Connection: close") and HTTP/1.0
+ * (closed unless "Connection: keep-alive").
+ *
+ * Answers are queued in `out` while one read's worth of requests is
+ * parsed, then handed to cc_stream_write (which never waits) in one piece;
+ * the next read moves what the socket did not take, and a drain bounds the
+ * backlog when a client pipelines without reading.
+ *
+ * Limits: the request line and headers may hold max_header_bytes (counted
+ * in the url/field/value callbacks; http-parser's own 80 KiB cap maps to
+ * the same 431), a body max_body_bytes (413).  Malformed input: 400.  A
+ * request must arrive whole within read_timeout of the previous answer (or
+ * of the connection): an idle connection is then closed, a partial request
+ * gets 408.  After an error answer the connection is closed "lingering":
+ * the sending side is shut, then what the client still sends is read and
+ * dropped for a moment, so that the close does not reset the connection
+ * and destroy the answer before the client reads it.
+ *
+ * Everything here runs on the connection's task; the `conn` record lives
+ * on its stack.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <http_parser.h>
+
+#include "svc_internal.h"
+
+#define READ_SIZE (32 * 1024)    /* >= half the stream's buffer: recv goes
+                                    straight into ours, no copy */
+#define OUT_FLUSH (64 * 1024)    /* hand queued answers over past this */
+#define LINGER_TIME 2.0          /* seconds a lingering close reads */
+#define LINGER_BYTES (1 << 20)   /* ... and at most this much */
+
+/* F_CONTENTLENGTH of http-parser's (semi-public) flags. */
+#define HP_F_CONTENTLENGTH (1 << 7)
+
+typedef struct buf {
+    char *p;
+    size_t len;
+    size_t cap;
+} buf;
+
+/* One connection's state (on its task's stack). */
+typedef struct conn {
+    svc *s;
+    cc_stream *st;
+    http_parser p;
+    buf url;                     /* the request target as it came */
+    buf body;                    /* a POST's body */
+    buf out;                     /* answers not yet handed to the stream */
+    buf parts;                   /* "path\0query\0" of the current request */
+    size_t header_bytes;         /* url + header fields and values so far */
+    size_t body_bytes;           /* body bytes of this request so far */
+    bool in_message;             /* between message begin and complete */
+    int fail_status;             /* 431/413 decided in a callback */
+    bool closing;                /* answered with Connection: close */
+    bool dead;                   /* the stream failed or we were cancelled */
+    double t0;                   /* when the request began (for the log) */
+    double deadline;             /* for the next request to arrive whole */
+} conn;
+
+/* Append n bytes; false when out of memory. */
+static bool buf_add(buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap == 0 ? 256 : b->cap;
+        char *q;
+
+        while (cap - b->len < n)
+            cap *= 2;
+        q = realloc(b->p, cap);
+        if (q == NULL)
+            return false;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return true;
+}
+
+/* ----------------------------------------------------------- answering */
+
+/* "Date: ..." for the current second, cached per second (one formatting
+ * a second; the loop's thread only). */
+static const char *http_date(void)
+{
+    static _Thread_local time_t at;
+    static _Thread_local char text[64];
+    time_t now = time(NULL);
+
+    if (now != at) {
+        struct tm tm;
+
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        at = now;
+    }
+    return text;
+}
+
+/* Hand the queued answers to the stream; when the client lets them pile up
+ * (pipelining without reading), wait until they go.  false: the stream is
+ * broken (the connection is to be dropped). */
+static bool flush_out(conn *c)
+{
+    if (c->out.len == 0)
+        return true;
+    if (cc_stream_write(c->st, c->out.p, c->out.len) != 0) {
+        c->out.len = 0;
+        c->dead = true;
+        return false;
+    }
+    c->out.len = 0;
+    if (cc_stream_pending(c->st) > OUT_FLUSH &&
+        cc_stream_drain(c->st, c->s->o.read_timeout) != 0) {
+        c->dead = true;
+        return false;
+    }
+    return true;
+}
+
+/* Queue one answer: the status line, headers and (unless HEAD) the body. */
+static void answer(conn *c, const svc_response *r, bool head, bool keep,
+                   const char *method, const char *target)
+{
+    char h[512];
+    int n;
+
+    n = snprintf(h, sizeof(h),
+                 "HTTP/1.1 %d %s\r\nServer: concur\r\nDate: %s\r\n"
+                 "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                 r->status, svc_reason(r->status), http_date(), r->type,
+                 r->len, r->retry_after ? "Retry-After: 1\r\n" : "",
+                 !keep ? "Connection: close\r\n"
+                 : c->p.http_major == 1 && c->p.http_minor == 0
+                     ? "Connection: keep-alive\r\n"
+                     : "");
+    if (!buf_add(&c->out, h, (size_t)n) ||
+        (!head && !buf_add(&c->out, r->body, r->len))) {
+        c->dead = true;
+        return;
+    }
+    __atomic_fetch_add(&c->s->requests, 1, __ATOMIC_RELAXED);
+    if (c->s->o.log != NULL)
+        fprintf(c->s->o.log, "%s %s %d %zu %.1f\n", method, target,
+                r->status, r->len, (cc_now() - c->t0) * 1e3);
+    if (c->out.len >= OUT_FLUSH)
+        flush_out(c);
+}
+
+/* A protocol error's answer (400, 408, 413, 431), always closing. */
+static void answer_error(conn *c, int status)
+{
+    svc_response r = {0};
+    char body[64];
+
+    snprintf(body, sizeof(body), "%d %s\n", status, svc_reason(status));
+    r.status = status;
+    r.type = "text/plain; charset=utf-8";
+    r.body = body;
+    r.len = strlen(body);
+    if (c->t0 == 0)
+        c->t0 = cc_now();
+    answer(c, &r, false, false, "-", "-");
+    c->closing = true;
+}
+
+/* Split the target into path and query (c->parts).  false: malformed. */
+static bool split_target(conn *c, const char **path, const char **query)
+{
+    struct http_parser_url u;
+    const char *t = c->url.p;
+    size_t plen;
+    size_t qlen;
+
+    http_parser_url_init(&u);
+    if (c->url.len == 0 || http_parser_parse_url(t, c->url.len, 0, &u) != 0)
+        return false;
+    if (!(u.field_set & (1 << UF_PATH)))
+        plen = 0;
+    else
+        plen = u.field_data[UF_PATH].len;
+    qlen = u.field_set & (1 << UF_QUERY) ? u.field_data[UF_QUERY].len : 0;
+    c->parts.len = 0;
+    if (plen == 0) {
+        if (!buf_add(&c->parts, "/", 1))
+            return false;
+    } else if (!buf_add(&c->parts, t + u.field_data[UF_PATH].off, plen)) {
+        return false;
+    }
+    if (!buf_add(&c->parts, "", 1) ||
+        !buf_add(&c->parts, t + u.field_data[UF_QUERY].off, qlen) ||
+        !buf_add(&c->parts, "", 1))
+        return false;
+    *path = c->parts.p;
+    *query = c->parts.p + strlen(c->parts.p) + 1;
+    return true;
+}
+
+/* Answer the request just parsed: rate limit, latency, injected errors,
+ * then the route. */
+static void respond(conn *c, bool keep)
+{
+    svc *s = c->s;
+    svc_request rq = {0};
+    svc_response r = {0};
+    double delay;
+    const char *target;
+
+    if (!buf_add(&c->url, "", 1)) { /* NUL-terminate for the log */
+        c->dead = true;
+        return;
+    }
+    c->url.len--;
+    target = c->url.p;
+    rq.method = http_method_str((enum http_method)c->p.method);
+    rq.method_id = c->p.method;
+    rq.body = c->body.p != NULL ? c->body.p : "";
+    rq.body_len = c->body.len;
+    if (!split_target(c, &rq.path, &rq.query)) {
+        answer_error(c, 400);
+        return;
+    }
+    if (!svc_admit(s)) {
+        r.status = 429;
+        r.type = "text/plain; charset=utf-8";
+        r.body = "429 Too Many Requests: slow down\n";
+        r.len = strlen(r.body);
+        r.retry_after = true;
+        answer(c, &r, rq.method_id == HTTP_HEAD, keep, rq.method, target);
+        return;
+    }
+    delay = svc_latency(s);
+    if (delay > 0) {
+        /* Others' answers must not wait for this one's delay. */
+        if (!flush_out(c))
+            return;
+        if (cc_sleep(delay) != 0) { /* cancelled: the service stops */
+            c->dead = true;
+            return;
+        }
+    }
+    if (s->o.error_rate > 0 && svc_random(s) < s->o.error_rate) {
+        r.status = 500;
+        r.type = "text/plain; charset=utf-8";
+        r.body = "500 Internal Server Error (injected)\n";
+        r.len = strlen(r.body);
+    } else {
+        svc_route(s, &rq, &r);
+    }
+    answer(c, &r, rq.method_id == HTTP_HEAD, keep, rq.method, target);
+    free(r.owned);
+}
+
+/* -------------------------------------------------- parser callbacks */
+
+static int on_begin(http_parser *p)
+{
+    conn *c = p->data;
+
+    c->url.len = 0;
+    c->body.len = 0;
+    c->header_bytes = 0;
+    c->body_bytes = 0;
+    c->in_message = true;
+    c->t0 = cc_now();
+    return 0;
+}
+
+/* Count request-line and header bytes against the limit. */
+static int count_header(conn *c, size_t len)
+{
+    c->header_bytes += len;
+    if (c->header_bytes > c->s->o.max_header_bytes) {
+        c->fail_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    conn *c = p->data;
+
+    if (count_header(c, len) != 0)
+        return -1;
+    if (!buf_add(&c->url, at, len)) {
+        c->dead = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_bytes(http_parser *p, const char *at, size_t len)
+{
+    (void)at;
+    return count_header(p->data, len);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    conn *c = p->data;
+
+    if ((p->flags & HP_F_CONTENTLENGTH) &&
+        p->content_length > c->s->o.max_body_bytes) {
+        c->fail_status = 413;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    conn *c = p->data;
+
+    c->body_bytes += len;
+    if (c->body_bytes > c->s->o.max_body_bytes) { /* chunked bodies */
+        c->fail_status = 413;
+        return -1;
+    }
+    if (p->method == HTTP_POST && !buf_add(&c->body, at, len)) {
+        c->dead = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* A whole request: answer it.  Returning nonzero stops the parser: after
+ * a closing answer, whatever follows is not read. */
+static int on_complete(http_parser *p)
+{
+    conn *c = p->data;
+    bool keep = http_should_keep_alive(p) && !p->upgrade;
+
+    c->in_message = false;
+    respond(c, keep);
+    c->deadline = cc_deadline(c->s->o.read_timeout);
+    if (!keep)
+        c->closing = true;
+    return c->closing || c->dead ? -1 : 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_bytes,
+    .on_header_value = on_header_bytes,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_complete,
+};
+
+/* ------------------------------------------------------- the task */
+
+/* Close after a closing answer without resetting the connection: shut our
+ * sending side, then read and drop what the client still sends until it
+ * closes (bounded in time and bytes). */
+static void linger(conn *c, char *scratch)
+{
+    double end = cc_deadline(LINGER_TIME);
+    size_t dropped = 0;
+
+    if (cc_stream_write_eof(c->st) != 0)
+        return;
+    while (dropped < LINGER_BYTES) {
+        ssize_t n = cc_stream_read(c->st, scratch, READ_SIZE,
+                                   cc_remaining(end));
+
+        if (n <= 0)
+            return;
+        dropped += (size_t)n;
+    }
+}
+
+/* Map what stopped the parser to an answer (0: none, just close). */
+static int parse_error_status(conn *c)
+{
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->p);
+
+    if (c->fail_status != 0)
+        return c->fail_status;
+    if (e == HPE_HEADER_OVERFLOW)
+        return 431;
+    if (e == HPE_INVALID_CONTENT_LENGTH && c->p.content_length > 0)
+        return 413;
+    return 400;
+}
+
+int svc_connection(cc_stream *st, void *arg)
+{
+    conn c;
+    char *in = malloc(READ_SIZE);
+    int status = 0;
+
+    memset(&c, 0, sizeof(c));
+    c.s = arg;
+    c.st = st;
+    http_parser_init(&c.p, HTTP_REQUEST);
+    c.p.data = &c;
+    c.deadline = cc_deadline(c.s->o.read_timeout);
+    if (in == NULL)
+        return 0; /* the server closes the connection */
+    for (;;) {
+        ssize_t n = cc_stream_read(st, in, READ_SIZE, cc_remaining(c.deadline));
+        size_t done;
+
+        if (n < 0) {
+            if (errno == ETIMEDOUT && c.in_message)
+                status = 408; /* idle ones just close */
+            break;
+        }
+        if (n == 0)
+            break; /* the client is done (mid-request: nothing to say) */
+        done = http_parser_execute(&c.p, &settings, in, (size_t)n);
+        if (c.dead)
+            break;
+        if (c.closing) {
+            if (flush_out(&c))
+                linger(&c, in);
+            break;
+        }
+        if (HTTP_PARSER_ERRNO(&c.p) != HPE_OK || done != (size_t)n) {
+            status = parse_error_status(&c);
+            break;
+        }
+        if (!flush_out(&c))
+            break;
+    }
+    if (status != 0 && !c.dead) {
+        answer_error(&c, status);
+        if (flush_out(&c))
+            linger(&c, in);
+    }
+    free(in);
+    free(c.url.p);
+    free(c.body.p);
+    free(c.out.p);
+    free(c.parts.p);
+    return 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * svc_internal.h - what the files of the local service share (tools/service):
+ * the service record, the knobs' state, the request and response records,
+ * and the content tables.  Never installed; only tools/service/ includes it.
+ *
+ * Threads: the record is made by svc_start in the caller's thread, then
+ * everything but `requests` (atomic) and the start/stop handshake belongs
+ * to the service's own thread, whose one event loop runs the acceptor and
+ * every connection task -- so the knobs' state (the random generator, the
+ * rate-limit bucket) needs no lock.
+ */
+#ifndef CONCUR_TOOLS_SVC_INTERNAL_H
+#define CONCUR_TOOLS_SVC_INTERNAL_H
+
+#include <stdint.h>
+
+#include "concur.h"
+#include "service.h"
+
+/* The service: one per svc_start. */
+struct svc {
+    svc_opts o;                  /* the knobs, defaults filled in */
+    char host[64];               /* where it listens */
+    char url[96];                /* "http://127.0.0.1:PORT" */
+    int port;                    /* bound port (set before start returns) */
+    cc_thread *thread;           /* runs the loop (svc_thread) */
+    cc_event *ready;             /* set once listening (or failed) */
+    int start_err;               /* errno of a failed start, 0 ok */
+    char start_msg[256];         /* its message */
+    cc_server *srv;              /* the server; loop thread only, and
+                                    svc_stop once ready is set */
+    unsigned long requests;      /* answered so far; atomic */
+    uint64_t rng;                /* splitmix64 state; loop thread only */
+    double tokens;               /* rate-limit bucket; loop thread only */
+    double tokens_at;            /* when it was last filled */
+    char **rates_json;           /* a body per currency (svc_rates_bodies) */
+};
+
+/* A parsed request, as routes see it. */
+typedef struct svc_request {
+    const char *method;          /* "GET", "HEAD", "POST"... */
+    int method_id;               /* http_parser's enum http_method */
+    const char *path;            /* NUL-terminated, without the query */
+    const char *query;           /* after '?', "" when none */
+    const char *body;            /* POST body (may hold NULs), or "" */
+    size_t body_len;
+} svc_request;
+
+/* What a route answers: status, content type and body.  `body` points to
+ * static text, into a table of the service, or to `owned` (freed by the
+ * caller with free()). */
+typedef struct svc_response {
+    int status;
+    const char *type;            /* Content-Type */
+    const char *body;
+    size_t len;
+    char *owned;                 /* heap body to free, or NULL */
+    bool retry_after;            /* add "Retry-After: 1" (429) */
+} svc_response;
+
+/* routes.c: answer one request (never fails: errors are responses). */
+void svc_route(svc *s, const svc_request *rq, svc_response *out);
+
+/* The reason phrase of a status ("Not Found"). */
+const char *svc_reason(int status);
+
+/* rates.c: the JSON bodies of /rates, one per currency, built at start
+ * (NULL with errno ENOMEM); free them with svc_rates_free.  svc_rates_find:
+ * the body for a base (3 letters, any case), NULL when unknown. */
+char **svc_rates_bodies(void);
+void svc_rates_free(char **bodies);
+const char *svc_rates_find(char *const *bodies, const char *base, size_t len);
+
+/* content.c: the pages.  Each returns a heap body (free()) and its length
+ * in *len, or NULL: not found (errno ENOENT) or no memory (ENOMEM). */
+char *svc_pokedex_page(long n, size_t *len);
+char *svc_sponsor_page(const char *path, int *status, size_t *len);
+char *svc_jython_page(size_t *len);
+char *svc_dice_page(int roll, size_t *len);
+char *svc_index_page(size_t *len);
+
+/* The knobs (server.c), loop thread only: a uniform draw in [0, 1), the
+ * latency to apply to one request, and whether the rate limit lets a
+ * request through now. */
+double svc_random(svc *s);
+double svc_latency(svc *s);
+bool svc_admit(svc *s);
+
+/* conn.c: the connection handler given to cc_serve (arg: the svc). */
+int svc_connection(cc_stream *st, void *arg);
+
+#endif
