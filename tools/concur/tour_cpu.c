@@ -181,8 +181,8 @@ int tour_cpu_run(const tour_cfg *cfg)
         if (s->task == slow_gcd_task)
             snprintf(conditions, sizeof(conditions), "  %d CPUs", cfg->cpus);
         else
-            snprintf(conditions, sizeof(conditions), "  %lld rounds, %d CPUs",
-                     (long long)rounds, cfg->cpus);
+            snprintf(conditions, sizeof(conditions), "  %lldk rounds, %d CPUs",
+                     (long long)rounds / 1000, cfg->cpus);
         for (int m = 0; m < 3; m++) {
             tour_row row;
             double start;
