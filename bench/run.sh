@@ -140,6 +140,48 @@ echo_peer     "node net, sock.pipe(sock)"       node "$here/peers/w5_echo/node.j
 
 # W6 client: 2,000 GETs, at most 100 in flight, against one local server
 # with 20 ms latency (rows added by the http layer's bench_http).
+# Every client runs against the peers' Go net/http server, started fresh in
+# a process of its own by bench_http (peer mode for the other clients), so
+# the RESULT names line up: wall_s, req_per_s, client_cpu_s,
+# client_cpu_us_per_req.  Goal: wall at least as good as Go and aiohttp,
+# CPU per request within 1.1x of raw libcurl multi.
+w6_server=$peers/w6_go_server
+if command -v go >/dev/null 2>&1; then
+    go build -o "$peers/w6_go_server" "$here/peers/w6_http/go_server/main.go" ||
+        echo "note: w6_go_server did not build"
+    go build -o "$peers/w6_go_client" "$here/peers/w6_http/go_client/main.go" ||
+        echo "note: w6_go_client did not build"
+fi
+cc -O2 -o "$peers/w6_curl_multi" "$here/peers/w6_http/curl_multi.c" \
+    $(pkg-config --cflags --libs libcurl) || echo "note: w6_curl_multi did not build"
+w6_peer() {
+    impl=$1
+    shift
+    if [ ! -x "$w6_server" ]; then
+        printf '%-10s %-34s (skipped: no Go server)\n' w6_http "$impl"
+        return
+    fi
+    row w6_http "$impl" "$bin/bench_http" peer -- "$w6_server" -- "$@"
+}
+if [ -x "$w6_server" ]; then
+    row w6_http "concur 100 tasks, one loop"    "$bin/bench_http" tasks -- "$w6_server"
+    row w6_http "concur 100 threads, sessions"  "$bin/bench_http" threads -- "$w6_server"
+fi
+w6_peer "c libcurl multi, 100 in flight"        "$peers/w6_curl_multi"
+w6_peer "go net/http, 100 goroutines"           "$peers/w6_go_client"
+# py_module <module> <implementation>: true when python has the module,
+# else a "skipped" row.
+py_module() {
+    $PY -c "import $1" 2>/dev/null && return 0
+    if [ -z "${ONLY:-}" ] || printf 'w6_http\n' | grep -Eq "$ONLY"; then
+        printf '%-10s %-34s (skipped: python has no %s)\n' w6_http "$2" "$1"
+    fi
+    return 1
+}
+py_module aiohttp "python aiohttp, 100 in flight" &&
+    w6_peer "python aiohttp, 100 in flight"     $PY "$here/peers/w6_http/py_aiohttp.py"
+py_module requests "python requests, 100 threads" &&
+    w6_peer "python requests, 100 threads"      $PY "$here/peers/w6_http/py_requests_threads.py"
 
 # W6 server: the local service under wrk, 1,000 keep-alive connections,
 # beside Go's net/http server (rows added by bench_serve).

@@ -229,8 +229,10 @@ int cc__xfer_setup(http_xfer *x, CURL *e, const char *url,
     const cc_http_opts *o = opts != NULL ? opts : &defaults;
     double timeout;
 
-    memset(x, 0, offsetof(http_xfer, errbuf));
+    memset(x, 0, offsetof(http_xfer, errbuf)); /* not the 256-byte buffer */
     x->errbuf[0] = '\0';
+    x->done = false;
+    x->result = CURLE_OK;
     x->easy = e;
     x->start = cc__now_ns();
     x->url = url != NULL ? url : "(null)";

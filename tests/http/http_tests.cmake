@@ -2,3 +2,4 @@
 # runs its own HTTP server (http_server.h, on cc_serve) and checks that no
 # descriptor leaked.
 concur_test(test_http        http/test_http.c        90 LABELS unit http)
+concur_test(test_http_loop   http/test_http_loop.c   120 LABELS unit http stress)

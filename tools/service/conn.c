@@ -389,8 +389,6 @@ static int parse_error_status(conn *c)
         return c->fail_status;
     if (e == HPE_HEADER_OVERFLOW)
         return 431;
-    if (e == HPE_INVALID_CONTENT_LENGTH && c->p.content_length > 0)
-        return 413;
     return 400;
 }
 
