@@ -22,6 +22,7 @@ if command -v go >/dev/null 2>&1; then
         go build -o "$peers/$p" "$here/peers/$p/main.go" || echo "note: $p did not build"
     done
     go build -o "$peers/w5_go" "$here/peers/w5_echo/go/main.go" || echo "note: w5_go did not build"
+    go build -o "$peers/w6_go_server" "$here/peers/w6_http/go_server/main.go" || echo "note: w6_go_server did not build"
 fi
 if pkg-config --exists glib-2.0 2>/dev/null; then
     cc -O2 -o "$peers/glib_pool" "$here/peers/glib_pool.c" \
@@ -185,6 +186,11 @@ py_module requests "python requests, 100 threads" &&
 
 # W6 server: the local service under wrk, 1,000 keep-alive connections,
 # beside Go's net/http server (rows added by bench_serve).
+# bench_serve.sh runs each server in a process of its own, on port 18086;
+# the Go peer always sleeps 20 ms per request, so concur runs both ways.
+row w6_server "concur serve, no latency"        "$here/bench_serve.sh" 18086 "$build/bin/concur" serve --port 18086
+row w6_server "concur serve --latency 0.02"     "$here/bench_serve.sh" 18086 "$build/bin/concur" serve --port 18086 --latency 0.02
+row w6_server "go net/http (sleeps 20 ms)"      "$here/bench_serve.sh" 18086 "$peers/w6_go_server" 18086
 
 ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then

@@ -67,13 +67,14 @@ static inline void sh_no_fd_leak(int before)
         fail_msg("descriptor leak: %d open before, %d after", before, now);
 }
 
-static inline int sh_reply(cc_stream *s, int code, const char *extra,
-                           const void *body, size_t len)
+/* An answer with a Content-Length; no body bytes for a HEAD. */
+static inline int sh_reply(cc_stream *s, bool head, int code,
+                           const char *extra, const void *body, size_t len)
 {
     if (cc_stream_printf(s, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
                          code, len, extra != NULL ? extra : "") != 0)
         return -1;
-    if (len > 0 && cc_stream_write(s, body, len) != 0)
+    if (len > 0 && !head && cc_stream_write(s, body, len) != 0)
         return -1;
     return cc_stream_drain(s, 30);
 }
@@ -92,6 +93,7 @@ static inline int sh_one(sh_server *sv, cc_stream *s)
     char *body = NULL;
     int rc = 0;
     bool keep = true;
+    bool head;
 
     if (line == NULL || cc_blob_len(line) == 0) {
         cc_blob_free(line);
@@ -102,6 +104,7 @@ static inline int sh_one(sh_server *sv, cc_stream *s)
         return 0;
     }
     cc_blob_free(line);
+    head = strcmp(method, "HEAD") == 0;
     for (;;) {
         char *h = cc_stream_readline(s, 30);
         size_t n;
@@ -139,7 +142,7 @@ static inline int sh_one(sh_server *sv, cc_stream *s)
         int code = atoi(target + 8);
         int n = snprintf(b, sizeof(b), "status %d", code);
 
-        rc = sh_reply(s, code, NULL, b, (size_t)n);
+        rc = sh_reply(s, head, code, NULL, b, (size_t)n);
     } else if (strcmp(target, "/echo") == 0) {
         size_t n = strlen(method) + strlen(target) + 2 + hlen + 1 + clen;
         char *out = malloc(n + 1);
@@ -152,25 +155,25 @@ static inline int sh_one(sh_server *sv, cc_stream *s)
         if (clen > 0)
             memcpy(out + at, body, clen);
         at += clen;
-        rc = sh_reply(s, 200, "Content-Type: text/plain\r\n", out, at);
+        rc = sh_reply(s, head, 200, "Content-Type: text/plain\r\n", out, at);
         free(out);
     } else if (strncmp(target, "/delay/", 7) == 0) {
         tu_sleep(atoi(target + 7) / 1000.0);
-        rc = sh_reply(s, 200, NULL, "slept", 5);
+        rc = sh_reply(s, head, 200, NULL, "slept", 5);
     } else if (strncmp(target, "/redirect/", 10) == 0) {
         int n = atoi(target + 10);
         char loc[64];
 
         if (n <= 0) {
-            rc = sh_reply(s, 200, NULL, "done", 4);
+            rc = sh_reply(s, head, 200, NULL, "done", 4);
         } else {
             snprintf(loc, sizeof(loc), "Location: /redirect/%d\r\n", n - 1);
-            rc = sh_reply(s, 302, loc, "moved", 5);
+            rc = sh_reply(s, head, 302, loc, "moved", 5);
         }
     } else if (strcmp(target, "/loop") == 0) {
-        rc = sh_reply(s, 302, "Location: /loop\r\n", "", 0);
+        rc = sh_reply(s, head, 302, "Location: /loop\r\n", "", 0);
     } else if (strcmp(target, "/headers") == 0) {
-        rc = sh_reply(s, 200,
+        rc = sh_reply(s, head, 200,
                       "X-One: 1\r\nX-Two:   spaced  \r\nX-Dup: first\r\n"
                       "X-Dup: second\r\nX-Fold: a\r\n  b\r\n",
                       "h", 1);
@@ -180,7 +183,7 @@ static inline int sh_one(sh_server *sv, cc_stream *s)
 
         for (size_t i = 0; i < n; i++)
             out[i] = (char)sh_byte(i);
-        rc = sh_reply(s, 200, NULL, out, n);
+        rc = sh_reply(s, head, 200, NULL, out, n);
         free(out);
     } else if (strcmp(target, "/malformed") == 0) {
         cc_stream_printf(s, "HTTP/1.1 abc What\r\n\r\n");
@@ -212,10 +215,10 @@ static inline int sh_one(sh_server *sv, cc_stream *s)
         int n = snprintf(b, sizeof(b), "{\"base\": \"%s\", \"rate\": 1.5}",
                          target + 12);
 
-        rc = sh_reply(s, 200, "Content-Type: application/json\r\n", b,
+        rc = sh_reply(s, head, 200, "Content-Type: application/json\r\n", b,
                       (size_t)n);
     } else {
-        rc = sh_reply(s, 404, NULL, "no such page", 12);
+        rc = sh_reply(s, head, 404, NULL, "no such page", 12);
     }
     free(body);
     free(hdrs);

@@ -58,8 +58,8 @@ static const char *const valid[] = {
     "GET /pokedex/25 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n",
     "GET /jython HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-    "3\r\nabc\r\n0\r\n\r\n",
+    ("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "3\r\nabc\r\n0\r\n\r\n"),
     "GET /sponsors/www.google.com/ HTTP/1.1\r\nUser-Agent: fuzz\r\n\r\n",
 };
 

@@ -325,7 +325,7 @@ char *svc_jython_page(size_t *len)
     sb_printf(&b, "<header><h1>Jython</h1><p>Python for the Java "
                   "Platform</p></header>\n<main>\n");
     /* About 20 KiB, like the front page the course notes download. */
-    for (int i = 0; i < 40; i++)
+    for (int i = 0; i < 72; i++)
         sb_printf(&b, "<article><h2>Note %d</h2><p>Jython runs Python "
                       "code on the Java virtual machine and lets it import "
                       "and use any Java class. Release note %d covers "

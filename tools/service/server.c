@@ -207,6 +207,7 @@ svc *svc_start(const svc_opts *opts)
 
         memcpy(msg, s->start_msg, sizeof(msg));
         cc_thread_join(s->thread, NULL, CC_FOREVER);
+        cc_thread_free(s->thread);
         svc_free(s);
         return cc_fail(e, "serve: %s", msg);
     }
@@ -237,5 +238,6 @@ void svc_stop(svc *s)
         return;
     cc_server_close(s->srv, 1.0);
     cc_thread_join(s->thread, NULL, CC_FOREVER);
+    cc_thread_free(s->thread);
     svc_free(s);
 }
