@@ -5,6 +5,7 @@
  * first).  Runs in whichever thread or coroutine the model gives it; every
  * wait in here (throttle, sleep, request) suspends only a coroutine.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,10 +77,10 @@ static double backoff_delay(const fetch_opts *o, int retry, double retry_after)
         d *= 2;
     if (d > MAX_BACKOFF)
         d = MAX_BACKOFF;
-    /* rand() is not thread-safe; a per-call draw from the clock is
-     * enough jitter */
-    unsigned u = (unsigned)(cc_now() * 1e6) % 1000u;
-    return d * (1.0 - 0.25 * (u / 1000.0));
+    /* rand() is not thread-safe; the clock's microseconds are enough
+     * jitter (fmod keeps the value in range before any conversion) */
+    double u = fmod(cc_now() * 1e6, 1000.0) / 1000.0;
+    return d * (1.0 - 0.25 * u);
 }
 
 /* Move an attempt's outcome into the item (the item's old message and
