@@ -131,11 +131,22 @@ int tour_main(int argc, char **argv)
         cfg.base_url = base;
     }
     cfg.cpus = cc_cpu_count();
+    /* the CPU-bound speedups need idle CPUs: say how busy they were */
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = -1;
+        fclose(f);
+    }
     fprintf(cfg.out, "concur tour: the seeds' scenarios in each model, "
-            "%d CPUs%s; network scenarios against %s\n\n", cfg.cpus,
+            "%d CPUs%s; network scenarios against %s\n", cfg.cpus,
             cfg.quick ? ", --quick" : "",
             cfg.base_url != NULL ? cfg.base_url
                                  : "a local service (its latency below)");
+    if (load >= 0)
+        fprintf(cfg.out, "(load average %.2f at the start: the CPU-bound "
+                "speedups need idle CPUs)\n\n", load);
     tour_table_header(cfg.out);
     start = cc_now();
     wrong += tour_io_run(&cfg);
