@@ -21,7 +21,9 @@
 #ifndef CONCUR_HTTP_SERVER_H
 #define CONCUR_HTTP_SERVER_H
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -255,6 +257,29 @@ static inline void sh_stop(sh_server *sv)
     cc_server_close(sv->srv, 1.0);
     cc_server_free(sv->srv);
     sv->srv = NULL;
+}
+
+/*
+ * "http://127.0.0.1:<port>/x" where nobody listens, for ECONNREFUSED: the
+ * port is held by a socket bound but not listening (a fixed port such as 1
+ * may have a listener on a shared machine).  Opened once, kept open.
+ */
+static inline const char *sh_refused_url(void)
+{
+    static char url[64];
+
+    if (url[0] == '\0') {
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+            fail_msg("cannot hold a port: %s", strerror(errno));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", ntohs(sa.sin_port));
+    }
+    return url;
 }
 
 /* base + path in buf. */

@@ -21,7 +21,7 @@ static int setup(void **state)
 {
     (void)state;
     assert_ok(cc_run(nothing, NULL, NULL)); /* the loop's one-time fds */
-    cc_http_response_free(cc_http_get("http://127.0.0.1:1/", 5));
+    cc_http_response_free(cc_http_get(sh_refused_url(), 5));
     cc_http_thread_cleanup();
     fds_at_start = sh_fds();
     sh_start(&sv);
@@ -68,9 +68,9 @@ static void *basics_main(void *arg)
     if (cc_http_request(sh_url(&sv, url, sizeof(url), "/redirect/3"), &o) !=
             NULL || errno != ELOOP)
         return cc_fail(EIO, "ELOOP expected: %s", cc_errmsg());
-    if (cc_http_get("http://127.0.0.1:1/", 10) != NULL ||
-        errno != ECONNREFUSED ||
-        strncmp(cc_errmsg(), "GET http://127.0.0.1:1/: ", 25) != 0)
+    if (cc_http_get(sh_refused_url(), 10) != NULL || errno != ECONNREFUSED ||
+        strncmp(cc_errmsg(), "GET http://127.0.0.1:", 21) != 0 ||
+        strstr(cc_errmsg(), "/x: ") == NULL)
         return cc_fail(EIO, "ECONNREFUSED expected: %s", cc_errmsg());
     if (cc_http_get("http://nosuch.invalid/", 10) != NULL || errno != ENOENT)
         return cc_fail(EIO, "ENOENT expected: %s", cc_errmsg());

@@ -211,9 +211,16 @@ svc *svc_start(const svc_opts *opts)
         svc_free(s);
         return cc_fail(e, "serve: %s", msg);
     }
-    snprintf(s->url, sizeof(s->url), "http://%s%s%s:%d",
-             strchr(s->host, ':') != NULL ? "[" : "", s->host,
-             strchr(s->host, ':') != NULL ? "]" : "", s->port);
+    {
+        /* A wildcard address is reached through the loopback. */
+        const char *h = strcmp(s->host, "0.0.0.0") == 0 ? "127.0.0.1"
+                        : strcmp(s->host, "::") == 0    ? "::1"
+                                                        : s->host;
+        bool v6 = strchr(h, ':') != NULL;
+
+        snprintf(s->url, sizeof(s->url), "http://%s%s%s:%d", v6 ? "[" : "",
+                 h, v6 ? "]" : "", s->port);
+    }
     return s;
 }
 

@@ -9,8 +9,10 @@
  *   /rates?base=XXX     exchange rates as JSON, deterministic, in the shape
  *                       of the seeds' API: {"base":"USD","date":"...",
  *                       "rates":{"USD":1.0,"EUR":0.823,...}}: the base
- *                       itself 1.0; USD, EUR, PLN, NOK, CZK and more; an
- *                       unknown base: 400 with a JSON error
+ *                       itself 1.0; USD, EUR, PLN, NOK, CZK and 26 more;
+ *                       rate(b -> x) = rate(USD -> x) / rate(USD -> b);
+ *                       the base in any case; no base: EUR (as the real
+ *                       API); an unknown base: 400 with a JSON error
  *   /pokedex/N          an HTML page whose first <h1> is the name of
  *                       Pokemon N (1..151; the first 20 as in the blog);
  *                       404 past the list
@@ -18,12 +20,15 @@
  *                       some of whose pages contain the word "Python", two
  *                       of which answer 403
  *   /dice, /jython      the course notes' download_site pages
+ *   POST /echo          the request body back (for clients' tests)
  *   /                   an index listing the routes
  * Anything else: 404.  Unsupported methods: 405.
  *
  * Knobs (svc_opts): latency before each answer (fixed or uniform in a
  * range), an error rate (that share of answers are 500s), a rate limit
- * (beyond N requests in any second: 429 with Retry-After), a request log.
+ * (a token bucket of N, refilled at N per second, full at start: beyond
+ * it, 429 with Retry-After: 1 at once, without the latency), a request
+ * log (one line per answer: "method target status body-bytes ms").
  * Protocol: keep-alive (HTTP/1.1 default, "Connection: close" honoured,
  * HTTP/1.0 closes unless keep-alive asked), pipelined requests answered in
  * order, strict request parsing through Node's http-parser (Debian's
@@ -61,7 +66,8 @@ typedef struct svc_opts {
 svc *svc_start(const svc_opts *opts);
 
 /* svc_port - the port it listens on.  svc_url - "http://127.0.0.1:PORT"
- * (no trailing slash), owned by the service. */
+ * (no trailing slash; the host it listens on, 127.0.0.1 / [::1] for the
+ * wildcard addresses), owned by the service. */
 int svc_port(const svc *s);
 const char *svc_url(const svc *s);
 
@@ -77,10 +83,13 @@ void svc_stop(svc *s);
 const char *const *svc_sponsor_paths(void);
 size_t svc_sponsor_count(void);
 
-/* svc_main - `concur serve [options]`: parse argv (--host, --port,
- * --latency S or MIN-MAX, --error-rate P, --rate-limit N, --log, --seed),
- * serve until SIGINT/SIGTERM; prints "serving on http://..." first.
- * Returns the exit status. */
+/* svc_main - `concur serve [options]`: parse argv (argv[0] "serve";
+ * --host, --port (default 8080, 0: a free one), --latency S or MIN-MAX,
+ * --error-rate P, --rate-limit N, --log (to stdout), --seed,
+ * --read-timeout S, --help), serve until SIGINT/SIGTERM; prints
+ * "serving on http://..." first (flushed).  Returns the exit status: 0
+ * after a signal, 1 when the service cannot start, 2 for a bad option
+ * (with a message on stderr). */
 int svc_main(int argc, char **argv);
 
 #endif
