@@ -138,8 +138,9 @@ static int run_thread_each(struct run *run, struct job *jobs)
     return 0;
 }
 
-/* Submit every job to `pool` and wait for all of them (thread pools). */
-static int run_pool(struct run *run, struct job *jobs, cc_executor *pool)
+/* Start every job as a future -- a job of `pool`, or with pool NULL a
+ * task of the calling thread's loop -- then wait for all of them. */
+static int run_futures(struct run *run, struct job *jobs, cc_executor *pool)
 {
     cc_future **fs = calloc(run->n, sizeof(*fs));
 
@@ -148,7 +149,8 @@ static int run_pool(struct run *run, struct job *jobs, cc_executor *pool)
         return -1;
     }
     for (size_t i = 0; i < run->n; i++) {
-        fs[i] = cc_submit(pool, fetch_job, &jobs[i]);
+        fs[i] = pool != NULL ? cc_submit(pool, fetch_job, &jobs[i])
+                             : cc_spawn(fetch_job, &jobs[i]);
         if (fs[i] == NULL)
             never_ran(run, i);
     }
@@ -171,33 +173,17 @@ static int run_threads(struct run *run, struct job *jobs)
 
     if (pool == NULL)
         return -1;
-    rc = run_pool(run, jobs, pool);
+    rc = run_futures(run, jobs, pool);
     cc_executor_free(pool);
     return rc;
 }
 
-/* The main task of the coroutine models: one task per URL, gathered. */
+/* The main task of the coroutine models: one task per URL, all awaited. */
 static void *gather_main(void *arg)
 {
     struct job *jobs = arg;
-    struct run *run = jobs[0].run;
-    cc_future **fs = calloc(run->n, sizeof(*fs));
 
-    if (fs == NULL)
-        return cc_fail(ENOMEM, "fetch: out of memory");
-    for (size_t i = 0; i < run->n; i++) {
-        fs[i] = cc_spawn(fetch_job, &jobs[i]);
-        if (fs[i] == NULL)
-            never_ran(run, i);
-    }
-    for (size_t i = 0; i < run->n; i++) {
-        if (fs[i] != NULL) {
-            cc_future_result(fs[i], NULL, CC_FOREVER);
-            cc_future_free(fs[i]);
-        }
-    }
-    free(fs);
-    return jobs;
+    return run_futures(jobs[0].run, jobs, NULL) == 0 ? jobs : NULL;
 }
 
 static int run_async(struct run *run, struct job *jobs)
