@@ -7,7 +7,9 @@
 #   make test-tsan    the same under ThreadSanitizer (build-tsan/)
 #   make test-ucontext the coroutine tests with the portable ucontext switch
 #   make test-aarch64  the AArch64 switch, cross-built and run under qemu-user
-#   make demo         the main job: run every example with its timings
+#   make demo         the main job: `concur tour`, every seed scenario in
+#                     every model, one table of times and speedups
+#   make examples-demo run every example program with its timings
 #   make bench        run the benchmarks beside their peers
 #   make install PREFIX=/usr/local
 #   make clean
@@ -17,7 +19,7 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps test test-asan test-tsan test-ucontext test-aarch64 demo bench install clean
+.PHONY: all deps test test-asan test-tsan test-ucontext test-aarch64 demo examples-demo bench install clean
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -54,6 +56,9 @@ test-aarch64:
 
 demo: all
 	@scripts/demo.sh $(BUILD)
+
+examples-demo: all
+	@scripts/demo.sh --examples $(BUILD)
 
 bench: all
 	@scripts/install-deps.sh bench

@@ -1,8 +1,14 @@
 #!/bin/sh
-# Runs every example program found in a build tree, one after the other, with
-# a header before each and its wall time after it, then prints a summary.
-# Examples not built (yet) are skipped.  Exits 1 if any example failed.
-# Usage: scripts/demo.sh <build-dir>
+# The main job.  By default: `concur tour` -- every seed scenario in every
+# concurrency model against the local service, one table of times and
+# speedups beside the seeds' own figures (options after the build folder go
+# to the tour: --quick, --base-url URL, --only LIST).
+# With --examples: runs every example program found in a build tree, one
+# after the other, with a header before each and its wall time after it,
+# then prints a summary.  Examples not built (yet) are skipped.  Exits 1 if
+# any example failed.
+# Usage: scripts/demo.sh <build-dir> [tour options]
+#        scripts/demo.sh --examples <build-dir>
 set -u
 set -f  # no globbing when the argument lists are split
 
@@ -69,13 +75,32 @@ sponsors_queue # the blog's sponsors checker, threads putting pages on a queue
 sponsors_thread_pool # the blog's sponsors checker on a pool of 64 threads
 sponsors_process_pool # the blog's sponsors checker on a pool of 64 processes
 sponsors_async # the blog's sponsors checker, a task per page on one loop
+pokemon_sync   # the blog's web/1_sync.py, 20 Pokemon one after the other
+pokemon_threads # the blog's web/3_threaded.py, the 20 on a thread pool
+pokemon_async  # the blog's web/2_async_aiohttp.py, the 20 as gathered tasks
+download_site_threads # the course notes: 160 pages, 5 threads, a session each
+download_site_async # the course notes: 160 pages as gathered tasks
+download_site_processes # the course notes: a process pool with an initializer
 LIST
 )
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 <build-dir>" >&2
+usage() {
+    echo "usage: $0 <build-dir> [tour options]" >&2
+    echo "       $0 --examples <build-dir>" >&2
     exit 2
+}
+
+if [ $# -ge 1 ] && [ "$1" != "--examples" ]; then
+    tool=$1/bin/concur
+    shift
+    if [ ! -x "$tool" ]; then
+        echo "demo: no '$tool' (build the project first)" >&2
+        exit 2
+    fi
+    exec "$tool" tour "$@"
 fi
+[ $# -eq 2 ] || usage
+shift
 bin_dir=$1/examples
 if [ ! -d "$bin_dir" ]; then
     echo "demo: no examples folder in '$1' (build the project first)" >&2

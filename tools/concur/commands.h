@@ -11,4 +11,10 @@
 /* `concur serve`: the local service (tools/service/cli.c). */
 int svc_main(int argc, char **argv);
 
+/* `concur fetch`: many URLs at once (tools/concur/fetch_cmd.c). */
+int fetch_main(int argc, char **argv);
+
+/* `concur tour`: the seeds' scenarios in each model (tour_cmd.c). */
+int tour_main(int argc, char **argv);
+
 #endif

@@ -15,6 +15,8 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"serve", svc_main, "run the local HTTP service the examples talk to"},
+    {"fetch", fetch_main, "fetch many URLs at once (sync, threads, processes, async)"},
+    {"tour", tour_main, "run the seeds' scenarios in each model: times, speedups"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
