@@ -60,17 +60,17 @@ static void *download_all_sites(void *arg)
 int main(int argc, char **argv)
 {
     char *sites[DS_SITES];
-    pk_target target;
+    ex_target target;
     void *result;
     double start;
     int rc;
 
-    rc = pk_target_open(&target, argc, argv, DS_LATENCY_MIN, DS_LATENCY_MAX);
+    rc = ex_target_open_latency(&target, argc, argv, DS_LATENCY_MIN, DS_LATENCY_MAX);
     if (rc != 0)
         return rc;
     if (ds_sites(target.base_url, sites) != 0) {
         fprintf(stderr, "download_site_async: out of memory\n");
-        pk_target_close(&target);
+        ex_target_close(&target);
         return 1;
     }
     start = cc_now();
@@ -83,6 +83,6 @@ int main(int argc, char **argv)
         rc = ok == DS_SITES ? 0 : 1;
     }
     ds_sites_free(sites);
-    pk_target_close(&target);
+    ex_target_close(&target);
     return rc == 0 ? 0 : 1;
 }

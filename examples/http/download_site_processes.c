@@ -65,11 +65,11 @@ int main(int argc, char **argv)
     void *lengths[DS_SITES];
     cc_pool_opts po;
     cc_executor *pool;
-    pk_target target;
+    ex_target target;
     double start;
     int rc;
 
-    rc = pk_target_open(&target, argc, argv, DS_LATENCY_MIN, DS_LATENCY_MAX);
+    rc = ex_target_open_latency(&target, argc, argv, DS_LATENCY_MIN, DS_LATENCY_MAX);
     if (rc != 0)
         return rc;
     memset(&po, 0, sizeof(po));
@@ -93,6 +93,6 @@ int main(int argc, char **argv)
         cc_blob_free(lengths[i]); /* cc_map's results are ours */
     }
     cc_blob_free(po.initarg);
-    pk_target_close(&target);
+    ex_target_close(&target);
     return rc == 0 ? 0 : 1;
 }

@@ -67,11 +67,11 @@ int main(int argc, char **argv)
     char *sites[DS_SITES];
     void *done[DS_SITES];
     cc_executor *executor;
-    pk_target target;
+    ex_target target;
     double start;
     int rc;
 
-    rc = pk_target_open(&target, argc, argv, DS_LATENCY_MIN, DS_LATENCY_MAX);
+    rc = ex_target_open_latency(&target, argc, argv, DS_LATENCY_MIN, DS_LATENCY_MAX);
     if (rc != 0)
         return rc;
     session_tls = cc_tls_new(NULL);
@@ -100,6 +100,6 @@ int main(int argc, char **argv)
     ds_sites_free(sites);
     cc_lock_free(sessions_lock);
     cc_tls_free(session_tls);
-    pk_target_close(&target);
+    ex_target_close(&target);
     return rc == 0 ? 0 : 1;
 }

@@ -194,6 +194,16 @@ int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs)
     return open_target(t, argc, argv, knobs, false);
 }
 
+int ex_target_open_latency(ex_target *t, int argc, char **argv, double min,
+                           double max)
+{
+    svc_opts knobs = {0};
+
+    knobs.latency_min = min;
+    knobs.latency_max = max;
+    return open_target(t, argc, argv, &knobs, false) == 0 ? 0 : 2;
+}
+
 int ex_target_open_apart(ex_target *t, int argc, char **argv, const svc_opts *knobs)
 {
     return open_target(t, argc, argv, knobs, true);

@@ -39,6 +39,13 @@ typedef struct ex_target {
  */
 int ex_target_open(ex_target *t, int argc, char **argv, const svc_opts *knobs);
 
+/* ex_target_open_latency - ex_target_open with the local service's answers
+ * delayed by a uniform draw from [min, max] seconds unless --latency says
+ * otherwise.  Returns 0, or 2 (a usage error or a service that could not
+ * start, printed) -- a ready exit status for main. */
+int ex_target_open_latency(ex_target *t, int argc, char **argv, double min,
+                           double max);
+
 /*
  * ex_target_open_apart - the same, but the local service runs in a child
  * process of its own, started before this process has any thread: for the

@@ -59,11 +59,11 @@ static void *download_pokemon_list(void *arg)
 
 int main(int argc, char **argv)
 {
-    pk_target target;
+    ex_target target;
     double t0;
     int rc;
 
-    rc = pk_target_open(&target, argc, argv, 0.10, 0.20);
+    rc = ex_target_open_latency(&target, argc, argv, 0.10, 0.20);
     if (rc != 0)
         return rc;
     base_url = target.base_url;
@@ -72,10 +72,10 @@ int main(int argc, char **argv)
     if (cc_run(download_pokemon_list, NULL, NULL) != 0) {
         fprintf(stderr, "pokemon_async: ");
         cc_error_print(cc_last_error(), stderr);
-        pk_target_close(&target);
+        ex_target_close(&target);
         return 1;
     }
     pk_print_end(cc_now() - t0, results, N_POKEMON);
-    pk_target_close(&target);
+    ex_target_close(&target);
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * pokemon_common.c - the parts of the blog's Pokemon programs that do not
- * depend on the concurrency model: the target service, the colours, one
- * download, and the closing lines.  Also the target of download_site_*.
+ * depend on the concurrency model: the colours, one download, and the
+ * closing lines.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,49 +11,6 @@
 #include "concur/base.h"
 #include "concur/http.h"
 #include "pokemon_common.h"
-
-int pk_target_open(pk_target *t, int argc, char **argv, double lat_min,
-                   double lat_max)
-{
-    svc_opts so;
-
-    memset(t, 0, sizeof(*t));
-    if (argc == 3 && strcmp(argv[1], "--base-url") == 0) {
-        t->base_url = strdup(argv[2]);
-        if (t->base_url == NULL)
-            return 1;
-        size_t len = strlen(t->base_url);
-        while (len > 0 && t->base_url[len - 1] == '/')
-            t->base_url[--len] = '\0';
-        return 0;
-    }
-    if (argc != 1) {
-        fprintf(stderr, "usage: %s [--base-url URL]\n", argv[0]);
-        return 2;
-    }
-    memset(&so, 0, sizeof(so));
-    so.latency_min = lat_min;
-    so.latency_max = lat_max;
-    t->service = svc_start(&so);
-    if (t->service == NULL) {
-        fprintf(stderr, "%s: cannot start the local service: %s\n", argv[0],
-                cc_errmsg());
-        return 1;
-    }
-    t->base_url = strdup(svc_url(t->service));
-    if (t->base_url == NULL) {
-        svc_stop(t->service);
-        return 1;
-    }
-    return 0;
-}
-
-void pk_target_close(pk_target *t)
-{
-    svc_stop(t->service);
-    free(t->base_url);
-    memset(t, 0, sizeof(*t));
-}
 
 bool pk_color(void)
 {

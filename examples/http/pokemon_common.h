@@ -1,9 +1,9 @@
 /*
  * pokemon_common.h - what the blog's Pokemon programs (pokemon_sync,
  * pokemon_threads, pokemon_async) share, and the target the course notes'
- * download_site programs share with them: the service named by
- * --base-url, or else the local one (tools/service) started in this
- * process with a realistic latency.
+ * download_site programs share with them.  Where the requests go (the
+ * --base-url option, or the local service in-process) is net_example.h's
+ * ex_target, as for every network example.
  */
 #ifndef EXAMPLES_HTTP_POKEMON_COMMON_H
 #define EXAMPLES_HTTP_POKEMON_COMMON_H
@@ -11,23 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../../tools/service/service.h"
-
-/* Where the requests go.  pk_target_open fills it; pk_target_close. */
-typedef struct pk_target {
-    char *base_url; /* without a trailing slash; owned */
-    svc *service;   /* the local service, or NULL with --base-url */
-} pk_target;
-
-/*
- * pk_target_open - parse `[--base-url URL]` (the only option) and, without
- * it, start the local service with answers delayed by a uniform draw from
- * [lat_min, lat_max] seconds.  Returns 0, or an exit status (2: usage, 1:
- * the service failed) after printing why.
- */
-int pk_target_open(pk_target *t, int argc, char **argv, double lat_min,
-                   double lat_max);
-void pk_target_close(pk_target *t);
+#include "net_example.h"
 
 /* True when stdout is a terminal: colours then, plain text otherwise (the
  * blog's `rich` does the same). */

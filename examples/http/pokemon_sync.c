@@ -16,11 +16,11 @@ enum { N_POKEMON = 20 };
 int main(int argc, char **argv)
 {
     pk_result results[N_POKEMON];
-    pk_target target;
+    ex_target target;
     double t0;
     int rc;
 
-    rc = pk_target_open(&target, argc, argv, 0.10, 0.20);
+    rc = ex_target_open_latency(&target, argc, argv, 0.10, 0.20);
     if (rc != 0)
         return rc;
     t0 = cc_now();
@@ -29,11 +29,11 @@ int main(int argc, char **argv)
         if (pk_download(target.base_url, num, &results[num - 1]) != 0) {
             fprintf(stderr, "pokemon_sync: Pokémon %02d: %s\n", num,
                     cc_errmsg());
-            pk_target_close(&target);
+            ex_target_close(&target);
             return 1;
         }
     }
     pk_print_end(cc_now() - t0, results, N_POKEMON);
-    pk_target_close(&target);
+    ex_target_close(&target);
     return 0;
 }

@@ -32,12 +32,12 @@ int main(int argc, char **argv)
 {
     cc_future *work[N_POKEMON];
     cc_executor *executor;
-    pk_target target;
+    ex_target target;
     int failed = 0;
     double t0;
     int rc;
 
-    rc = pk_target_open(&target, argc, argv, 0.10, 0.20);
+    rc = ex_target_open_latency(&target, argc, argv, 0.10, 0.20);
     if (rc != 0)
         return rc;
     base_url = target.base_url;
@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     executor = cc_thread_pool_new(0, NULL); /* ThreadPoolExecutor() */
     if (executor == NULL) {
         fprintf(stderr, "pokemon_threads: %s\n", cc_errmsg());
-        pk_target_close(&target);
+        ex_target_close(&target);
         return 1;
     }
     for (int num = 1; num <= N_POKEMON; num++)
@@ -68,6 +68,6 @@ int main(int argc, char **argv)
     }
     if (failed == 0)
         pk_print_end(cc_now() - t0, results, N_POKEMON);
-    pk_target_close(&target);
+    ex_target_close(&target);
     return failed > 0 ? 1 : 0;
 }
