@@ -22,7 +22,6 @@ if command -v go >/dev/null 2>&1; then
         go build -o "$peers/$p" "$here/peers/$p/main.go" || echo "note: $p did not build"
     done
     go build -o "$peers/w5_go" "$here/peers/w5_echo/go/main.go" || echo "note: w5_go did not build"
-    go build -o "$peers/w6_go_server" "$here/peers/w6_http/go_server/main.go" || echo "note: w6_go_server did not build"
 fi
 if pkg-config --exists glib-2.0 2>/dev/null; then
     cc -O2 -o "$peers/glib_pool" "$here/peers/glib_pool.c" \
@@ -196,5 +195,5 @@ ref=$here/../../shared/bench-peers/results.tsv
 if [ -f "$ref" ]; then
     echo
     echo "reference rows of ../shared/bench-peers (another run, for orientation only):"
-    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W4|W5_tcp_echo|W7|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
+    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W4|W5_tcp_echo|W6|W7|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
 fi
