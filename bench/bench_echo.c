@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
 #include "bench_util.h"
 #include "concur/net.h"
 
@@ -169,134 +170,6 @@ struct run {
     double rss_kib;     /* the server's peak RSS */
 };
 
-/* A port of 127.0.0.1 nobody uses now (the server binds it right after). */
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int port = -1;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-/* True once something accepts a connection on 127.0.0.1:port. */
-static int port_open(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int ok;
-
-    if (fd < 0)
-        return 0;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t)port);
-    ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {0, ms * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-/* The process's utime + stime so far, all threads (dead ones included),
- * in seconds; -1 if it cannot be read. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64];
-    char buf[1024];
-    unsigned long long utime;
-    unsigned long long stime;
-    char *p;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* The name in parentheses may hold spaces: fields count from its end. */
-    p = strrchr(buf, ')');
-    if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-               &utime, &stime) != 2)
-        return -1;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* The process's peak resident set (VmHWM) in KiB; -1 if unknown. */
-static double proc_hwm_kib(pid_t pid)
-{
-    char path[64];
-    char line[256];
-    double kib = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "VmHWM:", 6) == 0) {
-            kib = strtod(line + 6, NULL);
-            break;
-        }
-    }
-    fclose(f);
-    return kib;
-}
-
-/* Start argv with stdout on fd `out` (-1: /dev/null). */
-static pid_t spawn(char *const argv[], int out)
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int rc;
-
-    posix_spawn_file_actions_init(&fa);
-    if (out >= 0)
-        posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-    else
-        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null",
-                                         O_WRONLY, 0);
-    rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        fprintf(stderr, "bench_echo: cannot start %s: %s\n", argv[0],
-                strerror(rc));
-        return -1;
-    }
-    return pid;
-}
-
-/* SIGTERM, then SIGKILL after 5 s; reaps it. */
-static void stop(pid_t pid)
-{
-    int status;
-
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 500; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return;
-        sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-}
-
 /* Run the client against port; fills rt_per_s, wall_s and *round_trips
  * from its RESULT/INFO lines.  0, or -1 after saying why. */
 static int run_client(const struct options *o, int port, struct run *r,
@@ -318,7 +191,7 @@ static int run_client(const struct options *o, int port, struct run *r,
     snprintf(a_size, sizeof(a_size), "%d", o->size);
     if (pipe2(fds, O_CLOEXEC) != 0)
         return -1;
-    pid = spawn(argv, fds[1]);
+    pid = bench_spawn(argv, fds[1]);
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
@@ -367,7 +240,7 @@ static int measure_once(const struct options *o, char **server, int nserver,
     double cpu0;
     double cpu1;
     int status;
-    int port = free_port();
+    int port = bench_free_port();
     pid_t pid;
     int i;
 
@@ -378,36 +251,36 @@ static int measure_once(const struct options *o, char **server, int nserver,
         argv[i] = server[i];
     argv[i++] = a_port;
     argv[i] = NULL;
-    pid = spawn(argv, -1);
+    pid = bench_spawn(argv, BENCH_DEVNULL);
     if (pid < 0)
         return -1;
-    for (i = 0; i < 1000 && !port_open(port); i++) {
+    for (i = 0; i < 1000 && !bench_port_open(port); i++) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
             fprintf(stderr, "bench_echo: the server %s ended before it "
                     "listened\n", server[0]);
             return -1;
         }
-        sleep_ms(10);
+        bench_sleep_ms(10);
     }
     if (i == 1000) {
         fprintf(stderr, "bench_echo: the server %s did not listen\n",
                 server[0]);
-        stop(pid);
+        bench_stop(pid);
         return -1;
     }
-    sleep_ms(50); /* let the probe connection's handler end */
-    cpu0 = proc_cpu_s(pid);
+    bench_sleep_ms(50); /* let the probe connection's handler end */
+    cpu0 = bench_proc_cpu_s(pid);
     if (run_client(o, port, r, &round_trips) != 0) {
-        stop(pid);
+        bench_stop(pid);
         return -1;
     }
-    cpu1 = proc_cpu_s(pid);
-    r->rss_kib = proc_hwm_kib(pid);
+    cpu1 = bench_proc_cpu_s(pid);
+    r->rss_kib = bench_proc_hwm_kib(pid);
     if (waitpid(pid, &status, WNOHANG) == pid || cpu0 < 0 || cpu1 < 0) {
         fprintf(stderr, "bench_echo: the server died during the run\n");
         return -1;
     }
-    stop(pid);
+    bench_stop(pid);
     r->cpu_s = cpu1 - cpu0;
     r->cpu_us_rt = r->cpu_s * 1e6 / (double)round_trips;
     return 0;

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
 #include "bench_util.h"
 
 extern char **environ;
@@ -55,78 +56,6 @@ static double cpu_s(void)
 
 /* ------------------------------------------------------ the server */
 
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int p = -1;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        p = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return p;
-}
-
-static int port_open(int p)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int ok;
-
-    if (fd < 0)
-        return 0;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t)p);
-    ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {0, ms * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-/* Start argv, its stdout on `out` (-1: ours). */
-static pid_t spawn(char *const argv[], int out)
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int rc;
-
-    posix_spawn_file_actions_init(&fa);
-    if (out >= 0)
-        posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-    rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        fprintf(stderr, "bench_http: cannot start %s: %s\n", argv[0],
-                strerror(rc));
-        return -1;
-    }
-    return pid;
-}
-
-static void stop(pid_t pid)
-{
-    int status;
-
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 500; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return;
-        sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-}
-
 /* SERVER ARGS PORT on a free port, once it accepts; -1 on failure. */
 static pid_t server_start(char **server, int nserver)
 {
@@ -135,7 +64,7 @@ static pid_t server_start(char **server, int nserver)
     pid_t pid;
     int i;
 
-    port = free_port();
+    port = bench_free_port();
     if (port < 0 || nserver + 2 > 32)
         return -1;
     snprintf(a_port, sizeof(a_port), "%d", port);
@@ -143,12 +72,12 @@ static pid_t server_start(char **server, int nserver)
         argv[i] = server[i];
     argv[i++] = a_port;
     argv[i] = NULL;
-    pid = spawn(argv, -1);
-    for (i = 0; pid > 0 && i < 1000 && !port_open(port); i++)
-        sleep_ms(10);
+    pid = bench_spawn(argv, BENCH_INHERIT);
+    for (i = 0; pid > 0 && i < 1000 && !bench_port_open(port); i++)
+        bench_sleep_ms(10);
     if (pid > 0 && i == 1000) {
         fprintf(stderr, "bench_http: the server did not listen\n");
-        stop(pid);
+        bench_stop(pid);
         return -1;
     }
     return pid;
@@ -263,7 +192,7 @@ static int run_peer(char **client, int nclient)
     argv[i++] = a_port;
     argv[i++] = a_n;
     argv[i] = NULL;
-    pid = spawn(argv, fds[1]);
+    pid = bench_spawn(argv, fds[1]);
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
@@ -369,6 +298,6 @@ int main(int argc, char **argv)
             report(wall, cpu, c0 >= 0 && c1 >= 0 ? c1 - c0 - 1 : -1);
         }
     }
-    stop(srv);
+    bench_stop(srv);
     return rc;
 }
