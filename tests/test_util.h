@@ -1,8 +1,8 @@
 /*
  * test_util.h - helpers shared by the cmocka tests: errno assertions,
  * seeded randomness (the seed is printed so a failing stress run can be
- * repeated with CONCUR_TEST_SEED=<seed>), sleeps, stderr capture, and
- * running many threads at once.
+ * repeated with CONCUR_TEST_SEED=<seed>), sleeps, stderr capture,
+ * running many threads at once, and descriptor-leak checks.
  */
 #ifndef CONCUR_TEST_UTIL_H
 #define CONCUR_TEST_UTIL_H
@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <concur.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -233,6 +234,45 @@ static inline tu_child tu_run_child(void (*fn)(void *), void *arg)
         c.err[0] = '\0';
     fclose(f);
     return c;
+}
+
+/* ---- descriptors ---- */
+
+/* Open descriptors of this process (not counting the one reading). */
+static inline int tu_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1;
+}
+
+/* Fail if more descriptors are open than `before` (tu_fds), after giving
+ * closes still under way in other threads or loops up to 5 s.  Fewer is
+ * not a leak: a descriptor an earlier test's background work held may
+ * close in the meantime. */
+static inline void tu_no_fd_leak(int before)
+{
+    int now = tu_fds();
+
+    for (int i = 0; i < 500 && now > before; i++) {
+        tu_sleep(0.01);
+        now = tu_fds();
+    }
+    if (now > before)
+        fail_msg("descriptor leak: %d open before, %d after", before, now);
+}
+
+/* A thread or task function that returns its argument. */
+static inline void *tu_nothing(void *arg)
+{
+    return arg;
 }
 
 #endif

@@ -42,33 +42,6 @@ static inline unsigned char sh_byte(size_t i)
     return (unsigned char)('a' + (i * 7 + i / 251) % 26);
 }
 
-/* Open descriptors of this process. */
-static inline int sh_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
-static inline void sh_no_fd_leak(int before)
-{
-    int now = sh_fds();
-
-    for (int i = 0; i < 500 && now > before; i++) {
-        tu_sleep(0.01);
-        now = sh_fds();
-    }
-    if (now != before)
-        fail_msg("descriptor leak: %d open before, %d after", before, now);
-}
-
 /* An answer with a Content-Length; no body bytes for a HEAD. */
 static inline int sh_reply(cc_stream *s, bool head, int code,
                            const char *extra, const void *body, size_t len)

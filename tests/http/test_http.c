@@ -20,7 +20,7 @@ static int setup(void **state)
     /* one request first: libcurl's and the resolver's one-time files */
     cc_http_response_free(cc_http_get(sh_refused_url(), 5));
     cc_http_thread_cleanup();
-    fds_at_start = sh_fds();
+    fds_at_start = tu_fds();
     sh_start(&sv);
     return 0;
 }
@@ -30,7 +30,7 @@ static int teardown(void **state)
     (void)state;
     cc_http_thread_cleanup();
     sh_stop(&sv);
-    sh_no_fd_leak(fds_at_start);
+    tu_no_fd_leak(fds_at_start);
     return 0;
 }
 

@@ -16,46 +16,12 @@
 
 #include "test_util.h"
 
-/* Open descriptors of this process. */
-static inline int nu_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory's own */
-}
-
-/* Wait (up to 5 s: closes by other threads may still be under way) until
- * the count is back to `before`. */
-static inline void nu_no_fd_leak(int before)
-{
-    int now = nu_fds();
-
-    for (int i = 0; i < 500 && now > before; i++) {
-        tu_sleep(0.01);
-        now = nu_fds();
-    }
-    if (now != before)
-        fail_msg("descriptor leak: %d open before, %d after", before, now);
-}
-
-static inline void *nu_nothing(void *arg)
-{
-    return arg;
-}
-
 /* The descriptors the library opens once per process (the stack guards'
  * pidfd, ...) are opened here, before any test counts. */
 static inline int nu_warm_up(void **state)
 {
     (void)state;
-    assert_ok(cc_run(nu_nothing, NULL, NULL));
+    assert_ok(cc_run(tu_nothing, NULL, NULL));
     return 0;
 }
 

@@ -34,7 +34,7 @@ static void exchange(cc_stream *c, const char *peer)
 static void test_ipv4_and_port_zero(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_server *srv = cc_serve("127.0.0.1", 0, nu_echo_lines, NULL, NULL);
     assert_non_null(srv);
     int port = cc_server_port(srv);
@@ -54,7 +54,7 @@ static void test_ipv4_and_port_zero(void **state)
     assert_non_null(srv);
     assert_int_equal(cc_server_port(srv), port);
     cc_server_free(srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_ipv6(void **state)
@@ -65,7 +65,7 @@ static void test_ipv6(void **state)
                "skipped\n");
         skip();
     }
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_server *srv = cc_serve("::1", 0, nu_echo_lines, NULL, NULL);
     assert_non_null(srv);
     int port = cc_server_port(srv);
@@ -76,14 +76,14 @@ static void test_ipv6(void **state)
     /* not reachable over IPv4: the socket is IPv6 only */
     assert_null_with(cc_open_connection("127.0.0.1", port, 5), ECONNREFUSED);
     cc_server_free(srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* No host: one socket for IPv6 and IPv4. */
 static void test_every_address(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_server *srv = cc_serve(NULL, 0, nu_echo_lines, NULL, NULL);
     assert_non_null(srv);
     int port = cc_server_port(srv);
@@ -97,7 +97,7 @@ static void test_every_address(void **state)
     assert_non_null(srv);
     exchange(cc_open_connection("127.0.0.1", cc_server_port(srv), 5), NULL);
     cc_server_free(srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* A name resolved from a task goes through the loop's executor. */
@@ -126,19 +126,19 @@ static void *connect_by_name(void *arg)
 static void test_names_from_a_task(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_server *srv = cc_serve("localhost", 0, nu_echo_lines, NULL, NULL);
     assert_non_null(srv);
     int port = cc_server_port(srv);
     assert_ok(cc_run(connect_by_name, &port, NULL));
     cc_server_free(srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_unix_paths(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     char path[108];
     struct stat st;
     nu_unix_path(path, sizeof(path), "unix");
@@ -194,13 +194,13 @@ static void test_unix_paths(void **state)
     assert_non_null(srv);
     exchange(cc_open_unix_connection(abstract, 5), abstract);
     cc_server_free(srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_connect_errors(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     /* a port nobody listens on */
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -226,7 +226,7 @@ static void test_connect_errors(void **state)
     assert_null_with(cc_open_connection("127.0.0.1", 0, 5), EINVAL);
     assert_null_with(cc_open_connection("127.0.0.1", 65536, 5), EINVAL);
     assert_null_with(cc_open_connection("127.0.0.1", 80, NAN), EINVAL);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static int never_called(cc_stream *s, void *arg)
@@ -239,7 +239,7 @@ static int never_called(cc_stream *s, void *arg)
 static void test_serve_errors(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_serve_opts o = {0};
     assert_null_with(cc_serve("127.0.0.1", 0, NULL, NULL, NULL), EINVAL);
     assert_null_with(cc_serve("127.0.0.1", -1, never_called, NULL, NULL),
@@ -265,7 +265,7 @@ static void test_serve_errors(void **state)
     assert_fails_with(cc_server_close(NULL, 1), EINVAL);
     assert_fails_with(cc_server_wait(NULL, 1), EINVAL);
     cc_server_free(NULL);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- connect timeouts and cancellation ---- */
@@ -341,7 +341,7 @@ static void *cancel_connect_main(void *arg)
 static void test_connect_timeout_and_cancel(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     full f;
     full_open(&f);
     double t0 = cc_now();
@@ -352,7 +352,7 @@ static void test_connect_timeout_and_cancel(void **state)
     assert_null_with(cc_open_connection("127.0.0.1", f.port, 0), EAGAIN);
     assert_ok(cc_run(cancel_connect_main, &f, NULL));
     full_close(&f);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 int main(void)

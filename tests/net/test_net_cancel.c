@@ -60,7 +60,7 @@ static void blocking_pair(int k, cc_stream **a, cc_stream **b)
 static void test_every_call_times_out(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     for (int k = 0; k < K_KINDS; k++) {
         cc_stream *a, *b;
         blocking_pair(k, &a, &b);
@@ -86,7 +86,7 @@ static void test_every_call_times_out(void **state)
         cc_stream_free(a);
         cc_stream_free(b);
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- cancellation of a task blocked in each call ---- */
@@ -150,9 +150,9 @@ static void *cancel_each_main(void *arg)
 static void test_every_call_is_cancellable(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     assert_ok(cc_run(cancel_each_main, state, NULL));
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* A read waiting for another reader to finish (the read lock) is
@@ -187,9 +187,9 @@ static void *cancel_lock_waiter_main(void *arg)
 static void test_a_read_waiting_for_the_lock_is_cancellable(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     assert_ok(cc_run(cancel_lock_waiter_main, state, NULL));
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- connecting to a UNIX listener whose backlog is full ---- */
@@ -217,7 +217,7 @@ static void *cancel_unix_connect(void *arg)
 static void test_unix_connect_to_a_full_backlog(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     char path[108];
     nu_unix_path(path, sizeof(path), "full");
     unlink(path);
@@ -254,7 +254,7 @@ static void test_unix_connect_to_a_full_backlog(void **state)
         close(fill[i]);
     close(l);
     unlink(path);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- cc_server_close from a cancelled task skips the grace ---- */
@@ -284,7 +284,7 @@ static void *close_while_cancelled(void *arg)
 static void test_close_from_a_cancelled_task(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_server *srv = cc_serve("127.0.0.1", 0, sleepy, NULL, NULL);
     cc_stream *c = cc_open_connection("127.0.0.1", cc_server_port(srv), 5);
     for (int i = 0; i < 500 && cc_server_connections(srv) == 0; i++)
@@ -294,7 +294,7 @@ static void test_close_from_a_cancelled_task(void **state)
     assert_ptr_equal(res, srv);
     cc_server_free(srv);
     cc_stream_free(c);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- stress: messages survive readers that give up at random ---- */
@@ -394,7 +394,7 @@ static void *feeder(void *arg)
 static void test_stress_readers_giving_up_lose_nothing(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     feed *f = calloc(1, sizeof(*f));
     cc_stream *w;
     nu_pair(&w, &f->r);
@@ -409,7 +409,7 @@ static void test_stress_readers_giving_up_lose_nothing(void **state)
     cc_stream_free(w);
     cc_stream_free(f->r);
     free(f);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 int main(void)

@@ -130,7 +130,7 @@ static void test_a_many_idle_connections_on_one_loop(void **state)
     assert_ok(setrlimit(RLIMIT_NOFILE, &rl));
     long want = 10000;
     long n = want;
-    long room = (long)rl.rlim_cur - nu_fds() - 100;
+    long room = (long)rl.rlim_cur - tu_fds() - 100;
     if (2 * n > room) { /* both ends live in this process */
         n = room / 2;
         printf("# RLIMIT_NOFILE hard limit is %llu: %ld connections need "
@@ -138,7 +138,7 @@ static void test_a_many_idle_connections_on_one_loop(void **state)
                "using %ld\n", (unsigned long long)rl.rlim_max, want,
                2 * want + 100, n);
     }
-    int fds = nu_fds();
+    int fds = tu_fds();
     idle_stats st = {0};
     loop_server ls = {.handler = hold_then_echo, .arg = &st};
     ls.opts.backlog = 4096;
@@ -182,7 +182,7 @@ static void test_a_many_idle_connections_on_one_loop(void **state)
     assert_int_equal(cc_server_connections(ls.srv), 0);
     ls_stop(&ls);
     free(c);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
     assert_ok(setrlimit(RLIMIT_NOFILE, &old));
 }
 
@@ -229,7 +229,7 @@ static void trickle_until_cut(int port, cutoff *co)
 static void test_b_a_slow_client_is_cut_off(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     /* a thread handler */
     cutoff co = {.err = -1};
     cc_server *srv = cc_serve("127.0.0.1", 0, readline_half_second, &co, NULL);
@@ -241,7 +241,7 @@ static void test_b_a_slow_client_is_cut_off(void **state)
     ls_start(&ls);
     trickle_until_cut(ls.port, &co2);
     ls_stop(&ls);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- (c) a reset in the middle of a large write ---- */
@@ -292,7 +292,7 @@ static void reset_while_writing(int port, big_write *bw)
 static void test_c_a_reset_in_the_middle_of_a_large_write(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     big_write bw = {0};
     cc_server *srv = cc_serve("127.0.0.1", 0, write_forever, &bw, NULL);
     reset_while_writing(cc_server_port(srv), &bw);
@@ -302,7 +302,7 @@ static void test_c_a_reset_in_the_middle_of_a_large_write(void **state)
     ls_start(&ls);
     reset_while_writing(ls.port, &bw2);
     ls_stop(&ls);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- (d) EMFILE on accept ---- */
@@ -363,7 +363,7 @@ static void emfile_then_recover(cc_server *srv, int port)
 static void test_d_emfile_on_accept(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_server *srv = cc_serve("127.0.0.1", 0, nu_echo_lines, NULL, NULL);
     emfile_then_recover(srv, cc_server_port(srv));
     cc_server_free(srv);
@@ -371,7 +371,7 @@ static void test_d_emfile_on_accept(void **state)
     ls_start(&ls);
     emfile_then_recover(ls.srv, ls.port);
     ls_stop(&ls);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- (e) half-closed connections ---- */
@@ -428,7 +428,7 @@ static void *half_close_client(void *arg)
 static void test_e_half_closed_connections(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     /* the client half-closes: thread server, thread and task clients */
     cc_server *srv = cc_serve("127.0.0.1", 0, answer_after_eof, NULL, NULL);
     int port = cc_server_port(srv);
@@ -454,7 +454,7 @@ static void test_e_half_closed_connections(void **state)
         tu_sleep(0.01);
     assert_int_equal(atomic_load(&counted), 1000);
     ls_stop(&ls);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- (f) a line longer than the limit ---- */
@@ -490,7 +490,7 @@ static int limited_lines(cc_stream *s, void *arg)
 static void test_f_a_line_longer_than_the_limit(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_serve_opts o = {.limit = 1024};
     cc_server *srv = cc_serve("127.0.0.1", 0, limited_lines, NULL, &o);
     cc_stream *c = cc_open_connection("127.0.0.1", cc_server_port(srv), 5);
@@ -513,7 +513,7 @@ static void test_f_a_line_longer_than_the_limit(void **state)
     free(big);
     cc_stream_free(c);
     cc_server_free(srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- (g) connect/close cycles ---- */
@@ -552,14 +552,14 @@ static void *cycles(void *arg)
 static void test_g_connect_close_cycles_leak_nothing(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     int n = (int)(3000 / TU_SLOW);
     /* thread server, thread client */
     cc_server *srv = cc_serve("127.0.0.1", 0, one_echo, NULL, NULL);
     int p[2] = {cc_server_port(srv), n};
     assert_non_null(cycles(p));
     cc_server_free(srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
     /* task server, task client */
     loop_server ls = {.handler = one_echo};
     ls_start(&ls);
@@ -570,7 +570,7 @@ static void test_g_connect_close_cycles_leak_nothing(void **state)
     assert_int_equal(cc_server_connections(ls.srv), 0);
     ls_stop(&ls);
     printf("# 2 x %d connect/close cycles\n", n);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 int main(void)

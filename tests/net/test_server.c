@@ -183,7 +183,7 @@ static void run_clients(int port, int n, int lines, bool tasks)
 static void test_every_server_style_with_every_client_style(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     for (size_t m = 0; m < 3; m++) {
         for (int tasks = 0; tasks < 2; tasks++) {
             box b = {0};
@@ -199,7 +199,7 @@ static void test_every_server_style_with_every_client_style(void **state)
                    tasks ? "task" : "thread");
         }
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- graceful and forced close ---- */
@@ -291,7 +291,7 @@ static void wait_started(counters *k, int n)
 static void test_graceful_close_lets_handlers_finish(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     for (size_t m = 0; m < 3; m++) {
         counters k = {0};
         box b = {0};
@@ -331,13 +331,13 @@ static void test_graceful_close_lets_handlers_finish(void **state)
             assert_int_equal(box_close(&b, 10), 0); /* a second close */
         box_end(&b);
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_forced_close_cancels_blocked_handlers(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream_handler handlers[2] = {blocked_reader, blocked_writer};
     for (int h = 0; h < 2; h++) {
         for (size_t m = 0; m < 3; m++) {
@@ -371,7 +371,7 @@ static void test_forced_close_cancels_blocked_handlers(void **state)
                    h == 0 ? "readline" : "drain", mode_name(modes[m]));
         }
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- max_connections ---- */
@@ -391,7 +391,7 @@ static int limited(cc_stream *s, void *arg)
 static void test_max_connections(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     for (size_t m = 0; m < 3; m++) {
         counters k = {0};
         box b = {0};
@@ -403,7 +403,7 @@ static void test_max_connections(void **state)
         assert_int_equal(box_close(&b, 10), 0);
         box_end(&b);
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- handler errors ---- */
@@ -455,7 +455,7 @@ static void on_error(cc_server *srv, const char *peer, const cc_error *err,
 static void test_handler_errors_reach_on_error_with_the_peer(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     for (size_t m = 0; m < 3; m++) {
         reports r = {.lock = cc_lock_new()};
         box b = {0};
@@ -495,13 +495,13 @@ static void test_handler_errors_reach_on_error_with_the_peer(void **state)
         box_end(&b);
         cc_lock_free(r.lock);
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_handler_errors_go_to_stderr_by_default(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     box b = {0};
     tu_capture cap = tu_capture_stderr();
     box_start(&b, CC_SERVE_THREADS, failing, NULL);
@@ -520,7 +520,7 @@ static void test_handler_errors_go_to_stderr_by_default(void **state)
     if (strstr(err, want) == NULL)
         fail_msg("stderr has no '%s': %s", want, err);
     free(err);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- a handler closes its own server ---- */
@@ -551,7 +551,7 @@ static int quit_on_request(cc_stream *s, void *arg)
 static void test_a_handler_closes_its_server(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     for (size_t m = 0; m < 3; m++) {
         quitter q = {.closed_with = -5};
         box b = {0};
@@ -573,7 +573,7 @@ static void test_a_handler_closes_its_server(void **state)
         cc_stream_free(c);
         cc_stream_free(idle);
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- what a handler leaves in the buffer still goes out ---- */
@@ -591,7 +591,7 @@ static int write_and_leave(cc_stream *s, void *arg)
 static void test_output_left_by_a_handler_is_sent(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     size_t total = 4u << 20;
     for (size_t m = 0; m < 3; m++) {
         box b = {0};
@@ -616,7 +616,7 @@ static void test_output_left_by_a_handler_is_sent(void **state)
         assert_int_equal(box_close(&b, 10), 0);
         box_end(&b);
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- a loop that ends with its server open ---- */
@@ -647,14 +647,14 @@ static void *serve_and_leave(void *arg)
 static void test_a_loop_that_ends_with_its_server_open(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     leftover lo = {0};
     assert_ok(cc_run(serve_and_leave, &lo, NULL));
     assert_int_equal(atomic_load(&lo.k.started), atomic_load(&lo.k.finished));
     cc_server_close(lo.srv, 1);
     assert_int_equal(cc_server_connections(lo.srv), 0);
     cc_server_free(lo.srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- cc_server_wait ---- */
@@ -682,7 +682,7 @@ static void *cancel_waiter(void *arg)
 static void test_server_wait(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_server *srv = cc_serve("127.0.0.1", 0, nu_echo_lines, NULL, NULL);
     assert_fails_with(cc_server_wait(srv, 0), EAGAIN);
     assert_fails_with(cc_server_wait(srv, 0.05), ETIMEDOUT);
@@ -691,7 +691,7 @@ static void test_server_wait(void **state)
     assert_ok(cc_server_wait(srv, 0));
     assert_ok(cc_server_wait(srv, 1));
     cc_server_free(srv);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- stress: clients that come and go at random ---- */
@@ -763,7 +763,7 @@ static int quiet_echo(cc_stream *s, void *arg)
 static void test_stress_clients_come_and_go(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     for (size_t m = 0; m < 3; m++) {
         box b = {0};
         box_start(&b, modes[m], quiet_echo, NULL);
@@ -779,7 +779,7 @@ static void test_stress_clients_come_and_go(void **state)
         printf("# %s: %d echoes\n", mode_name(modes[m]),
                atomic_load(&r.echoes));
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 int main(void)

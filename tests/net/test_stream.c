@@ -18,7 +18,7 @@
 static void test_read_returns_what_is_there(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     char buf[100];
     nu_pair(&a, &b);
@@ -46,7 +46,7 @@ static void test_read_returns_what_is_there(void **state)
     assert_int_equal(cc_stream_read(a, buf, 10, 5), 0);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* A large read goes straight to the caller's buffer; data still checks. */
@@ -67,7 +67,7 @@ static void *big_writer(void *arg)
 static void test_large_reads_keep_the_bytes_in_order(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     nu_pair(&a, &b);
     cc_thread *t = cc_thread_start(big_writer, b, "writer");
@@ -89,13 +89,13 @@ static void test_large_reads_keep_the_bytes_in_order(void **state)
     free(buf);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_readexactly(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     char buf[16];
     nu_pair(&a, &b);
@@ -119,14 +119,14 @@ static void test_readexactly(void **state)
     assert_fails_with(cc_stream_readexactly(a, buf, 1, 5), ENODATA);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* readexactly of more than the read buffer holds (it grows). */
 static void test_readexactly_bigger_than_the_buffer(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     nu_pair(&a, &b);
     cc_thread *t = cc_thread_start(big_writer, b, "writer");
@@ -145,13 +145,13 @@ static void test_readexactly_bigger_than_the_buffer(void **state)
     free(buf);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_readline(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     char *l;
     nu_pair(&a, &b);
@@ -190,13 +190,13 @@ static void test_readline(void **state)
     assert_true(cc_stream_at_eof(a));
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_readline_limit_keeps_the_data(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     char buf[64];
     char *l;
@@ -237,13 +237,13 @@ static void test_readline_limit_keeps_the_data(void **state)
     free(big);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_readuntil(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     char buf[64];
     char *m;
@@ -279,7 +279,7 @@ static void test_readuntil(void **state)
     assert_null_with(cc_stream_readuntil(a, ";", 1, 5), ENODATA);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* A line trickling in one byte at a time, from a task. */
@@ -312,13 +312,13 @@ static void *trickle_reader(void *arg)
 static void test_readline_in_a_task_with_a_trickle(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *p[2];
     nu_pair(&p[0], &p[1]);
     assert_ok(cc_run(trickle_reader, p, NULL));
     cc_stream_free(p[0]);
     cc_stream_free(p[1]);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* The last bytes and the end of the stream arriving together, while a
@@ -403,9 +403,9 @@ static void *last_words_rounds(void *arg)
 static void test_the_end_right_behind_the_data(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     assert_ok(cc_run(last_words_rounds, state, NULL));
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- writing ---- */
@@ -445,7 +445,7 @@ static void *read_all_after_go(void *arg)
 static void test_write_and_drain_with_water_marks(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     size_t total = 4u << 20;
     unsigned char *p = malloc(total);
@@ -477,14 +477,14 @@ static void test_write_and_drain_with_water_marks(void **state)
     free(p);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* Many small writes into a full socket, then one drain: all arrive. */
 static void test_small_writes_into_a_full_socket(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     nu_pair(&a, &b);
     unsigned char chunk[100];
@@ -505,14 +505,14 @@ static void test_small_writes_into_a_full_socket(void **state)
     cc_event_free(r.go);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* write_eof: the peer reads the end, and can still answer. */
 static void test_write_eof_half_closes_each_way(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     char buf[32];
     nu_pair(&a, &b);
@@ -549,7 +549,7 @@ static void test_write_eof_half_closes_each_way(void **state)
     free(p);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* A reader waiting for the answer sends the request still buffered: the
@@ -577,7 +577,7 @@ static void *read_all_then_answer(void *arg)
 static void test_waiting_reader_moves_pending_output(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     nu_pair(&a, &b);
     char *big = calloc(1, 3u << 20);
@@ -594,13 +594,13 @@ static void test_waiting_reader_moves_pending_output(void **state)
     free(big);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_printf(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     nu_pair(&a, &b);
     assert_ok(cc_stream_printf(a, "%s %d\n", "answer", 42));
@@ -620,7 +620,7 @@ static void test_printf(void **state)
     free(long_text);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* A wrapper in the way programs write them: its own prefix, then the
@@ -641,7 +641,7 @@ static int CC_PRINTF(3, 4) send_tagged(cc_stream *s, const char *tag, const char
 static void test_vprintf(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     nu_pair(&a, &b);
     assert_ok(send_tagged(a, "t1", "%d+%d=%s\n", 2, 2, "4"));
@@ -660,7 +660,7 @@ static void test_vprintf(void **state)
     free(long_text);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- closing ---- */
@@ -668,7 +668,7 @@ static void test_vprintf(void **state)
 static void test_close_sends_pending_output_first(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     size_t total = 4u << 20;
     unsigned char *p = malloc(total);
@@ -707,13 +707,13 @@ static void test_close_sends_pending_output_first(void **state)
     free(p);
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_calls_after_close_fail_with_eshutdown(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     char buf[8];
     nu_pair(&a, &b);
@@ -739,7 +739,7 @@ static void test_calls_after_close_fail_with_eshutdown(void **state)
     assert_fails_with(cc_stream_read(b, buf, 8, 5), ECONNRESET); /* sticky */
     cc_stream_free(a);
     cc_stream_free(b);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* Close from one thread wakes calls blocked in others: ESHUTDOWN. */
@@ -780,7 +780,7 @@ static void *block_in_call(void *arg)
 static void test_close_wakes_blocked_threads(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     for (int kind = 0; kind < 4; kind++) {
         cc_stream *a, *b;
         nu_pair(&a, &b);
@@ -807,7 +807,7 @@ static void test_close_wakes_blocked_threads(void **state)
         cc_stream_free(a);
         cc_stream_free(b);
     }
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* The same with tasks blocked on a loop, closed from the test's thread;
@@ -832,7 +832,7 @@ static void *run_loop(void *arg)
 static void test_close_and_free_wake_blocked_tasks(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b, *c, *d;
     nu_pair(&a, &b);
     nu_pair(&c, &d);
@@ -850,7 +850,7 @@ static void test_close_and_free_wake_blocked_tasks(void **state)
     cc_stream_free(a);
     cc_stream_free(b);
     cc_stream_free(d);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- addresses and arguments ---- */
@@ -858,7 +858,7 @@ static void test_close_and_free_wake_blocked_tasks(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     cc_stream *a, *b;
     char buf[128];
     nu_pair(&a, &b);
@@ -903,13 +903,13 @@ static void test_names(void **state)
     cc_stream_free(a);
     cc_stream_free(b);
     close(l);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 static void test_bad_arguments(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     char buf[8];
     cc_stream *a, *b;
     assert_fails_with(cc_stream_read(NULL, buf, 1, 1), EINVAL);
@@ -961,7 +961,7 @@ static void test_bad_arguments(void **state)
     assert_true(fcntl(sv[0], F_GETFD) & FD_CLOEXEC);
     cc_stream_free(a);
     close(sv[1]);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* ---- concurrency ---- */
@@ -1007,7 +1007,7 @@ static void *frame_writer(void *arg)
 static void test_concurrent_writers_never_interleave(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     frame_hub h;
     memset(&h, 0, sizeof(h));
     nu_pair(&h.w, &h.r);
@@ -1034,7 +1034,7 @@ static void test_concurrent_writers_never_interleave(void **state)
     tu_join(ts);
     cc_stream_free(h.w);
     cc_stream_free(h.r);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* Readers on one stream, each readexactly of fixed 16-byte records: every
@@ -1092,7 +1092,7 @@ static void *run_rec_loop(void *arg)
 static void test_concurrent_readers_get_whole_records(void **state)
 {
     (void)state;
-    int fds = nu_fds();
+    int fds = tu_fds();
     rec_hub *h = calloc(1, sizeof(*h));
     cc_stream *w;
     nu_pair(&w, &h->r);
@@ -1132,7 +1132,7 @@ static void test_concurrent_readers_get_whole_records(void **state)
     cc_stream_free(w);
     cc_stream_free(h->r);
     free(h);
-    nu_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 int main(void)

@@ -48,21 +48,6 @@ static inline void hresp_free(hresp *r)
     r->body = NULL;
 }
 
-/* Open descriptors of this process (for leak checks). */
-static inline int su_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 /* Let this process hold many descriptors (1,000 connections, both ends). */
 static inline void su_raise_fd_limit(void)
 {
@@ -292,32 +277,12 @@ static inline svc *su_start(const svc_opts *o)
     return s;
 }
 
-/* Wait (up to 5 s: the service's closes may still be under way) until
- * the descriptor count is back to `before` (or below: a descriptor the
- * library made lazily earlier may have gone meanwhile; more is a leak). */
-static inline void su_no_fd_leak(int before)
-{
-    int now = su_fds();
-
-    for (int i = 0; i < 500 && now > before; i++) {
-        tu_sleep(0.01);
-        now = su_fds();
-    }
-    if (now > before)
-        fail_msg("descriptor leak: %d open before, %d after", before, now);
-}
-
-static inline void *su_nothing(void *arg)
-{
-    return arg;
-}
-
 /* Open the descriptors the library keeps per process before counting. */
 static inline int su_warm_up(void **state)
 {
     (void)state;
     su_raise_fd_limit();
-    assert_ok(cc_run(su_nothing, NULL, NULL));
+    assert_ok(cc_run(tu_nothing, NULL, NULL));
     svc_stop(su_start(NULL));
     return 0;
 }

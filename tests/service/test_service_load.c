@@ -10,7 +10,7 @@
 
 static void test_thousand_connections(void **state)
 {
-    int fds = su_fds();
+    int fds = tu_fds();
     svc *s = su_start(NULL);
     hc *c = calloc(NCONN, sizeof(*c));
     unsigned long before = svc_requests(s);
@@ -48,7 +48,7 @@ static void test_thousand_connections(void **state)
         hc_close(&c[i]);
     free(c);
     svc_stop(s);
-    su_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* Valid requests to mutate (no HEAD: the reader could not tell where a
@@ -139,7 +139,7 @@ static void fuzz_one(int port, const char *buf, size_t len, bool junk)
 
 static void test_fuzz(void **state)
 {
-    int fds = su_fds();
+    int fds = tu_fds();
     svc *s = su_start(NULL);
     int rounds = TU_SLOW > 1 ? 1000 : 3000;
     char buf[1024];
@@ -180,7 +180,7 @@ static void test_fuzz(void **state)
         hresp_free(&r);
     }
     svc_stop(s);
-    su_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 int main(void)

@@ -298,7 +298,7 @@ static void test_timeouts(void **state)
  * its connection end; no descriptor is left behind. */
 static void test_stop_with_connections(void **state)
 {
-    int fds = su_fds();
+    int fds = tu_fds();
     svc_opts o = {0};
     svc *s;
     hc c[40];
@@ -325,7 +325,7 @@ static void test_stop_with_connections(void **state)
         assert_true(hc_closed(&c[i]));
         hc_close(&c[i]);
     }
-    su_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 /* svc_stop with only idle keep-alive clients does not sit out its grace:
@@ -333,7 +333,7 @@ static void test_stop_with_connections(void **state)
  * a thread keeps its connection alive relies on). */
 static void test_stop_closes_idle_at_once(void **state)
 {
-    int fds = su_fds();
+    int fds = tu_fds();
     hc c[20];
     hresp r;
     svc *s;
@@ -361,7 +361,7 @@ static void test_stop_closes_idle_at_once(void **state)
         }
     }
     assert_true(best < 0.5); /* the grace is 1 s */
-    su_no_fd_leak(fds);
+    tu_no_fd_leak(fds);
 }
 
 int main(void)

@@ -27,21 +27,6 @@
 /* argv as a compound literal: ARGV(HELPER, "out", "x"). */
 #define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-/* Open descriptors of this process (not counting the one reading). */
-static inline int sp_count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 /* No child is left: not running, not a zombie. */
 static inline bool sp_no_children(void)
 {
@@ -54,14 +39,14 @@ static int sp_fds_at_setup;
 static inline int sp_setup(void **state)
 {
     (void)state;
-    sp_fds_at_setup = sp_count_fds();
+    sp_fds_at_setup = tu_fds();
     return 0;
 }
 
 /* Fails the test (non-zero) on a leaked descriptor or child. */
 static inline int sp_teardown(void **state)
 {
-    int now = sp_count_fds();
+    int now = tu_fds();
 
     (void)state;
     if (now != sp_fds_at_setup) {
