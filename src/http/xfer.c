@@ -215,11 +215,19 @@ static int add_header(http_xfer *x, const char *line)
     return 0;
 }
 
+/* Whole milliseconds, rounded up (curl's 0 would mean "no limit"), at
+ * least 1.  No libm: the library links only libc, pthreads and curl. */
 static long ms_of(double seconds)
 {
-    double ms = ceil(seconds * 1000.0);
+    double ms = seconds * 1000.0;
+    long whole;
 
-    return ms < 1 ? 1 : ms > (double)LONG_MAX / 2 ? LONG_MAX / 2 : (long)ms;
+    if (!(ms >= 1))
+        return 1;
+    if (ms > (double)(LONG_MAX / 2))
+        return LONG_MAX / 2;
+    whole = (long)ms;
+    return (double)whole < ms ? whole + 1 : whole;
 }
 
 int cc__xfer_setup(http_xfer *x, CURL *e, const char *url,
