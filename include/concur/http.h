@@ -39,7 +39,8 @@
  *   EACCES        TLS: the certificate did not verify
  *   EIO           any other transport failure (curl's message says which)
  *   ENOMEM
- * TLS certificates and host names are verified unless opts->insecure.
+ * TLS certificates and host names are verified (against the system's
+ * store, or opts->ca_file) unless opts->insecure.
  *
  * Timeouts: every request has one (opts->timeout, 30 s by default), it
  * covers the whole exchange, and deadline scopes (cc_deadline_push)
@@ -84,6 +85,10 @@ typedef struct cc_http_opts {
     const char *user_agent;    /* NULL: "concur/<version>" */
     size_t max_body;           /* 0: no limit; else EMSGSIZE past it */
     bool insecure;             /* true: do not verify TLS certificates */
+    const char *ca_file;       /* a PEM file of certificates to verify the
+                                  server's against instead of the system's
+                                  (a private CA, a self-signed server);
+                                  NULL: the system's store */
 } cc_http_opts;
 
 /*

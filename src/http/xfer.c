@@ -297,6 +297,8 @@ int cc__xfer_setup(http_xfer *x, CURL *e, const char *url,
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (o->ca_file != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
 
     if (o->body != NULL) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
