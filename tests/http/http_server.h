@@ -7,6 +7,10 @@
  *   /echo                   200, body: "<METHOD> <target>\n", then each
  *                           request header line, "\n", then the request body
  *   /delay/<ms>             waits, then 200 "slept"
+ *   /hold/<ms>              the same, but a client that closes its
+ *                           connection meanwhile ends the wait at once,
+ *                           counted in `abandoned` (the client must send
+ *                           nothing more during the wait)
  *   /redirect/<n>           302 to /redirect/<n-1>; /redirect/0 is 200 "done"
  *   /loop                   302 to /loop, for ever
  *   /headers                200 with X-One: 1, X-Two: "  spaced  ", two
@@ -34,6 +38,7 @@ typedef struct sh_server {
     int port;
     _Atomic int accepted;   /* connections accepted so far */
     _Atomic int requests;
+    _Atomic int abandoned;  /* /hold waits ended by the client's close */
     char base[64];          /* "http://127.0.0.1:<port>" */
 } sh_server;
 
@@ -135,6 +140,17 @@ static inline int sh_one(sh_server *sv, cc_stream *s)
     } else if (strncmp(target, "/delay/", 7) == 0) {
         tu_sleep(atoi(target + 7) / 1000.0);
         rc = sh_reply(s, head, 200, NULL, "slept", 5);
+    } else if (strncmp(target, "/hold/", 6) == 0) {
+        char b;
+
+        /* wait by reading: the end of the stream comes at once if the
+         * client gives up and closes */
+        if (cc_stream_read(s, &b, 1, atoi(target + 6) / 1000.0) == 0) {
+            atomic_fetch_add(&sv->abandoned, 1);
+            rc = -1;
+        } else {
+            rc = sh_reply(s, head, 200, NULL, "slept", 5);
+        }
     } else if (strncmp(target, "/redirect/", 10) == 0) {
         int n = atoi(target + 10);
         char loc[64];
