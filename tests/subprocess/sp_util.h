@@ -27,6 +27,23 @@
 /* argv as a compound literal: ARGV(HELPER, "out", "x"). */
 #define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
 
+/* n bytes of seeded noise (malloc'd; the caller frees): what the
+ * communicate tests send through children and expect back. */
+static inline unsigned char *sp_noise(size_t n, uint64_t seed)
+{
+    unsigned char *b = malloc(n);
+    assert_non_null(b);
+    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+    for (size_t i = 0; i < n; i += 8) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        uint64_t v = x * 0x2545F4914F6CDD1DULL;
+        memcpy(b + i, &v, n - i < 8 ? n - i : 8);
+    }
+    return b;
+}
+
 /* No child is left: not running, not a zombie. */
 static inline bool sp_no_children(void)
 {

@@ -8,22 +8,6 @@
  * its parent ended.  (64 MiB inside a coroutine: test_communicate_loop.) */
 #include "subprocess/sp_util.h"
 
-/* n bytes of seeded noise (malloc'd). */
-static unsigned char *noise(size_t n, uint64_t seed)
-{
-    unsigned char *b = malloc(n);
-    assert_non_null(b);
-    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (size_t i = 0; i < n; i += 8) {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t v = x * 0x2545F4914F6CDD1DULL;
-        memcpy(b + i, &v, n - i < 8 ? n - i : 8);
-    }
-    return b;
-}
-
 static cc_popen *start(const char *const argv[], const cc_popen_opts *o)
 {
     cc_popen *p = cc_popen_new(argv, o);
@@ -43,7 +27,7 @@ static const cc_popen_opts all_pipes = {
 static void test_64_mib_in_and_out_of_all_three_pipes(void **state)
 {
     (void)state;
-    unsigned char *in = noise(BIG, tu_seed());
+    unsigned char *in = sp_noise(BIG, tu_seed());
     /* tee copies stdin to stdout and to stderr, a piece at a time: it
      * blocks as soon as either output pipe is full */
     cc_popen *p = start(ARGV("tee", "/dev/stderr"), &all_pipes);
@@ -169,7 +153,7 @@ static void test_timeout_keeps_the_unsent_input(void **state)
 {
     (void)state;
     size_t n = 4u << 20;
-    unsigned char *in = noise(n, 7);
+    unsigned char *in = sp_noise(n, 7);
     unsigned char *want = malloc(n);
     memcpy(want, in, n);
     cc_popen *p = start(ARGV(HELPER, "sleep", "0.5", "echo"), &all_pipes);
@@ -192,7 +176,7 @@ static void test_tiny_timeouts_lose_nothing(void **state)
 {
     (void)state;
     size_t n = 8u << 20;
-    unsigned char *in = noise(n, 11);
+    unsigned char *in = sp_noise(n, 11);
     cc_popen *p = start(ARGV("tee", "/dev/stderr"), &all_pipes);
     void *out = NULL, *err = NULL;
     int code, fails = 0, rc;
@@ -207,7 +191,7 @@ static void test_tiny_timeouts_lose_nothing(void **state)
     }
     printf("# %d calls timed out before the end\n", fails);
     assert_true(fails > 3);
-    unsigned char *want = noise(n, 11);
+    unsigned char *want = sp_noise(n, 11);
     assert_int_equal(cc_blob_len(out), n);
     assert_int_equal(cc_blob_len(err), n);
     assert_true(memcmp(out, want, n) == 0);
@@ -273,7 +257,7 @@ static void test_child_not_reading_is_not_an_error(void **state)
     /* SIGPIPE has its default action here (sp_group_setup): a SIGPIPE
      * reaching this process would end the test run. */
     size_t n = 10u << 20;
-    unsigned char *in = noise(n, 3);
+    unsigned char *in = sp_noise(n, 3);
     void *out = NULL;
     int code;
     cc_popen *p = start(ARGV(HELPER, "closein", "out", "done"), &all_pipes);

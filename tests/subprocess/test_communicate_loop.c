@@ -10,21 +10,6 @@
 #define BIG (64u << 20)
 #define ATTEMPTS 3
 
-static unsigned char *noise(size_t n, uint64_t seed)
-{
-    unsigned char *b = malloc(n);
-    assert_non_null(b);
-    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (size_t i = 0; i < n; i += 8) {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t v = x * 0x2545F4914F6CDD1DULL;
-        memcpy(b + i, &v, n - i < 8 ? n - i : 8);
-    }
-    return b;
-}
-
 static double worst_late;
 static _Atomic int tick_count;
 static _Atomic bool stop_ticking;
@@ -95,7 +80,7 @@ static void *big_cat_main(void *arg)
 static void test_64_mib_in_a_task_keeps_the_loop_on_time(void **state)
 {
     (void)state;
-    unsigned char *in = noise(BIG, tu_seed());
+    unsigned char *in = sp_noise(BIG, tu_seed());
     double best = 1e9;
     for (int i = 0; i < ATTEMPTS && best >= 0.005 * TU_SLOW; i++) {
         assert_ok(cc_run(big_cat_main, in, NULL));
