@@ -37,6 +37,42 @@ static inline void nu_pair(cc_stream **a, cc_stream **b)
     assert_non_null(*b);
 }
 
+/* A fixture for the tests that use one pair from start to end: the setup
+ * counts the descriptors, then makes the pair; the teardown frees both
+ * streams and checks that no descriptor leaked.  A test that frees a
+ * stream itself sets it to NULL here. */
+typedef struct nu_pair_fx {
+    cc_stream *a, *b;
+    int fds;
+} nu_pair_fx;
+
+static inline int nu_pair_setup(void **state)
+{
+    nu_pair_fx *fx = calloc(1, sizeof(*fx));
+
+    assert_non_null(fx);
+    fx->fds = tu_fds();
+    nu_pair(&fx->a, &fx->b);
+    *state = fx;
+    return 0;
+}
+
+static inline int nu_pair_teardown(void **state)
+{
+    nu_pair_fx *fx = *state;
+    int fds = fx->fds;
+
+    cc_stream_free(fx->a);
+    cc_stream_free(fx->b);
+    free(fx); /* before the check: a leak fails it, and it does not return */
+    tu_no_fd_leak(fds);
+    return 0;
+}
+
+/* A test run with the pair fixture. */
+#define nu_pair_test(f) \
+    cmocka_unit_test_setup_teardown(f, nu_pair_setup, nu_pair_teardown)
+
 /* A byte pattern: byte i of stream `seed`. */
 static inline unsigned char nu_byte(uint32_t seed, size_t i)
 {

@@ -17,11 +17,9 @@
 
 static void test_read_returns_what_is_there(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     char buf[100];
-    nu_pair(&a, &b);
     assert_fails_with(cc_stream_read(a, buf, sizeof(buf), 0), EAGAIN);
     assert_ok(cc_stream_write(b, "hello", 5));
     assert_int_equal(cc_stream_read(a, buf, sizeof(buf), 5), 5);
@@ -44,9 +42,6 @@ static void test_read_returns_what_is_there(void **state)
     assert_int_equal(cc_stream_read(a, buf, 10, 5), 0);
     assert_true(cc_stream_at_eof(a));
     assert_int_equal(cc_stream_read(a, buf, 10, 5), 0);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 /* A large read goes straight to the caller's buffer; data still checks. */
@@ -66,10 +61,8 @@ static void *big_writer(void *arg)
 
 static void test_large_reads_keep_the_bytes_in_order(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
-    nu_pair(&a, &b);
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     cc_thread *t = cc_thread_start(big_writer, b, "writer");
     size_t got = 0;
     unsigned char *buf = malloc(1 << 20);
@@ -87,18 +80,13 @@ static void test_large_reads_keep_the_bytes_in_order(void **state)
     assert_ok(cc_thread_join(t, NULL, 30));
     cc_thread_free(t);
     free(buf);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 static void test_readexactly(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     char buf[16];
-    nu_pair(&a, &b);
     assert_ok(cc_stream_write(b, "0123456789", 10));
     assert_ok(cc_stream_readexactly(a, buf, 4, 5));
     assert_memory_equal(buf, "0123", 4);
@@ -117,18 +105,13 @@ static void test_readexactly(void **state)
     assert_int_equal(cc_stream_read(a, buf, sizeof(buf), 5), 3);
     assert_memory_equal(buf, "xyz", 3);
     assert_fails_with(cc_stream_readexactly(a, buf, 1, 5), ENODATA);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 /* readexactly of more than the read buffer holds (it grows). */
 static void test_readexactly_bigger_than_the_buffer(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
-    nu_pair(&a, &b);
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     cc_thread *t = cc_thread_start(big_writer, b, "writer");
     size_t n = 3u << 20;
     unsigned char *buf = malloc(n);
@@ -143,18 +126,13 @@ static void test_readexactly_bigger_than_the_buffer(void **state)
     assert_ok(cc_thread_join(t, NULL, 30));
     cc_thread_free(t);
     free(buf);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 static void test_readline(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     char *l;
-    nu_pair(&a, &b);
     assert_ok(cc_stream_write(b, "one\ntwo\nthr", 11));
     l = cc_stream_readline(a, 5);
     assert_string_equal(l, "one\n");
@@ -188,19 +166,14 @@ static void test_readline(void **state)
         cc_blob_free(l);
     }
     assert_true(cc_stream_at_eof(a));
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 static void test_readline_limit_keeps_the_data(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     char buf[64];
     char *l;
-    nu_pair(&a, &b);
     assert_fails_with(cc_stream_set_limit(a, 0), EINVAL);
     assert_ok(cc_stream_set_limit(a, 8));
     /* exactly the limit before the "\n" is fine (as asyncio) */
@@ -235,19 +208,14 @@ static void test_readline_limit_keeps_the_data(void **state)
         got += (size_t)r;
     }
     free(big);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 static void test_readuntil(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     char buf[64];
     char *m;
-    nu_pair(&a, &b);
     assert_null_with(cc_stream_readuntil(a, "", 0, 1), EINVAL);
     assert_null_with(cc_stream_readuntil(a, NULL, 2, 1), EINVAL);
     /* a separator split across writes (and reads) */
@@ -277,9 +245,6 @@ static void test_readuntil(void **state)
     assert_int_equal(cc_stream_read(a, buf, sizeof(buf), 5), 4);
     assert_memory_equal(buf, "tail", 4);
     assert_null_with(cc_stream_readuntil(a, ";", 1, 5), ENODATA);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 /* A line trickling in one byte at a time, from a task. */
@@ -311,14 +276,9 @@ static void *trickle_reader(void *arg)
 
 static void test_readline_in_a_task_with_a_trickle(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *p[2];
-    nu_pair(&p[0], &p[1]);
+    nu_pair_fx *fx = *state;
+    cc_stream *p[2] = {fx->a, fx->b};
     assert_ok(cc_run(trickle_reader, p, NULL));
-    cc_stream_free(p[0]);
-    cc_stream_free(p[1]);
-    tu_no_fd_leak(fds);
 }
 
 /* The last bytes and the end of the stream arriving together, while a
@@ -444,12 +404,10 @@ static void *read_all_after_go(void *arg)
  * reads, drain finishes; the water marks decide when drain returns. */
 static void test_write_and_drain_with_water_marks(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     size_t total = 4u << 20;
     unsigned char *p = malloc(total);
-    nu_pair(&a, &b);
     nu_fill(p, total, 3, 0);
     assert_fails_with(cc_stream_set_water(a, 10, 20), EINVAL);
     assert_ok(cc_stream_set_water(a, 256 * 1024, 64 * 1024));
@@ -475,18 +433,13 @@ static void test_write_and_drain_with_water_marks(void **state)
     cc_thread_free(t);
     cc_event_free(r.go);
     free(p);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 /* Many small writes into a full socket, then one drain: all arrive. */
 static void test_small_writes_into_a_full_socket(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
-    nu_pair(&a, &b);
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     unsigned char chunk[100];
     size_t total = 0;
     for (int i = 0; i < 30000; i++) {
@@ -503,9 +456,6 @@ static void test_small_writes_into_a_full_socket(void **state)
     assert_ok(cc_thread_join(t, NULL, 30));
     cc_thread_free(t);
     cc_event_free(r.go);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 /* write_eof: the peer reads the end, and can still answer. */
@@ -576,10 +526,8 @@ static void *read_all_then_answer(void *arg)
 
 static void test_waiting_reader_moves_pending_output(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
-    nu_pair(&a, &b);
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     char *big = calloc(1, 3u << 20);
     assert_ok(cc_stream_write(a, big, 3u << 20));
     assert_true(cc_stream_pending(a) > 0); /* no drain: readline moves it */
@@ -592,17 +540,12 @@ static void test_waiting_reader_moves_pending_output(void **state)
     assert_ok(cc_thread_join(t, NULL, 30));
     cc_thread_free(t);
     free(big);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 static void test_printf(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
-    nu_pair(&a, &b);
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     assert_ok(cc_stream_printf(a, "%s %d\n", "answer", 42));
     char *l = cc_stream_readline(b, 5);
     assert_string_equal(l, "answer 42\n");
@@ -618,9 +561,6 @@ static void test_printf(void **state)
     assert_int_equal(l[5000], '>');
     cc_blob_free(l);
     free(long_text);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 /* A wrapper in the way programs write them: its own prefix, then the
@@ -640,10 +580,8 @@ static int CC_PRINTF(3, 4) send_tagged(cc_stream *s, const char *tag, const char
 
 static void test_vprintf(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
-    nu_pair(&a, &b);
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     assert_ok(send_tagged(a, "t1", "%d+%d=%s\n", 2, 2, "4"));
     char *l = cc_stream_readline(b, 5);
     assert_string_equal(l, "[t1] 2+2=4\n");
@@ -658,9 +596,6 @@ static void test_vprintf(void **state)
     assert_memory_equal(l + 5 + 2999, "|7\n", 3);
     cc_blob_free(l);
     free(long_text);
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 /* ---- closing ---- */
@@ -712,11 +647,9 @@ static void test_close_sends_pending_output_first(void **state)
 
 static void test_calls_after_close_fail_with_eshutdown(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
-    cc_stream *a, *b;
+    nu_pair_fx *fx = *state;
+    cc_stream *a = fx->a, *b = fx->b;
     char buf[8];
-    nu_pair(&a, &b);
     assert_ok(cc_stream_write(b, "data", 4));
     assert_ok(cc_stream_close(a, 1));
     assert_ok(cc_stream_close(a, 1)); /* twice is fine */
@@ -737,9 +670,6 @@ static void test_calls_after_close_fail_with_eshutdown(void **state)
     assert_non_null(strstr(cc_errmsg(), "read from an unnamed socket: "
                                         "Connection reset by peer"));
     assert_fails_with(cc_stream_read(b, buf, 8, 5), ECONNRESET); /* sticky */
-    cc_stream_free(a);
-    cc_stream_free(b);
-    tu_no_fd_leak(fds);
 }
 
 /* Close from one thread wakes calls blocked in others: ESHUTDOWN. */
@@ -1006,11 +936,11 @@ static void *frame_writer(void *arg)
 
 static void test_concurrent_writers_never_interleave(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
+    nu_pair_fx *fx = *state;
     frame_hub h;
     memset(&h, 0, sizeof(h));
-    nu_pair(&h.w, &h.r);
+    h.w = fx->a;
+    h.r = fx->b;
     writer_arg wa[WRITERS];
     for (int i = 0; i < WRITERS; i++)
         wa[i] = (writer_arg){&h, i};
@@ -1032,9 +962,6 @@ static void test_concurrent_writers_never_interleave(void **state)
                 fail_msg("frame %d of writer %d damaged", i, id);
     }
     tu_join(ts);
-    cc_stream_free(h.w);
-    cc_stream_free(h.r);
-    tu_no_fd_leak(fds);
 }
 
 /* Readers on one stream, each readexactly of fixed 16-byte records: every
@@ -1091,11 +1018,10 @@ static void *run_rec_loop(void *arg)
 
 static void test_concurrent_readers_get_whole_records(void **state)
 {
-    (void)state;
-    int fds = tu_fds();
+    nu_pair_fx *fx = *state;
     rec_hub *h = calloc(1, sizeof(*h));
-    cc_stream *w;
-    nu_pair(&w, &h->r);
+    cc_stream *w = fx->a;
+    h->r = fx->b;
     /* readers: two threads and a loop with four tasks */
     tu_threads ts = tu_start(2, rec_reader, h, 0);
     cc_thread *loop = cc_thread_start(run_rec_loop, h, "loop");
@@ -1129,38 +1055,35 @@ static void test_concurrent_readers_get_whole_records(void **state)
     assert_int_equal(atomic_load(&h->count), RECORDS);
     for (int v = 0; v < RECORDS; v++)
         assert_int_equal(atomic_load(&h->seen[v]), 1);
-    cc_stream_free(w);
-    cc_stream_free(h->r);
     free(h);
-    tu_no_fd_leak(fds);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_returns_what_is_there),
-        cmocka_unit_test(test_large_reads_keep_the_bytes_in_order),
-        cmocka_unit_test(test_readexactly),
-        cmocka_unit_test(test_readexactly_bigger_than_the_buffer),
-        cmocka_unit_test(test_readline),
-        cmocka_unit_test(test_readline_limit_keeps_the_data),
-        cmocka_unit_test(test_readuntil),
-        cmocka_unit_test(test_readline_in_a_task_with_a_trickle),
+        nu_pair_test(test_read_returns_what_is_there),
+        nu_pair_test(test_large_reads_keep_the_bytes_in_order),
+        nu_pair_test(test_readexactly),
+        nu_pair_test(test_readexactly_bigger_than_the_buffer),
+        nu_pair_test(test_readline),
+        nu_pair_test(test_readline_limit_keeps_the_data),
+        nu_pair_test(test_readuntil),
+        nu_pair_test(test_readline_in_a_task_with_a_trickle),
         cmocka_unit_test(test_the_end_right_behind_the_data),
-        cmocka_unit_test(test_write_and_drain_with_water_marks),
-        cmocka_unit_test(test_small_writes_into_a_full_socket),
+        nu_pair_test(test_write_and_drain_with_water_marks),
+        nu_pair_test(test_small_writes_into_a_full_socket),
         cmocka_unit_test(test_write_eof_half_closes_each_way),
-        cmocka_unit_test(test_waiting_reader_moves_pending_output),
-        cmocka_unit_test(test_printf),
-        cmocka_unit_test(test_vprintf),
+        nu_pair_test(test_waiting_reader_moves_pending_output),
+        nu_pair_test(test_printf),
+        nu_pair_test(test_vprintf),
         cmocka_unit_test(test_close_sends_pending_output_first),
-        cmocka_unit_test(test_calls_after_close_fail_with_eshutdown),
+        nu_pair_test(test_calls_after_close_fail_with_eshutdown),
         cmocka_unit_test(test_close_wakes_blocked_threads),
         cmocka_unit_test(test_close_and_free_wake_blocked_tasks),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_concurrent_writers_never_interleave),
-        cmocka_unit_test(test_concurrent_readers_get_whole_records),
+        nu_pair_test(test_concurrent_writers_never_interleave),
+        nu_pair_test(test_concurrent_readers_get_whole_records),
     };
     signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill the test: none may come */
     tu_seed();
