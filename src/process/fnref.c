@@ -107,6 +107,10 @@ typedef struct cache_slot {
 
 static cache_slot cache[CACHE_SLOTS];
 static cc__mutex cache_mu = CC__MUTEX_INIT; /* serialises inserts */
+/* Records of functions past CACHE_SLOTS distinct ones: a list searched
+ * under cache_mu (a program with that many task functions is rare; each
+ * is still computed once). */
+static cc__fnref *overflow;
 
 /* Fork handlers (src/process/atfork.c): an insert is never halfway done in
  * the child; the child re-initializes the lock that prepare took. */
@@ -145,31 +149,68 @@ static const cc__fnref *cache_find(cc_fn fn)
             return NULL;
         i = (i + 1) % CACHE_SLOTS;
     }
-    return NULL;
+    /* every slot taken: the overflow list */
+    {
+        const cc__fnref *ref = NULL;
+
+        cc__mutex_lock(&cache_mu);
+        for (const cc__fnref *r = overflow; r != NULL; r = r->overflow)
+            if (r->fn == fn) {
+                ref = r;
+                break;
+            }
+        cc__mutex_unlock(&cache_mu);
+        return ref;
+    }
 }
 
-static void cache_add(cc_fn fn, const cc__fnref *ref)
+/* Keep ref as fn's record and return it -- or, when another thread
+ * computed fn's record meanwhile, free ref and return that one.  Every
+ * record kept stays reachable (a slot or the overflow list), one per
+ * distinct function, for the life of the process. */
+static const cc__fnref *cache_add(cc_fn fn, cc__fnref *ref)
 {
     size_t i = slot_of(fn);
+    const cc__fnref *kept = NULL;
 
+    ref->fn = fn;
+    ref->overflow = NULL;
     cc__mutex_lock(&cache_mu);
     for (size_t probes = 0; probes < CACHE_SLOTS; probes++) {
         cc_fn key = atomic_load_explicit(&cache[i].fn, memory_order_relaxed);
 
-        if (key == fn)
-            break; /* another thread added it meanwhile */
+        if (key == fn) {
+            kept = cache[i].ref; /* another thread added it meanwhile */
+            break;
+        }
         if (key == NULL) {
             cache[i].ref = ref;
             atomic_store_explicit(&cache[i].fn, fn, memory_order_release);
+            kept = ref;
             break;
         }
         i = (i + 1) % CACHE_SLOTS;
     }
+    if (kept == NULL) { /* every slot taken */
+        for (const cc__fnref *r = overflow; r != NULL; r = r->overflow)
+            if (r->fn == fn) {
+                kept = r;
+                break;
+            }
+        if (kept == NULL) {
+            ref->overflow = overflow;
+            overflow = ref;
+            kept = ref;
+        }
+    }
     cc__mutex_unlock(&cache_mu);
+    if (kept != ref)
+        free(ref);
+    return kept;
 }
 
-/* Records made while the cache was full, or lost a race, are kept anyway
- * (the caller may be using them): a few bytes per distinct function. */
+/* Compute fn's record and keep it (cache_add): the first thread to finish
+ * wins a race, the others' copies are freed. */
 static const cc__fnref *compute(cc_fn fn, const char *what)
 {
     uintptr_t addr = (uintptr_t)(void *)fn;
@@ -230,8 +271,7 @@ static const cc__fnref *compute(cc_fn fn, const char *what)
     memcpy(ref->path, q->path, len);
     ref->path[len] = '\0';
     free(q);
-    cache_add(fn, ref);
-    return ref;
+    return cache_add(fn, ref);
 }
 
 void cc__fnref_atfork_child(void)

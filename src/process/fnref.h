@@ -20,6 +20,9 @@
 #include "process/wire.h"
 
 typedef struct cc__fnref {
+    struct cc__fnref *overflow; /* the next record kept past the cache's
+                                   slots (fnref.c), or NULL */
+    cc_fn fn;                   /* the function it names */
     uint64_t offset;    /* the function's address minus its module's bias */
     uint16_t path_len;  /* 0: the main executable */
     char path[];        /* the module's path, NUL-terminated */

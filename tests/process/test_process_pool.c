@@ -1001,6 +1001,148 @@ static void *submitter(void *arg)
     return pu_int(got);
 }
 
+/* Threads submitting functions the pool has never seen, all at once: each
+ * function's reference is computed by several threads in a race, and one
+ * record must be kept, the others freed (LeakSanitizer checks the ASan
+ * run at exit; every result is checked here).  64 fresh functions, in 8
+ * rounds of 8, each round started by a barrier. */
+#define RACE_FN(k)                                                          \
+    static void *race_fn_##k(void *arg)                                     \
+    {                                                                       \
+        return pu_int(pu_get(arg) * 100 + (k));                             \
+    }
+RACE_FN(0)
+RACE_FN(1)
+RACE_FN(2)
+RACE_FN(3)
+RACE_FN(4)
+RACE_FN(5)
+RACE_FN(6)
+RACE_FN(7)
+RACE_FN(8)
+RACE_FN(9)
+RACE_FN(10)
+RACE_FN(11)
+RACE_FN(12)
+RACE_FN(13)
+RACE_FN(14)
+RACE_FN(15)
+RACE_FN(16)
+RACE_FN(17)
+RACE_FN(18)
+RACE_FN(19)
+RACE_FN(20)
+RACE_FN(21)
+RACE_FN(22)
+RACE_FN(23)
+RACE_FN(24)
+RACE_FN(25)
+RACE_FN(26)
+RACE_FN(27)
+RACE_FN(28)
+RACE_FN(29)
+RACE_FN(30)
+RACE_FN(31)
+RACE_FN(32)
+RACE_FN(33)
+RACE_FN(34)
+RACE_FN(35)
+RACE_FN(36)
+RACE_FN(37)
+RACE_FN(38)
+RACE_FN(39)
+RACE_FN(40)
+RACE_FN(41)
+RACE_FN(42)
+RACE_FN(43)
+RACE_FN(44)
+RACE_FN(45)
+RACE_FN(46)
+RACE_FN(47)
+RACE_FN(48)
+RACE_FN(49)
+RACE_FN(50)
+RACE_FN(51)
+RACE_FN(52)
+RACE_FN(53)
+RACE_FN(54)
+RACE_FN(55)
+RACE_FN(56)
+RACE_FN(57)
+RACE_FN(58)
+RACE_FN(59)
+RACE_FN(60)
+RACE_FN(61)
+RACE_FN(62)
+RACE_FN(63)
+
+enum { RACERS = 8, RACE_ROUNDS = 8 };
+static cc_fn race_fns[RACE_ROUNDS * RACERS] = {race_fn_0, race_fn_1, race_fn_2, race_fn_3, race_fn_4, race_fn_5, race_fn_6, race_fn_7, race_fn_8, race_fn_9, race_fn_10, race_fn_11, race_fn_12, race_fn_13, race_fn_14, race_fn_15, race_fn_16, race_fn_17, race_fn_18, race_fn_19, race_fn_20, race_fn_21, race_fn_22, race_fn_23, race_fn_24, race_fn_25, race_fn_26, race_fn_27, race_fn_28, race_fn_29, race_fn_30, race_fn_31, race_fn_32, race_fn_33, race_fn_34, race_fn_35, race_fn_36, race_fn_37, race_fn_38, race_fn_39, race_fn_40, race_fn_41, race_fn_42, race_fn_43, race_fn_44, race_fn_45, race_fn_46, race_fn_47, race_fn_48, race_fn_49, race_fn_50, race_fn_51, race_fn_52, race_fn_53, race_fn_54, race_fn_55, race_fn_56, race_fn_57, race_fn_58, race_fn_59, race_fn_60, race_fn_61, race_fn_62, race_fn_63};
+static cc_barrier *race_start;
+
+static void *racer(void *arg)
+{
+    int id = *(int *)arg;
+
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        cc_future *fs[RACERS];
+
+        if (cc_barrier_wait(race_start, 60) < 0)
+            return cc_fail_from(cc_last_error(), EPROTO, "barrier");
+        for (int k = 0; k < RACERS; k++) { /* each racer its own order */
+            int fn = round * RACERS + (k + id) % RACERS;
+            void *a = pu_int(id);
+
+            fs[k] = cc_submit(shared_pool, race_fns[fn], a);
+            cc_blob_free(a);
+            if (fs[k] == NULL)
+                return cc_fail_from(cc_last_error(), EPROTO, "submit");
+        }
+        for (int k = 0; k < RACERS; k++) {
+            int fn = round * RACERS + (k + id) % RACERS;
+            int64_t want = (int64_t)id * 100 + fn;
+            int64_t got = -1;
+            void *r;
+
+            if (cc_future_result(fs[k], &r, 60) == 0)
+                got = pu_get(r);
+            cc_future_free(fs[k]);
+            if (got != want)
+                return cc_fail(EPROTO, "racer %d: function %d gave %lld, "
+                               "not %lld", id, fn, (long long)got,
+                               (long long)want);
+        }
+    }
+    return arg;
+}
+
+static void test_stress_first_submits_race(void **state)
+{
+    int ids[RACERS];
+    cc_thread *t[RACERS];
+
+    (void)state;
+    LEAK_CHECK_BEGIN();
+    shared_pool = cc_process_pool_new(2, NULL);
+    race_start = cc_barrier_new(RACERS, NULL, NULL);
+    assert_non_null(shared_pool);
+    assert_non_null(race_start);
+    for (int i = 0; i < RACERS; i++) {
+        ids[i] = i;
+        t[i] = cc_thread_start(racer, &ids[i], NULL);
+        assert_non_null(t[i]);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        if (cc_thread_join(t[i], NULL, 120) != 0)
+            fail_msg("racer %d: %s", i, cc_errmsg());
+        cc_thread_free(t[i]);
+    }
+    cc_barrier_free(race_start);
+    cc_executor_free(shared_pool);
+    shared_pool = NULL;
+    LEAK_CHECK_END();
+}
+
 static void test_stress_many_submitters(void **state)
 {
     (void)state;
@@ -1165,6 +1307,7 @@ int main(void)
         cmocka_unit_test(test_ten_thousand_coroutines_await_pool_futures),
         cmocka_unit_test(test_big_arguments_and_results),
         cmocka_unit_test(test_stress_many_submitters),
+        cmocka_unit_test(test_stress_first_submits_race),
         cmocka_unit_test(test_stress_cancel_races_dispatch),
         cmocka_unit_test(test_stress_shutdown_races_submit),
     };
