@@ -173,8 +173,10 @@ void svc_route(svc *s, const svc_request *rq, svc_response *out)
         page = svc_sponsor_page(p, &status, &len);
         set_page(out, status, page, len);
     } else if (strcmp(p, "/jython") == 0 || strcmp(p, "/jython/") == 0) {
-        page = svc_jython_page(&len);
-        set_page(out, 200, page, len);
+        out->status = 200; /* built at start: the same for everyone */
+        out->type = HTML;
+        out->body = s->jython;
+        out->len = s->jython_len;
     } else if (strcmp(p, "/dice") == 0 || strcmp(p, "/dice/") == 0) {
         page = svc_dice_page(1 + (int)(svc_random(s) * 6), &len);
         set_page(out, 200, page, len);

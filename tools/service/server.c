@@ -163,6 +163,7 @@ static void svc_free(svc *s)
     if (s == NULL)
         return;
     svc_rates_free(s->rates_json);
+    free(s->jython);
     cc_event_free(s->ready);
     free(s);
 }
@@ -189,8 +190,9 @@ svc *svc_start(const svc_opts *opts)
     s->tokens = s->o.rate_limit < 1 ? 1 : s->o.rate_limit;
     s->tokens_at = cc_now();
     s->rates_json = svc_rates_bodies();
+    s->jython = svc_jython_page(&s->jython_len);
     s->ready = cc_event_new();
-    if (s->rates_json == NULL || s->ready == NULL) {
+    if (s->rates_json == NULL || s->jython == NULL || s->ready == NULL) {
         svc_free(s);
         return cc_fail(ENOMEM, "serve: out of memory");
     }

@@ -49,6 +49,9 @@ struct svc {
     double tokens;               /* rate-limit bucket; loop thread only */
     double tokens_at;            /* when it was last filled */
     char **rates_json;           /* a body per currency (svc_rates_bodies) */
+    char *jython;                /* the /jython page, built once at start
+                                    (~20 KiB, the same for every request) */
+    size_t jython_len;
 };
 
 /* A parsed request, as routes see it. */
