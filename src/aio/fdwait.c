@@ -27,23 +27,25 @@
 #include <string.h>
 
 #include "aio/loop.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
 
+/* A task waiting on an fd: its waiter is linked into the registration's
+ * list through the waiter's own link (no wait queue is involved). */
 typedef struct fd_waiter {
     cc__waiter w;
     int events;                 /* CC_READABLE | CC_WRITABLE asked */
     int revents;                /* what was ready when woken */
-    struct fd_waiter *next;
-    struct fd_waiter *prev;
-    bool linked;
 } fd_waiter;
+
+#define FD_WAITER_OF(n) CC__CONTAINER_OF(n, fd_waiter, w.link)
 
 struct cc__fdreg {
     int fd;
     uint32_t mask;              /* epoll events registered (0: not in epoll) */
     uint64_t key;               /* the owner of a kept registration, or 0 */
     int ready;                  /* kept: edges nobody waited for (CC_*) */
-    fd_waiter *waiters;
+    cc__list waiters;           /* fd_waiter, oldest first */
     cc__fd_watch_fn watch;      /* a callback watch (cc__fd_watch), or NULL */
     void *watch_arg;
 };
@@ -82,8 +84,8 @@ static uint32_t wanted(const cc__fdreg *r)
 {
     uint32_t want = 0;
 
-    for (const fd_waiter *w = r->waiters; w != NULL; w = w->next)
-        want |= to_epoll(w->events);
+    for (const cc__link *n = r->waiters.head; n != NULL; n = n->next)
+        want |= to_epoll(FD_WAITER_OF(n)->events);
     return want;
 }
 
@@ -119,15 +121,7 @@ static int sync_interest(cc_loop *l, cc__fdreg *r)
 
 static void unlink_waiter(cc__fdreg *r, fd_waiter *w)
 {
-    if (!w->linked)
-        return;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        r->waiters = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    w->linked = false;
+    cc__list_remove(&r->waiters, &w->w.link); /* nothing if already off */
 }
 
 void cc__fd_ready(cc_loop *l, int fd, uint32_t events)
@@ -137,8 +131,6 @@ void cc__fd_ready(cc_loop *l, int fd, uint32_t events)
                 (events & EPOLLOUT ? CC_WRITABLE : 0);
     bool trouble = (events & (EPOLLERR | EPOLLHUP)) != 0;
     int taken = 0;
-    fd_waiter *w;
-    fd_waiter *next;
 
     if (r == NULL)
         return;
@@ -146,10 +138,10 @@ void cc__fd_ready(cc_loop *l, int fd, uint32_t events)
         r->watch(r->watch_arg, fd, trouble ? CC_READABLE | CC_WRITABLE : ready);
         return;
     }
-    for (w = r->waiters; w != NULL; w = next) {
+    CC__LIST_EACH_SAFE(n, next, &r->waiters) {
+        fd_waiter *w = FD_WAITER_OF(n);
         cc__wakeup wk;
 
-        next = w->next;
         if (!trouble && !(w->events & ready))
             continue;
         w->revents = trouble ? w->events : (w->events & ready);
@@ -277,12 +269,7 @@ static int wait_in_loop(cc_loop *l, int fd, int events, int64_t deadline,
     cc__waiter_init(&w.w);
     w.events = events;
     w.revents = 0;
-    w.prev = NULL;
-    w.next = r->waiters;
-    if (r->waiters != NULL)
-        r->waiters->prev = &w;
-    r->waiters = &w;
-    w.linked = true;
+    cc__list_push_back(&r->waiters, &w.w.link);
     rc = key != 0 ? 0 : sync_interest(l, r);
     if (rc != 0) {
         unlink_waiter(r, &w);
@@ -315,7 +302,7 @@ int cc_wait_fd(int fd, int events, double timeout)
                                 "and/or CC_WRITABLE, got %d", events);
     if (cc__check_timeout(timeout, "cc_wait_fd") != 0)
         return -1;
-    if (l == NULL || cc__ctx_get()->task == NULL || timeout == 0)
+    if (l == NULL || cc__ctx_get()->fiber == NULL || timeout == 0)
         return wait_fd_thread(fd, events, timeout); /* 0: just look */
     if (cc__cancel_pending())
         return cc__err(ECANCELED, "cc_wait_fd: the task is cancelled");
@@ -350,7 +337,7 @@ void cc__fd_unkeep(int fd, uint64_t key)
     (void)sync_interest(l, r); /* plain waiters left: nothing, usually */
 }
 
-int cc__fd_watch(cc__loop *l, int fd, int events, cc__fd_watch_fn fn,
+int cc__fd_watch(cc_loop *l, int fd, int events, cc__fd_watch_fn fn,
                  void *arg)
 {
     cc__fdreg *r = reg_get(l, fd);
@@ -370,7 +357,7 @@ int cc__fd_watch(cc__loop *l, int fd, int events, cc__fd_watch_fn fn,
     if (r->watch == NULL) { /* take over whatever a closed file left */
         r->key = 0;
         r->ready = 0;
-        r->mask = r->waiters != NULL ? r->mask : 0;
+        r->mask = !cc__list_empty(&r->waiters) ? r->mask : 0;
     }
     ev.events = to_epoll(events);
     ev.data.fd = fd;

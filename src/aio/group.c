@@ -64,10 +64,10 @@ int cc_wait_for(cc_future *f, void **result, double timeout)
     /* Our deadline passed (or we were cancelled): cancel it and wait until
      * it has finished cancelling, as asyncio.wait_for does. */
     cc_future_cancel(f);
-    if (cc__ctx_get()->task != NULL)
+    if (cc__ctx_get()->fiber != NULL)
         cc_shield_push(CC_FOREVER);
     rc = cc_future_result(f, result, CC_FOREVER);
-    if (cc__ctx_get()->task != NULL)
+    if (cc__ctx_get()->fiber != NULL)
         cc_shield_pop();
     if (rc == 0 && err != ECANCELED)
         return 0; /* it finished just before the cancellation */
@@ -166,7 +166,7 @@ void cc_group_cancel(cc_group *g)
 /* Wait for every member to end, whatever happens to the caller. */
 static void wait_all(cc_group *g)
 {
-    bool shielded = cc__ctx_get()->task != NULL;
+    bool shielded = cc__ctx_get()->fiber != NULL;
 
     if (shielded)
         cc_shield_push(CC_FOREVER);

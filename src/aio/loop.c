@@ -22,25 +22,16 @@
 
 #include "aio/loop.h"
 #include "internal/atfork.h"
+#include "internal/future.h"
 #include "internal/error.h"
 
 #define POLL_EVERY 64
 
 __thread cc_loop *cc__tls_loop __attribute__((tls_model("initial-exec")));
 
-cc__loop *cc__loop_current(void)
-{
-    return cc__tls_loop;
-}
-
 cc_loop *cc_loop_current(void)
 {
     return cc__tls_loop;
-}
-
-bool cc__loop_is_current(cc__loop *loop)
-{
-    return cc__tls_loop == loop;
 }
 
 static bool loop_ok(const cc_loop *l)
@@ -87,8 +78,9 @@ err_free_loop:
 
 /* ---------------------------------------------------------------- work */
 
-void cc__loop_ready(cc__loop *l, cc__work *w)
+void cc__loop_ready(cc_loop *l, cc__work *w)
 {
+    CC__ASSERT(cc__tls_loop == l); /* others post (cc__loop_post) */
     w->next = NULL;
     if (l->ready_tail != NULL)
         l->ready_tail->next = w;
@@ -119,7 +111,7 @@ static void wake_epoll(cc_loop *l)
     (void)r; /* EAGAIN: the counter is already non-zero, the loop wakes */
 }
 
-void cc__loop_post(cc__loop *l, cc__work *w)
+void cc__loop_post(cc_loop *l, cc__work *w)
 {
     if (cc__tls_loop == l) {
         cc__loop_ready(l, w);
@@ -252,8 +244,8 @@ static void poll_events(cc_loop *l, bool block)
 
 static void cancel_all_tasks(cc_loop *l)
 {
-    for (cc__task *t = l->tasks; t != NULL; t = t->all_next)
-        cc_future_cancel(t->future);
+    CC__LIST_EACH_SAFE(n, next, &l->tasks)
+        cc_future_cancel(CC__TASK_OF(n, all)->future);
 }
 
 /*
@@ -340,7 +332,7 @@ int cc_loop_stop(cc_loop *loop)
 
 /* ------------------------------------------------ other layers' slots */
 
-int cc__loop_attach(cc__loop *l, const void *key, void *ptr,
+int cc__loop_attach(cc_loop *l, const void *key, void *ptr,
                     void (*dtor)(void *))
 {
     for (int i = 0; i < CC__LOOP_SLOTS; i++) {
@@ -354,7 +346,7 @@ int cc__loop_attach(cc__loop *l, const void *key, void *ptr,
     return cc__err(ENOSPC, "cc__loop_attach: no free slot on the loop");
 }
 
-void *cc__loop_attached(cc__loop *l, const void *key)
+void *cc__loop_attached(cc_loop *l, const void *key)
 {
     for (int i = 0; i < CC__LOOP_SLOTS; i++)
         if (l->slots[i].key == key)
@@ -462,17 +454,25 @@ static void on_sigint(int sig)
 }
 
 /*
- * The child of a fork (src/process/atfork.c): the loop whose cc_run took
- * SIGINT runs in the parent, and the child's copy of it shares the
- * parent's eventfd, so the inherited handler would only poke the parent's
- * loop and swallow the signal.  cc_run installs its handler only over the
- * default action, so the child gets the default back: Ctrl-C ends it, as it
- * ends the parent.  A cc_run in the child installs its own.
+ * The child of a fork (a fork hook, internal/atfork.h): the loop whose
+ * cc_run took SIGINT runs in the parent, and the child's copy of it shares
+ * the parent's eventfd, so the inherited handler would only poke the
+ * parent's loop and swallow the signal.  cc_run installs its handler only
+ * over the default action, so the child gets the default back: Ctrl-C ends
+ * it, as it ends the parent.  A cc_run in the child installs its own.
  */
-void cc__loop_fork_child(void)
+static void fork_child(void)
 {
     if (atomic_exchange(&sigint_loop, NULL) != NULL)
         signal(SIGINT, SIG_DFL);
+}
+
+static const cc__fork_hooks fork_hooks = {"aio/loop.c", NULL, NULL,
+                                          fork_child};
+
+__attribute__((constructor)) static void register_fork_hooks(void)
+{
+    cc__atfork_register(&fork_hooks);
 }
 
 void cc__loop_child_detach(void)

@@ -1,5 +1,5 @@
 /*
- * loop.h - the event loop record, private to the aio layer's files.
+ * loop.h - the event loop record (private to the aio layer's files).
  *
  * Everything but the `remote` part is touched only by the thread running
  * the loop.  Other threads hand work over through `remote` (a list under
@@ -13,7 +13,9 @@
 
 #include <sys/epoll.h>
 
+#include "aio/task.h"
 #include "internal/aio.h"
+#include "internal/list.h"
 #include "internal/mutex.h"
 
 #define CC__LOOP_MAGIC 0x4c4f4f50u /* "LOOP" */
@@ -46,7 +48,7 @@ struct cc_loop {
     cc__task *current;         /* the running task */
     cc__ctx *thread_ctx;       /* the thread's own context */
     void *thread_fiber;        /* the thread's TSan fiber */
-    cc__task *tasks;           /* live tasks */
+    cc__list tasks;            /* live tasks (cc__task.all) */
     size_t ntasks;
     unsigned polls_skipped;    /* batches run without looking at epoll */
     _Atomic bool running;
@@ -85,7 +87,7 @@ int64_t cc__timers_next(cc_loop *l);
 
 /* task.c: resume a ready task; deliver a cancellation; the tasks' end. */
 void cc__task_resume(cc_loop *l, cc__task *t);
-void cc__task_link(cc_loop *l, cc__task *t);
+void cc__task_link(cc_loop *l, cc__task *t);  /* adopt: add to l->tasks */
 void cc__task_deliver_cancel(cc__task *t);
 void cc__task_unref(cc__task *t);
 void cc__task_timer_fired(cc__task *t);

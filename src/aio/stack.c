@@ -24,9 +24,10 @@
  * reported with the task's name and spawn site before the default action
  * (a core dump) takes over.
  *
- * Across fork() (src/process/atfork.c) region_mu and handler_mu are held by
- * the forking thread, so a child inherits consistent region state and
- * spares; the per-thread pools of the other threads are simply lost to it.
+ * Across fork() (fork hooks, internal/atfork.h) region_mu and handler_mu
+ * are held by the forking thread, so a child inherits consistent region
+ * state and spares; the per-thread pools of the other threads are simply
+ * lost to it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,7 +40,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "internal/aio.h"
+#include "aio/task.h"
 #include "internal/atfork.h"
 #include "internal/mutex.h"
 
@@ -195,6 +196,7 @@ static char *slot_get_locked(bool *guarded)
 {
     char *base;
 
+    CC__ASSERT(cc__mutex_owned(&region_mu));
     if (region_left == 0) {
         size_t slot = page_size + default_size;
         char *r = mmap(NULL, slot * REGION_SLOTS, PROT_READ | PROT_WRITE,
@@ -392,7 +394,8 @@ static void say_number(long v)
 static void on_fault(int sig, siginfo_t *info, void *uc)
 {
     cc__ctx *c = cc__cur;
-    cc__task *t = c != NULL ? c->task : NULL;
+    cc__task *t = c != NULL && c->fiber != NULL ? CC__TASK_OF(c->fiber, fiber)
+                                               : NULL;
     char *addr = info->si_addr;
     struct sigaction *prev = sig == SIGSEGV ? &previous_segv : &previous_bus;
 
@@ -483,18 +486,18 @@ void cc__stack_watch_overflow(void)
 /* ------------------------------------------------------------ fork */
 
 /*
- * Fork handlers (src/process/atfork.c).  Neither lock nests in the other,
- * so any fixed order works; this one is handler_mu, then region_mu.  Held
- * across fork(), they guarantee the child's copies of the region state,
- * the spares list and the saved handlers are not halfway through a change.
+ * Fork hooks (internal/atfork.h).  Neither lock nests in the other, so any
+ * fixed order works; this one is handler_mu, then region_mu.  Held across
+ * fork(), they guarantee the child's copies of the region state, the
+ * spares list and the saved handlers are not halfway through a change.
  */
-void cc__stack_fork_prepare(void)
+static void fork_prepare(void)
 {
     cc__mutex_lock(&handler_mu);
     cc__mutex_lock(&region_mu);
 }
 
-void cc__stack_fork_parent(void)
+static void fork_parent(void)
 {
     cc__mutex_unlock(&region_mu);
     cc__mutex_unlock(&handler_mu);
@@ -504,7 +507,7 @@ void cc__stack_fork_parent(void)
  * re-initializing them releases them without a futex wake nobody needs.
  * The pidfd names the parent: close our copy, the next region opens one
  * for this process. */
-void cc__stack_fork_child(void)
+static void fork_child(void)
 {
     int fd = atomic_exchange(&madvise_pidfd, -1);
 
@@ -512,6 +515,14 @@ void cc__stack_fork_child(void)
         close(fd);
     cc__mutex_init(&region_mu);
     cc__mutex_init(&handler_mu);
+}
+
+static const cc__fork_hooks fork_hooks = {"aio/stack.c", fork_prepare,
+                                          fork_parent, fork_child};
+
+__attribute__((constructor)) static void register_fork_hooks(void)
+{
+    cc__atfork_register(&fork_hooks);
 }
 
 /* --------------------------------------------------------- first frame */

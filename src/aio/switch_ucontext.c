@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <ucontext.h>
 
-#include "internal/aio.h"
+#include "aio/task.h"
 
 void cc__switch(void **save_sp, void *load_sp)
 {

@@ -2,7 +2,9 @@
  * task.c - tasks: spawning, switching in and out, parking in blocking
  * calls, cancellation and shields, and the end of a task (aio layer).
  *
- * A task's record sits at the top of its own stack (see internal/aio.h).
+ * A task's record sits at the top of its own stack (see task.h).  It plugs
+ * into the core as a fiber (its suspend and wake operations are here) and
+ * into the future layer as its future's runner (its cancel is here).
  * Switches always go task -> scheduler -> task, so every resume happens in
  * cc__task_resume on the loop's own stack, which is also where a finished
  * task is torn down (a task cannot free the stack it runs on).
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "aio/loop.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
 #include "internal/future.h"
 
@@ -100,18 +103,17 @@ void cc__task_suspend(cc__task *t)
 
 static void unlink_task(cc_loop *l, cc__task *t)
 {
-    if (t->all_prev != NULL)
-        t->all_prev->all_next = t->all_next;
-    else
-        l->tasks = t->all_next;
-    if (t->all_next != NULL)
-        t->all_next->all_prev = t->all_prev;
+    CC__ASSERT(cc__link_linked(&t->all) && l->ntasks > 0);
+    cc__list_remove(&l->tasks, &t->all);
     l->ntasks--;
 }
 
 void cc__task_unref(cc__task *t)
 {
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+    int refs = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+
+    CC__ASSERT(refs >= 1);
+    if (refs == 1)
         cc__stack_put(&t->stack);
 }
 
@@ -121,16 +123,13 @@ static void settle_future(cc__task *t, void *result, cc_error *error,
 {
     cc_future *f = t->future;
 
-    cc__mutex_lock(&f->mu);
-    f->task = NULL; /* cancellers stop here from now on */
-    cc__mutex_unlock(&f->mu);
+    cc__future_runner_detach(f); /* cancellers stop here from now on */
     if (cancelled)
         cc__future_finish_cancelled(f);
     else
         cc__future_finish(f, result, error);
 }
 
-/* Tear down a finished task; on the loop's stack, after its last switch. */
 /*
  * Where t was spawned, for debug reports: "at file:line" for cc_spawn's
  * macro form, "by cc_loop_spawn" for tasks started from another thread or
@@ -147,8 +146,11 @@ static const char *spawn_site(const cc__task *t, char *buf, size_t size)
     return buf;
 }
 
+/* Tear down a finished task; on the loop's stack, after its last switch. */
 static void finalize(cc_loop *l, cc__task *t)
 {
+    CC__ASSERT(t->state == CC__TASK_DONE && cc__future_state(t->future) >=
+                                                CC__F_FINISHED);
     if (atomic_load(&cc__stack_debug))
         cc__debugf("task '%s' used at most %zu KiB of its %zu KiB stack",
                    cc__ctx_name(&t->ctx), cc__stack_peak(&t->stack) / 1024,
@@ -195,7 +197,7 @@ static void task_outcome(cc__task *t, void *result)
 
     if (result == NULL) {
         error = cc__error_take_pending();
-        if (atomic_load(&t->cancelled) &&
+        if (atomic_load(&t->fiber.cancelled) &&
             (error == NULL || cc_error_code(error) == ECANCELED)) {
             cc_error_free(error);
             error = NULL;
@@ -214,7 +216,7 @@ static void task_entry(cc__task *t)
     __sanitizer_finish_switch_fiber(NULL, &thread_stack_bottom,
                                     &thread_stack_size);
 #endif
-    if (atomic_load(&t->cancelled)) {
+    if (atomic_load(&t->fiber.cancelled)) {
         /* cancelled before it started: its function never runs */
         settle_future(t, NULL, NULL, true);
     } else {
@@ -234,19 +236,17 @@ static void task_entry(cc__task *t)
 /* Add a task to its loop's list of live tasks; loop thread. */
 void cc__task_link(cc_loop *l, cc__task *t)
 {
-    if (t->linked)
+    CC__ASSERT(cc__tls_loop == l || !atomic_load(&l->running));
+    if (cc__link_linked(&t->all))
         return;
-    t->all_prev = NULL;
-    t->all_next = l->tasks;
-    if (l->tasks != NULL)
-        l->tasks->all_prev = t;
-    l->tasks = t;
+    cc__list_push_back(&l->tasks, &t->all);
     l->ntasks++;
-    t->linked = true;
 }
 
 void cc__task_resume(cc_loop *l, cc__task *t)
 {
+    CC__ASSERT(t->loop == l && cc__tls_loop == l && l->current == NULL);
+    CC__ASSERT(t->state != CC__TASK_DONE);
     if (t->state == CC__TASK_NEW) {
         cc__task_link(l, t);
         t->state = CC__TASK_RUNNING;
@@ -278,6 +278,9 @@ void cc__task_resume(cc_loop *l, cc__task *t)
 
 /* --------------------------------------------------------------- spawning */
 
+static const cc__fiber_ops task_fiber_ops;
+static void task_cancel(cc__runner *r);
+
 static cc__task *task_new(cc_loop *l, cc_fn fn, void *arg,
                           const cc_task_opts *opts, const char *file,
                           int line)
@@ -291,14 +294,16 @@ static cc__task *task_new(cc_loop *l, cc_fn fn, void *arg,
     rc = cc__stack_get(opts != NULL ? opts->stack_size : 0, &stack);
     if (rc != 0)
         return cc__err_null(rc, "cc_spawn: out of memory for a task stack");
-    f = cc__future_new_task(NULL, NULL, NULL);
+    top = stack.base + stack.size;
+    t = (cc__task *)(void *)((uintptr_t)(top - sizeof(cc__task)) &
+                             ~(uintptr_t)63);
+    f = cc__future_new_run_by(&t->runner);
     if (f == NULL) {
         cc__stack_put(&stack);
         return NULL;
     }
-    top = stack.base + stack.size;
-    t = (cc__task *)(void *)((uintptr_t)(top - sizeof(cc__task)) &
-                             ~(uintptr_t)63);
+    cc__fiber_init(&t->fiber, &task_fiber_ops);
+    t->runner.cancel = task_cancel;
     t->work.kind = CC__WORK_TASK;
     t->cancel_work.kind = CC__WORK_CANCEL;
     atomic_init(&t->cancel_posted, false);
@@ -308,12 +313,9 @@ static cc__task *task_new(cc_loop *l, cc_fn fn, void *arg,
     t->arg = arg;
     t->stack = stack;
     t->state = CC__TASK_NEW;
-    t->linked = false;
-    atomic_init(&t->cancelled, false);
-    t->shield = 0;
     atomic_init(&t->refs, 1);
     t->parked = NULL;
-    t->all_prev = t->all_next = NULL;
+    cc__link_init(&t->all);
     t->timer.index = SIZE_MAX;
     t->timer.kind = CC__TIMER_TASK;
     t->site_file = file;
@@ -331,7 +333,7 @@ static cc__task *task_new(cc_loop *l, cc_fn fn, void *arg,
     t->ctx.last_is_pending = false;
     t->ctx.pending = NULL;
     t->ctx.nscopes = 0;
-    t->ctx.task = t;
+    t->ctx.fiber = &t->fiber;
     t->ctx.worker_of = NULL;
     t->ctx.number = atomic_fetch_add_explicit(&task_counter, 1,
                                               memory_order_relaxed) + 1;
@@ -339,10 +341,6 @@ static cc__task *task_new(cc_loop *l, cc_fn fn, void *arg,
         cc__ctx_set_name(&t->ctx, opts->name);
     else
         t->ctx.name[0] = '\0'; /* "Task-<number>", formatted when asked */
-    /* the future: already RUNNING (a pool's cancel-while-pending does not
-     * apply), flagged as a task's, pointing back here */
-    atomic_store(&f->state, CC__F_RUNNING | CC__F_TASK);
-    f->task = t;
 #if defined(CONCUR_TSAN)
     t->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -412,61 +410,24 @@ cc_future *cc_loop_spawn(cc_loop *l, cc_fn fn, void *arg)
     return cc__loop_spawn_by(l, fn, arg, "cc_loop_spawn");
 }
 
-/* ---------------------------------------------------------------- parking */
+/* ------------------------------------------- the fiber: parking, waking */
 
-static cc__task *current_task(void)
+/*
+ * The fiber's suspend (internal/fiber.h): the core has checked the
+ * cancellation and the deadline; record the waiter, arm the timer, switch
+ * to the loop until one of the three things that move w out of PARKED has
+ * made the task ready again.
+ */
+static void task_suspend(cc__fiber *fiber, cc__waiter *w, int64_t deadline)
 {
-    return cc__ctx_get()->task;
-}
-
-int cc__checkpoint(const char *what)
-{
-    if (__builtin_expect(cc__cancel_pending(), 0))
-        return cc__errf(ECANCELED, "%s: the task was cancelled", what);
-    return 0;
-}
-
-int cc__err_wait(int rc, const char *what)
-{
-    if (rc == ECANCELED)
-        return cc__errf(ECANCELED, "%s: the task was cancelled", what);
-    if (rc == ETIMEDOUT || rc == EAGAIN)
-        return cc__errf(ETIMEDOUT, "%s timed out", what);
-    return cc__errf(rc, "%s failed", what);
-}
-
-bool cc__cancel_pending(void)
-{
-    cc__task *t = current_task();
-
-    return t != NULL && t->shield == 0 &&
-           atomic_load_explicit(&t->cancelled, memory_order_relaxed);
-}
-
-/* Move w out of PARKED ourselves (to TIMEDOUT or CANCELLED); false when a
- * waker claimed it first. */
-static bool give_up(cc__waiter *w, uint32_t to)
-{
-    uint32_t s = CC__W_PARKED;
-
-    return atomic_compare_exchange_strong_explicit(
-        &w->state, &s, to, memory_order_acq_rel, memory_order_acquire);
-}
-
-int cc__task_park(cc__waiter *w, int64_t deadline)
-{
-    cc__task *t = w->ctx->task;
+    cc__task *t = CC__TASK_OF(fiber, fiber);
     cc_loop *l = t->loop;
-    uint32_t s;
 
-    if (cc__cancel_pending() && give_up(w, CC__W_CANCELLED))
-        return ECANCELED;
-    if (deadline != CC__NS_FOREVER && deadline <= cc__now_ns() &&
-        give_up(w, CC__W_TIMEDOUT))
-        return ETIMEDOUT;
+    CC__ASSERT(t->state == CC__TASK_RUNNING && t->parked == NULL);
+    CC__ASSERT(l->current == t);
     /*
      * Invariant: a waker that claims w always posts t->work exactly once
-     * (cc__wakeup_fire).  So even when a thread on another CPU claimed w
+     * (the fiber's wake).  So even when a thread on another CPU claimed w
      * before we got here, the task must switch out and let that post
      * resume it: returning at once would leave t->work queued on the loop
      * while the task runs on, and a later park would be resumed by this
@@ -478,104 +439,87 @@ int cc__task_park(cc__waiter *w, int64_t deadline)
     if (deadline != CC__NS_FOREVER)
         cc__timer_arm(l, &t->timer, deadline);
     switch_out(t, false);
+    CC__ASSERT(t->state == CC__TASK_PARKED && t->parked == w);
+    CC__ASSERT(atomic_load(&w->state) != CC__W_PARKED);
     t->state = CC__TASK_RUNNING;
     t->parked = NULL;
     cc__timer_disarm(l, &t->timer);
-    s = atomic_load_explicit(&w->state, memory_order_acquire);
-    if (s == CC__W_TIMEDOUT)
-        return ETIMEDOUT;
-    if (s == CC__W_CANCELLED)
-        return ECANCELED;
-    return 0;
 }
 
-void cc__task_wake(cc__task *t)
+/* The fiber's wake: make a task whose waiter was just claimed ready again,
+ * from any thread. */
+static void task_wake(cc__fiber *fiber)
 {
+    cc__task *t = CC__TASK_OF(fiber, fiber);
+
     cc__loop_post(t->loop, &t->work);
 }
 
+static const cc__fiber_ops task_fiber_ops = {task_suspend, task_wake};
+
 void cc__task_timer_fired(cc__task *t)
 {
-    if (t->parked != NULL && give_up(t->parked, CC__W_TIMEDOUT))
+    if (t->parked != NULL &&
+        cc__waiter_give_up(t->parked, CC__W_PARKED, CC__W_TIMEDOUT))
         cc__loop_ready(t->loop, &t->work);
-}
-
-int cc__task_sleep_until(int64_t deadline)
-{
-    cc__waiter w;
-    int rc;
-
-    cc__waiter_init(&w);
-    rc = cc__task_park(&w, deadline);
-    return rc == ETIMEDOUT ? 0 : rc;
 }
 
 /* ----------------------------------------------------------- cancellation */
 
 void cc__task_deliver_cancel(cc__task *t)
 {
-    if (t->state == CC__TASK_PARKED && t->shield == 0 && t->parked != NULL &&
-        give_up(t->parked, CC__W_CANCELLED))
+    CC__ASSERT(cc__tls_loop == t->loop);
+    if (t->state == CC__TASK_PARKED && t->fiber.shield == 0 &&
+        t->parked != NULL &&
+        cc__waiter_give_up(t->parked, CC__W_PARKED, CC__W_CANCELLED))
         cc__loop_ready(t->loop, &t->work);
 }
 
-bool cc__task_cancel_future(cc_future *f)
+/*
+ * The runner's cancel (internal/future.h), with the future's mu held, so
+ * the task cannot end meanwhile: set the flag, and move the task out of
+ * its wait -- at once on its own loop's thread, else by posting a request
+ * (the task is pinned by a reference while the request is in flight).
+ */
+static void task_cancel(cc__runner *r)
 {
-    cc__task *t;
+    cc__task *t = CC__TASK_OF(r, runner);
 
-    cc__mutex_lock(&f->mu);
-    t = f->task;
-    if (t == NULL) { /* ended already */
-        cc__mutex_unlock(&f->mu);
-        return cc__future_state(f) == CC__F_CANCELLED;
-    }
-    atomic_store_explicit(&t->cancelled, true, memory_order_release);
+    cc__fiber_cancel(&t->fiber);
     if (cc__tls_loop == t->loop) {
         cc__task_deliver_cancel(t);
     } else if (!atomic_exchange(&t->cancel_posted, true)) {
         atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
         cc__loop_post(t->loop, &t->cancel_work);
     }
-    cc__mutex_unlock(&f->mu);
-    return true;
 }
 
 bool cc_cancelled(void)
 {
-    cc__task *t = current_task();
+    cc__fiber *f = cc__fiber_current();
 
-    return t != NULL && atomic_load(&t->cancelled);
+    return f != NULL && atomic_load(&f->cancelled);
 }
 
 int cc_shield_push(double timeout)
 {
-    cc__task *t = current_task();
-
-    if (t == NULL)
+    if (cc__fiber_current() == NULL)
         return cc__err(EINVAL, "cc_shield_push: not in a task");
     if (cc__check_timeout(timeout, "cc_shield_push") != 0)
         return -1;
-    if (cc__deadline_push_own(cc__deadline_after(timeout)) != 0)
-        return -1;
-    t->shield++;
-    return 0;
+    return cc__shield_enter(cc__deadline_after(timeout));
 }
 
 void cc_shield_pop(void)
 {
-    cc__task *t = current_task();
-
-    if (t == NULL || t->shield == 0)
-        return;
-    t->shield--;
-    cc_deadline_pop();
+    cc__shield_leave();
 }
 
 /* ---------------------------------------------------- sleeping, yielding */
 
 int cc_sleep(double seconds)
 {
-    cc__task *t = current_task();
+    cc__task *t = cc__task_current();
     int64_t own;
     int64_t scope;
 
@@ -588,11 +532,8 @@ int cc_sleep(double seconds)
         return cc__err(ECANCELED, "sleep: the task is cancelled");
     own = cc__deadline_after(seconds);
     scope = cc__scope_deadline();
-    if (t == NULL) {
-        cc__sleep_until(scope < own ? scope : own);
-    } else if (cc__task_sleep_until(scope < own ? scope : own) != 0) {
+    if (cc__sleep_until(scope < own ? scope : own) != 0)
         return cc__err(ECANCELED, "sleep: the task was cancelled");
-    }
     if (scope < own)
         return cc__err(ETIMEDOUT, "sleep cut short by a deadline scope");
     return 0;
@@ -600,7 +541,7 @@ int cc_sleep(double seconds)
 
 int cc_yield(void)
 {
-    cc__task *t = current_task();
+    cc__task *t = cc__task_current();
 
     if (t == NULL) {
         sched_yield();
@@ -615,9 +556,14 @@ int cc_yield(void)
 
 cc_future *cc_current_task(void)
 {
-    cc__task *t = current_task();
+    cc__task *t = cc__task_current();
 
     return t != NULL ? t->future : NULL;
+}
+
+static void copy_name(cc__runner *r, void *buf)
+{
+    memcpy(buf, cc__ctx_name(&CC__TASK_OF(r, runner)->ctx), CC__NAME_MAX);
 }
 
 const char *cc_task_name(cc_future *f)
@@ -625,11 +571,7 @@ const char *cc_task_name(cc_future *f)
     static __thread char name[CC__NAME_MAX]; /* the task may end any time */
 
     name[0] = '\0';
-    if (!cc__future_ok(f) || !(atomic_load(&f->state) & CC__F_TASK))
-        return name;
-    cc__mutex_lock(&f->mu);
-    if (f->task != NULL)
-        memcpy(name, cc__ctx_name(&f->task->ctx), sizeof(name));
-    cc__mutex_unlock(&f->mu);
+    if (cc__future_ok(f))
+        (void)cc__future_runner_call(f, copy_name, name);
     return name;
 }

@@ -63,7 +63,7 @@ static void sift_down(cc_loop *l, size_t i)
     place(l, i, e);
 }
 
-void cc__timer_arm(cc__loop *l, cc__timer *t, int64_t deadline)
+void cc__timer_arm(cc_loop *l, cc__timer *t, int64_t deadline)
 {
     if (l->ntimers == l->heap_cap) {
         size_t cap = l->heap_cap ? l->heap_cap * 2 : 64;
@@ -90,7 +90,7 @@ void cc__timer_arm(cc__loop *l, cc__timer *t, int64_t deadline)
     sift_up(l, t->index);
 }
 
-void cc__timer_disarm(cc__loop *l, cc__timer *t)
+void cc__timer_disarm(cc_loop *l, cc__timer *t)
 {
     size_t i = t->index;
     cc__heap_entry last;

@@ -13,10 +13,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal/atfork.h"
 #include "internal/ctx.h"
 
 __thread cc__ctx *cc__cur __attribute__((tls_model("initial-exec")));
+__thread char cc__thread_anchor __attribute__((tls_model("initial-exec")));
 static __thread cc__ctx thread_ctx __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t ctx_key;

@@ -134,7 +134,7 @@ cc_error *cc__error_vnew(const char *file, int line, int code,
 
         snprintf(where, sizeof(where), "%s:%d in %s '%s'",
                  base != NULL ? base + 1 : file, line,
-                 cc__ctx_get()->task != NULL ? "task" : "thread",
+                 cc__ctx_get()->fiber != NULL ? "task" : "thread",
                  cc__ctx_name(cc__ctx_get()));
     }
     if (cause != NULL) {

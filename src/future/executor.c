@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "internal/ctx.h"
+#include "internal/deadline.h"
 #include "internal/future.h"
 
 cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg)
@@ -234,25 +235,41 @@ int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n, size_t chunksize,
             break;
         }
     }
-    /* Collect in input order; stop at the first failure or the deadline. */
-    for (size_t c = 0; c < submitted && failed == 0; c++) {
-        if (cc_future_result(fs[c], NULL, cc_remaining(deadline)) == 0)
-            continue;
-        failed = errno;
-        failure = cc_error_copy(cc_last_error());
-        if (failed == ETIMEDOUT)
-            break;
-        /* A task failed: cancel what has not started, let the running
-         * chunks finish (within the deadline) so their results are kept. */
-        for (size_t k = c + 1; k < submitted; k++)
-            cc__future_cancel(fs[k]);
-        for (size_t k = c + 1; k < submitted; k++)
-            (void)cc_future_result(fs[k], NULL, cc_remaining(deadline));
-    }
+    if (failed == 0)
+        failed = cc__map_collect(fs, submitted, deadline, &failure);
     for (size_t c = 0; c < submitted; c++)
         settle_chunk(ctx, c, fs[c], results);
     free(fs);
     map_ctx_unref(ctx);
+    return cc__map_result(failed, failure);
+}
+
+int cc__map_collect(cc_future **fs, size_t n, double deadline,
+                    cc_error **failure)
+{
+    int failed;
+
+    *failure = NULL;
+    for (size_t c = 0; c < n; c++) {
+        if (cc_future_result(fs[c], NULL, cc_remaining(deadline)) == 0)
+            continue;
+        failed = errno;
+        *failure = cc_error_copy(cc_last_error());
+        if (failed == ETIMEDOUT || failed == ECANCELED)
+            return failed;
+        /* A chunk failed: cancel what has not started, let the running
+         * ones finish (within the deadline) so their results are kept. */
+        for (size_t k = c + 1; k < n; k++)
+            cc__future_cancel(fs[k]);
+        for (size_t k = c + 1; k < n; k++)
+            (void)cc_future_result(fs[k], NULL, cc_remaining(deadline));
+        return failed;
+    }
+    return 0;
+}
+
+int cc__map_result(int failed, cc_error *failure)
+{
     if (failure != NULL)
         return cc__err_adopt(failure);
     if (failed != 0)

@@ -1,233 +1,23 @@
 /*
  * future.c - cc_future: states, completion, waiting, callbacks, hand-made
- * futures and reference counting (future layer).
+ * futures, runners and reference counting (future layer).
  *
- * See src/internal/future.h for the state word and what `mu` guards.
- * Lock order: f->mu may be held while a watcher's notify takes the lock of
- * the thing it belongs to (a cc_wait group, an as_completed iterator), never
- * the reverse.  User callbacks run with no lock held.
- *
- * Records are recycled through a small per-thread cache, so a thread that
- * submits and collects many tasks does not call malloc for each.
+ * See src/internal/future.h for the state word, its transitions and what
+ * `mu` guards.  Lock order: f->mu may be held while a watcher's notify
+ * takes the lock of the thing it belongs to (a cc_wait group, an
+ * as_completed iterator) and while a runner's cancel takes its own (a
+ * loop's remote list), never the reverse.  User callbacks run with no lock
+ * held.  Records come from future_alloc.c.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "internal/aio.h"
-#include "internal/atfork.h"
+#include "future/future_alloc.h"
 #include "internal/ctx.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/future.h"
-
-/* ------------------------------------------------------------- allocation */
-
-/*
- * Future records come from slabs of SLAB records, cached per thread (a
- * thread that submits and collects reuses its own records without a lock)
- * with a global free list behind the caches.  Slabs are never given back:
- * the memory kept is what the most futures ever alive at once needed (64
- * bytes each).  Sanitizer builds use plain malloc/free instead, so that
- * ASan still sees every use after free.
- */
-#if defined(CONCUR_ASAN) || defined(CONCUR_TSAN)
-
-static cc_future *future_alloc(void)
-{
-    return malloc(sizeof(cc_future));
-}
-
-static void future_release_memory(cc_future *f)
-{
-    f->magic = 0;
-    free(f);
-}
-
-/* No global state to protect across fork() (src/process/atfork.c). */
-void cc__future_fork_prepare(void) {}
-void cc__future_fork_parent(void) {}
-void cc__future_fork_child(void) {}
-
-#else /* the slab cache */
-
-#define SLAB 64          /* records per malloc */
-#define CACHE_MAX 1024   /* records a thread keeps; above, half go global */
-
-static __thread cc_future *cache_head;
-static __thread unsigned cache_len;
-static __thread bool cache_armed; /* the exit-time flush is set up */
-
-static cc__mutex global_mu = CC__MUTEX_INIT; /* guards global_* */
-static cc_future *global_head;
-static size_t global_len;
-
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-
-/* Move n records (all if n is 0) from this thread's cache to the global
- * list. */
-static void cache_flush(unsigned n)
-{
-    cc_future *first = cache_head;
-    cc_future *last = NULL;
-    unsigned moved = 0;
-
-    if (first == NULL)
-        return;
-    for (cc_future *f = first; f != NULL && (n == 0 || moved < n);
-         f = atomic_load_explicit(&f->next, memory_order_relaxed)) {
-        last = f;
-        moved++;
-    }
-    cache_head = atomic_load_explicit(&last->next, memory_order_relaxed);
-    cache_len -= moved;
-    cc__mutex_lock(&global_mu);
-    atomic_store_explicit(&last->next, global_head, memory_order_relaxed);
-    global_head = first;
-    global_len += moved;
-    cc__mutex_unlock(&global_mu);
-}
-
-static void cache_destroy(void *unused)
-{
-    (void)unused;
-    cache_flush(0);
-}
-
-static void cache_key_create(void)
-{
-    (void)pthread_key_create(&cache_key, cache_destroy);
-}
-
-/* Arrange for the cache to be flushed when this thread ends (a non-NULL
- * key value is what makes pthreads call the destructor). */
-static void cache_arm(void)
-{
-    pthread_once(&cache_once, cache_key_create);
-    cache_armed = pthread_setspecific(cache_key, (void *)1) == 0;
-}
-
-static void cache_push(cc_future *f)
-{
-    atomic_store_explicit(&f->next, cache_head, memory_order_relaxed);
-    cache_head = f;
-    cache_len++;
-}
-
-/*
- * A new slab of records.  Small at first (a program with a few futures
- * keeps a few kilobytes), then carved from 2 MiB regions that ask for
- * transparent huge pages: a burst of 200,000 futures then takes 7 page
- * faults instead of 3,000 (measured: ~14% of bench_pool's time went to
- * first-touch faults with 4 KiB pages).  Guarded by global_mu.
- */
-#define REGION_BYTES (2u << 20)
-
-static char *region_next;   /* unused part of the current region */
-static size_t region_left;
-static unsigned slabs_made;
-
-static cc_future *slab_new_locked(size_t *count)
-{
-    cc_future *slab;
-
-    if (slabs_made++ < 8) {
-        *count = SLAB;
-        return malloc(SLAB * sizeof(cc_future));
-    }
-    if (region_left < SLAB * 16 * sizeof(cc_future)) {
-        void *r = mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-        if (r == MAP_FAILED)
-            return NULL;
-        (void)madvise(r, REGION_BYTES, MADV_HUGEPAGE);
-        region_next = r;
-        region_left = REGION_BYTES;
-    }
-    *count = SLAB * 16;
-    slab = (cc_future *)(void *)region_next;
-    region_next += SLAB * 16 * sizeof(cc_future);
-    region_left -= SLAB * 16 * sizeof(cc_future);
-    return slab;
-}
-
-/* Refill an empty cache: from the global list, else a new slab. */
-static void cache_refill(void)
-{
-    cc_future *slab;
-    size_t count = 0;
-
-    if (!cache_armed)
-        cache_arm();
-    cc__mutex_lock(&global_mu);
-    while (global_head != NULL && cache_len < CACHE_MAX / 2) {
-        cc_future *f = global_head;
-
-        global_head = atomic_load_explicit(&f->next, memory_order_relaxed);
-        global_len--;
-        cache_push(f);
-    }
-    if (cache_head != NULL) {
-        cc__mutex_unlock(&global_mu);
-        return;
-    }
-    slab = slab_new_locked(&count);
-    cc__mutex_unlock(&global_mu);
-    if (slab == NULL)
-        return;
-    for (size_t i = count; i-- > 0;)
-        cache_push(&slab[i]);
-}
-
-static cc_future *future_alloc(void)
-{
-    cc_future *f;
-
-    if (cache_head == NULL)
-        cache_refill();
-    f = cache_head;
-    if (f != NULL) {
-        cache_head = atomic_load_explicit(&f->next, memory_order_relaxed);
-        cache_len--;
-    }
-    return f;
-}
-
-static void future_release_memory(cc_future *f)
-{
-    f->magic = 0;
-    if (!cache_armed)
-        cache_arm();
-    cache_push(f);
-    if (cache_len > CACHE_MAX)
-        cache_flush(CACHE_MAX / 2);
-}
-
-/*
- * Fork handlers (src/process/atfork.c).  global_mu is held across fork(),
- * so the child's copy of the global list and the region cursor is not
- * halfway through a change; the child re-initializes the lock it holds.
- * Records in other threads' caches are lost to the child (their threads do
- * not exist there): a leak of at most CACHE_MAX records per thread.
- */
-void cc__future_fork_prepare(void)
-{
-    cc__mutex_lock(&global_mu);
-}
-
-void cc__future_fork_parent(void)
-{
-    cc__mutex_unlock(&global_mu);
-}
-
-void cc__future_fork_child(void)
-{
-    cc__mutex_init(&global_mu);
-}
-
-#endif /* the slab cache */
 
 static cc_future *future_init(cc_future *f, bool user, cc_executor *ex,
                               cc_fn fn, void *arg)
@@ -240,23 +30,35 @@ static cc_future *future_init(cc_future *f, bool user, cc_executor *ex,
     f->arg = arg;
     f->ex = ex;
     atomic_init(&f->next, NULL);
-    f->watchers = NULL;
-    f->callbacks = NULL;
+    cc__list_init(&f->watchers);
     return f;
 }
 
 cc_future *cc__future_new_task(cc_executor *ex, cc_fn fn, void *arg)
 {
-    cc_future *f = future_alloc();
+    cc_future *f = cc__future_alloc();
 
     if (f == NULL)
         return cc__err_null(ENOMEM, "cc_submit: out of memory");
     return future_init(f, false, ex, fn, arg);
 }
 
+cc_future *cc__future_new_run_by(cc__runner *r)
+{
+    cc_future *f = cc__future_alloc();
+
+    if (f == NULL)
+        return cc__err_null(ENOMEM, "cc_spawn: out of memory for a future");
+    future_init(f, false, NULL, NULL, NULL);
+    atomic_store_explicit(&f->state, CC__F_RUNNING | CC__F_RUNNER,
+                          memory_order_relaxed);
+    f->runner = r;
+    return f;
+}
+
 cc_future *cc_future_new(void)
 {
-    cc_future *f = future_alloc();
+    cc_future *f = cc__future_alloc();
 
     if (f == NULL)
         return cc__err_null(ENOMEM, "cc_future_new: out of memory");
@@ -275,13 +77,16 @@ static void report_unretrieved(cc_future *f)
 
 void cc__future_unref(cc_future *f)
 {
-    cc__callback *cb;
+    uint32_t refs;
     uint32_t s;
 
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+    CC__ASSERT(f->magic == CC__FUTURE_MAGIC); /* before: after, f may be gone */
+    refs = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
+    CC__ASSERT(refs >= 1);
+    if (refs != 1)
         return;
     s = atomic_load_explicit(&f->state, memory_order_acquire);
-    if ((s & CC__F_TASK) && !(s & CC__F_AWAITED) && !(s & CC__F_FAILED) &&
+    if ((s & CC__F_RUNNER) && !(s & CC__F_AWAITED) && !(s & CC__F_FAILED) &&
         cc__debug())
         cc__debugf("a task's future was freed without its outcome ever "
                    "being awaited");
@@ -293,11 +98,15 @@ void cc__future_unref(cc_future *f)
                (s & CC__F_STATE_MASK) == CC__F_FINISHED) {
         cc_blob_free(f->result); /* a process pool's result */
     }
-    while ((cb = f->callbacks) != NULL) { /* never run: future never done */
-        f->callbacks = cb->next;
-        free(cb);
+    /* Callbacks of a future that never completed are dropped unrun; no
+     * watcher can be left (whoever waits holds a reference). */
+    for (cc__link *n; (n = cc__list_pop_front(&f->watchers)) != NULL;) {
+        cc__watcher *w = CC__CONTAINER_OF(n, cc__watcher, link);
+
+        CC__ASSERT(w->notify == NULL);
+        free(CC__CONTAINER_OF(w, cc__callback, w));
     }
-    future_release_memory(f);
+    cc__future_release(f);
 }
 
 cc_future *cc_future_ref(cc_future *f)
@@ -316,11 +125,12 @@ void cc_future_free(cc_future *f)
 
 /* ------------------------------------------------------------- completion */
 
-/* Run the user callbacks of a done future, in order, with no lock held. */
-static void run_callbacks(cc_future *f, cc__callback *cb)
+/* Run the user callbacks of a done future, in order, with no lock held;
+ * each is freed after it ran. */
+static void run_callbacks(cc_future *f, cc__list *cbs)
 {
-    while (cb != NULL) {
-        cc__callback *next = cb->next;
+    for (cc__link *n; (n = cc__list_pop_front(cbs)) != NULL;) {
+        cc__callback *cb = CC__CONTAINER_OF(n, cc__callback, w.link);
 
         if (cb->fn(f, cb->arg) != 0) {
             char text[1024];
@@ -332,31 +142,33 @@ static void run_callbacks(cc_future *f, cc__callback *cb)
             cc_error_clear();
         }
         free(cb);
-        cb = next;
     }
 }
 
 /*
  * The future just became done (old = the state word before): notify the
- * watchers under mu, then run the callbacks outside it.
+ * watchers under mu, then run the callbacks outside it, in the order they
+ * were added.
  */
 static void after_done(cc_future *f, uint32_t old)
 {
-    cc__callback *cbs;
-    cc__watcher *w;
+    cc__list cbs = {NULL, NULL};
 
+    CC__ASSERT(cc__future_state(f) >= CC__F_FINISHED);
+    CC__ASSERT((old & CC__F_STATE_MASK) < CC__F_FINISHED);
     if (!(old & CC__F_WATCHED))
         return;
     cc__mutex_lock(&f->mu);
-    while ((w = f->watchers) != NULL) {
-        f->watchers = w->next;
-        w->linked = false;
-        w->notify(w, f); /* may wake w's owner: read nothing of w after */
+    for (cc__link *n; (n = cc__list_pop_front(&f->watchers)) != NULL;) {
+        cc__watcher *w = CC__CONTAINER_OF(n, cc__watcher, link);
+
+        if (w->notify == NULL)
+            cc__list_push_back(&cbs, n); /* a callback: after the unlock */
+        else
+            w->notify(w, f); /* may wake w's owner: read nothing of w after */
     }
-    cbs = f->callbacks;
-    f->callbacks = NULL;
     cc__mutex_unlock(&f->mu);
-    run_callbacks(f, cbs);
+    run_callbacks(f, &cbs);
 }
 
 void cc__future_finish(cc_future *f, void *result, cc_error *error)
@@ -364,6 +176,8 @@ void cc__future_finish(cc_future *f, void *result, cc_error *error)
     uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
     uint32_t done;
 
+    CC__ASSERT((old & CC__F_STATE_MASK) == CC__F_RUNNING ||
+               (old & CC__F_STATE_MASK) == CC__F_PENDING);
     if (error != NULL)
         f->error = error;
     else
@@ -390,6 +204,7 @@ bool cc__future_run(cc_future *f)
     } while (!atomic_compare_exchange_weak_explicit(
         &f->state, &s, (s & ~CC__F_STATE_MASK) | CC__F_RUNNING,
         memory_order_acquire, memory_order_relaxed));
+    CC__ASSERT(!(s & CC__F_RUNNER) && f->fn != NULL);
     result = f->fn(f->arg); /* fn and arg are dead after this read */
     if (result == NULL)
         error = cc__error_take_pending();
@@ -419,14 +234,31 @@ bool cc__future_cancel(cc_future *f)
     return true;
 }
 
+/* Ask a RUNNER future's runner to stop; true when it was asked or the
+ * future ended cancelled. */
+static bool cancel_runner(cc_future *f)
+{
+    cc__runner *r;
+
+    cc__mutex_lock(&f->mu);
+    r = f->runner;
+    if (r == NULL) { /* ended already */
+        cc__mutex_unlock(&f->mu);
+        return cc__future_state(f) == CC__F_CANCELLED;
+    }
+    r->cancel(r);
+    cc__mutex_unlock(&f->mu);
+    return true;
+}
+
 bool cc_future_cancel(cc_future *f)
 {
     if (!cc__future_ok(f)) {
         cc__err(EINVAL, "cc_future_cancel: not a future");
         return false;
     }
-    if (atomic_load_explicit(&f->state, memory_order_acquire) & CC__F_TASK)
-        return cc__task_cancel_future(f); /* a running task: ask it */
+    if (atomic_load_explicit(&f->state, memory_order_acquire) & CC__F_RUNNER)
+        return cancel_runner(f); /* a running task: ask it */
     return cc__future_cancel(f);
 }
 
@@ -437,33 +269,69 @@ void cc__future_finish_cancelled(cc_future *f)
         (atomic_load(&f->state) & CC__F_STICKY) | CC__F_CANCELLED,
         memory_order_acq_rel);
 
+    CC__ASSERT((old & CC__F_STATE_MASK) == CC__F_RUNNING);
     after_done(f, old);
+}
+
+/* ----------------------------------------------------------------- runners */
+
+void cc__future_runner_detach(cc_future *f)
+{
+    cc__mutex_lock(&f->mu);
+    CC__ASSERT((atomic_load(&f->state) & CC__F_RUNNER) && f->runner != NULL);
+    f->runner = NULL; /* cancellers stop here from now on */
+    cc__mutex_unlock(&f->mu);
+}
+
+bool cc__future_runner_call(cc_future *f, void (*fn)(cc__runner *, void *),
+                            void *arg)
+{
+    bool called = false;
+
+    if (!(atomic_load_explicit(&f->state, memory_order_acquire) &
+          CC__F_RUNNER))
+        return false;
+    cc__mutex_lock(&f->mu);
+    if (f->runner != NULL) {
+        fn(f->runner, arg);
+        called = true;
+    }
+    cc__mutex_unlock(&f->mu);
+    return called;
 }
 
 /* ---------------------------------------------------------------- watching */
 
-bool cc__future_watch(cc_future *f, cc__watcher *w)
+/*
+ * Set WATCHED unless the future is done; mu held.  True when set (the
+ * caller may now link a watcher: the completion will see the flag and take
+ * mu to notify it), false when done (nothing to watch).  The one place the
+ * registration side of the completion/registration order is decided.
+ */
+static bool watch_unless_done_locked(cc_future *f)
 {
-    uint32_t s;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
 
-    cc__mutex_lock(&f->mu);
-    s = atomic_load_explicit(&f->state, memory_order_acquire);
+    CC__ASSERT(cc__mutex_owned(&f->mu));
     do {
-        uint32_t st = s & CC__F_STATE_MASK;
-
-        if (st == CC__F_FINISHED || st == CC__F_CANCELLED) {
-            cc__mutex_unlock(&f->mu);
+        if ((s & CC__F_STATE_MASK) >= CC__F_FINISHED)
             return false;
-        }
     } while (!atomic_compare_exchange_weak_explicit(
         &f->state, &s, s | CC__F_WATCHED, memory_order_acq_rel,
         memory_order_acquire));
-    w->prev = NULL;
-    w->next = f->watchers;
-    if (f->watchers != NULL)
-        f->watchers->prev = w;
-    f->watchers = w;
-    w->linked = true;
+    return true;
+}
+
+bool cc__future_watch(cc_future *f, cc__watcher *w)
+{
+    CC__ASSERT(w->notify != NULL);
+    cc__link_init(&w->link);
+    cc__mutex_lock(&f->mu);
+    if (!watch_unless_done_locked(f)) {
+        cc__mutex_unlock(&f->mu);
+        return false;
+    }
+    cc__list_push_back(&f->watchers, &w->link);
     cc__mutex_unlock(&f->mu);
     return true;
 }
@@ -471,15 +339,7 @@ bool cc__future_watch(cc_future *f, cc__watcher *w)
 void cc__future_unwatch(cc_future *f, cc__watcher *w)
 {
     cc__mutex_lock(&f->mu);
-    if (w->linked) {
-        if (w->prev != NULL)
-            w->prev->next = w->next;
-        else
-            f->watchers = w->next;
-        if (w->next != NULL)
-            w->next->prev = w->prev;
-        w->linked = false;
-    }
+    cc__list_remove(&f->watchers, &w->link); /* nothing if notified */
     cc__mutex_unlock(&f->mu);
 }
 
@@ -607,7 +467,6 @@ bool cc_future_done(cc_future *f)
 int cc_future_add_done_callback(cc_future *f, cc_done_fn fn, void *arg)
 {
     cc__callback *cb;
-    uint32_t s;
 
     if (!cc__future_ok(f))
         return cc__err(EINVAL, "cc_future_add_done_callback: not a future");
@@ -616,29 +475,21 @@ int cc_future_add_done_callback(cc_future *f, cc_done_fn fn, void *arg)
     cb = malloc(sizeof(*cb));
     if (cb == NULL)
         return cc__err(ENOMEM, "cc_future_add_done_callback: out of memory");
-    cb->next = NULL;
+    cc__link_init(&cb->w.link);
+    cb->w.notify = NULL;
+    cb->w.data = NULL;
     cb->fn = fn;
     cb->arg = arg;
     cc__mutex_lock(&f->mu);
-    s = atomic_load_explicit(&f->state, memory_order_acquire);
-    do {
-        uint32_t st = s & CC__F_STATE_MASK;
+    if (!watch_unless_done_locked(f)) {
+        cc__list one = {NULL, NULL};
 
-        if (st == CC__F_FINISHED || st == CC__F_CANCELLED) {
-            cc__mutex_unlock(&f->mu);
-            run_callbacks(f, cb); /* already done: call it now */
-            return 0;
-        }
-    } while (!atomic_compare_exchange_weak_explicit(
-        &f->state, &s, s | CC__F_WATCHED, memory_order_acq_rel,
-        memory_order_acquire));
-    {
-        cc__callback **tail = &f->callbacks; /* callbacks are few: walk */
-
-        while (*tail != NULL)
-            tail = &(*tail)->next;
-        *tail = cb;
+        cc__mutex_unlock(&f->mu);
+        cc__list_push_back(&one, &cb->w.link);
+        run_callbacks(f, &one); /* already done: call it now */
+        return 0;
     }
+    cc__list_push_back(&f->watchers, &cb->w.link); /* in order of addition */
     cc__mutex_unlock(&f->mu);
     return 0;
 }

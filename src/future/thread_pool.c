@@ -264,6 +264,7 @@ static int spawn_locked(thread_pool *p)
     int n = atomic_load_explicit(&p->nthreads, memory_order_relaxed);
     cc_thread *t;
 
+    CC__ASSERT(cc__mutex_owned(&p->mu));
     if (n >= p->max_workers || mpsc_closed(p))
         return 0;
     snprintf(name, sizeof(name), "%s_%d", p->prefix, n);

@@ -10,8 +10,9 @@
  */
 #include <stdlib.h>
 
-#include "internal/aio.h"
 #include "internal/ctx.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/future.h"
 
 /* ------------------------------------------------------------------ cc_wait */
@@ -172,6 +173,9 @@ struct cc_as_completed {
 static cc__wakeup ready_locked(struct cc_as_completed *it, size_t i)
 {
     cc__wakeup wk = {NULL};
+
+    CC__ASSERT(cc__mutex_owned(&it->mu));
+    CC__ASSERT(it->nready < it->n);
 
     it->ready[it->nready++] = i;
     if (it->sleeper != NULL) {

@@ -9,16 +9,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "concur/aio.h"
 #include "http/xfer.h"
-#include "internal/aio.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
 
 cc_http_response *cc_http_request(const char *url, const cc_http_opts *opts)
 {
     cc__http_global_init();
     /* A task suspends on its loop; anything else (a thread, or a loop
      * callback, which must not suspend) blocks its thread. */
-    if (cc__ctx_get()->task != NULL && cc_loop_current() != NULL)
+    if (cc__ctx_get()->fiber != NULL && cc_loop_current() != NULL)
         return cc__http_loop_request(url, opts);
     return cc__http_thread_request(url, opts);
 }

@@ -26,6 +26,8 @@
 #include "internal/aio.h"
 #include "internal/clock.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
+#include "internal/waiter.h"
 
 #define FREE_MAX 256      /* easy handles kept for reuse per loop */
 #define MAX_CONNECTS 256  /* the loop's connection cache */

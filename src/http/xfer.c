@@ -12,6 +12,7 @@
 #include "http/xfer.h"
 #include "internal/clock.h"
 #include "internal/ctx.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;

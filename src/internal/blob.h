@@ -1,5 +1,6 @@
 /*
- * blob.h - checking a pointer that may not be a blob at all (internal).
+ * blob.h - checking a pointer that may not be a blob at all (internal;
+ * layer base).
  *
  * cc_blob_is reads the 16 bytes before p, which faults when p is an integer
  * passed as a pointer or points at the start of a mapping.  Calls that take

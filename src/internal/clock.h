@@ -1,5 +1,5 @@
 /*
- * clock.h - monotonic nanoseconds and deadline arithmetic (internal).
+ * clock.h - monotonic nanoseconds and deadline arithmetic (internal; layer base).
  *
  * Every wait in the library is bounded by an absolute deadline in monotonic
  * nanoseconds.  CC__NS_FOREVER means none.  A timeout in seconds is converted

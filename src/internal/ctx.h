@@ -1,12 +1,14 @@
 /*
- * ctx.h - the execution context: per thread, and later per coroutine (internal).
+ * ctx.h - the execution context: one per thread and one per task
+ * (internal; layer base).
  *
  * Everything that Python keeps "per thread or per task" lives here: the last
  * error (cc_errmsg), the failure recorded by cc_fail, the stack of deadline
  * scopes and the name used in error places.  Each thread has one context in
- * static TLS; a coroutine scheduler swaps cc__cur to the running task's own
- * context on every switch.  A context is only ever touched by the thread
- * currently running it, so it needs no lock.
+ * static TLS; the loop points cc__cur at the running task's own context on
+ * every switch (src/aio/task.c), so errors, scopes and lock ownership are
+ * per task without the primitives knowing.  A context is only ever touched
+ * by the thread currently running it, so it needs no lock.
  */
 #ifndef CC_INTERNAL_CTX_H
 #define CC_INTERNAL_CTX_H
@@ -35,7 +37,8 @@ typedef struct cc__ctx {
                                     "" for a task named by number */
     uint64_t number;             /* a task's N in "Task-N" (formatted only
                                     when asked: see cc__ctx_name) */
-    void *task;                  /* the coroutine running this context, or NULL */
+    struct cc__fiber *fiber;     /* the coroutine running this context
+                                    (internal/fiber.h), or NULL: a thread */
     struct cc_executor *worker_of; /* the pool whose worker runs here, or NULL */
 } cc__ctx;
 
@@ -64,28 +67,23 @@ const char *cc__ctx_name(cc__ctx *c);
 void cc__ctx_set_name(cc__ctx *c, const char *name);
 
 /*
- * The deadline that bounds a blocking call made now with `timeout` seconds:
- * the earlier of the call's own and the innermost deadline scope.  Returns
- * EINVAL for a NaN timeout (recording the error for `what`), else 0.
+ * Give the calling thread a fresh context (no errors, no deadline scopes,
+ * named "MainThread": in a forked child it is the main and only thread)
+ * and make it current.  For the child of cc_process_start, which may have
+ * been forked from a task, whose current context was the task's.
  */
-int cc__deadline_for(double timeout, const char *what, int64_t *deadline);
+cc__ctx *cc__ctx_child_fresh(void);
 
-/* The innermost deadline scope of the calling context (CC__NS_FOREVER when
- * none is open). */
-static inline int64_t cc__scope_deadline(void)
+/*
+ * A word that tells threads apart: the address of a thread-local, distinct
+ * for every live thread and free to compute.  The internal mutex records
+ * its holder with it for assertions (internal/mutex.h).
+ */
+extern __thread char cc__thread_anchor __attribute__((tls_model("initial-exec")));
+static inline uintptr_t cc__thread_id(void)
 {
-    cc__ctx *c = cc__ctx_get();
-
-    return c->nscopes > 0 ? c->scopes[c->nscopes - 1] : CC__NS_FOREVER;
+    return (uintptr_t)&cc__thread_anchor;
 }
-
-/* Open a deadline scope at an absolute deadline that ignores the outer
- * scopes (a shield's own deadline).  0, or -1 with EOVERFLOW recorded. */
-int cc__deadline_push_own(int64_t deadline);
-
-/* Reject a NaN timeout up front (EINVAL), before any fast path.  Returns -1
- * with the error recorded, or 0. */
-int cc__check_timeout(double timeout, const char *what);
 
 /* Debug mode and its reports (stderr, prefixed "concur: "). */
 extern _Atomic int cc__debug_on;

@@ -1,5 +1,5 @@
 /*
- * error.h - the cc_error record and the per-thread error helpers (internal).
+ * error.h - the cc_error record and the per-thread error helpers (internal; layer base).
  *
  * A heap cc_error is one allocation: the struct, then its message, then its
  * "where" text.  Its cause is a separate heap cc_error it owns.  Two kinds are

@@ -1,5 +1,6 @@
 /*
- * futex.h - thin wrappers over the Linux futex system call (internal).
+ * futex.h - thin wrappers over the Linux futex system call (internal;
+ * layer core).
  *
  * Waits take an absolute CLOCK_MONOTONIC deadline in nanoseconds
  * (CC__NS_FOREVER for none), so a wait that is interrupted and retried never

@@ -1,6 +1,6 @@
 /*
  * lock.h - the Lock and RLock records, shared with the condition variable
- * (internal).
+ * (internal; layer sync).
  *
  * A cc_lock is a three-state word (0 free, 1 held, 2 held and maybe waiters)
  * with its owner, plus a wait queue guarded by `mu`.  Uncontended, acquire

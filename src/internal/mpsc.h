@@ -1,7 +1,8 @@
 /*
  * mpsc.h - Dmitry Vyukov's intrusive multi-producer single-consumer queue
- * of futures, linked through cc_future.next (internal; the executors'
- * submission queue: the thread pool and the process pool).
+ * of futures, linked through cc_future.next (internal; layer
+ * future: the executors' submission queue, used by the thread pool and
+ * the process pool).
  *
  * A push is one compare-and-swap on `tail` plus a store, and takes no lock,
  * so submitters never wait for the consumer.  Pops must be serialised by

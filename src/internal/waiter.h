@@ -1,8 +1,8 @@
 /*
- * waiter.h - the one way anything in concur waits (internal).
+ * waiter.h - the one way anything in concur waits (internal; layer core).
  *
  * Every blocking call (lock, condition, semaphore, event, barrier, queue,
- * throttle, join) is built the same way:
+ * future, join) is built the same way:
  *
  *     cc__mutex_lock(&obj->mu);
  *     while (!ready(obj)) {
@@ -22,16 +22,17 @@
  *     cc__mutex_unlock(&obj->mu);
  *     cc__wakeup_fire(wk);                        the syscall, outside the lock
  *
- * A waiter's state moves exactly once out of PARKED: to WOKEN by a waker, or
- * to TIMEDOUT/CANCELLED by the waiter itself (or its loop).  The compare-and-
- * swap decides the race, so a wake-up is never lost: a waker whose claim
- * fails simply claims the next waiter.  The waiter lives on the waiting
- * thread's (or coroutine's) stack; after a successful claim the waker only
- * touches what cc__wakeup captured, never the waiter.
+ * A waiter's state moves exactly once out of PARKED (or SLEEPING): to
+ * WOKEN by a waker, or to TIMEDOUT/CANCELLED by the waiter itself (or, for
+ * a fiber, its scheduler).  The compare-and-swap decides the race, so a
+ * wake-up is never lost: a waker whose claim fails simply claims the next
+ * waiter.  The waiter lives on the waiting thread's (or fiber's) stack;
+ * after a successful claim the waker only touches what cc__wakeup
+ * captured, never the waiter.
  *
- * Threads spin briefly, then sleep on the state word with a futex.  The
- * coroutine layer parks a task instead of the thread (ctx->task != NULL);
- * the primitives do not change.
+ * Threads spin briefly, then sleep on the state word with a futex.  A
+ * fiber (internal/fiber.h) is suspended instead, and only it waits; the
+ * primitives do not know which kind they hold.
  */
 #ifndef CC_INTERNAL_WAITER_H
 #define CC_INTERNAL_WAITER_H
@@ -41,21 +42,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "internal/assert.h"
 #include "internal/ctx.h"
+#include "internal/fiber.h"
 #include "internal/futex.h"
+#include "internal/list.h"
 
 enum {
-    CC__W_PARKED = 0,    /* waiting, thread still spinning */
+    CC__W_PARKED = 0,    /* waiting, thread still spinning (or a fiber) */
     CC__W_SLEEPING = 1,  /* waiting, thread asleep in the futex */
     CC__W_WOKEN = 2,     /* claimed by a waker */
     CC__W_TIMEDOUT = 3,  /* gave up at its deadline */
-    CC__W_CANCELLED = 4, /* gave up because its task was cancelled */
+    CC__W_CANCELLED = 4, /* gave up because its fiber was cancelled */
 };
 
 typedef struct cc__waiter {
-    struct cc__waiter *next;  /* wait-queue links; guarded by the owner's mu */
-    struct cc__waiter *prev;
-    bool linked;              /* on a wait queue; guarded by the owner's mu */
+    cc__link link;            /* in a wait queue; guarded by the owner's mu */
     _Atomic uint32_t state;   /* CC__W_*; also the futex word */
     cc__ctx *ctx;             /* who waits */
     uintptr_t tag;            /* for the primitive (e.g. a barrier generation) */
@@ -64,32 +66,49 @@ typedef struct cc__waiter {
 /* A claimed wake-up, to be fired after the owner's mutex is released. */
 typedef struct cc__wakeup {
     _Atomic uint32_t *futex;  /* futex to wake, or NULL (waiter was spinning) */
-    struct cc__task *task;    /* a parked task to make ready, or NULL */
+    cc__fiber *fiber;         /* a suspended fiber to make ready, or NULL */
 } cc__wakeup;
 
-/* Make a task ready again (src/aio/task.c). */
-void cc__task_wake(struct cc__task *t);
-
+/* A queue of waiters, oldest first; guarded by its owner's mutex. */
 typedef struct cc__waitq {
-    cc__waiter *head;         /* oldest waiter */
-    cc__waiter *tail;
+    cc__list list;
     size_t len;
 } cc__waitq;
 
 static inline void cc__waiter_init(cc__waiter *w)
 {
-    w->next = w->prev = NULL;
-    w->linked = false;
+    cc__link_init(&w->link);
     atomic_init(&w->state, CC__W_PARKED);
     w->ctx = cc__ctx_get();
     w->tag = 0;
 }
 
+static inline bool cc__waiter_linked(const cc__waiter *w)
+{
+    return cc__link_linked(&w->link);
+}
+
 /*
- * Wait until claimed by a waker (returns 0) or until `deadline` (monotonic ns;
- * returns ETIMEDOUT).  No lock may be held.
+ * Wait until claimed by a waker (returns 0), until `deadline` (monotonic
+ * ns; ETIMEDOUT) or, for a fiber, until it is cancelled (ECANCELED).  No
+ * lock may be held.  w must be PARKED (fresh from cc__waiter_init).
  */
 int cc__waiter_park(cc__waiter *w, int64_t deadline);
+
+/*
+ * Move w from `from` (PARKED, or SLEEPING for a thread) to `to` (TIMEDOUT or
+ * CANCELLED) on behalf of the waiter: true when this call did it, false
+ * when a waker claimed w first (the wake-up then counts).  Fiber
+ * implementations call it from their timer and cancellation paths.
+ */
+bool cc__waiter_give_up(cc__waiter *w, uint32_t from, uint32_t to);
+
+/*
+ * Turn the result of a failed wait into the caller's error: ETIMEDOUT ->
+ * "<what> timed out", ECANCELED -> "<what>: the task was cancelled".
+ * Returns -1.
+ */
+int cc__err_wait(int rc, const char *what);
 
 /*
  * Adaptive spinning before a wait.  Rounds 0 .. CC__SPIN_RELAX-1 pause the
@@ -98,8 +117,8 @@ int cc__waiter_park(cc__waiter *w, int64_t deadline);
  * futex sleep and a cross-CPU wake-up.  Measured with 2 producers and 2
  * consumers on a 2-vCPU VM (bench/bench_queue): 11 M items/s without the
  * phase, 27-58 M with 100 + 300 rounds.  Returns false when the phase is
- * over or the deadline has passed; a coroutine never spins (it parks and
- * lets its loop run).
+ * over or the deadline has passed; a fiber never spins (it parks and lets
+ * its scheduler run others).
  */
 #define CC__SPIN_RELAX 100
 #define CC__SPIN_ROUNDS 400
@@ -110,7 +129,7 @@ bool cc__spin_round(unsigned round, int64_t deadline);
  * Sleep until `deadline` with nothing to wake the caller earlier (a timed
  * wait whose end is known in advance, such as a throttle reservation).
  * The deadline must be finite.  Returns 0 at the deadline, or ECANCELED
- * when the calling task was cancelled first (a thread always sleeps it
+ * when the calling fiber was cancelled first (a thread always sleeps it
  * out).
  */
 int cc__sleep_until(int64_t deadline);
@@ -123,53 +142,51 @@ int cc__sleep_until(int64_t deadline);
 static inline bool cc__waiter_claim(cc__waiter *w, cc__wakeup *wk)
 {
     uint32_t s = atomic_load_explicit(&w->state, memory_order_relaxed);
-    struct cc__task *task = w->ctx->task; /* read before the claim: after
-                                             it, w may be gone */
+    cc__fiber *fiber = w->ctx->fiber; /* read before the claim: after it,
+                                         w may be gone */
 
     while (s == CC__W_PARKED || s == CC__W_SLEEPING) {
         if (atomic_compare_exchange_weak_explicit(&w->state, &s, CC__W_WOKEN,
                                                   memory_order_release,
                                                   memory_order_relaxed)) {
+            /* only a thread sleeps in the futex */
+            CC__ASSERT(s == CC__W_PARKED || fiber == NULL);
             wk->futex = (s == CC__W_SLEEPING) ? &w->state : NULL;
-            wk->task = task;
+            wk->fiber = fiber;
             return true;
         }
     }
+    CC__ASSERT(s == CC__W_WOKEN || s == CC__W_TIMEDOUT ||
+               s == CC__W_CANCELLED);
     return false;
 }
 
 /* Deliver a claimed wake-up.  Safe even if a thread waiter already
  * returned: a futex wake on a stale address only causes a spurious wake-up
- * elsewhere.  A task waiter cannot return before this makes it ready. */
+ * elsewhere.  A fiber cannot return from its park before this makes it
+ * ready. */
 static inline void cc__wakeup_fire(cc__wakeup wk)
 {
-    if (wk.task != NULL)
-        cc__task_wake(wk.task);
+    if (wk.fiber != NULL)
+        wk.fiber->ops->wake(wk.fiber);
     else if (wk.futex != NULL)
         cc__futex_wake(wk.futex, 1);
 }
 
 static inline void cc__waitq_init(cc__waitq *q)
 {
-    q->head = q->tail = NULL;
+    cc__list_init(&q->list);
     q->len = 0;
 }
 
 static inline bool cc__waitq_empty(const cc__waitq *q)
 {
-    return q->head == NULL;
+    return cc__list_empty(&q->list);
 }
 
 static inline void cc__waitq_push(cc__waitq *q, cc__waiter *w)
 {
-    w->next = NULL;
-    w->prev = q->tail;
-    if (q->tail != NULL)
-        q->tail->next = w;
-    else
-        q->head = w;
-    q->tail = w;
-    w->linked = true;
+    cc__list_push_back(&q->list, &w->link);
     q->len++;
 }
 
@@ -177,42 +194,37 @@ static inline void cc__waitq_push(cc__waitq *q, cc__waiter *w)
  * so that it keeps its turn. */
 static inline void cc__waitq_push_front(cc__waitq *q, cc__waiter *w)
 {
-    w->prev = NULL;
-    w->next = q->head;
-    if (q->head != NULL)
-        q->head->prev = w;
-    else
-        q->tail = w;
-    q->head = w;
-    w->linked = true;
+    cc__list_push_front(&q->list, &w->link);
     q->len++;
 }
 
 /* Unlink w if it is still linked (a waker may have unlinked it already). */
 static inline void cc__waitq_remove(cc__waitq *q, cc__waiter *w)
 {
-    if (!w->linked)
+    if (!cc__link_linked(&w->link))
         return;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        q->head = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        q->tail = w->prev;
-    w->next = w->prev = NULL;
-    w->linked = false;
+    CC__ASSERT(q->len > 0);
+    cc__list_remove(&q->list, &w->link);
     q->len--;
 }
 
 static inline cc__waiter *cc__waitq_pop(cc__waitq *q)
 {
-    cc__waiter *w = q->head;
+    cc__link *n = cc__list_pop_front(&q->list);
 
-    if (w != NULL)
-        cc__waitq_remove(q, w);
-    return w;
+    if (n == NULL)
+        return NULL;
+    CC__ASSERT(q->len > 0);
+    q->len--;
+    return CC__CONTAINER_OF(n, cc__waiter, link);
+}
+
+/* The oldest waiter, left queued; NULL when none. */
+static inline cc__waiter *cc__waitq_first(const cc__waitq *q)
+{
+    return q->list.head != NULL
+               ? CC__CONTAINER_OF(q->list.head, cc__waiter, link)
+               : NULL;
 }
 
 /*

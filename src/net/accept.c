@@ -27,7 +27,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "internal/aio.h"
 #include "internal/error.h"
 #include "net/server.h"
 #include "net/stream.h"
@@ -104,26 +103,6 @@ static void report_failure(cc_server *srv, cc_stream *s)
 
 /* ---------------------------------------------------------- connections */
 
-static void list_unlink(cc__conn **head, cc__conn *c)
-{
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        *head = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-}
-
-static void list_push(cc__conn **head, cc__conn *c)
-{
-    c->prev = NULL;
-    c->next = *head;
-    if (*head != NULL)
-        (*head)->prev = c;
-    *head = c;
-}
-
 /*
  * The end of a connection: close its stream (the output a handler left
  * gets flush_timeout to go, unless the connection was cancelled), give its
@@ -141,8 +120,9 @@ void cc__conn_end(cc__conn *c)
         (void)cc_stream_close(s, srv->flush_timeout);
     cc__mutex_lock(&srv->mu);
     c->s = NULL; /* the closer cancels no more */
-    list_unlink(&srv->live, c);
-    list_push(&srv->zombies, c);
+    CC__ASSERT(srv->nlive > 0);
+    cc__list_remove(&srv->live, &c->link);
+    cc__list_push_back(&srv->zombies, &c->link);
     srv->nlive--;
     drained = srv->state != CC__SRV_OPEN && srv->nlive <= srv->drain_target;
     empty = srv->state != CC__SRV_OPEN && srv->nlive == 0;
@@ -213,30 +193,24 @@ static bool conn_over(cc__conn *c, bool wait)
 
 void cc__server_reap(cc_server *srv, bool wait)
 {
-    cc__conn *list;
-    cc__conn *keep = NULL;
-    cc__conn *next;
+    cc__list list = {NULL, NULL};
+    cc__list keep = {NULL, NULL};
 
     cc__mutex_lock(&srv->mu);
-    list = srv->zombies;
-    srv->zombies = NULL;
+    cc__list_splice(&list, &srv->zombies);
     cc__mutex_unlock(&srv->mu);
-    for (cc__conn *c = list; c != NULL; c = next) {
-        next = c->next;
-        if (conn_over(c, wait)) {
+    for (cc__link *n; (n = cc__list_pop_front(&list)) != NULL;) {
+        cc__conn *c = CC__CONTAINER_OF(n, cc__conn, link);
+
+        if (conn_over(c, wait))
             conn_free(c);
-        } else {
-            c->next = keep;
-            keep = c;
-        }
+        else
+            cc__list_push_back(&keep, n);
     }
-    if (keep == NULL)
+    if (cc__list_empty(&keep))
         return;
     cc__mutex_lock(&srv->mu);
-    for (cc__conn *c = keep; c != NULL; c = next) {
-        next = c->next;
-        list_push(&srv->zombies, c);
-    }
+    cc__list_splice(&srv->zombies, &keep);
     cc__mutex_unlock(&srv->mu);
 }
 
@@ -266,6 +240,7 @@ static int conn_start(cc_server *srv, int fd, struct sockaddr_storage *ss,
         return ENOMEM;
     }
     atomic_store_explicit(&s->limit, srv->limit, memory_order_relaxed);
+    cc__link_init(&c->link);
     c->srv = srv;
     c->s = s;
     atomic_init(&c->claimed, CC__CLAIM_NONE);
@@ -285,7 +260,7 @@ static int conn_start(cc_server *srv, int fd, struct sockaddr_storage *ss,
         rc = c->f == NULL ? errno : 0;
     }
     if (rc == 0) {
-        list_push(&srv->live, c);
+        cc__list_push_back(&srv->live, &c->link);
         srv->nlive++;
     }
     cc__mutex_unlock(&srv->mu);

@@ -18,8 +18,9 @@
 #include <unistd.h>
 
 #include "concur/aio.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
 #include "net/stream.h"
 
 /* Seconds left until deadline for cc_wait_fd (CC_FOREVER: none). */

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "concur/aio.h"
-#include "internal/aio.h"
+#include "internal/clock.h"
 #include "internal/error.h"
 #include "net/addr.h"
 

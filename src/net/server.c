@@ -17,7 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal/aio.h"
 #include "internal/error.h"
 #include "net/server.h"
 #include "net/stream.h"
@@ -186,7 +185,10 @@ static cc__conn *self_locked(cc_server *srv)
 {
     cc_future *task = cc_current_task();
 
-    for (cc__conn *c = srv->live; c != NULL; c = c->next) {
+    CC__ASSERT(cc__mutex_owned(&srv->mu));
+    for (cc__link *n = srv->live.head; n != NULL; n = n->next) {
+        cc__conn *c = CC__CONTAINER_OF(n, cc__conn, link);
+
         if (atomic_load(&c->claimed) != CC__CLAIM_RUN)
             continue;
         if (srv->mode == CC_SERVE_TASKS ? task != NULL && c->f == task
@@ -207,7 +209,8 @@ static int cancel_rest(cc_server *srv, cc__conn *self)
     int n = 0;
 
     cc__mutex_lock(&srv->mu);
-    for (cc__conn *c = srv->live; c != NULL; c = c->next) {
+    for (cc__link *it = srv->live.head; it != NULL; it = it->next) {
+        cc__conn *c = CC__CONTAINER_OF(it, cc__conn, link);
         int expected = CC__CLAIM_NONE;
 
         if (c == self)
@@ -221,13 +224,13 @@ static int cancel_rest(cc_server *srv, cc__conn *self)
             cc_future_cancel(c->f); /* a task; a job not started yet */
         if (atomic_compare_exchange_strong(&c->claimed, &expected,
                                            CC__CLAIM_CLOSER)) {
-            c->prev = orphans; /* remembered here; still on live */
+            c->orphan = orphans; /* remembered here; still on live */
             orphans = c;
         }
     }
     cc__mutex_unlock(&srv->mu);
     for (cc__conn *c = orphans; c != NULL; c = next) {
-        next = c->prev;
+        next = c->orphan;
         cc__conn_end(c);
     }
     return n;

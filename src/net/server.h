@@ -30,6 +30,7 @@
 #include "concur/aio.h"
 #include "concur/net.h"
 #include "concur/sync.h"
+#include "internal/list.h"
 #include "internal/lock.h"
 #include "internal/mutex.h"
 #include "net/addr.h"
@@ -40,8 +41,9 @@ enum { CC__SRV_OPEN, CC__SRV_CLOSING, CC__SRV_CLOSED };
 enum { CC__CLAIM_NONE, CC__CLAIM_RUN, CC__CLAIM_CLOSER };
 
 typedef struct cc__conn {
-    struct cc__conn *prev;      /* srv->live or srv->zombies; srv->mu */
-    struct cc__conn *next;
+    cc__link link;              /* in srv->live or srv->zombies; srv->mu */
+    struct cc__conn *orphan;    /* cc_server_close's list of connections
+                                   it ends itself (its own stack frame) */
     cc_server *srv;
     cc_stream *s;               /* NULL once closed; srv->mu */
     cc_future *f;               /* TASKS: the task; POOL: the job */
@@ -85,9 +87,9 @@ struct cc_server {
 
     cc__mutex mu;               /* guards what follows */
     int state;                  /* CC__SRV_* */
-    cc__conn *live;             /* handlers running (or about to) */
+    cc__list live;              /* cc__conn: handlers running (or about to) */
     size_t nlive;
-    cc__conn *zombies;          /* ended, not yet reaped */
+    cc__list zombies;           /* cc__conn: ended, not yet reaped */
     size_t drain_target;        /* the closer waits for nlive <= this */
 
     cc_event *drained;          /* set: closing and nlive <= drain_target */

@@ -24,7 +24,9 @@
 
 #include "concur/aio.h"
 #include "internal/aio.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
 #include "net/stream.h"
 
 /* ------------------------------------------------------------- making */
@@ -207,7 +209,7 @@ int cc__stream_wait(cc_stream *s, int events, double timeout,
     if (timeout == 0)
         return -EAGAIN;
     l = cc_loop_current();
-    if (l != NULL && cc__ctx_get()->task != NULL && may_keep(s, l)) {
+    if (l != NULL && cc__ctx_get()->fiber != NULL && may_keep(s, l)) {
         if (deadline != CC__NS_FOREVER && deadline <= cc__now_ns())
             return -ETIMEDOUT;
         r = cc__wait_fd_kept(s->fd, events, deadline, s->key);

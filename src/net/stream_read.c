@@ -25,7 +25,9 @@
 #include <sys/socket.h>
 
 #include "internal/aio.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
 #include "net/stream.h"
 
 /* Room at rbuf + rend for at least one byte, the buffer able to hold
@@ -36,6 +38,7 @@ static int make_room_locked(cc_stream *s, size_t need)
     size_t cap;
     char *p;
 
+    CC__ASSERT(cc__lock_is_owner(&s->rlock, cc__ctx_get()));
     if (s->rbuf == NULL) {
         s->rbuf = malloc(CC__RBUF_SIZE);
         if (s->rbuf == NULL)
@@ -73,6 +76,7 @@ static int make_room_locked(cc_stream *s, size_t need)
 /* Take n bytes off the front of the buffer.  rlock held. */
 static void consume_locked(cc_stream *s, size_t n)
 {
+    CC__ASSERT(cc__lock_is_owner(&s->rlock, cc__ctx_get()));
     s->rpos += n;
     if (s->rpos == s->rend) {
         s->rpos = s->rend = 0;
@@ -97,6 +101,7 @@ static int fill_locked(cc_stream *s, size_t need, char *dst, size_t dstlen,
 {
     bool tried = false;
 
+    CC__ASSERT(cc__lock_is_owner(&s->rlock, cc__ctx_get()));
     for (;;) {
         int rc = cc__stream_gone(s);
         int events;

@@ -19,8 +19,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "internal/aio.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
 #include "net/stream.h"
 
 /* Above this, an emptied write buffer is given back (a burst is over). */
@@ -28,6 +29,7 @@
 
 void cc__stream_wbuf_free_locked(cc_stream *s)
 {
+    CC__ASSERT(cc__mutex_owned(&s->wmu));
     free(s->wbuf);
     s->wbuf = NULL;
     s->wcap = s->wpos = s->wend = 0;
@@ -38,6 +40,7 @@ void cc__stream_wbuf_free_locked(cc_stream *s)
  * that no reader keeps waiting for writability on its account). */
 static int broken_locked(cc_stream *s, int err)
 {
+    CC__ASSERT(cc__mutex_owned(&s->wmu));
     s->werr = err;
     s->wpos = s->wend = 0;
     s->wblocked = false;
@@ -48,6 +51,7 @@ static int broken_locked(cc_stream *s, int err)
 /* The buffer is empty: reset it, and do a requested write_eof. */
 static void emptied_locked(cc_stream *s)
 {
+    CC__ASSERT(cc__mutex_owned(&s->wmu));
     s->wpos = s->wend = 0;
     s->wblocked = false;
     if (s->wcap > WBUF_KEEP) {
@@ -63,6 +67,7 @@ static void emptied_locked(cc_stream *s)
 
 int cc__stream_flush_locked(cc_stream *s)
 {
+    CC__ASSERT(cc__mutex_owned(&s->wmu));
     if (s->werr != 0)
         return s->werr;
     if (s->fd < 0)
@@ -113,6 +118,7 @@ static int reserve_locked(cc_stream *s, size_t n)
     size_t cap;
     char *p;
 
+    CC__ASSERT(cc__mutex_owned(&s->wmu));
     if (s->wcap - s->wend >= n)
         return 0;
     if (s->wpos > 0 && s->wcap - used >= n) { /* slide to the front */
@@ -153,6 +159,7 @@ static int write_locked(cc_stream *s, const char *data, size_t len)
     size_t sent = 0; /* bytes of data that went out */
     int gone = cc__stream_gone(s);
 
+    CC__ASSERT(cc__mutex_owned(&s->wmu));
     if (gone != 0)
         return gone;
     if (s->werr != 0)

@@ -40,9 +40,11 @@
 
 #include "concur/aio.h"
 #include "concur/process.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
 #include "internal/lock.h"
+#include "internal/waiter.h"
 
 #define CONN_MAGIC 0x434f4e4eu            /* "CONN" */
 #define RBUF_SIZE (64u * 1024)            /* read-ahead buffer */
@@ -341,6 +343,7 @@ static size_t take_buffered_locked(cc_conn *c, void *dst, size_t n)
 {
     size_t have = c->rend - c->rpos;
 
+    CC__ASSERT(cc__lock_is_owner(&c->recv_lock, cc__ctx_get()));
     if (n > have)
         n = have;
     if (n == 0)
@@ -365,6 +368,7 @@ static ssize_t read_some_locked(cc_conn *c, char *dst, size_t n)
     bool ahead = dst == NULL;
     ssize_t r;
 
+    CC__ASSERT(cc__lock_is_owner(&c->recv_lock, cc__ctx_get()));
     if (ahead) {
         if (c->rbuf == NULL) {
             c->rbuf = malloc(RBUF_SIZE);
@@ -395,6 +399,7 @@ static ssize_t read_some_locked(cc_conn *c, char *dst, size_t n)
 /* Forget the message being received; recv_lock held. */
 static void reset_msg_locked(cc_conn *c)
 {
+    CC__ASSERT(cc__lock_is_owner(&c->recv_lock, cc__ctx_get()));
     c->hdr_have = 0;
     c->msg = NULL;
     c->msg_len = c->msg_have = 0;
@@ -411,6 +416,7 @@ static int advance_locked(cc_conn *c, const char *what)
 {
     ssize_t r;
 
+    CC__ASSERT(cc__lock_is_owner(&c->recv_lock, cc__ctx_get()));
     if (c->hdr_have < HDR) {
         c->hdr_have += take_buffered_locked(c, c->hdr + c->hdr_have,
                                             HDR - c->hdr_have);

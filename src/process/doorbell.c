@@ -7,7 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "internal/aio.h"
+#include "concur/aio.h"
 #include "internal/clock.h"
 #include "internal/waiter.h"
 #include "process/doorbell.h"

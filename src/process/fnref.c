@@ -112,21 +112,29 @@ static cc__mutex cache_mu = CC__MUTEX_INIT; /* serialises inserts */
  * is still computed once). */
 static cc__fnref *overflow;
 
-/* Fork handlers (src/process/atfork.c): an insert is never halfway done in
- * the child; the child re-initializes the lock that prepare took. */
-void cc__fnref_fork_prepare(void)
+/* Fork hooks (internal/atfork.h): an insert is never halfway done in the
+ * child; the child re-initializes the lock that prepare took. */
+static void fork_prepare(void)
 {
     cc__mutex_lock(&cache_mu);
 }
 
-void cc__fnref_fork_parent(void)
+static void fork_parent(void)
 {
     cc__mutex_unlock(&cache_mu);
 }
 
-void cc__fnref_fork_child(void)
+static void fork_child(void)
 {
     cc__mutex_init(&cache_mu);
+}
+
+static const cc__fork_hooks fork_hooks = {"process/fnref.c", fork_prepare,
+                                          fork_parent, fork_child};
+
+__attribute__((constructor)) static void register_fork_hooks(void)
+{
+    cc__atfork_register(&fork_hooks);
 }
 
 static size_t slot_of(cc_fn fn)
@@ -272,11 +280,6 @@ static const cc__fnref *compute(cc_fn fn, const char *what)
     ref->path[len] = '\0';
     free(q);
     return cache_add(fn, ref);
-}
-
-void cc__fnref_atfork_child(void)
-{
-    cc__mutex_init(&cache_mu); /* another thread may have held it */
 }
 
 const cc__fnref *cc__fnref_of(cc_fn fn, const char *what)

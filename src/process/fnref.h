@@ -36,9 +36,6 @@ typedef struct cc__fnref {
  */
 const cc__fnref *cc__fnref_of(cc_fn fn, const char *what);
 
-/* In a forked child (one thread): make the cache's lock usable again. */
-void cc__fnref_atfork_child(void);
-
 /* Append the reference's wire encoding. */
 void cc__fnref_put(cc__buf *b, const cc__fnref *ref);
 

@@ -21,9 +21,11 @@
 
 #include "concur/aio.h"
 #include "concur/process.h"
-#include "internal/aio.h"
+#include "internal/atfork.h"
 #include "internal/blob.h"
+#include "internal/fiber.h"
 #include "internal/mpsc.h"
+#include "internal/waiter.h"
 #include "process/pool.h"
 
 /* A started worker: CONCUR_POOL_WORKER is set (see pool_spawn.c). */
@@ -40,24 +42,23 @@ static _Atomic unsigned pool_counter;
 /*
  * Forks.  A child forked from a process with a pool gets a copy of the
  * pool's memory but none of its threads: no manager would ever run what it
- * submitted.  Every fork bumps this counter in the child (an atfork
- * handler registered with the first pool); a pool made in another
- * "generation" refuses work, and shutting it down or freeing it there only
- * releases the child's copy.  The handler also makes the fnref cache's
- * lock usable again, in case another thread held it at the fork.
+ * submitted.  Every fork bumps this counter in the child (a fork hook,
+ * internal/atfork.h); a pool made in another "generation" refuses work,
+ * and shutting it down or freeing it there only releases the child's copy.
  */
 static _Atomic unsigned fork_generation;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void in_forked_child(void)
+static void fork_child(void)
 {
     atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
-    cc__fnref_atfork_child();
 }
 
-static void register_atfork(void)
+static const cc__fork_hooks fork_hooks = {"process/pool.c", NULL, NULL,
+                                          fork_child};
+
+__attribute__((constructor)) static void register_fork_hooks(void)
 {
-    (void)pthread_atfork(NULL, NULL, in_forked_child);
+    cc__atfork_register(&fork_hooks);
 }
 
 bool cc__pool_foreign(const cc__proc_pool *p)
@@ -149,6 +150,7 @@ static int pool_submit(cc_executor *ex, cc_future *f)
 static int wait_locked(cc__proc_pool *p, bool (*cond)(cc__proc_pool *, uint64_t),
                        uint64_t seq)
 {
+    CC__ASSERT(cc__mutex_owned(&p->mu));
     while (!cond(p, seq)) {
         cc__waiter w;
         int rc;
@@ -319,7 +321,6 @@ cc_executor *cc_process_pool_new(int max_workers, const cc_pool_opts *opts)
         if (p->initarg == NULL)
             goto fail_nomem;
     }
-    pthread_once(&atfork_once, register_atfork);
     p->generation = atomic_load(&fork_generation);
     k = atomic_fetch_add(&pool_counter, 1) + 1;
     p->base.magic = CC__EXECUTOR_MAGIC;
@@ -362,7 +363,7 @@ cc_executor *cc_process_pool_new(int max_workers, const cc_pool_opts *opts)
     }
     /* A short wait (the spawns); a cancelled task waits it out too, in a
      * shield, rather than leave a half-made pool behind. */
-    shielded = cc__ctx_get()->task != NULL && cc_shield_push(CC_FOREVER) == 0;
+    shielded = cc__ctx_get()->fiber != NULL && cc_shield_push(CC_FOREVER) == 0;
     cc__mutex_lock(&p->mu);
     (void)wait_locked(p, started, 0);
     cc__mutex_unlock(&p->mu);

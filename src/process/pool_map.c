@@ -154,28 +154,11 @@ int cc__pool_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
         }
         fs[submitted] = f;
     }
-    /* Collect in input order; stop at the first failure or the deadline. */
-    for (size_t c = 0; c < submitted && failed == 0; c++) {
-        if (cc_future_result(fs[c], NULL, cc_remaining(deadline)) == 0)
-            continue;
-        failed = errno;
-        failure = cc_error_copy(cc_last_error());
-        if (failed == ETIMEDOUT || failed == ECANCELED)
-            break;
-        /* A chunk failed: cancel what has not started, let the running
-         * ones finish (within the deadline) so their results are kept. */
-        for (size_t k = c + 1; k < submitted; k++)
-            cc__future_cancel(fs[k]);
-        for (size_t k = c + 1; k < submitted; k++)
-            (void)cc_future_result(fs[k], NULL, cc_remaining(deadline));
-    }
+    if (failed == 0)
+        failed = cc__map_collect(fs, submitted, deadline, &failure);
     for (size_t c = 0; c < submitted; c++)
         settle(job, c, fs[c], results);
     free(fs);
     cc__map_job_unref(job);
-    if (failure != NULL)
-        return cc__err_adopt(failure);
-    if (failed != 0)
-        return cc__err(failed, "cc_map failed (out of memory recording why)");
-    return 0;
+    return cc__map_result(failed, failure);
 }

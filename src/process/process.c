@@ -17,7 +17,7 @@
  * leaves the parent's loop, gets a fresh context, runs fn - on a fresh
  * stack when it was forked from a task, whose stack is small and belongs
  * to a loop the child cannot run - and leaves with fflush + _exit.  The
- * library's global state was made sane by the fork handlers (atfork.c).
+ * library's global state was made sane by the fork hooks (base/atfork.c).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +35,9 @@
 #include "concur/aio.h"
 #include "concur/process.h"
 #include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
+#include "internal/waiter.h"
 #include "internal/atfork.h"
 #include "internal/error.h"
 #include "internal/mutex.h"
@@ -169,7 +172,7 @@ __attribute__((noreturn)) static void run_on_fresh_stack(const child_start *s)
 
 __attribute__((noreturn)) static void child_main(const child_start *s)
 {
-    bool in_task = cc__ctx_get()->task != NULL;
+    bool in_task = cc__ctx_get()->fiber != NULL;
     char os_name[16];
     char parent_identity[sizeof(identity)];
 
@@ -279,6 +282,7 @@ static int reap_locked(cc_process *p)
 {
     int rc;
 
+    CC__ASSERT(cc__mutex_owned(&p->mu));
     if (p->reaped)
         return 0;
     rc = cc__pidfd_reap(p->pidfd, &p->exitcode);

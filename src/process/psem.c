@@ -17,8 +17,10 @@
 #include <string.h>
 
 #include "concur/process.h"
-#include "internal/aio.h"
 #include "internal/ctx.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
+#include "internal/waiter.h"
 #include "process/doorbell.h"
 #include "process/shm.h"
 

@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "concur/process.h"
+#include "internal/assert.h"
 #include "internal/ctx.h"
 #include "process/ipc_debug.h"
 #include "process/shm.h"
@@ -497,6 +498,7 @@ static int set_locked(struct shd_shared *sh, change *c)
     bool into_tomb = false;
     bool slot_ok;
 
+    CC__ASSERT(cc__pmutex_owned(&sh->mu));
     if (p.found) {
         const rec *r = rec_at(sh, a, atomic_load_explicit(
                                          &t[p.index], memory_order_relaxed));

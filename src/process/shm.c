@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "internal/assert.h"
 #include "process/shm.h"
 
 static size_t page_round(size_t size)
@@ -77,5 +78,13 @@ int cc__pmutex_lock(pthread_mutex_t *m, void (*repair)(void *), void *arg)
 
 void cc__pmutex_unlock(pthread_mutex_t *m)
 {
+    CC__ASSERT(cc__pmutex_owned(m));
     pthread_mutex_unlock(m);
+}
+
+bool cc__pmutex_owned(pthread_mutex_t *m)
+{
+    /* glibc: __owner is the holder's tid while locked (robust mutexes keep
+     * it for the kernel's robust-list walk), 0 when free. */
+    return m->__data.__owner == gettid();
 }

@@ -50,4 +50,8 @@ int cc__pmutex_lock(pthread_mutex_t *m, void (*repair)(void *), void *arg);
 
 void cc__pmutex_unlock(pthread_mutex_t *m);
 
+/* For assertions only: true when the calling thread holds m (glibc keeps
+ * the holder's thread id in the mutex for robust mutexes). */
+bool cc__pmutex_owned(pthread_mutex_t *m);
+
 #endif

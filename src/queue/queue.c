@@ -26,8 +26,9 @@
 #include <stdlib.h>
 
 #include "concur/queue.h"
-#include "internal/aio.h"
 #include "internal/ctx.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 #include "queue/ring.h"
@@ -140,14 +141,17 @@ static void wake_one_if_waiting(cc_queue *q, _Atomic size_t *count,
 
 /* Announce a waiter; mu held.  The fence orders the announcement before the
  * re-try that follows. */
-static void announce_locked(_Atomic size_t *count)
+static void announce_locked(cc_queue *q, _Atomic size_t *count)
 {
+    CC__ASSERT(cc__mutex_owned(&q->mu));
     atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-static void withdraw_locked(_Atomic size_t *count)
+static void withdraw_locked(cc_queue *q, _Atomic size_t *count)
 {
+    CC__ASSERT(cc__mutex_owned(&q->mu));
+    CC__ASSERT(atomic_load_explicit(count, memory_order_relaxed) > 0);
     atomic_fetch_sub_explicit(count, 1, memory_order_relaxed);
 }
 
@@ -162,6 +166,7 @@ static int park_locked(cc_queue *q, cc__waitq *wq, int64_t deadline,
     cc__waiter w;
     int rc;
 
+    CC__ASSERT(cc__mutex_owned(&q->mu));
     cc__waiter_init(&w);
     if (again)
         cc__waitq_push_front(wq, &w);
@@ -273,12 +278,12 @@ static int put_slow(cc_queue *q, void *item, double timeout)
     for (;;) {
         int prc;
 
-        announce_locked(&q->putters_waiting);
+        announce_locked(q, &q->putters_waiting);
         rc = try_put(q, item);
         if (rc != EAGAIN)
             break;
         prc = park_locked(q, &q->putters, deadline, again);
-        withdraw_locked(&q->putters_waiting);
+        withdraw_locked(q, &q->putters_waiting);
         if (prc != 0) {
             rc = try_put(q, item); /* one last try at the deadline */
             cc__mutex_unlock(&q->mu);
@@ -293,7 +298,7 @@ static int put_slow(cc_queue *q, void *item, double timeout)
         }
         again = true;
     }
-    withdraw_locked(&q->putters_waiting);
+    withdraw_locked(q, &q->putters_waiting);
     cc__mutex_unlock(&q->mu);
     if (rc != 0)
         return put_failed(rc);
@@ -343,12 +348,12 @@ static int get_slow(cc_queue *q, void **item, double timeout)
     for (;;) {
         int prc;
 
-        announce_locked(&q->getters_waiting);
+        announce_locked(q, &q->getters_waiting);
         rc = try_get(q, item);
         if (rc != EAGAIN)
             break;
         prc = park_locked(q, &q->getters, deadline, again);
-        withdraw_locked(&q->getters_waiting);
+        withdraw_locked(q, &q->getters_waiting);
         if (prc != 0) {
             rc = try_get(q, item); /* one last try at the deadline */
             cc__mutex_unlock(&q->mu);
@@ -362,7 +367,7 @@ static int get_slow(cc_queue *q, void **item, double timeout)
         }
         again = true;
     }
-    withdraw_locked(&q->getters_waiting);
+    withdraw_locked(q, &q->getters_waiting);
     cc__mutex_unlock(&q->mu);
     if (rc == ESHUTDOWN)
         return cc__err(ESHUTDOWN, "queue is shut down");
@@ -432,17 +437,17 @@ int cc_queue_join(cc_queue *q, double timeout)
         uint64_t left;
         int prc;
 
-        announce_locked(&q->joiners_waiting);
+        announce_locked(q, &q->joiners_waiting);
         left = unfinished(q);
         if (left == 0)
             break;
         if (timeout == 0) {
-            withdraw_locked(&q->joiners_waiting);
+            withdraw_locked(q, &q->joiners_waiting);
             cc__mutex_unlock(&q->mu);
             return cc__err(EAGAIN, "queue join: work is unfinished");
         }
         prc = park_locked(q, &q->joiners, deadline, false);
-        withdraw_locked(&q->joiners_waiting);
+        withdraw_locked(q, &q->joiners_waiting);
         if (prc != 0 && (left = unfinished(q)) > 0) {
             cc__mutex_unlock(&q->mu);
             if (prc == ECANCELED)
@@ -456,7 +461,7 @@ int cc_queue_join(cc_queue *q, double timeout)
             return 0;
         }
     }
-    withdraw_locked(&q->joiners_waiting);
+    withdraw_locked(q, &q->joiners_waiting);
     cc__mutex_unlock(&q->mu);
     return 0;
 }

@@ -40,7 +40,9 @@
 #include <unistd.h>
 
 #include "concur/aio.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
+#include "internal/waiter.h"
 #include "internal/error.h"
 #include "subprocess/subproc.h"
 

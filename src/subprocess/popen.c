@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "concur/aio.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
+#include "internal/waiter.h"
 #include "internal/error.h"
 #include "internal/process.h"
 #include "subprocess/subproc.h"
@@ -346,6 +348,7 @@ int cc_popen_fd(const cc_popen *p, int which)
 
 void cc__popen_close_locked(cc_popen *p, int i)
 {
+    CC__ASSERT(cc__mutex_owned(&p->mu));
     if (p->fd[i] >= 0) {
         close(p->fd[i]);
         p->fd[i] = -1;
@@ -382,6 +385,7 @@ int cc__popen_reap_locked(cc_popen *p)
 {
     int rc;
 
+    CC__ASSERT(cc__mutex_owned(&p->mu));
     if (p->reaped)
         return 0;
     rc = cc__pidfd_reap(p->pidfd, &p->returncode);

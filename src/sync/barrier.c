@@ -13,7 +13,8 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 
@@ -68,6 +69,7 @@ static void release_wave_locked(cc_barrier *b, uintptr_t outcome)
     cc__waiter *w;
     cc__wakeup wk;
 
+    CC__ASSERT(cc__mutex_owned(&b->mu));
     while ((w = cc__waitq_pop(&b->waiters)) != NULL) {
         /* Written even if the claim fails: a waiter that timed out at the
          * same moment still reads its outcome once it has mu again. */
@@ -80,6 +82,7 @@ static void release_wave_locked(cc_barrier *b, uintptr_t outcome)
 
 static void break_locked(cc_barrier *b)
 {
+    CC__ASSERT(cc__mutex_owned(&b->mu));
     b->broken = true;
     release_wave_locked(b, BROKEN);
     cc__waitq_wake_all(&b->arrivals);
@@ -92,6 +95,7 @@ static int park_locked(cc_barrier *b, cc__waitq *q, cc__waiter *w,
 {
     int rc;
 
+    CC__ASSERT(cc__mutex_owned(&b->mu));
     cc__waitq_push(q, w);
     cc__mutex_unlock(&b->mu);
     rc = cc__waiter_park(w, deadline);

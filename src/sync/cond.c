@@ -13,8 +13,10 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/lock.h"
+#include "internal/waiter.h"
 
 #define COND_MAGIC 0x434f4e44u /* "COND" */
 

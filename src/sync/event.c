@@ -8,7 +8,8 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 

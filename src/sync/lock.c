@@ -9,8 +9,10 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/lock.h"
+#include "internal/waiter.h"
 
 void cc__lock_init(struct cc_lock *l)
 {
@@ -68,12 +70,15 @@ int cc__lock_acquire_dl(struct cc_lock *l, cc__ctx *me, int64_t deadline)
     }
     cc__mutex_unlock(&l->mu);
 owned:
+    CC__ASSERT(atomic_load_explicit(&l->state, memory_order_relaxed) != 0);
     atomic_store_explicit(&l->owner, me, memory_order_relaxed);
     return 0;
 }
 
 void cc__lock_release_owned(struct cc_lock *l)
 {
+    CC__ASSERT(cc__lock_is_owner(l, cc__ctx_get()));
+    CC__ASSERT(atomic_load_explicit(&l->state, memory_order_relaxed) != 0);
     atomic_store_explicit(&l->owner, NULL, memory_order_relaxed);
     if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2) {
         cc__wakeup wk;
@@ -114,7 +119,7 @@ int cc_lock_acquire(cc_lock *l, double timeout)
         return cc__errf(EDEADLK,
                         "lock: already held by the calling %s '%s' (use an "
                         "RLock to acquire it again)",
-                        me->task != NULL ? "task" : "thread",
+                        me->fiber != NULL ? "task" : "thread",
                         cc__ctx_name(me));
     if (timeout == 0)
         return cc__err(EAGAIN, "lock: held by another thread");

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/lock.h"
+#include "internal/waiter.h"
 
 cc_rlock *cc_rlock_new(void)
 {

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 
 #include "concur/sync.h"
-#include "internal/aio.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 
@@ -61,6 +62,8 @@ static bool sem_ok(const cc_sem *s)
 /* Take one unit; s->mu held, s->value > 0. */
 static void take_locked(cc_sem *s)
 {
+    CC__ASSERT(cc__mutex_owned(&s->mu));
+    CC__ASSERT(s->value > 0);
     s->value--;
     if (s->bounded)
         s->out++;

@@ -16,8 +16,9 @@
 #include <string.h>
 
 #include "concur/sync.h"
-#include "internal/aio.h"
 #include "internal/ctx.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 
@@ -143,6 +144,7 @@ cc_thread *cc_thread_start(cc_fn fn, void *arg, const char *name)
  * EAGAIN, with mu held. */
 static int wait_locked(cc_thread *t, bool reaped, int64_t deadline)
 {
+    CC__ASSERT(cc__mutex_owned(&t->mu));
     while (!(reaped ? t->reaped : t->done)) {
         cc__waiter w;
         int rc;

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 
 #include "concur/throttle.h"
-#include "internal/aio.h"
 #include "internal/ctx.h"
+#include "internal/deadline.h"
+#include "internal/fiber.h"
 #include "internal/mutex.h"
 #include "internal/waiter.h"
 
@@ -60,6 +61,7 @@ cc_throttle *cc_throttle_new(double rate_per_s, double burst)
 /* Bring the balance up to `now`; mu held. */
 static void refill_locked(cc_throttle *t, int64_t now)
 {
+    CC__ASSERT(cc__mutex_owned(&t->mu));
     if (now > t->stamp) {
         t->tokens += (double)(now - t->stamp) / 1e9 * t->rate;
         if (t->tokens > t->burst)

@@ -397,6 +397,75 @@ static void test_stress_random_cancellations(void **state)
     assert_true(atomic_load(&ended_cancelled) > 0);
 }
 
+/* ---- cc_map in a cancelled task: it stops at once, whatever executor ----
+ * The map's items block on a gate until the test opens it, so how many
+ * started is known however loaded the machine is: the two the workers
+ * took.  Cancelling the mapping task ends its cc_map with ECANCELED (the
+ * collector every executor shares stops on it), the chunks that never
+ * started are cancelled, and once the gate opens only those two ran. */
+
+typedef struct map_gate {
+    cc_event *gate;
+    _Atomic int started;
+} map_gate;
+
+static map_gate the_gate;
+
+static void *gated_item(void *arg)
+{
+    atomic_fetch_add(&the_gate.started, 1);
+    if (cc_event_wait(the_gate.gate, 30) != 0)
+        return cc_fail(ETIMEDOUT, "the gate never opened");
+    return arg;
+}
+
+static void *mapper(void *arg)
+{
+    cc_executor *pool = arg;
+    void *args[8];
+    void *results[8];
+
+    for (int i = 0; i < 8; i++)
+        args[i] = (void *)(intptr_t)(i + 1);
+    if (cc_map(pool, gated_item, args, 8, 1, results, 30) == 0)
+        return cc_fail(EPROTO, "cc_map finished in a cancelled task");
+    return NULL; /* its error (ECANCELED) is pending: the task ends so */
+}
+
+static void *cancel_map_main(void *arg)
+{
+    cc_executor *pool = arg;
+    cc_future *f = cc_spawn(mapper, pool);
+    int rc;
+
+    while (atomic_load(&the_gate.started) < 2) /* both workers hold one */
+        cc_sleep(0.001);
+    cc_future_cancel(f);
+    rc = cc_future_result(f, NULL, 30);
+    if (rc != -1 || errno != ECANCELED)
+        return cc_fail(EPROTO, "the mapping task did not end cancelled: "
+                               "%d, %s", rc, cc_errname(errno));
+    cc_future_free(f);
+    return arg;
+}
+
+static void test_cancel_a_map_in_progress(void **state)
+{
+    (void)state;
+    cc_pool_opts o = {0};
+    cc_executor *pool = cc_thread_pool_new(2, &o);
+
+    assert_non_null(pool);
+    the_gate.gate = cc_event_new();
+    atomic_store(&the_gate.started, 0);
+    assert_ok(cc_run(cancel_map_main, pool, NULL));
+    cc_event_set(the_gate.gate);
+    assert_ok(cc_executor_shutdown(pool, true, false));
+    assert_int_equal(atomic_load(&the_gate.started), 2);
+    cc_executor_free(pool);
+    cc_event_free(the_gate.gate);
+}
+
 int main(void)
 {
     tu_seed();
@@ -408,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_cancel_inside_every_blocking_call),
         cmocka_unit_test(test_cancel_from_another_thread),
         cmocka_unit_test(test_stress_random_cancellations),
+        cmocka_unit_test(test_cancel_a_map_in_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

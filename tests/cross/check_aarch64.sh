@@ -22,9 +22,11 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Every layer but http: the check is about the switch and what runs on it,
-# and libcurl has no arm64 cross package installed here.
+# and libcurl has no arm64 cross package installed here.  The internal
+# assertions are on, as in every test build.
 srcs=$(ls src/*/*.c | grep -v -e switch_ucontext -e '^src/http/')
 aarch64-linux-gnu-gcc -O2 -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-    -DCC_BUILDING_LIBRARY=1 -Iinclude -Isrc $srcs src/aio/switch_aarch64.S \
+    -DCC_BUILDING_LIBRARY=1 -DCONCUR_ASSERTS=1 -Iinclude -Isrc $srcs \
+    src/aio/switch_aarch64.S \
     tests/cross/aarch64_switch.c -o "$out/aarch64_switch" -pthread -static -lm
 qemu-aarch64 "$out/aarch64_switch"

@@ -1,9 +1,10 @@
 /*
- * mutex.c - the contended path of the internal futex mutex (sync layer).
+ * mutex.c - the contended path of the internal futex mutex (core layer).
  *
  * Spins briefly first: the mutex guards a few dozen instructions, so its
  * holder usually releases it sooner than a futex sleep and wake-up would
- * take (tens of microseconds in a VM).
+ * take (tens of microseconds in a VM).  The caller (cc__mutex_lock)
+ * records the new holder once this returns.
  */
 #include "internal/mutex.h"
 
@@ -15,8 +16,14 @@ void cc__mutex_lock_slow(cc__mutex *m)
 
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         c = atomic_load_explicit(&m->word, memory_order_relaxed);
-        if (c == 0 && cc__mutex_trylock(m))
-            return;
+        if (c == 0) {
+            uint32_t expected = 0;
+
+            if (atomic_compare_exchange_strong_explicit(
+                    &m->word, &expected, 1, memory_order_acquire,
+                    memory_order_relaxed))
+                return;
+        }
         if (c == 2)
             break; /* others already sleep: join them */
         cc__cpu_relax();
