@@ -98,8 +98,12 @@ CC_API const char *cc_process_name(cc_process *p);
 /*
  * cc_process_terminate / cc_process_kill / cc_process_signal - send
  * SIGTERM, SIGKILL or `sig` (through the child's pidfd: never to a
- * recycled pid).  0, or -1 with ESRCH (already reaped), EINVAL.  They do
- * not wait: join afterwards.
+ * recycled pid).  A child that has already ended (joined, or a zombie this
+ * call reaps first) is left alone and the call returns 0, as Python's
+ * Process.terminate and kill do; its exit code stays what ended it.  0,
+ * or -1 with EINVAL (not a process, or `sig` outside 0..NSIG-1; 0 only
+ * checks, as in kill(2)) or the kernel's error (EPERM).  They do not wait:
+ * join afterwards.  (The same rule as cc_popen_send_signal.)
  */
 CC_API int cc_process_terminate(cc_process *p);
 CC_API int cc_process_kill(cc_process *p);

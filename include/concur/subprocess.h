@@ -237,7 +237,8 @@ CC_API const void *cc_popen_partial(const cc_popen *p, int which, size_t *len);
  * (SIGKILL) - signal the child.  A child that has already ended (or been
  * reaped) is left alone and the call returns 0, as in Python.  Signals go
  * through the child's pidfd, so a recycled pid is never signalled.
- * -1 with EINVAL for a bad signal number (0 only checks, as in kill(2)).
+ * -1 with EINVAL for a bad signal number (0 only checks, as in kill(2)),
+ * or the kernel's error (EPERM).  (The same rule as cc_process_signal.)
  */
 CC_API int cc_popen_send_signal(cc_popen *p, int sig);
 CC_API int cc_popen_terminate(cc_popen *p);

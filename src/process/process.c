@@ -2,15 +2,12 @@
  * process.c - cc_process: a function run in a forked child, joined through
  * a pidfd (process layer).
  *
- * Parent side.  The handle holds the child's pid and a pidfd opened right
- * after fork(): nobody has waited for the child yet, so the pid still names
- * it and the pidfd cannot refer to a recycled pid.  A joiner waits for the
- * pidfd to become readable (the child has ended) with cc_wait_fd, which
- * suspends only a calling task, then reaps with waitid(P_PIDFD, WNOHANG)
- * under the handle's mutex: one reaper at a time, the first records the
- * status, later ones (and every other joiner, thread or task) find it
- * recorded.  The mutex is held across that non-blocking waitid only, never
- * across a wait.  Signals go through pidfd_send_signal.
+ * Parent side.  The handle is a child record (internal/child.h, shared with
+ * cc_popen): the pid, a pidfd opened right after fork(), the return code
+ * once reaped.  Joining, polling, signals and the free path are the
+ * record's, with its rules: a join waits for the pidfd with cc_wait_fd (a
+ * task only suspends), the first reaper records the code for every other
+ * joiner, a signal to an ended child does nothing.
  *
  * Child side (child_main).  The child is the forking thread alone.  It
  * drops stdio output the parent buffered after its flush, takes its name,
@@ -27,20 +24,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "concur/aio.h"
 #include "concur/process.h"
 #include "internal/aio.h"
-#include "internal/deadline.h"
-#include "internal/fiber.h"
-#include "internal/waiter.h"
 #include "internal/atfork.h"
+#include "internal/child.h"
 #include "internal/error.h"
-#include "internal/mutex.h"
 #include "internal/process.h"
 
 #if defined(CONCUR_ASAN)
@@ -54,19 +45,11 @@
 #define CHILD_STACK (8u << 20)      /* fn's stack in a child forked from a
                                        task: a main thread's usual size */
 
-/*
- * A handle.  pid, pidfd and name are fixed at start; the rest is guarded
- * by mu.  Freed by cc_process_free only (its caller must be its last
- * user).
- */
+/* A handle: the child record and the name, fixed at start.  Freed by
+ * cc_process_free only (its caller must be its last user). */
 struct cc_process {
     uint32_t magic;     /* PROCESS_MAGIC while alive */
-    pid_t pid;
-    int pidfd;          /* O_CLOEXEC (pidfd_open always sets it) */
-    cc__mutex mu;       /* guards the three below */
-    bool reaped;        /* waited for: exitcode is final */
-    bool lost;          /* reaped by someone else: no status */
-    int exitcode;       /* exit code, or -signal */
+    cc__child child;    /* pid, pidfd, return code (guarded by child.mu) */
     char name[];        /* NUL-terminated */
 };
 
@@ -204,6 +187,7 @@ __attribute__((noreturn)) static void child_main(const child_start *s)
 cc_process *cc_process_start(cc_fn fn, void *arg, const char *name)
 {
     char dflt[96];
+    char label[80];
     child_start start;
     cc_process *p;
     size_t len;
@@ -222,10 +206,6 @@ cc_process *cc_process_start(cc_fn fn, void *arg, const char *name)
     if (p == NULL)
         return cc__err_null(ENOMEM, "cc_process_start: out of memory");
     memcpy(p->name, name, len + 1);
-    cc__mutex_init(&p->mu);
-    p->reaped = false;
-    p->lost = false;
-    p->exitcode = 0;
     start.fn = fn;
     start.arg = arg;
     start.name = p->name;
@@ -243,116 +223,21 @@ cc_process *cc_process_start(cc_fn fn, void *arg, const char *name)
     }
     if (pid == 0)
         child_main(&start);
-    p->pid = pid;
-    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (p->pidfd < 0) {
-        int e = errno;
-
-        kill(pid, SIGKILL); /* not reaped yet: the pid is still the child */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+    snprintf(label, sizeof(label), "process '%.60s'", p->name);
+    if (cc__child_adopt(&p->child, pid, false, label, "cc_process_start") !=
+        0) {
         free(p);
-        return cc__errf_null(e, "cc_process_start: pidfd_open for child %d: "
-                                "%s", (int)pid, strerror(e));
+        return NULL;
     }
     p->magic = PROCESS_MAGIC;
     return p;
 }
 
-int cc__pidfd_reap(int pidfd, int *code)
-{
-    siginfo_t si;
-
-    memset(&si, 0, sizeof(si));
-    while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) != 0)
-        if (errno != EINTR)
-            return errno;
-    if (si.si_pid == 0)
-        return EAGAIN;
-    *code = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
-    return 0;
-}
-
-/*
- * Reap the child if it has ended; mu held.  Returns 0 (reaped, now or
- * before; `lost` set when someone else reaped it), EAGAIN (still running)
- * or an errno of waitid.  Never blocks.
- */
-static int reap_locked(cc_process *p)
-{
-    int rc;
-
-    CC__ASSERT(cc__mutex_owned(&p->mu));
-    if (p->reaped)
-        return 0;
-    rc = cc__pidfd_reap(p->pidfd, &p->exitcode);
-    if (rc == ECHILD) { /* SIGCHLD ignored, or a waitpid(-1) elsewhere */
-        p->reaped = true;
-        p->lost = true;
-        return 0;
-    }
-    if (rc == 0)
-        p->reaped = true;
-    return rc;
-}
-
-static int try_reap(cc_process *p)
-{
-    int rc;
-
-    cc__mutex_lock(&p->mu);
-    rc = reap_locked(p);
-    cc__mutex_unlock(&p->mu);
-    return rc;
-}
-
-static int lost_error(cc_process *p, const char *what)
-{
-    return cc__errf(ECHILD, "%s: process '%s' (pid %d) was reaped by someone "
-                            "else (SIGCHLD ignored, or waitpid(-1)): its exit "
-                            "status is unknown", what, p->name, (int)p->pid);
-}
-
 int cc_process_join(cc_process *p, double timeout)
 {
-    int64_t deadline;
-
     if (!process_ok(p))
         return cc__err(EINVAL, "cc_process_join: not a process");
-    if (cc__deadline_for(timeout, "cc_process_join", &deadline) != 0)
-        return -1;
-    if (timeout != 0 && cc__checkpoint("process join") != 0)
-        return -1;
-    for (;;) {
-        int rc = try_reap(p);
-        double left;
-
-        if (rc == 0) {
-            if (p->lost) /* final once reaped: no lock needed */
-                return lost_error(p, "cc_process_join");
-            return 0;
-        }
-        if (rc != EAGAIN)
-            return cc__errf(rc, "cc_process_join: waitid for '%s' (pid %d): "
-                                "%s", p->name, (int)p->pid, strerror(rc));
-        if (timeout == 0)
-            return cc__errf(EAGAIN, "process '%s' (pid %d) is still running",
-                            p->name, (int)p->pid);
-        left = cc__seconds_until(deadline);
-        if (left == 0)
-            return cc__errf(ETIMEDOUT, "join: process '%s' (pid %d) still "
-                                       "running at the deadline",
-                            p->name, (int)p->pid);
-        if (cc_wait_fd(p->pidfd, CC_READABLE, left) < 0) {
-            if (errno == ECANCELED)
-                return cc__err_wait(ECANCELED, "process join");
-            if (errno != ETIMEDOUT && errno != EAGAIN)
-                return cc__errf(errno, "cc_process_join: waiting for '%s' "
-                                       "(pid %d): %s", p->name, (int)p->pid,
-                                cc_errmsg());
-            /* timed out: the next round reaps or reports the deadline */
-        }
-    }
+    return cc__child_wait(&p->child, timeout, NULL, "cc_process_join");
 }
 
 int cc_process_exitcode(cc_process *p, int *code)
@@ -363,34 +248,24 @@ int cc_process_exitcode(cc_process *p, int *code)
         return cc__err(EINVAL, "cc_process_exitcode: not a process");
     if (code == NULL)
         return cc__err(EINVAL, "cc_process_exitcode: code is NULL");
-    cc__mutex_lock(&p->mu);
-    rc = reap_locked(p);
-    if (rc == 0 && !p->lost)
-        *code = p->exitcode;
-    cc__mutex_unlock(&p->mu);
-    if (rc == EAGAIN)
-        return cc__errf(EAGAIN, "process '%s' (pid %d) is still running",
-                        p->name, (int)p->pid);
-    if (rc != 0)
-        return cc__errf(rc, "cc_process_exitcode: waitid for '%s': %s",
-                        p->name, strerror(rc));
-    if (p->lost)
-        return lost_error(p, "cc_process_exitcode");
-    return 0;
+    rc = cc__child_poll(&p->child, code, "cc_process_exitcode");
+    if (rc == 0)
+        return cc__errf(EAGAIN, "%s is still running", p->child.label);
+    return rc > 0 ? 0 : -1;
 }
 
 bool cc_process_is_alive(cc_process *p)
 {
     if (!process_ok(p))
         return false;
-    return try_reap(p) == EAGAIN;
+    return cc__child_try_reap(&p->child) == EAGAIN;
 }
 
 pid_t cc_process_pid(cc_process *p)
 {
     if (!process_ok(p))
         return cc__err(EINVAL, "cc_process_pid: not a process");
-    return p->pid;
+    return p->child.pid;
 }
 
 const char *cc_process_name(cc_process *p)
@@ -400,25 +275,9 @@ const char *cc_process_name(cc_process *p)
 
 int cc_process_signal(cc_process *p, int sig)
 {
-    bool reaped;
-
     if (!process_ok(p))
         return cc__err(EINVAL, "cc_process_signal: not a process");
-    cc__mutex_lock(&p->mu);
-    reaped = p->reaped;
-    cc__mutex_unlock(&p->mu);
-    if (reaped)
-        return cc__errf(ESRCH, "process '%s' (pid %d) has already been "
-                               "joined", p->name, (int)p->pid);
-    /* Through the pidfd: a pid reused since cannot be hit.  Reaped by a
-     * concurrent joiner meanwhile, the kernel says ESRCH. */
-    if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) != 0) {
-        int e = errno;
-
-        return cc__errf(e, "cannot send signal %d to process '%s' (pid %d): "
-                           "%s", sig, p->name, (int)p->pid, strerror(e));
-    }
-    return 0;
+    return cc__child_signal(&p->child, sig, "cc_process_signal");
 }
 
 int cc_process_terminate(cc_process *p)
@@ -433,26 +292,9 @@ int cc_process_kill(cc_process *p)
 
 void cc_process_free(cc_process *p)
 {
-    int rc;
-
     if (!process_ok(p))
         return;
     p->magic = 0;
-    cc__mutex_lock(&p->mu);
-    rc = reap_locked(p);
-    cc__mutex_unlock(&p->mu);
-    if (rc == EAGAIN) {
-        siginfo_t si;
-
-        if (cc__debug())
-            cc__debugf("process '%s' (pid %d) was still running when its "
-                       "handle was freed: killed it", p->name, (int)p->pid);
-        syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-        /* Blocking, but short: SIGKILL cannot be caught or ignored. */
-        while (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED) != 0 &&
-               errno == EINTR)
-            ;
-    }
-    close(p->pidfd);
+    cc__child_release(&p->child, "process handle");
     free(p);
 }

@@ -41,9 +41,9 @@
 
 #include "concur/aio.h"
 #include "internal/deadline.h"
+#include "internal/error.h"
 #include "internal/fiber.h"
 #include "internal/waiter.h"
-#include "internal/error.h"
 #include "subprocess/subproc.h"
 
 #define READ_BUDGET (256u << 10) /* bytes read from one pipe per round:
@@ -189,18 +189,16 @@ static int on_exit_ready(comm *c)
 {
     int rc;
 
-    cc__mutex_lock(&c->p->mu);
-    rc = cc__popen_reap_locked(c->p);
-    cc__mutex_unlock(&c->p->mu);
+    rc = cc__child_try_reap(&c->p->child);
     if (rc == 0) {
         c->reaped = true;
-        epoll_ctl(c->ep, EPOLL_CTL_DEL, c->p->pidfd, NULL);
+        epoll_ctl(c->ep, EPOLL_CTL_DEL, c->p->child.pidfd, NULL);
         return 0;
     }
     if (rc == EAGAIN) /* not reapable yet: look again next round */
         return 0;
     return cc__errf(rc, "%s: waitid for '%s' (pid %d): %s", what, c->p->name,
-                    (int)c->p->pid, strerror(rc));
+                    (int)c->p->child.pid, strerror(rc));
 }
 
 static int watch(comm *c, int fd, uint32_t events, uint32_t tag)
@@ -226,10 +224,10 @@ static int start(comm *c)
         if (c->fd[i] >= 0 &&
             watch(c, c->fd[i], i == 0 ? EPOLLOUT : EPOLLIN, (uint32_t)i) != 0)
             return -1;
-    cc__mutex_lock(&c->p->mu);
-    c->reaped = c->p->reaped;
-    cc__mutex_unlock(&c->p->mu);
-    if (!c->reaped && watch(c, c->p->pidfd, EPOLLIN, EV_PID) != 0)
+    cc__mutex_lock(&c->p->child.mu);
+    c->reaped = c->p->child.reaped;
+    cc__mutex_unlock(&c->p->child.mu);
+    if (!c->reaped && watch(c, c->p->child.pidfd, EPOLLIN, EV_PID) != 0)
         return -1;
     return 0;
 }
@@ -244,9 +242,9 @@ static int deadline_error(const comm *c, double timeout)
 {
     if (timeout == 0)
         return cc__errf(EAGAIN, "%s: '%s' (pid %d) is not done", what,
-                        c->p->name, (int)c->p->pid);
+                        c->p->name, (int)c->p->child.pid);
     return cc__errf(ETIMEDOUT, "%s: '%s' (pid %d) timed out", what,
-                    c->p->name, (int)c->p->pid);
+                    c->p->name, (int)c->p->child.pid);
 }
 
 /* A failed cc_wait_fd: -1 with the error recorded, or 0 when it was only
@@ -257,7 +255,7 @@ static int wait_error(const comm *c)
         return cc__err_wait(ECANCELED, what);
     if (errno != ETIMEDOUT && errno != EAGAIN)
         return cc__errf(errno, "%s: waiting for '%s' (pid %d): %s", what,
-                        c->p->name, (int)c->p->pid, cc_errmsg());
+                        c->p->name, (int)c->p->child.pid, cc_errmsg());
     return 0;
 }
 
@@ -272,19 +270,17 @@ static int wait_exit_only(comm *c, int64_t deadline, double timeout)
     for (;;) {
         int rc;
 
-        cc__mutex_lock(&c->p->mu);
-        rc = cc__popen_reap_locked(c->p);
-        cc__mutex_unlock(&c->p->mu);
+        rc = cc__child_try_reap(&c->p->child);
         if (rc == 0) {
             c->reaped = true;
             return 0;
         }
         if (rc != EAGAIN)
             return cc__errf(rc, "%s: waitid for '%s' (pid %d): %s", what,
-                            c->p->name, (int)c->p->pid, strerror(rc));
+                            c->p->name, (int)c->p->child.pid, strerror(rc));
         if (deadline != CC__NS_FOREVER && cc__now_ns() >= deadline)
             return deadline_error(c, timeout);
-        if (cc_wait_fd(c->p->pidfd, CC_READABLE,
+        if (cc_wait_fd(c->p->child.pidfd, CC_READABLE,
                        cc__seconds_until(deadline)) < 0 &&
             wait_error(c) != 0)
             return -1;
@@ -469,11 +465,10 @@ int cc_popen_communicate(cc_popen *p, const void *input, size_t len,
     if (c.ep >= 0)
         close(c.ep);
     /* The state is still ours (busy): finish without the mutex. */
-    if (rc == 0 && p->lost) { /* final once reaped */
-        rc = cc__errf(ECHILD, "%s: '%s' (pid %d) was reaped by someone else "
-                              "(SIGCHLD ignored, or a waitpid(-1)): its "
-                              "return code is unknown", what, p->name,
-                      (int)p->pid);
+    if (rc == 0 && p->child.lost) { /* final once reaped */
+        rc = cc__errf(ECHILD, "%s: %s was reaped by someone else (SIGCHLD "
+                              "ignored, or a waitpid(-1)): its return code "
+                              "is unknown", what, p->child.label);
         e = ECHILD;
     }
     if (rc == 0) {
@@ -481,7 +476,7 @@ int cc_popen_communicate(cc_popen *p, const void *input, size_t len,
         if (rc != 0)
             e = ENOMEM;
         else if (returncode != NULL)
-            *returncode = p->returncode;
+            *returncode = p->child.code;
     } else if (c.in_pos < c.in_len && keep_input(&c) != 0) {
         e = ENOMEM;
     }

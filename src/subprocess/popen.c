@@ -10,31 +10,22 @@
  * soon as posix_spawn returns, so an end of file reaches the parent when
  * the child closes its end.
  *
- * End: a waiter waits for the pidfd to become readable with cc_wait_fd
- * (poll in a thread, the loop's epoll in a task, which can be cancelled),
- * then reaps with waitid(P_PIDFD, WNOHANG) under the handle's mutex; the
- * first to reap records the return code, every other waiter (thread or
- * task) reads it.  Nothing here reaps a child it did not start, and no
- * SIGCHLD handler is involved.  Signals go through pidfd_send_signal, so
- * a recycled pid is never hit; a group signal is kill(-pgid).
+ * End: the handle's child record (internal/child.h, shared with
+ * cc_process) waits, reaps, signals and frees, by its rules: a waiter
+ * waits for the pidfd with cc_wait_fd (poll in a thread, the loop's epoll
+ * in a task, which can be cancelled), the first reaper records the return
+ * code for every other waiter, a signal to an ended child does nothing.
+ * A group signal is kill(-pgid).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "concur/aio.h"
-#include "internal/deadline.h"
-#include "internal/fiber.h"
-#include "internal/waiter.h"
 #include "internal/error.h"
-#include "internal/process.h"
 #include "subprocess/subproc.h"
 
 /* What popen_new made or took for one stream, to undo or finish. */
@@ -129,7 +120,7 @@ static int take_from(cc_popen *from, stream_setup *ss, cc__stdio_plan *plan)
     if (fd < 0)
         return cc__errf(EINVAL, "cc_popen_new: stdin: CC_FROM '%s' (pid %d), "
                                 "whose stdout is not a pipe (or was closed or "
-                                "handed on)", from->name, (int)from->pid);
+                                "handed on)", from->name, (int)from->child.pid);
     ss->taken = fd;
     fl = fcntl(fd, F_GETFL);
     if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
@@ -228,6 +219,7 @@ cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts)
     const cc_stdio *std[3];
     stream_setup ss[3];
     cc__spawn_req req;
+    char label[CC__POPEN_NAME + 2];
     char **envp = NULL;
     cc_popen *p;
     pid_t pid;
@@ -271,33 +263,14 @@ cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts)
         rc = errno;
         goto err_streams;
     }
-    p->pidfd = pidfd_open(pid, 0);
-    if (p->pidfd < 0) {
-        rc = errno;
-        if (rc == ESRCH) {
-            /* Already ended and reaped by someone else (SIGCHLD ignored:
-             * the kernel reaps at once): nothing left to stop, and its
-             * pid may name another process by now. */
-            cc__errf(ESRCH, "cannot watch '%.100s' (pid %d): it ended and "
-                            "was reaped by someone else (SIGCHLD ignored?) "
-                            "before its pidfd was open", argv[0], (int)pid);
-            goto err_streams;
-        }
-        /* Without a pidfd it cannot be watched: stop it now.  Not reaped
-         * by us, so unless SIGCHLD is ignored the pid is still this
-         * child. */
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        cc__errf(rc, "cannot run '%.100s': pidfd_open: %s", argv[0],
-                 strerror(rc));
+    snprintf(p->name, sizeof(p->name), "%s", argv[0]);
+    snprintf(label, sizeof(label), "'%s'", p->name);
+    rc = cc__child_adopt(&p->child, pid, opts->new_session, label,
+                         "cc_popen_new");
+    if (rc != 0)
         goto err_streams;
-    }
     finish_streams(ss, opts, true);
     free(envp);
-    p->pid = pid;
-    p->new_session = opts->new_session;
-    snprintf(p->name, sizeof(p->name), "%s", argv[0]);
     cc__mutex_init(&p->mu);
     for (int i = 0; i < 3; i++)
         p->fd[i] = ss[i].parent_end;
@@ -324,7 +297,7 @@ pid_t cc_popen_pid(const cc_popen *p)
 {
     if (!cc__popen_ok(p))
         return cc__err(EINVAL, "cc_popen_pid: not a cc_popen");
-    return p->pid;
+    return p->child.pid;
 }
 
 int cc_popen_fd(const cc_popen *p, int which)
@@ -381,122 +354,27 @@ int cc_popen_close_fd(cc_popen *p, int which)
 
 /* ------------------------------------------------------------- the end */
 
-int cc__popen_reap_locked(cc_popen *p)
-{
-    int rc;
-
-    CC__ASSERT(cc__mutex_owned(&p->mu));
-    if (p->reaped)
-        return 0;
-    rc = cc__pidfd_reap(p->pidfd, &p->returncode);
-    if (rc == ECHILD) { /* SIGCHLD ignored, or a waitpid(-1) elsewhere */
-        p->reaped = true;
-        p->lost = true;
-        return 0;
-    }
-    if (rc == 0)
-        p->reaped = true;
-    return rc;
-}
-
-static int lost_error(const cc_popen *p, const char *what)
-{
-    return cc__errf(ECHILD, "%s: '%s' (pid %d) was reaped by someone else "
-                            "(SIGCHLD ignored, or a waitpid(-1)): its return "
-                            "code is unknown", what, p->name, (int)p->pid);
-}
-
 int cc_popen_poll(cc_popen *p, int *returncode)
 {
-    int rc;
-
     if (!cc__popen_ok(p))
         return cc__err(EINVAL, "cc_popen_poll: not a cc_popen");
-    cc__mutex_lock(&p->mu);
-    rc = cc__popen_reap_locked(p);
-    if (rc == 0 && !p->lost && returncode != NULL)
-        *returncode = p->returncode;
-    cc__mutex_unlock(&p->mu);
-    if (rc == EAGAIN)
-        return 0;
-    if (rc != 0)
-        return cc__errf(rc, "cc_popen_poll: waitid for '%s' (pid %d): %s",
-                        p->name, (int)p->pid, strerror(rc));
-    if (p->lost) /* final once reaped: no lock needed */
-        return lost_error(p, "cc_popen_poll");
-    return 1;
+    return cc__child_poll(&p->child, returncode, "cc_popen_poll");
 }
 
 int cc_popen_wait(cc_popen *p, double timeout, int *returncode)
 {
-    int64_t deadline;
-
     if (!cc__popen_ok(p))
         return cc__err(EINVAL, "cc_popen_wait: not a cc_popen");
-    if (cc__deadline_for(timeout, "cc_popen_wait", &deadline) != 0)
-        return -1;
-    if (timeout != 0 && cc__checkpoint("cc_popen_wait") != 0)
-        return -1;
-    for (;;) {
-        int rc = cc_popen_poll(p, returncode);
-        double left;
-
-        if (rc == 1)
-            return 0;
-        if (rc < 0)
-            return -1;
-        if (timeout == 0)
-            return cc__errf(EAGAIN, "'%s' (pid %d) is still running",
-                            p->name, (int)p->pid);
-        left = cc__seconds_until(deadline);
-        if (left == 0)
-            return cc__errf(ETIMEDOUT, "cc_popen_wait: '%s' (pid %d) still "
-                                       "running at the deadline",
-                            p->name, (int)p->pid);
-        if (cc_wait_fd(p->pidfd, CC_READABLE, left) < 0) {
-            if (errno == ECANCELED)
-                return cc__err_wait(ECANCELED, "cc_popen_wait");
-            if (errno != ETIMEDOUT && errno != EAGAIN)
-                return cc__errf(errno, "cc_popen_wait: waiting for '%s' "
-                                       "(pid %d): %s", p->name, (int)p->pid,
-                                cc_errmsg());
-            /* timed out: the next round reaps or reports the deadline */
-        }
-    }
+    return cc__child_wait(&p->child, timeout, returncode, "cc_popen_wait");
 }
 
 /* ------------------------------------------------------------- signals */
 
-static int check_signal(int sig, const char *what)
-{
-    if (sig < 0 || sig >= NSIG)
-        return cc__errf(EINVAL, "%s: %d is not a signal number", what, sig);
-    return 0;
-}
-
 int cc_popen_send_signal(cc_popen *p, int sig)
 {
-    int rc;
-
     if (!cc__popen_ok(p))
         return cc__err(EINVAL, "cc_popen_send_signal: not a cc_popen");
-    if (check_signal(sig, "cc_popen_send_signal") != 0)
-        return -1;
-    /* Python's rule: a child that has ended is left alone.  Reap it first
-     * if it can be, so an ended child is never "signalled" as a zombie. */
-    cc__mutex_lock(&p->mu);
-    rc = cc__popen_reap_locked(p);
-    cc__mutex_unlock(&p->mu);
-    if (rc == 0)
-        return 0;
-    /* Reaped by a concurrent waiter meanwhile: the kernel says ESRCH. */
-    if (pidfd_send_signal(p->pidfd, sig, NULL, 0) != 0 && errno != ESRCH) {
-        int e = errno;
-
-        return cc__errf(e, "cannot send signal %d to '%s' (pid %d): %s", sig,
-                        p->name, (int)p->pid, strerror(e));
-    }
-    return 0;
+    return cc__child_signal(&p->child, sig, "cc_popen_send_signal");
 }
 
 int cc_popen_terminate(cc_popen *p)
@@ -513,20 +391,20 @@ int cc_popen_signal_group(cc_popen *p, int sig)
 {
     if (!cc__popen_ok(p))
         return cc__err(EINVAL, "cc_popen_signal_group: not a cc_popen");
-    if (check_signal(sig, "cc_popen_signal_group") != 0)
-        return -1;
-    if (!p->new_session)
-        return cc__errf(EINVAL, "cc_popen_signal_group: '%s' (pid %d) was "
-                                "not started with new_session", p->name,
-                        (int)p->pid);
+    if (sig < 0 || sig >= NSIG)
+        return cc__errf(EINVAL, "cc_popen_signal_group: %d is not a signal "
+                                "number", sig);
+    if (!p->child.group)
+        return cc__errf(EINVAL, "cc_popen_signal_group: %s was not started "
+                                "with new_session", p->child.label);
     /* The child leads the group, so its pgid is its pid.  That number
      * cannot be reused while the child is unreaped or any member of the
      * group lives; once all are gone the call finds nobody (ESRCH). */
-    if (kill(-p->pid, sig) != 0 && errno != ESRCH) {
+    if (kill(-p->child.pid, sig) != 0 && errno != ESRCH) {
         int e = errno;
 
         return cc__errf(e, "cannot send signal %d to the group of '%s' "
-                           "(pgid %d): %s", sig, p->name, (int)p->pid,
+                           "(pgid %d): %s", sig, p->name, (int)p->child.pid,
                         strerror(e));
     }
     return 0;
@@ -534,74 +412,15 @@ int cc_popen_signal_group(cc_popen *p, int sig)
 
 /* ---------------------------------------------------------------- free */
 
-int cc__popen_kill_reap(cc_popen *p, bool whole_group)
-{
-    int rc;
-
-    cc__mutex_lock(&p->mu);
-    rc = cc__popen_reap_locked(p);
-    /* The group's id is the child's pid: while the child is unreaped, or
-     * any member of its group lives, that number is not reused. */
-    if (p->new_session && (rc == EAGAIN || whole_group))
-        (void)kill(-p->pid, SIGKILL);
-    if (rc == EAGAIN)
-        (void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
-    cc__mutex_unlock(&p->mu);
-    if (rc != EAGAIN)
-        return 0;
-    /* SIGKILL cannot be caught: the wait is short, and it must not be cut
-     * short by an expired deadline scope or the caller's cancellation.  A
-     * task waits in a shield (its own scope, no cancellation); a thread
-     * polls the pidfd without any deadline. */
-    if (cc_current_task() != NULL && cc_shield_push(CC_FOREVER) == 0) {
-        rc = cc_popen_wait(p, CC_FOREVER, NULL);
-        cc_shield_pop();
-        return rc;
-    }
-    for (;;) {
-        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
-
-        cc__mutex_lock(&p->mu);
-        rc = cc__popen_reap_locked(p);
-        cc__mutex_unlock(&p->mu);
-        if (rc != EAGAIN)
-            break;
-        (void)poll(&pfd, 1, -1);
-    }
-    if (rc != 0)
-        return cc__errf(rc, "waitid for '%s' (pid %d): %s", p->name,
-                        (int)p->pid, strerror(rc));
-    return 0;
-}
-
 void cc_popen_free(cc_popen *p)
 {
-    int rc;
-
     if (!cc__popen_ok(p))
         return;
-    cc__mutex_lock(&p->mu);
-    rc = cc__popen_reap_locked(p);
-    cc__mutex_unlock(&p->mu);
-    if (rc == EAGAIN) {
-        siginfo_t si;
-
-        if (cc__debug())
-            cc__debugf("'%s' (pid %d) was still running when its cc_popen "
-                       "was freed: killed it", p->name, (int)p->pid);
-        if (p->new_session)
-            (void)kill(-p->pid, SIGKILL);
-        (void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
-        /* Blocking, but short: SIGKILL cannot be caught or ignored. */
-        while (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED) != 0 &&
-               errno == EINTR)
-            ;
-    }
     p->magic = 0;
+    cc__child_release(&p->child, "cc_popen");
     for (int i = 0; i < 3; i++)
         if (p->fd[i] >= 0)
             close(p->fd[i]);
-    close(p->pidfd);
     cc__popen_comm_free(p);
     free(p);
 }

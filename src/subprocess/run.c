@@ -85,9 +85,9 @@ static int give_up(cc_popen *p, const char *const argv[], const cc_run_opts *o,
     char cmd[160];
     int rc;
 
-    rc = cc__popen_kill_reap(p, true);
-    if (rc == 0 && !p->lost)
-        result->returncode = p->returncode;
+    rc = cc__child_kill_reap(&p->child, true);
+    if (rc == 0 && !p->child.lost)
+        result->returncode = p->child.code;
     (void)cc__popen_take_partial(p, &result->out, &result->err);
     format_command(argv, cmd, sizeof(cmd));
     if (code == ECANCELED)
@@ -142,7 +142,7 @@ int cc_subprocess_run(const char *const argv[], const cc_run_opts *opts,
             if (e == ECHILD)
                 e = ESRCH;
             snprintf(msg, sizeof(msg), "cc_subprocess_run: %s", cc_errmsg());
-            (void)cc__popen_kill_reap(p, true);
+            (void)cc__child_kill_reap(&p->child, true);
             cc__errf(e, "%s", msg);
         }
         cc_popen_free(p);

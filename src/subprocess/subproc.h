@@ -4,7 +4,8 @@
  *
  * env.c builds a child's environment, spawn.c turns a stdio plan into
  * posix_spawn actions and runs the program (PATH search included),
- * popen.c owns the handle (start, reap, wait, signals, free),
+ * popen.c owns the handle (start, wait, signals, free -- the child's end
+ * is the shared child record's, src/process/child.c),
  * communicate.c moves bytes through its pipes, run.c is subprocess.run.
  */
 #ifndef CC_SUBPROCESS_SUBPROC_H
@@ -16,6 +17,7 @@
 #include <sys/types.h>
 
 #include "concur/subprocess.h"
+#include "internal/child.h"
 #include "internal/mutex.h"
 
 #define CC__POPEN_MAGIC 0x504f504eu   /* "POPN" */
@@ -40,24 +42,20 @@ typedef struct cc__outbuf {
 } cc__outbuf;
 
 /*
- * A handle.  pid, pidfd, new_session and name are fixed at start.  mu
- * guards reaped/lost/returncode, the fds and `busy`.  While `busy` is set
- * one communicate owns the communicate state (everything from `started`
- * down) and is the only one that closes fds; outside a communicate that
- * state is touched only under mu.  mu is a short futex lock: never held
- * across a wait, only across a non-blocking waitid or a close.  Freed by
+ * A handle.  The child record (internal/child.h, shared with cc_process:
+ * pid, pidfd, the return code under child.mu) and name are fixed at start.
+ * mu guards the fds and `busy`.  While `busy` is set one communicate owns
+ * the communicate state (everything from `started` down) and is the only
+ * one that closes fds; outside a communicate that state is touched only
+ * under mu.  mu is a short futex lock: never held across a wait, only
+ * across a close; it is never held together with child.mu.  Freed by
  * cc_popen_free only, whose caller must be the last user.
  */
 struct cc_popen {
     uint32_t magic;          /* CC__POPEN_MAGIC while alive */
-    pid_t pid;
-    int pidfd;               /* O_CLOEXEC by nature; watches the child */
-    bool new_session;        /* the child leads its own process group */
+    cc__child child;         /* group set for new_session */
     char name[CC__POPEN_NAME]; /* argv[0], cut, for messages */
     cc__mutex mu;
-    bool reaped;             /* waited for: returncode is final */
-    bool lost;               /* reaped by someone else: no status */
-    int returncode;          /* exit status, or -signal */
     int fd[3];               /* the parent's pipe ends (non-blocking,
                                 close-on-exec), -1 when none */
     bool busy;               /* a communicate runs */
@@ -123,17 +121,6 @@ typedef struct cc__spawn_req {
 int cc__spawn(const cc__spawn_req *req, pid_t *pid);
 
 /* ---------------------------------------------------------- popen.c */
-
-/* Reap the child if it has ended; mu held.  0 (reaped, now or before),
- * EAGAIN (running) or an errno of waitid.  Never blocks. */
-int cc__popen_reap_locked(cc_popen *p);
-
-/* SIGKILL the child (and its group with new_session) if it still runs,
- * then wait for it, whatever deadline scope or cancellation the caller
- * has.  whole_group: kill the group of a new_session child even when the
- * child itself has ended (a run that gives up).  0, or -1 with the error
- * of the wait recorded. */
-int cc__popen_kill_reap(cc_popen *p, bool whole_group);
 
 /* Close the parent's end of stream i; mu held. */
 void cc__popen_close_locked(cc_popen *p, int i);

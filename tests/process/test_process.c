@@ -194,9 +194,14 @@ static void test_is_alive_kill_terminate_signal(void **state)
     assert_false(cc_process_is_alive(p));
     assert_ok(cc_process_exitcode(p, &code));
     assert_int_equal(code, -SIGKILL);
-    /* Joined: no signal can reach it (nor a process that reused its pid). */
-    assert_fails_with(cc_process_kill(p), ESRCH);
-    assert_non_null(strstr(cc_errmsg(), "sleeper"));
+    /* Joined: a signal does nothing and succeeds (Python's rule, the same
+     * as cc_popen's); it cannot reach a process that reused the pid, and
+     * the exit code stays what ended the child. */
+    assert_ok(cc_process_kill(p));
+    assert_ok(cc_process_terminate(p));
+    assert_ok(cc_process_signal(p, SIGUSR1));
+    assert_ok(cc_process_exitcode(p, &code));
+    assert_int_equal(code, -SIGKILL);
     cc_process_free(p);
 
     p = cc_process_start(sleep_long, NULL, NULL);
@@ -211,7 +216,7 @@ static void test_is_alive_kill_terminate_signal(void **state)
     assert_ok(cc_process_join(p, 30));
     assert_ok(cc_process_exitcode(p, &code));
     assert_int_equal(code, -SIGUSR1);
-    assert_fails_with(cc_process_signal(p, SIGUSR1), ESRCH);
+    assert_ok(cc_process_signal(p, SIGUSR1));
     cc_process_free(p);
 
     /* is_alive reaps a child that ended by itself: exitcode without join. */
@@ -224,11 +229,42 @@ static void test_is_alive_kill_terminate_signal(void **state)
     assert_int_equal(code, 3);
     cc_process_free(p);
 
-    /* A bad signal number is the kernel's EINVAL. */
+    /* A bad signal number is EINVAL, checked before anything is sent;
+     * 0 only checks that the child is there. */
     p = cc_process_start(sleep_long, NULL, NULL);
     assert_fails_with(cc_process_signal(p, 12345), EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "not a signal number"));
+    assert_fails_with(cc_process_signal(p, -1), EINVAL);
+    assert_fails_with(cc_process_signal(p, NSIG), EINVAL);
+    assert_ok(cc_process_signal(p, 0));
+    assert_true(cc_process_is_alive(p));
     assert_ok(cc_process_kill(p));
     assert_ok(cc_process_join(p, 30));
+    cc_process_free(p);
+    assert_no_children();
+}
+
+/* A child that has exited but is not reaped yet (a zombie) is not
+ * signalled: the call reaps it first, succeeds, and the exit code stays
+ * its exit status -- the rule cc_popen follows too. */
+static void test_signal_after_exit_keeps_code(void **state)
+{
+    (void)state;
+    int code;
+    cc_process *p = cc_process_start(exit_with, (void *)(intptr_t)3, "brief");
+    siginfo_t si;
+
+    assert_non_null(p);
+    /* until it is a zombie, without reaping it */
+    memset(&si, 0, sizeof(si));
+    assert_int_equal(waitid(P_PID, (id_t)cc_process_pid(p), &si,
+                            WEXITED | WNOWAIT), 0);
+    assert_ok(cc_process_terminate(p));
+    assert_ok(cc_process_kill(p));
+    assert_false(cc_process_is_alive(p));
+    assert_ok(cc_process_exitcode(p, &code));
+    assert_int_equal(code, 3);
+    assert_ok(cc_process_join(p, 5));
     cc_process_free(p);
     assert_no_children();
 }
@@ -737,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_is_alive_kill_terminate_signal),
+        cmocka_unit_test(test_signal_after_exit_keeps_code),
         cmocka_unit_test(test_reaped_by_someone_else),
         cmocka_unit_test(test_failing_child_reports_on_stderr),
         cmocka_unit_test(test_exit_skips_atexit_and_writes_stdout_once),

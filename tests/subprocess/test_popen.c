@@ -233,7 +233,13 @@ static void test_signal_return_codes(void **state)
     assert_int_equal(wait_code(p), -SIGKILL);
     cc_popen_free(p);
 
+    /* a bad signal number is EINVAL, checked before anything is sent
+     * (the same rule as cc_process_signal) */
     p = start(ARGV(HELPER, "sleep", "30"), NULL);
+    assert_fails_with(cc_popen_send_signal(p, -1), EINVAL);
+    assert_fails_with(cc_popen_send_signal(p, NSIG), EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "not a signal number"));
+    assert_fails_with(cc_popen_signal_group(p, NSIG), EINVAL);
     assert_ok(cc_popen_send_signal(p, 0)); /* just checks */
     assert_ok(cc_popen_send_signal(p, SIGUSR1));
     assert_int_equal(wait_code(p), -SIGUSR1);
