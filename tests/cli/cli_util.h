@@ -1,11 +1,11 @@
 /*
- * tool_util.h - running the built `concur` binary from a test: its exit
+ * cli_util.h - running the built `concur` binary from a test: its exit
  * status, what it printed (stdout and stderr together), how long it took;
  * and a local service (tools/service) started in the test with the knobs
  * a case needs.
  */
-#ifndef CONCUR_TESTS_TOOL_UTIL_H
-#define CONCUR_TESTS_TOOL_UTIL_H
+#ifndef CONCUR_TESTS_CLI_UTIL_H
+#define CONCUR_TESTS_CLI_UTIL_H
 
 #include "test_util.h"
 #include "../../tools/service/service.h"

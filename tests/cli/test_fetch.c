@@ -6,7 +6,7 @@
  * URLs come from a file or standard input. */
 #include <stdlib.h>
 
-#include "tool_util.h"
+#include "cli_util.h"
 
 /* "base/pokedex/1\n...base/pokedex/n\n" with comments and blank lines
  * mixed in; the caller frees it. */

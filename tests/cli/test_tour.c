@@ -1,7 +1,7 @@
 /* test_tour - `concur tour` run as a program: a quick tour of two
  * scenarios prints its table with every model's row right; bad options and
  * unknown scenarios exit 2; --help describes it. */
-#include "tool_util.h"
+#include "cli_util.h"
 
 static void test_quick_tour_rows(void **state)
 {
