@@ -11,14 +11,15 @@ set -eu
 # libssl3 brings the legacy provider with Whirlpool), libcurl (the http
 # layer's transfers, TLS through OpenSSL), Node's http-parser (request
 # parsing in the local service `concur serve`), cJSON (the JSON the
-# exchange-rate examples read and the service writes).
-pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl"
+# exchange-rate examples read and the service writes), python3 (the
+# layering check, scripts/check_layers.py, that `make test` runs).
+pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl python3"
 pkgs="$pkgs libcurl4-openssl-dev libhttp-parser-dev libcjson-dev"
 if [ "${1:-build}" = "bench" ]; then
     # bench: the peers our benchmarks run beside ours (Go, Python's
     # queue/threading/asyncio and uvloop, Node, GLib, libuv for W5's C
     # echo servers), and GNU time.
-    pkgs="$pkgs golang-go python3 python3-uvloop nodejs libglib2.0-dev libuv1-dev time"
+    pkgs="$pkgs golang-go python3-uvloop nodejs libglib2.0-dev libuv1-dev time"
     # W6: aiohttp and requests (HTTP clients), wrk (the server load generator).
     pkgs="$pkgs python3-aiohttp python3-requests wrk"
 fi
