@@ -2,7 +2,9 @@
 # Debian packages are there (installing them when run as root).
 #
 #   make              build the library, tests, examples and benchmarks
-#   make test         build and run every test (ctest; unit, stress, examples)
+#                     (with the internal assertions on: a development build)
+#   make test         build and run every test (ctest; unit, stress, examples,
+#                     the repository checks such as the layering)
 #   make test-asan    the same under AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan    the same under ThreadSanitizer (build-tsan/)
 #   make test-ucontext the coroutine tests with the portable ucontext switch
@@ -10,16 +12,18 @@
 #   make demo         the main job: `concur tour`, every seed scenario in
 #                     every model, one table of times and speedups
 #   make examples-demo run every example program with its timings
-#   make bench        run the benchmarks beside their peers
-#   make install PREFIX=/usr/local
+#   make bench        run the benchmarks beside their peers (a build without
+#                     assertions, build-release/) and write docs/benchmarks.md
+#   make install PREFIX=/usr/local   (from build-release/: no assertions)
 #   make clean
 
 BUILD   ?= build
+RELEASE ?= build-release
 PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps test test-asan test-tsan test-ucontext test-aarch64 demo examples-demo bench install clean
+.PHONY: all deps release test test-asan test-tsan test-ucontext test-aarch64 demo examples-demo bench install clean
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -27,6 +31,13 @@ all: deps
 
 deps:
 	@scripts/install-deps.sh build
+
+# What users get: the same optimisation as the development build, without
+# the internal assertions (CONCUR_ASSERTS, src/internal/assert.h), no tests.
+release: deps
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DCONCUR_ASSERTS=OFF -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF >/dev/null
+	@cmake --build $(RELEASE) -j$(JOBS)
 
 test: all
 	cd $(BUILD) && $(CTEST)
@@ -60,12 +71,12 @@ demo: all
 examples-demo: all
 	@scripts/demo.sh --examples $(BUILD)
 
-bench: all
+bench: release
 	@scripts/install-deps.sh bench
-	@bench/run.sh $(BUILD)
+	@bench/run.sh $(RELEASE)
 
-install: all
-	cmake --install $(BUILD) --prefix $(PREFIX)
+install: release
+	cmake --install $(RELEASE) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-clang build-ucontext
+	rm -rf $(BUILD) $(RELEASE) build-asan build-tsan build-clang build-ucontext
