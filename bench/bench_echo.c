@@ -1,10 +1,11 @@
 /*
- * bench_echo - W5 of ../shared/bench-peers: a TCP echo server under 100
+ * bench_echo - W5, the TCP echo workload: a TCP echo server under 100
  * connections x 2,000 round trips of 64 bytes, driven by the peers' own
  * load client (bench/peers/w5_echo/client.c, built beside this program as
- * w5_echo_client).  The server runs as a separate process, so its CPU time
- * (utime + stime over the client's run, from /proc/<pid>/stat, all
- * threads) and its peak RSS (VmHWM) are its own, as in the peers' harness.
+ * w5_echo_client; the peers' servers are in bench/peers/w5_echo/).  The
+ * server runs as a separate process, so its CPU time (utime + stime over
+ * the client's run, from /proc/<pid>/stat, all threads) and its peak RSS
+ * (VmHWM) are its own, as in the peers' harness.
  *
  *   bench_echo tasks|threads [options]    measure concur's echo server:
  *                 tasks   cc_serve inside cc_run, a task per connection on

@@ -1,8 +1,9 @@
 /*
- * bench_http.c - W6 of ../shared/bench-peers, the HTTP client: N GETs of
- * /rates?base=XXX (XXX = ten currencies in turn), at most C in flight,
- * against a local server that answers each after 20 ms (the peers' Go
- * net/http server, run here in a process of its own).
+ * bench_http.c - W6, the HTTP client workload: N GETs of /rates?base=XXX
+ * (XXX = ten currencies in turn), at most C in flight, against a local
+ * server that answers each after 20 ms (the peers' Go net/http server,
+ * bench/peers/w6_http/go_server, run here in a process of its own).  The
+ * peers' clients are in bench/peers/w6_http/.
  *
  *   bench_http tasks   [-n N] [-c C] -- SERVER [ARGS...]
  *                 one loop, C tasks pulling URLs from a shared counter,

@@ -1,5 +1,6 @@
 /*
- * bench_procpool - the process pool beside ../shared/bench-peers W4:
+ * bench_procpool - W4, the process pool workload (its Python peer is
+ * bench/peers/py_procpool.py):
  *
  *   W4b  20,000 tiny tasks (return the argument) on 2 worker processes:
  *        cc_submit + collect every result, cc_map with chunksize 1, and

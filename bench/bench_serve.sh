@@ -1,8 +1,8 @@
 #!/bin/bash
 # W6 server: an HTTP server in a process of its own under wrk (1,000
 # keep-alive connections for 3 s, GET /rates?base=USD, through the peers'
-# bench/peers/w6_http/wrk_check.sh), measured as ../shared/bench-peers
-# measures its servers: requests/s from wrk, the server's CPU time during
+# bench/peers/w6_http/wrk_check.sh), measured as bench_echo measures the
+# W5 servers: requests/s from wrk, the server's CPU time during
 # the run (utime + stime from /proc/PID/stat, all threads) per request, and
 # its peak RSS (VmHWM).  Prints "RESULT <metric> <value> <unit>".
 # Usage: bench/bench_serve.sh PORT server-command [args...]

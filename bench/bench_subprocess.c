@@ -1,5 +1,6 @@
 /*
- * bench_subprocess - W7 of ../shared/bench-peers: how fast children start.
+ * bench_subprocess - W7, the subprocess workload: how fast children start.
+ * Its peers (Python subprocess, Go os/exec) are in bench/peers/.
  *
  *   spawn [N=1000] [reps=5]    /bin/true started and waited for N times in
  *                              a row, by cc_subprocess_run and by raw

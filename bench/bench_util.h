@@ -1,7 +1,8 @@
 /*
  * bench_util.h - timing and reporting for the benchmark programs.  Output
- * follows ../shared/bench-peers: "RESULT <metric> <value> <unit>" (first is
- * the primary metric) and "INFO <key> <value>" lines.
+ * is the protocol every program of bench/ and of its peers (bench/peers/)
+ * follows: "RESULT <metric> <value> <unit>" lines (the first is the primary
+ * metric) and "INFO <key> <value>" lines; bench/run.sh collects them.
  */
 #ifndef CONCUR_BENCH_UTIL_H
 #define CONCUR_BENCH_UTIL_H

@@ -1,5 +1,5 @@
-# The streams benchmark (included by bench/CMakeLists.txt): bench_echo, W5 of
-# ../shared/bench-peers -- concur's TCP echo server, as tasks and as
+# The streams benchmark (included by bench/CMakeLists.txt): bench_echo, W5,
+# the TCP echo workload -- concur's TCP echo server, as tasks and as
 # threads, under the peers' own load client (w5_echo_client, a copy of
 # their client.c in peers/w5_echo/), the server in a process of its own.
 # bench/run.sh measures the peers' servers with the same harness.

@@ -4,6 +4,9 @@
 # machine is noisy, so compare figures of the same run.  Each program prints
 # "RESULT <metric> <value> <unit>"; this script prints them side by side.
 # Peers whose toolchain is missing are skipped with a note.
+# The whole output is also saved in <build-dir>/bench-results.txt, and
+# bench/report.py turns it into docs/benchmarks.md (not for an ONLY= run,
+# whose page would lack the other workloads).
 # Usage: bench/run.sh <build-dir>      (ONLY=REGEX: only workloads matching it,
 #                                       e.g. ONLY='w5|w6')
 set -u
@@ -14,7 +17,11 @@ peers=$build/bench-peers
 mkdir -p "$peers"
 PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
+results=$build/bench-results.txt
 
+# Everything from here to the closing brace below goes to the terminal and
+# to $results.
+{
 # Build the Go peers (no network: GOPATH mode, cache in the build tree).
 if command -v go >/dev/null 2>&1; then
     export GOCACHE="$peers/gocache" GOPATH="$peers/gopath" GO111MODULE=off GOFLAGS=
@@ -27,7 +34,7 @@ if pkg-config --exists glib-2.0 2>/dev/null; then
     cc -O2 -o "$peers/glib_pool" "$here/peers/glib_pool.c" \
         $(pkg-config --cflags --libs glib-2.0) || echo "note: glib_pool did not build"
 fi
-# The W5 echo servers in C on libuv (built as ../shared/bench-peers builds them).
+# The W5 (TCP echo) peers' servers in C on libuv, bench/peers/w5_echo/.
 if pkg-config --exists libuv 2>/dev/null; then
     for p in libuv libuv_reuse; do
         cc -O2 -Wall -o "$peers/w5_$p" "$here/peers/w5_echo/$p.c" \
@@ -48,8 +55,14 @@ row() {
         return
     fi
     out=$("$@" 2>&1) || { printf '%-10s %-34s FAILED\n%s\n' "$w" "$impl" "$out"; return; }
-    printf '%s\n' "$out" | awk -v w="$w" -v impl="$impl" '
-        $1 == "RESULT" { printf "%-10s %-34s %-40s %14.6g %s\n", w, impl, $2, $3, $4 }'
+    rows=$(printf '%s\n' "$out" | awk -v w="$w" -v impl="$impl" '
+        $1 == "RESULT" { printf "%-10s %-34s %-40s %14.6g %s\n", w, impl, $2, $3, $4 }')
+    # A program that succeeds without a RESULT line is broken too: show it.
+    if [ -z "$rows" ]; then
+        printf '%-10s %-34s FAILED (no RESULT line)\n%s\n' "$w" "$impl" "$out"
+    else
+        printf '%s\n' "$rows"
+    fi
 }
 
 # echo_peer <implementation> <server command...>: W5 for a peer's echo
@@ -68,6 +81,9 @@ echo_peer() {
 }
 
 echo "concur benchmarks beside their peers ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs)"
+model=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+load=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null)
+echo "machine: $(uname -r), ${model:-$(uname -m)}, load ${load:-unknown}"
 printf '%-10s %-34s %-40s %14s %s\n' workload implementation metric value unit
 
 row lock      "concur cc_lock / pthread_mutex"  "$bin/bench_lock"
@@ -190,10 +206,16 @@ py_module requests "python requests, 100 threads" &&
 row w6_server "concur serve, no latency"        "$here/bench_serve.sh" 18086 "$build/bin/concur" serve --port 18086
 row w6_server "concur serve --latency 0.02"     "$here/bench_serve.sh" 18086 "$build/bin/concur" serve --port 18086 --latency 0.02
 row w6_server "go net/http (sleeps 20 ms)"      "$here/bench_serve.sh" 18086 "$peers/w6_go_server" 18086
+} 2>&1 | tee "$results"
 
-ref=$here/../../shared/bench-peers/results.tsv
-if [ -f "$ref" ]; then
-    echo
-    echo "reference rows of ../shared/bench-peers (another run, for orientation only):"
-    grep -E '^(W1_spawn|W2_pingpong|W3_pool|W4|W5_tcp_echo|W6|W7|W8c_lock_counter)' "$ref" | cut -f1-5 | sed 's/\t/  /g'
+# The Markdown page of this run.
+page=$here/../docs/benchmarks.md
+if [ -n "${ONLY:-}" ]; then
+    echo "note: ONLY is set, so docs/benchmarks.md is left as it is" \
+        "(bench/report.py $results OUT.md makes a page of this run)"
+elif command -v "$PY" >/dev/null 2>&1; then
+    "$PY" "$here/report.py" "$results" "$page" && echo "wrote docs/benchmarks.md"
+else
+    echo "note: no python3, so docs/benchmarks.md is not regenerated" \
+        "(the raw results are in $results)"
 fi

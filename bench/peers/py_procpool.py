@@ -1,4 +1,4 @@
-"""Peer of bench_procpool (W4 of ../shared/bench-peers/w4_procpool): N tiny
+"""Peer of bench_procpool (W4, the process pool workload): N tiny
 tasks (return the argument) through 2 worker processes, timed from pool
 creation to shutdown as a `with` block does (default 'fork' start method on
 Linux): ProcessPoolExecutor submit + result, ProcessPoolExecutor.map

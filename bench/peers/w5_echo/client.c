@@ -1,6 +1,6 @@
-/* Copied unchanged below this comment from ../shared/bench-peers/w5_tcp_echo/client.c
- * (the W5 load client every peer in results.tsv was measured with), so that
- * bench_echo drives concur's server and the peers with the very same client. */
+/* The W5 (TCP echo) load client the peers' echo servers are measured with,
+ * unchanged below this comment, so that bench_echo drives concur's server
+ * and the peers (bench/peers/w5_echo/) with the very same client. */
 /* W5 load client (one binary for every echo server).
  * usage: client PORT [CONNS=100] [ROUNDS=2000] [SIZE=64] [TIMEOUT_S=60]
  * Opens CONNS TCP connections to 127.0.0.1:PORT (TCP_NODELAY), then on each

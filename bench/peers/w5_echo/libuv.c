@@ -1,5 +1,4 @@
-/* Copied unchanged below this comment from ../shared/bench-peers/w5_tcp_echo/libuv.c
- * (W5 reference peer). */
+/* A W5 (TCP echo) reference peer, unchanged below this comment. */
 /* W5 tcp-echo server, C libuv (the uvbook echo-server shape: malloc'd read
  * buffer handed to uv_write, freed in the write callback).  usage: libuv PORT */
 #include <stdio.h>

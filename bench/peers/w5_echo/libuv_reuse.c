@@ -1,5 +1,4 @@
-/* Copied unchanged below this comment from ../shared/bench-peers/w5_tcp_echo/libuv_reuse.c
- * (W5 reference peer). */
+/* A W5 (TCP echo) reference peer, unchanged below this comment. */
 /* W5 tcp-echo server, C libuv, tuned variant: one 64 KiB read buffer per
  * connection (no malloc per read) and uv_try_write() first; only a partial
  * write falls back to uv_write() with a malloc'd copy of the remainder.

@@ -1,5 +1,4 @@
-// Copied unchanged below this comment from ../shared/bench-peers/w5_tcp_echo/node.js
-// (W5 reference peer).
+// A W5 (TCP echo) reference peer, unchanged below this comment.
 // W5 tcp-echo server, Node.js net: socket.pipe(socket).  usage: node node.js PORT
 'use strict';
 const net = require('net');

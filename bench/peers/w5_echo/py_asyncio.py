@@ -1,5 +1,4 @@
-# Copied unchanged below this comment from ../shared/bench-peers/w5_tcp_echo/py_asyncio.py
-# (W5 reference peer).
+# A W5 (TCP echo) reference peer, unchanged below this comment.
 """W5 tcp-echo server, Python asyncio streams.  usage: py_asyncio.py PORT"""
 import asyncio
 import socket

@@ -1,5 +1,5 @@
-# Copied unchanged below this comment from ../shared/bench-peers/w5_tcp_echo/py_uvloop.py
-# (W5 reference peer; it imports py_asyncio.py from this folder).
+# A W5 (TCP echo) reference peer, unchanged below this comment (it imports
+# py_asyncio.py from this folder).
 """W5 tcp-echo server, asyncio streams on uvloop (same code as py_asyncio.py)."""
 import os
 import sys

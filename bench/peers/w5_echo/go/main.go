@@ -1,5 +1,4 @@
-// Copied unchanged below this comment from
-// ../shared/bench-peers/w5_tcp_echo/go/main.go (W5 reference peer).
+// A W5 (TCP echo) reference peer, unchanged below this comment.
 // W5 tcp-echo server, Go net: one goroutine per connection, io.Copy(c, c).
 // (Go sets TCP_NODELAY on TCP connections by default.)
 package main
