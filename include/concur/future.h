@@ -2,17 +2,17 @@
  * concur/future.h - futures, executors and the thread pool: Python's
  * concurrent.futures, for C.
  *
- * A future is the outcome of a task that runs elsewhere (a pool worker, a
- * process, later a coroutine).  It moves through PENDING -> RUNNING ->
- * FINISHED, or PENDING -> CANCELLED.  A task fails by returning
+ * A future is the outcome of a task that runs elsewhere: a thread-pool
+ * worker, a process-pool worker, or a coroutine (a task of concur/aio.h is
+ * a future too).  It moves through PENDING -> RUNNING -> FINISHED, or
+ * PENDING -> CANCELLED (a task: RUNNING -> CANCELLED).  A task fails by returning
  * cc_fail(...); whoever waits on its future gets -1 with errno = that code,
  * and cc_future_error() gives the error with its place and cause chain.
  *
  * An executor runs tasks and hands out futures.  One interface (cc_submit,
  * cc_map, cc_executor_shutdown, cc_executor_free) serves the thread pool
- * here, the process pool (concur/process.h) and the cluster back end that
- * implements it later, so calling code does not change when the executor
- * does.
+ * here and the process pool (concur/process.h), so calling code does not
+ * change when the executor does.
  *
  * Defaults (see concur/base.h): thread-safe; every blocking call takes
  * `double timeout` last and honours deadline scopes; EINVAL for NULL or a
