@@ -1,34 +1,54 @@
 /* test_communicate_loop - cc_popen_communicate inside a coroutine: 64 MiB
  * into `cat` and 64 MiB back while four other coroutines tick every
- * millisecond; the output is checked and the loop's worst lateness must
- * stay under 5 ms.  Runs alone (RUN_SERIAL), and up to three attempts,
- * each printed: a neighbour's burst on this 2-vCPU machine can delay one
- * attempt, a stall of the library delays them all (a 64 MiB realloc
- * inside the task measured 20-26 ms).  Under a sanitizer the lateness is
- * printed, not judged: ASan's first touch of the shadow of a 64 MiB
- * allocation alone takes 20-30 ms on this VM (measured with the library
- * before and after the change that made this note), a cost of the
- * sanitizer, not of the library; the data and the ticks are checked. */
+ * millisecond; the output is checked, and so is that no step of the
+ * library holds the loop: between two ticks of a ticker, the loop's
+ * thread must not have spent 10 ms of CPU -- half of what a 64 MiB
+ * realloc inside the task cost (20-26 ms), the design this test was
+ * written against; the chunked design's longest step measures 2.7-4.4 ms
+ * here, with page faults that cost more when the VM is busy.  CPU time, not wall-clock lateness, is what is judged: a loaded
+ * machine delays the ticks (two busy loops beside it: ~10 ms late) but
+ * cannot make the loop's own steps longer.  The wall-clock lateness is
+ * printed beside it.  Up to three attempts, each printed.  Under a
+ * sanitizer the CPU is printed, not judged: ASan's first touch of the
+ * shadow of a 64 MiB allocation alone takes 20-30 ms on this VM (with the
+ * library before and after the change that made this note), a cost of
+ * the sanitizer, not of the library; the data and the ticks are checked. */
 #include "subprocess/sp_util.h"
 
 #define BIG (64u << 20)
 #define ATTEMPTS 3
+#define MAX_STEP 0.010 /* s of the loop thread's CPU between two ticks */
 
-static double worst_late;
+static double worst_late;     /* wall clock: after the tick was due */
+static double worst_cpu_gap;  /* the loop thread's CPU between two ticks */
 static _Atomic int tick_count;
 static _Atomic bool stop_ticking;
+
+/* The calling thread's CPU time: every task of a loop runs on its thread. */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void *ticker(void *arg)
 {
     (void)arg;
     double next = cc_now() + 0.001;
+    double cpu = thread_cpu();
     while (!atomic_load(&stop_ticking)) {
         double wait = next - cc_now();
         if (cc_sleep(wait > 0 ? wait : 0) != 0)
             break;
         double late = cc_now() - next;
+        double now_cpu = thread_cpu();
         if (late > worst_late)
             worst_late = late;
+        if (now_cpu - cpu > worst_cpu_gap)
+            worst_cpu_gap = now_cpu - cpu;
+        cpu = now_cpu;
         atomic_fetch_add(&tick_count, 1);
         next += 0.001;
         if (next < cc_now())
@@ -49,6 +69,7 @@ static void *big_cat_main(void *arg)
     cc_sleep(0.02);
     double idle_worst = worst_late;
     worst_late = 0;
+    worst_cpu_gap = 0;
     cc_popen_opts o = {.in = CC_STDIO(CC_PIPE), .out = CC_STDIO(CC_PIPE)};
     cc_popen *p = cc_popen_new(ARGV("cat"), &o);
     void *out = NULL;
@@ -63,10 +84,10 @@ static void *big_cat_main(void *arg)
     for (int i = 0; i < 4; i++)
         cc_future_free(t[i]);
     cc_popen_free(p);
-    printf("# 64 MiB through cat in a task: %.2f s; %d ticks; worst "
-           "lateness %.2f ms (%.2f ms while idle)\n",
-           took, atomic_load(&tick_count), worst_late * 1e3,
-           idle_worst * 1e3);
+    printf("# 64 MiB through cat in a task: %.2f s; %d ticks; longest loop "
+           "step %.2f ms of CPU; worst lateness %.2f ms (%.2f ms while "
+           "idle)\n", took, atomic_load(&tick_count), worst_cpu_gap * 1e3,
+           worst_late * 1e3, idle_worst * 1e3);
     fflush(stdout);
     if (rc != 0)
         return cc_fail(EPROTO, "communicate: %s", cc_errmsg());
@@ -86,16 +107,16 @@ static void test_64_mib_in_a_task_keeps_the_loop_on_time(void **state)
     (void)state;
     unsigned char *in = sp_noise(BIG, tu_seed());
     double best = 1e9;
-    for (int i = 0; i < ATTEMPTS && best >= 0.005; i++) {
+    for (int i = 0; i < ATTEMPTS && best >= MAX_STEP; i++) {
         assert_ok(cc_run(big_cat_main, in, NULL));
-        if (worst_late < best)
-            best = worst_late;
+        if (worst_cpu_gap < best)
+            best = worst_cpu_gap;
     }
     free(in);
 #if !defined(CONCUR_ASAN) && !defined(CONCUR_TSAN)
-    if (best >= 0.005)
-        fail_msg("the loop was late by %.2f ms at best in %d attempts",
-                 best * 1e3, ATTEMPTS);
+    if (best >= MAX_STEP)
+        fail_msg("a step of the loop took %.2f ms of CPU at best in %d "
+                 "attempts", best * 1e3, ATTEMPTS);
 #endif
 }
 
