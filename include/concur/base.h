@@ -76,8 +76,10 @@ typedef struct cc_error cc_error;
  *
  * Every failing call of the library records one, next to errno: "queue is
  * shut down", "lock: released by a thread that does not own it".  Returns ""
- * when nothing failed yet.  The string stays valid until the next failing
- * call in the same thread or coroutine.  Never fails.
+ * when nothing failed yet.  Messages are whole, however long the paths or
+ * names they quote (only when memory runs out is a long one cut, to 255
+ * bytes).  The string stays valid until the next failing call in the same
+ * thread or coroutine.  Never fails.
  */
 CC_API const char *cc_errmsg(void);
 
