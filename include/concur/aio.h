@@ -12,6 +12,12 @@
  * a loop in the calling thread, runs main as the first task until it ends,
  * cancels whatever tasks are left, and frees the loop.
  *
+ * Timers.  A loop sleeps in epoll_pwait2, whose timeouts are nanoseconds.
+ * Where that call fails with ENOSYS (Linux before 5.11, a seccomp profile
+ * that does not list it), every loop of the process uses epoll_wait from
+ * then on, whose timeouts are whole milliseconds rounded up: a timer or a
+ * sleep may then end up to 1 ms late, never early.
+ *
  * Cancellation is level-triggered (libdill, Trio): after
  * cc_future_cancel(task), the task's current blocking call and every later
  * one fail with ECANCELED until the task returns.  A task that returns NULL
