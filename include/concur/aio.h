@@ -12,6 +12,13 @@
  * a loop in the calling thread, runs main as the first task until it ends,
  * cancels whatever tasks are left, and frees the loop.
  *
+ * Stacks.  A task's stack has a guard page below it; a task that runs
+ * past it is reported on stderr ("task 'x' overflowed its 64 KiB stack
+ * (spawned at file.c:12)") by a SIGSEGV handler, which then lets the
+ * process die of the signal.  The handler runs on an alternate signal
+ * stack: a thread that runs a loop and has none gets one of 64 KiB, freed
+ * when the thread ends (a thread's own, or a sanitizer's, is kept).
+ *
  * Timers.  A loop sleeps in epoll_pwait2, whose timeouts are nanoseconds.
  * Where that call fails with ENOSYS (Linux before 5.11, a seccomp profile
  * that does not list it), every loop of the process uses epoll_wait from

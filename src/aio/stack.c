@@ -368,6 +368,39 @@ static struct sigaction previous_bus;
 static cc__mutex handler_mu = CC__MUTEX_INIT; /* guards the two above */
 static __thread bool altstack_set;
 
+/* The alternate stack a thread got from us (not one it had), given back by
+ * the key's destructor when the thread ends: malloc'd here, so nothing else
+ * would free it (valgrind counted 64 KiB definitely lost per thread that
+ * had run a loop).  The main thread's stays until the process exits. */
+#define ALTSTACK_SIZE (64u * 1024)
+static pthread_key_t altstack_key;
+static pthread_once_t altstack_once = PTHREAD_ONCE_INIT;
+static bool altstack_key_ok;
+
+/* The key's destructor, as the thread ends: stop using the stack, then
+ * free it.  Left alone (leaked, not freed under a running handler) if it is
+ * no longer the thread's alternate stack or a handler is on it. */
+static void altstack_free(void *mem)
+{
+    stack_t now;
+    stack_t off;
+
+    altstack_set = false;
+    if (sigaltstack(NULL, &now) != 0 || now.ss_sp != mem)
+        return; /* replaced since by someone else: theirs now */
+    if (now.ss_flags & SS_ONSTACK)
+        return;
+    memset(&off, 0, sizeof(off));
+    off.ss_flags = SS_DISABLE;
+    if (sigaltstack(&off, NULL) == 0)
+        free(mem);
+}
+
+static void altstack_key_init(void)
+{
+    altstack_key_ok = pthread_key_create(&altstack_key, altstack_free) == 0;
+}
+
 /* Write a string with write(2): the only output safe in a signal handler. */
 static void say(const char *s)
 {
@@ -468,19 +501,27 @@ void cc__stack_watch_overflow(void)
     /* The handler needs a stack of its own: the task's is exhausted.  Keep
      * one the thread already has (sanitizers install theirs, and free it
      * when the thread ends); otherwise make one that serves this thread for
-     * the rest of its life. */
+     * the rest of its life and is freed with it (altstack_free). */
     if (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) &&
         ss.ss_size >= 16 * 1024) {
         altstack_set = true;
         return;
     }
-    ss.ss_size = 64 * 1024;
+    pthread_once(&altstack_once, altstack_key_init);
+    if (!altstack_key_ok)
+        return; /* no way to free it: go without (faults are not named) */
+    ss.ss_size = ALTSTACK_SIZE;
     ss.ss_sp = malloc(ss.ss_size);
     ss.ss_flags = 0;
-    if (ss.ss_sp != NULL && sigaltstack(&ss, NULL) == 0)
-        altstack_set = true;
-    else
+    if (ss.ss_sp == NULL)
+        return;
+    if (pthread_setspecific(altstack_key, ss.ss_sp) != 0 ||
+        sigaltstack(&ss, NULL) != 0) {
+        (void)pthread_setspecific(altstack_key, NULL);
         free(ss.ss_sp);
+        return;
+    }
+    altstack_set = true;
 }
 
 /* ------------------------------------------------------------ fork */
