@@ -12,12 +12,20 @@
  * a loop in the calling thread, runs main as the first task until it ends,
  * cancels whatever tasks are left, and frees the loop.
  *
- * Stacks.  A task's stack has a guard page below it; a task that runs
- * past it is reported on stderr ("task 'x' overflowed its 64 KiB stack
- * (spawned at file.c:12)") by a SIGSEGV handler, which then lets the
- * process die of the signal.  The handler runs on an alternate signal
- * stack: a thread that runs a loop and has none gets one of 64 KiB, freed
- * when the thread ends (a thread's own, or a sanitizer's, is kept).
+ * Stacks.  Task stacks are carved from large regions of address space
+ * (272 MiB: 4,096 stacks of 64 KiB), reserved without memory and made
+ * usable a few MiB at a time as tasks need them; a page of a stack costs
+ * memory only once the task touches it.  So with vm.overcommit_memory=2
+ * only the stacks handed out are charged, and under an address-space limit
+ * (RLIMIT_AS, ulimit -v) a region that cannot be mapped is tried at half
+ * the size, down to one stack: cc_spawn fails with ENOMEM only when not
+ * even one more stack can be had.  A task's stack has a guard page below
+ * it; a task that runs past it is reported on stderr ("task 'x' overflowed
+ * its 64 KiB stack (spawned at file.c:12)") by a SIGSEGV handler, which
+ * then lets the process die of the signal.  The handler runs on an
+ * alternate signal stack: a thread that runs a loop and has none gets one
+ * of 64 KiB, freed when the thread ends (a thread's own, or a sanitizer's,
+ * is kept).
  *
  * Timers.  A loop sleeps in epoll_pwait2, whose timeouts are nanoseconds.
  * Where that call fails with ENOSYS (Linux before 5.11, a seccomp profile

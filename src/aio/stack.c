@@ -2,8 +2,16 @@
  * stack.c - coroutine stacks: guarded, committed lazily, recycled (aio
  * layer).
  *
- * Default-size stacks are carved from large MAP_NORESERVE regions, one
- * guard page below each.  The guard is installed with
+ * Default-size stacks are carved from large regions, one guard page below
+ * each.  A region is only reserved (PROT_NONE, MAP_NORESERVE: no memory,
+ * no commit charge) and made read-write COMMIT_BYTES at a time as its
+ * slots are handed out: with vm.overcommit_memory=2, where MAP_NORESERVE
+ * is ignored and every writable private page is charged, a region that
+ * was read-write at once charged its whole 272 MiB.  The read-write part
+ * grows from the region's start, so it stays one mapping.  A region that
+ * cannot be mapped (RLIMIT_AS, a full address space) is tried again at
+ * half the size, down to one slot; after a region that had to shrink,
+ * the next one tries twice its size again.  The guard is installed with
  * madvise(MADV_GUARD_INSTALL) (Linux >= 6.13), which does not split the
  * mapping: 200,000 guarded stacks stay a handful of lines in /proc/self/maps.
  * Without it the guard is an mprotect(PROT_NONE) page, which splits the
@@ -50,6 +58,7 @@
 
 #define DEFAULT_STACK (64u * 1024)       /* usable bytes of a default stack */
 #define REGION_SLOTS 4096                /* default stacks per region */
+#define COMMIT_BYTES (4u * 1024 * 1024)  /* made read-write at a time */
 #define POOL_KEEP 256                    /* stacks a thread keeps resident */
 #define TRIM_BATCH 64                    /* stacks released per idle moment */
 #define CC__MPROTECT_GUARDS_MAX 30000    /* leaves room under max_map_count */
@@ -72,7 +81,9 @@ static _Atomic int madvise_pidfd = -1;
 static cc__mutex region_mu = CC__MUTEX_INIT; /* guards the region state */
 static char *region_next;                /* next never-used slot */
 static size_t region_left;               /* never-used slots left */
-static bool region_guarded;              /* its guards are all installed */
+static size_t region_ready;              /* of those, read-write already */
+static bool region_guarded;              /* their guards are installed */
+static size_t region_try = REGION_SLOTS; /* slots the next region tries */
 
 /* Stacks given back to the system (pages released, address range and
  * guard kept), listed out of band so that they are never touched again
@@ -124,10 +135,10 @@ size_t cc__stack_default_size(void)
 }
 
 /*
- * Install the guards of a whole new region at once: process_madvise takes
- * up to 1024 ranges per call, so a region of 4096 stacks costs 4 system
- * calls instead of 4096 (measured 0.42 against 0.73 us per stack).  Returns
- * true when every guard of the region is in place.
+ * Install the guards of a batch of new slots at once: process_madvise
+ * takes up to 1024 ranges per call, so 4096 stacks cost 4 system calls
+ * instead of 4096 (measured 0.42 against 0.73 us per stack).  Returns
+ * true when every guard of the batch is in place.
  */
 static bool guard_region(char *region, size_t slots, size_t slot)
 {
@@ -190,27 +201,81 @@ static uint8_t install_guard(char *base)
     return CC__GUARD_CANARY;
 }
 
+/*
+ * Reserve a new region; region_mu held.  Tries region_try slots, halving
+ * down to one while the mapping fails (ENOMEM: RLIMIT_AS or no room).  The
+ * next region tries twice what this one got, up to REGION_SLOTS, so one
+ * failure does not shrink every region after it.  False when not even one
+ * slot can be reserved.
+ */
+static bool region_new_locked(void)
+{
+    size_t slot = page_size + default_size;
+    size_t n = region_try;
+    char *r;
+
+    CC__ASSERT(cc__mutex_owned(&region_mu));
+    for (;;) {
+        r = mmap(NULL, slot * n, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (r != MAP_FAILED)
+            break;
+        if (n == 1)
+            return false;
+        n /= 2;
+    }
+    if (n < region_try && cc__debug())
+        cc__debugf("stacks: a region of %zu stacks could not be mapped (%s); "
+                   "using %zu", region_try, strerror(errno), n);
+    region_next = r;
+    region_left = n;
+    region_ready = 0;
+    region_try = n * 2 < REGION_SLOTS ? n * 2 : REGION_SLOTS;
+    return true;
+}
+
+/*
+ * Make the next slots of the region read-write (COMMIT_BYTES' worth, fewer
+ * when the system refuses that much: vm.overcommit_memory=2 charges them
+ * now) and install their guards; region_mu held.  False when not even one
+ * slot can be committed.
+ */
+static bool region_commit_locked(void)
+{
+    size_t slot = page_size + default_size;
+    size_t n = COMMIT_BYTES / slot;
+
+    CC__ASSERT(cc__mutex_owned(&region_mu));
+    if (n == 0)
+        n = 1;
+    if (n > region_left)
+        n = region_left;
+    while (mprotect(region_next, n * slot, PROT_READ | PROT_WRITE) != 0) {
+        if (n == 1)
+            return false;
+        n /= 2;
+    }
+    region_ready = n;
+    region_guarded = guard_region(region_next, n, slot);
+    return true;
+}
+
 /* A never-used default-size slot from a region; region_mu held.  Returns
- * the stack base or NULL; *guarded tells whether its guard is in place. */
+ * the stack base, or NULL when no region or no memory can be had; *guarded
+ * tells whether its guard is in place. */
 static char *slot_get_locked(bool *guarded)
 {
     char *base;
 
     CC__ASSERT(cc__mutex_owned(&region_mu));
-    if (region_left == 0) {
-        size_t slot = page_size + default_size;
-        char *r = mmap(NULL, slot * REGION_SLOTS, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-        if (r == MAP_FAILED)
-            return NULL;
-        region_next = r;
-        region_left = REGION_SLOTS;
-        region_guarded = guard_region(r, REGION_SLOTS, slot);
-    }
+    if (region_left == 0 && !region_new_locked())
+        return NULL;
+    if (region_ready == 0 && !region_commit_locked())
+        return NULL;
     base = region_next + page_size;
     region_next += page_size + default_size;
     region_left--;
+    region_ready--;
     *guarded = region_guarded;
     return base;
 }
