@@ -12,6 +12,33 @@
  * a loop in the calling thread, runs main as the first task until it ends,
  * cancels whatever tasks are left, and frees the loop.
  *
+ * Stacks.  A task runs on a stack of its own, 64 KiB by default
+ * (cc_task_opts.stack_size; CONCUR_STACK_SIZE changes the default), not a
+ * thread's 8 MiB: a task that keeps large buffers on its stack (a 64 KiB
+ * array, say) needs a larger one.  A server's handlers get 256 KiB
+ * (concur/net.h).  Stacks are carved from large regions of address space
+ * (272 MiB each: 4,096 stacks of 64 KiB, or fewer larger ones), reserved
+ * without memory and made usable a few MiB at a time as tasks need them;
+ * a page of a stack costs memory only once the task touches it, so a
+ * larger stack_size costs address space, not memory.  The first four
+ * sizes in use are pooled this way; a fifth gets a mapping per task.  So with vm.overcommit_memory=2
+ * only the stacks handed out are charged, and under an address-space limit
+ * (RLIMIT_AS, ulimit -v) a region that cannot be mapped is tried at half
+ * the size, down to one stack: cc_spawn fails with ENOMEM only when not
+ * even one more stack can be had.  A task's stack has a guard page below
+ * it; a task that runs past it is reported on stderr ("task 'x' overflowed
+ * its 64 KiB stack (spawned at file.c:12)") by a SIGSEGV handler, which
+ * then lets the process die of the signal.  The handler runs on an
+ * alternate signal stack: a thread that runs a loop and has none gets one
+ * of 64 KiB, freed when the thread ends (a thread's own, or a sanitizer's,
+ * is kept).
+ *
+ * Timers.  A loop sleeps in epoll_pwait2, whose timeouts are nanoseconds.
+ * Where that call fails with ENOSYS (Linux before 5.11, a seccomp profile
+ * that does not list it), every loop of the process uses epoll_wait from
+ * then on, whose timeouts are whole milliseconds rounded up: a timer or a
+ * sleep may then end up to 1 ms late, never early.
+ *
  * Cancellation is level-triggered (libdill, Trio): after
  * cc_future_cancel(task), the task's current blocking call and every later
  * one fail with ECANCELED until the task returns.  A task that returns NULL
@@ -55,7 +82,10 @@ CC_API int cc_run(cc_fn main, void *arg, void **result);
 /* Options for a task.  Zero = default. */
 typedef struct cc_task_opts {
     const char *name;    /* default "Task-N" */
-    size_t stack_size;   /* bytes; default 64 KiB (CONCUR_STACK_SIZE env) */
+    size_t stack_size;   /* bytes; default 64 KiB (CONCUR_STACK_SIZE env);
+                            see "Stacks" above for what it costs.  A
+                            server's handlers have their own default,
+                            256 KiB (cc_serve_opts.stack_size) */
 } cc_task_opts;
 
 /*

@@ -76,8 +76,10 @@ typedef struct cc_error cc_error;
  *
  * Every failing call of the library records one, next to errno: "queue is
  * shut down", "lock: released by a thread that does not own it".  Returns ""
- * when nothing failed yet.  The string stays valid until the next failing
- * call in the same thread or coroutine.  Never fails.
+ * when nothing failed yet.  Messages are whole, however long the paths or
+ * names they quote (only when memory runs out is a long one cut, to 255
+ * bytes).  The string stays valid until the next failing call in the same
+ * thread or coroutine.  Never fails.
  */
 CC_API const char *cc_errmsg(void);
 
@@ -222,6 +224,16 @@ CC_API bool cc_deadline_expired(void);
  * Everything that crosses a process boundary is a blob.  A blob pointer
  * points at the data; one hidden NUL byte always follows the data, so a blob
  * holding text is also a C string.
+ *
+ * Pointers that are not blobs.  Every call below that takes a blob checks
+ * the 16-byte header before it without faulting: a pointer below 64 KiB or
+ * not 16-byte aligned (an integer cast to a pointer) is refused at once,
+ * and the header's page is read only once a system call has said it is
+ * readable (the first byte of a mapping, a page after a guard page, a stack
+ * or a string literal is refused, not a crash).  The last pages found
+ * readable are remembered per thread, so checking blobs from one heap costs
+ * a system call per page, not per call.  A blob already freed is refused as
+ * long as its memory is still mapped.
  */
 
 /* cc_blob_new - len bytes (uninitialised, NUL after them).  NULL on ENOMEM. */
@@ -242,14 +254,17 @@ CC_API char *cc_blob_strdup(const char *s);
  */
 CC_API void *cc_blob_resize(void *blob, size_t len);
 
-/* cc_blob_len - the length of a blob; 0 with EINVAL for NULL or a non-blob. */
+/* cc_blob_len - the length of a blob; 0 with EINVAL for NULL or a non-blob
+ * (any pointer: see "Pointers that are not blobs" above). */
 CC_API size_t cc_blob_len(const void *blob);
 
-/* cc_blob_is - true when p looks like a live blob (checks its header). */
+/* cc_blob_is - true when p is a live blob (checks its header, without
+ * faulting whatever p is); false for NULL and anything else.  Sets no
+ * error. */
 CC_API bool cc_blob_is(const void *p);
 
 /* cc_blob_free - free a blob; NULL does nothing.  A pointer that is not a
- * blob is left alone (and reported in debug mode). */
+ * blob, whatever it is, is left alone (and reported in debug mode). */
 CC_API void cc_blob_free(void *blob);
 
 /* -------------------------------------------------------- machine, debug */

@@ -250,6 +250,14 @@ CC_API int cc_stream_fd(const cc_stream *s);
  * the handler's last error).  The server closes the stream after the
  * handler returns (its buffered output gets up to flush_timeout to go out)
  * and frees it; the handler may close it itself, but must not free it.
+ *
+ * Where a handler runs.  In TASKS mode each handler is a task on the
+ * server's loop and runs on a task's stack (concur/aio.h, "Stacks"), not a
+ * thread's 8 MiB: 256 KiB by default, enough for ordinary C such as a
+ * 64 KiB buffer on the stack (200 KiB fits, with room for the calls it
+ * makes); cc_serve_opts.stack_size sets it.  A handler that runs past its
+ * stack ends the process with a report on stderr ("task 'Task-8'
+ * overflowed its 256 KiB stack (spawned by cc_serve)...").
  */
 typedef int (*cc_stream_handler)(cc_stream *s, void *arg);
 
@@ -285,6 +293,13 @@ typedef struct cc_serve_opts {
      * warning.  Never called concurrently with itself. */
     void (*on_error)(cc_server *srv, const char *peer, const cc_error *err,
                      void *arg);
+    size_t stack_size;        /* TASKS: the stack of each handler task, in
+                                 bytes (0: 256 KiB, or the tasks' default
+                                 when CONCUR_STACK_SIZE is larger; at most
+                                 1 GiB).  Reserved, not used: a page costs
+                                 memory only once the handler touches it.
+                                 THREADS and POOL ignore it (their threads
+                                 have the system's stacks, 8 MiB here). */
 } cc_serve_opts;
 
 /*
@@ -303,7 +318,8 @@ typedef struct cc_serve_opts {
  * keeps serving once descriptors free up.  NULL with errno: EADDRINUSE,
  * EACCES, ENOENT (host unknown), EINVAL (handler NULL, port out of range,
  * CC_SERVE_POOL without a pool, CC_SERVE_TASKS outside a coroutine, an
- * unknown mode), ENAMETOOLONG (unix_path), EMFILE, ENOMEM, ECANCELED.
+ * unknown mode, stack_size over 1 GiB), ENAMETOOLONG (unix_path), EMFILE,
+ * ENOMEM, ECANCELED.
  */
 CC_API cc_server *cc_serve(const char *host, int port, cc_stream_handler handler,
                            void *arg, const cc_serve_opts *opts);

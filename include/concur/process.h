@@ -411,7 +411,15 @@ CC_API void cc_shdict_free(cc_shdict *d);
  * status 3", "process pool is broken: a worker's initializer failed" with
  * the initializer's error as cause), later submits fail the same way, the
  * other workers are killed and reaped, nothing hangs.  Futures that
- * completed before stay completed.
+ * completed before stay completed.  So does a worker that sends what no
+ * worker sends (task code that corrupts memory, or writes to the worker's
+ * socket): a message of a kind or a length no worker could send breaks the
+ * pool as soon as its header arrives ("worker 1234 sent a frame header
+ * claiming N bytes, more than this machine's memory and swap", "... sent
+ * a malformed message"), and a message that stops arriving while its
+ * worker lives breaks it after 5 s without a byte ("worker 1234 sent 24
+ * bytes of a 1048600-byte frame, then nothing for 5 s"; a worker stopped
+ * with SIGSTOP in the middle of a message counts too).
  *
  * opts->max_tasks_per_child (0: no limit) replaces a worker once it has run
  * that many tasks (a cc_map chunk counts as one): it is sent no more than

@@ -12,6 +12,7 @@
  * See loop.h for which fields other threads may touch.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -196,6 +197,39 @@ static void run_batch(cc_loop *l)
 
 /* --------------------------------------------------------------- polling */
 
+/* Set at the first ENOSYS from epoll_pwait2 (kernels before 5.11, seccomp
+ * profiles that do not list it): every loop of the process then uses
+ * epoll_wait.  Never cleared. */
+static _Atomic bool no_pwait2;
+
+/*
+ * epoll_pwait2, or epoll_wait where the kernel lacks it.  epoll_wait takes
+ * whole milliseconds: the timeout is rounded up, so that a wait never ends
+ * before its timer is due (the loop would only go round again, but a
+ * sub-millisecond sleep would then spin until it is).  Returns what the
+ * call returns; errno as it sets it.
+ */
+static int wait_events(int epfd, struct epoll_event *evs, int max,
+                       const struct timespec *tsp)
+{
+    int64_t ms;
+
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        int n = epoll_pwait2(epfd, evs, max, tsp, NULL);
+
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+        if (cc__debug())
+            cc__debugf("loop: epoll_pwait2 is not available (ENOSYS); "
+                       "using epoll_wait, with millisecond timeouts");
+    }
+    if (tsp == NULL)
+        return epoll_wait(epfd, evs, max, -1);
+    ms = (int64_t)tsp->tv_sec * 1000 + (tsp->tv_nsec + 999999) / 1000000;
+    return epoll_wait(epfd, evs, max, ms > INT_MAX ? INT_MAX : (int)ms);
+}
+
 /* Wait for I/O, posts or the next timer; `block` false only polls. */
 static void poll_events(cc_loop *l, bool block)
 {
@@ -225,7 +259,7 @@ static void poll_events(cc_loop *l, bool block)
             ts.tv_nsec = (long)(left % 1000000000);
         }
     }
-    n = epoll_pwait2(l->epfd, evs, 64, tsp, NULL);
+    n = wait_events(l->epfd, evs, 64, tsp);
     atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
     for (int i = 0; i < n; i++) {
         if (evs[i].data.fd == l->evfd) {

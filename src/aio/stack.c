@@ -2,8 +2,16 @@
  * stack.c - coroutine stacks: guarded, committed lazily, recycled (aio
  * layer).
  *
- * Default-size stacks are carved from large MAP_NORESERVE regions, one
- * guard page below each.  The guard is installed with
+ * Default-size stacks are carved from large regions, one guard page below
+ * each.  A region is only reserved (PROT_NONE, MAP_NORESERVE: no memory,
+ * no commit charge) and made read-write COMMIT_BYTES at a time as its
+ * slots are handed out: with vm.overcommit_memory=2, where MAP_NORESERVE
+ * is ignored and every writable private page is charged, a region that
+ * was read-write at once charged its whole 272 MiB.  The read-write part
+ * grows from the region's start, so it stays one mapping.  A region that
+ * cannot be mapped (RLIMIT_AS, a full address space) is tried again at
+ * half the size, down to one slot; after a region that had to shrink,
+ * the next one tries twice its size again.  The guard is installed with
  * madvise(MADV_GUARD_INSTALL) (Linux >= 6.13), which does not split the
  * mapping: 200,000 guarded stacks stay a handful of lines in /proc/self/maps.
  * Without it the guard is an mprotect(PROT_NONE) page, which splits the
@@ -19,8 +27,13 @@
  * stacks, so a released stack is not touched again until reused.
  * Releasing at idle time rather than on every task's end keeps a madvise
  * and a TLB flush out of bursts of short tasks (measured: 100,000 tasks
- * that each sleep 10 ms went from 0.58 s to ~0.4 s).  Other sizes get a mapping
- * of their own.  A SIGSEGV in the guard page of the running task is
+ * that each sleep 10 ms went from 0.58 s to ~0.4 s).
+ *
+ * Sizes.  The first CLASSES sizes asked for (the default one first, then
+ * e.g. a server's handlers' 256 KiB) each get regions, pools and spares
+ * of their own: a class's regions are REGION_BYTES however large its
+ * stacks.  A stack of yet another size gets a mapping of its own,
+ * unmapped when its task ends.  A SIGSEGV in the guard page of the running task is
  * reported with the task's name and spawn site before the default action
  * (a core dump) takes over.
  *
@@ -41,6 +54,7 @@
 #include <unistd.h>
 
 #include "aio/task.h"
+#include "internal/aio.h"
 #include "internal/atfork.h"
 #include "internal/mutex.h"
 
@@ -49,15 +63,17 @@
 #endif
 
 #define DEFAULT_STACK (64u * 1024)       /* usable bytes of a default stack */
-#define REGION_SLOTS 4096                /* default stacks per region */
-#define POOL_KEEP 256                    /* stacks a thread keeps resident */
+/* A region: 4,096 default stacks and their guard pages (272 MiB). */
+#define REGION_BYTES ((size_t)4096 * (DEFAULT_STACK + 4096))
+#define COMMIT_BYTES (4u * 1024 * 1024)  /* made read-write at a time */
+#define CLASSES 4                        /* sizes carved from regions */
+#define POOL_KEEP 256                    /* stacks a thread keeps resident,
+                                            per class */
 #define TRIM_BATCH 64                    /* stacks released per idle moment */
 #define CC__MPROTECT_GUARDS_MAX 30000    /* leaves room under max_map_count */
 #define CANARY 0x63616e6172793e3eULL     /* "canary>>" */
 
 _Atomic bool cc__stack_debug; /* see cc_set_debug_stacks */
-
-static void release(char *base, uint8_t guard);
 
 static size_t page_size;
 static size_t default_size = DEFAULT_STACK;
@@ -69,22 +85,37 @@ static _Atomic long mprotect_guards;
  * the batched installation otherwise). */
 static _Atomic int madvise_pidfd = -1;
 
-static cc__mutex region_mu = CC__MUTEX_INIT; /* guards the region state */
-static char *region_next;                /* next never-used slot */
-static size_t region_left;               /* never-used slots left */
-static bool region_guarded;              /* its guards are all installed */
+/* guards every class's region state and spares, and class creation */
+static cc__mutex region_mu = CC__MUTEX_INIT;
 
-/* Stacks given back to the system (pages released, address range and
- * guard kept), listed out of band so that they are never touched again
- * until reused.  Guarded by region_mu. */
+/* A stack given back to the system (pages released, address range and
+ * guard kept), listed out of band so that it is never touched again until
+ * reused. */
 typedef struct spare {
     char *base;
     uint8_t guard;
 } spare;
 
-static spare *spares;
-static size_t nspares;
-static size_t spares_cap;
+/*
+ * The stacks of one size.  `size` and `region_max` are written once, under
+ * region_mu, before `nclasses` publishes the class (release; readers
+ * acquire it); everything else is guarded by region_mu.
+ */
+typedef struct stack_class {
+    size_t size;            /* usable bytes of each stack */
+    size_t region_max;      /* slots of a full region (REGION_BYTES) */
+    size_t region_try;      /* slots the next region tries */
+    char *next;             /* the next never-used slot (its guard page) */
+    size_t left;            /* never-used slots left in the region */
+    size_t ready;           /* of those, read-write already */
+    bool guarded;           /* their guards are installed */
+    spare *spares;          /* released stacks, reused first */
+    size_t nspares;
+    size_t spares_cap;
+} stack_class;
+
+static stack_class classes[CLASSES];
+static _Atomic unsigned nclasses;        /* classes in use; only grows */
 
 /* A free stack's bookkeeping lives in its top 64 bytes, on the page the
  * task record used: storing it at the base would touch (and commit) a page
@@ -94,12 +125,30 @@ typedef struct free_stack {
     uint8_t guard;   /* the guard kind installed for this slot */
 } free_stack;
 
-static __thread char *pool_head;
-static __thread unsigned pool_len;
+/* A thread's free stacks of one class (no lock: its own). */
+typedef struct stack_pool {
+    char *head;
+    unsigned len;
+} stack_pool;
+
+static __thread stack_pool pools[CLASSES];
+
+static void release(stack_class *c, char *base, uint8_t guard);
 
 static free_stack *node_of(char *base, size_t size)
 {
     return (free_stack *)(void *)(base + size - 64);
+}
+
+/* Set up class c for stacks of `size` bytes; region_mu held (or, for the
+ * default class, before any other thread can see the classes). */
+static void class_init(stack_class *c, size_t size)
+{
+    size_t slot = page_size + size;
+
+    c->size = size;
+    c->region_max = REGION_BYTES / slot > 0 ? REGION_BYTES / slot : 1;
+    c->region_try = c->region_max;
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -115,6 +164,34 @@ static void stack_init(void)
         if (v >= 16 * 1024)
             default_size = ((size_t)v + page_size - 1) & ~(page_size - 1);
     }
+    class_init(&classes[0], default_size); /* class 0: the default size */
+    atomic_store_explicit(&nclasses, 1, memory_order_release);
+}
+
+/*
+ * The class of stacks of `size` bytes, made on first use.  NULL once
+ * CLASSES other sizes have one: such a stack gets a mapping of its own.
+ */
+static stack_class *class_of(size_t size)
+{
+    unsigned n = atomic_load_explicit(&nclasses, memory_order_acquire);
+    stack_class *found = NULL;
+
+    for (unsigned i = 0; i < n; i++)
+        if (classes[i].size == size)
+            return &classes[i];
+    cc__mutex_lock(&region_mu);
+    n = atomic_load_explicit(&nclasses, memory_order_relaxed);
+    for (unsigned i = 0; i < n && found == NULL; i++)
+        if (classes[i].size == size)
+            found = &classes[i];
+    if (found == NULL && n < CLASSES) {
+        found = &classes[n];
+        class_init(found, size);
+        atomic_store_explicit(&nclasses, n + 1, memory_order_release);
+    }
+    cc__mutex_unlock(&region_mu);
+    return found;
 }
 
 size_t cc__stack_default_size(void)
@@ -124,10 +201,10 @@ size_t cc__stack_default_size(void)
 }
 
 /*
- * Install the guards of a whole new region at once: process_madvise takes
- * up to 1024 ranges per call, so a region of 4096 stacks costs 4 system
- * calls instead of 4096 (measured 0.42 against 0.73 us per stack).  Returns
- * true when every guard of the region is in place.
+ * Install the guards of a batch of new slots at once: process_madvise
+ * takes up to 1024 ranges per call, so 4096 stacks cost 4 system calls
+ * instead of 4096 (measured 0.42 against 0.73 us per stack).  Returns
+ * true when every guard of the batch is in place.
  */
 static bool guard_region(char *region, size_t slots, size_t slot)
 {
@@ -190,152 +267,230 @@ static uint8_t install_guard(char *base)
     return CC__GUARD_CANARY;
 }
 
-/* A never-used default-size slot from a region; region_mu held.  Returns
- * the stack base or NULL; *guarded tells whether its guard is in place. */
-static char *slot_get_locked(bool *guarded)
+/*
+ * Reserve a new region for c; region_mu held.  Tries c->region_try slots,
+ * halving down to one while the mapping fails (ENOMEM: RLIMIT_AS or no
+ * room).  The next region tries twice what this one got, up to a full
+ * region, so one failure does not shrink every region after it.  False
+ * when not even one slot can be reserved.
+ */
+static bool region_new_locked(stack_class *c)
+{
+    size_t slot = page_size + c->size;
+    size_t n = c->region_try;
+    char *r;
+
+    CC__ASSERT(cc__mutex_owned(&region_mu));
+    for (;;) {
+        r = mmap(NULL, slot * n, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (r != MAP_FAILED)
+            break;
+        if (n == 1)
+            return false;
+        n /= 2;
+    }
+    if (n < c->region_try && cc__debug())
+        cc__debugf("stacks: a region of %zu stacks of %zu KiB could not be "
+                   "mapped; using %zu", c->region_try, c->size / 1024, n);
+    c->next = r;
+    c->left = n;
+    c->ready = 0;
+    c->region_try = n * 2 < c->region_max ? n * 2 : c->region_max;
+    return true;
+}
+
+/*
+ * Make the next slots of c's region read-write (COMMIT_BYTES' worth, fewer
+ * when the system refuses that much: vm.overcommit_memory=2 charges them
+ * now) and install their guards; region_mu held.  False when not even one
+ * slot can be committed.
+ */
+static bool region_commit_locked(stack_class *c)
+{
+    size_t slot = page_size + c->size;
+    size_t n = COMMIT_BYTES / slot;
+
+    CC__ASSERT(cc__mutex_owned(&region_mu));
+    if (n == 0)
+        n = 1;
+    if (n > c->left)
+        n = c->left;
+    while (mprotect(c->next, n * slot, PROT_READ | PROT_WRITE) != 0) {
+        if (n == 1)
+            return false;
+        n /= 2;
+    }
+    c->ready = n;
+    c->guarded = guard_region(c->next, n, slot);
+    return true;
+}
+
+/* A never-used slot of class c; region_mu held.  Returns the stack base,
+ * or NULL when no region or no memory can be had; *guarded tells whether
+ * its guard is in place. */
+static char *slot_get_locked(stack_class *c, bool *guarded)
 {
     char *base;
 
     CC__ASSERT(cc__mutex_owned(&region_mu));
-    if (region_left == 0) {
-        size_t slot = page_size + default_size;
-        char *r = mmap(NULL, slot * REGION_SLOTS, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-        if (r == MAP_FAILED)
-            return NULL;
-        region_next = r;
-        region_left = REGION_SLOTS;
-        region_guarded = guard_region(r, REGION_SLOTS, slot);
-    }
-    base = region_next + page_size;
-    region_next += page_size + default_size;
-    region_left--;
-    *guarded = region_guarded;
+    if (c->left == 0 && !region_new_locked(c))
+        return NULL;
+    if (c->ready == 0 && !region_commit_locked(c))
+        return NULL;
+    base = c->next + page_size;
+    c->next += page_size + c->size;
+    c->left--;
+    c->ready--;
+    *guarded = c->guarded;
     return base;
 }
 
-/* Take a stack whose guard is already in place. */
-static void reuse(char *base, size_t size, uint8_t guard, cc__stack *out)
+/* Take a stack of c whose guard is already in place. */
+static void reuse(stack_class *c, char *base, uint8_t guard, cc__stack *out)
 {
     out->base = base;
-    out->size = size;
-    out->pooled = true;
+    out->size = c->size;
+    out->cls = (int8_t)(c - classes);
     out->guard = guard;
     if (guard == CC__GUARD_CANARY)
         *(uint64_t *)(void *)base = CANARY;
 }
 
+/* A stack of class c: the thread's pool, a spare, or a new slot.  0 or
+ * ENOMEM. */
+static int class_get(stack_class *c, cc__stack *out)
+{
+    stack_pool *pool = &pools[c - classes];
+    bool guarded = false;
+    char *base;
+
+    if (pool->head != NULL) {
+        free_stack *node = node_of(pool->head, c->size);
+
+        base = pool->head;
+        pool->head = node->next;
+        pool->len--;
+        reuse(c, base, node->guard, out);
+        return 0;
+    }
+    cc__mutex_lock(&region_mu);
+    if (c->nspares > 0) {
+        spare sp = c->spares[--c->nspares];
+
+        cc__mutex_unlock(&region_mu);
+        reuse(c, sp.base, sp.guard, out);
+        return 0;
+    }
+    base = slot_get_locked(c, &guarded);
+    cc__mutex_unlock(&region_mu);
+    if (base == NULL)
+        return ENOMEM;
+    out->base = base;
+    out->size = c->size;
+    out->cls = (int8_t)(c - classes);
+    out->guard = guarded ? CC__GUARD_MADVISE : install_guard(base);
+    return 0;
+}
+
+/* A stack of a size no class holds: a mapping of its own.  0 or ENOMEM. */
+static int own_get(size_t size, cc__stack *out)
+{
+    char *m = mmap(NULL, size + page_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (m == MAP_FAILED)
+        return ENOMEM;
+    out->base = m + page_size;
+    out->size = size;
+    out->cls = -1;
+    out->guard = install_guard(out->base);
+    return 0;
+}
+
 int cc__stack_get(size_t size, cc__stack *out)
 {
-    char *base;
-    bool guarded = false;
+    stack_class *c;
 
     pthread_once(&init_once, stack_init);
     if (size == 0)
         size = default_size;
+    if (size > SIZE_MAX / 2)
+        return ENOMEM; /* no such mapping, and rounding it would wrap */
     size = (size + page_size - 1) & ~(page_size - 1);
     if (size < 4 * page_size)
         size = 4 * page_size;
-    if (size == default_size) {
-        if (pool_head != NULL) {
-            free_stack *node = node_of(pool_head, size);
-
-            base = pool_head;
-            pool_head = node->next;
-            pool_len--;
-            reuse(base, size, node->guard, out);
-            return 0;
-        }
-        cc__mutex_lock(&region_mu);
-        if (nspares > 0) {
-            spare sp = spares[--nspares];
-
-            cc__mutex_unlock(&region_mu);
-            reuse(sp.base, size, sp.guard, out);
-            return 0;
-        }
-        base = slot_get_locked(&guarded);
-        cc__mutex_unlock(&region_mu);
-        if (base == NULL)
-            return ENOMEM;
-        out->pooled = true;
-        if (guarded) {
-            out->base = base;
-            out->size = size;
-            out->guard = CC__GUARD_MADVISE;
-            return 0;
-        }
-    } else {
-        char *m = mmap(NULL, size + page_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-        if (m == MAP_FAILED)
-            return ENOMEM;
-        base = m + page_size;
-        out->pooled = false;
-    }
-    out->base = base;
-    out->size = size;
-    out->guard = install_guard(base);
-    return 0;
+    c = size == default_size ? &classes[0] : class_of(size);
+    return c != NULL ? class_get(c, out) : own_get(size, out);
 }
 
 void cc__stack_put(cc__stack *stack)
 {
     cc__stack s = *stack; /* *stack may live in the memory given back */
     free_stack *node = node_of(s.base, s.size);
+    stack_pool *pool;
 
-    if (!s.pooled) {
+    if (s.cls < 0) {
         munmap(s.base - page_size, s.size + page_size);
         return;
     }
-    if (!atomic_load_explicit(&cc__stack_debug, memory_order_relaxed)) {
-        node->next = pool_head;
-        node->guard = s.guard;
-        pool_head = s.base;
-        pool_len++;
+    if (atomic_load_explicit(&cc__stack_debug, memory_order_relaxed)) {
+        release(&classes[s.cls], s.base, s.guard); /* debugging: afresh */
         return;
     }
-    release(s.base, s.guard); /* debugging stack use: start afresh */
+    pool = &pools[s.cls];
+    node->next = pool->head;
+    node->guard = s.guard;
+    pool->head = s.base;
+    pool->len++;
 }
 
 void cc__stack_trim(void)
 {
-    for (unsigned n = 0; n < TRIM_BATCH && pool_len > POOL_KEEP; n++) {
-        char *base = pool_head;
-        free_stack *node = node_of(base, default_size);
+    unsigned n = atomic_load_explicit(&nclasses, memory_order_acquire);
+    unsigned done = 0;
 
-        pool_head = node->next;
-        pool_len--;
-        release(base, node->guard);
+    for (unsigned i = 0; i < n; i++) {
+        stack_pool *pool = &pools[i];
+
+        for (; done < TRIM_BATCH && pool->len > POOL_KEEP; done++) {
+            char *base = pool->head;
+            free_stack *node = node_of(base, classes[i].size);
+
+            pool->head = node->next;
+            pool->len--;
+            release(&classes[i], base, node->guard);
+        }
     }
 }
 
 bool cc__stack_trim_pending(void)
 {
-    return pool_len > POOL_KEEP;
+    for (unsigned i = 0; i < CLASSES; i++)
+        if (pools[i].len > POOL_KEEP)
+            return true;
+    return false;
 }
 
-/* Give a default-size stack's pages back and list it as a spare. */
-static void release(char *base, uint8_t guard)
+/* Give a pooled stack's pages back and list it as a spare of c. */
+static void release(stack_class *c, char *base, uint8_t guard)
 {
-    madvise(base, default_size, MADV_DONTNEED);
+    madvise(base, c->size, MADV_DONTNEED);
     cc__mutex_lock(&region_mu);
-    if (nspares == spares_cap) {
-        size_t cap = spares_cap ? spares_cap * 2 : 1024;
-        spare *v = realloc(spares, cap * sizeof(*v));
+    if (c->nspares == c->spares_cap) {
+        size_t cap = c->spares_cap ? c->spares_cap * 2 : 1024;
+        spare *v = realloc(c->spares, cap * sizeof(*v));
 
         if (v == NULL) { /* cannot list it: lose the address range */
             cc__mutex_unlock(&region_mu);
             return;
         }
-        spares = v;
-        spares_cap = cap;
+        c->spares = v;
+        c->spares_cap = cap;
     }
-    spares[nspares].base = base;
-    spares[nspares].guard = guard;
-    nspares++;
+    c->spares[c->nspares].base = base;
+    c->spares[c->nspares].guard = guard;
+    c->nspares++;
     cc__mutex_unlock(&region_mu);
 }
 
@@ -367,6 +522,39 @@ static struct sigaction previous_segv;
 static struct sigaction previous_bus;
 static cc__mutex handler_mu = CC__MUTEX_INIT; /* guards the two above */
 static __thread bool altstack_set;
+
+/* The alternate stack a thread got from us (not one it had), given back by
+ * the key's destructor when the thread ends: malloc'd here, so nothing else
+ * would free it (valgrind counted 64 KiB definitely lost per thread that
+ * had run a loop).  The main thread's stays until the process exits. */
+#define ALTSTACK_SIZE (64u * 1024)
+static pthread_key_t altstack_key;
+static pthread_once_t altstack_once = PTHREAD_ONCE_INIT;
+static bool altstack_key_ok;
+
+/* The key's destructor, as the thread ends: stop using the stack, then
+ * free it.  Left alone (leaked, not freed under a running handler) if it is
+ * no longer the thread's alternate stack or a handler is on it. */
+static void altstack_free(void *mem)
+{
+    stack_t now;
+    stack_t off;
+
+    altstack_set = false;
+    if (sigaltstack(NULL, &now) != 0 || now.ss_sp != mem)
+        return; /* replaced since by someone else: theirs now */
+    if (now.ss_flags & SS_ONSTACK)
+        return;
+    memset(&off, 0, sizeof(off));
+    off.ss_flags = SS_DISABLE;
+    if (sigaltstack(&off, NULL) == 0)
+        free(mem);
+}
+
+static void altstack_key_init(void)
+{
+    altstack_key_ok = pthread_key_create(&altstack_key, altstack_free) == 0;
+}
 
 /* Write a string with write(2): the only output safe in a signal handler. */
 static void say(const char *s)
@@ -422,7 +610,8 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
             say_number(t->site_line);
             say(")");
         }
-        say("; give it a larger stack_size in cc_task_opts\n");
+        say("; give it a larger stack_size (cc_task_opts, or "
+            "cc_serve_opts for a server's handlers)\n");
         signal(sig, SIG_DFL); /* the fault repeats and ends the process */
         return;
     }
@@ -468,19 +657,27 @@ void cc__stack_watch_overflow(void)
     /* The handler needs a stack of its own: the task's is exhausted.  Keep
      * one the thread already has (sanitizers install theirs, and free it
      * when the thread ends); otherwise make one that serves this thread for
-     * the rest of its life. */
+     * the rest of its life and is freed with it (altstack_free). */
     if (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) &&
         ss.ss_size >= 16 * 1024) {
         altstack_set = true;
         return;
     }
-    ss.ss_size = 64 * 1024;
+    pthread_once(&altstack_once, altstack_key_init);
+    if (!altstack_key_ok)
+        return; /* no way to free it: go without (faults are not named) */
+    ss.ss_size = ALTSTACK_SIZE;
     ss.ss_sp = malloc(ss.ss_size);
     ss.ss_flags = 0;
-    if (ss.ss_sp != NULL && sigaltstack(&ss, NULL) == 0)
-        altstack_set = true;
-    else
+    if (ss.ss_sp == NULL)
+        return;
+    if (pthread_setspecific(altstack_key, ss.ss_sp) != 0 ||
+        sigaltstack(&ss, NULL) != 0) {
+        (void)pthread_setspecific(altstack_key, NULL);
         free(ss.ss_sp);
+        return;
+    }
+    altstack_set = true;
 }
 
 /* ------------------------------------------------------------ fork */

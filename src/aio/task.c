@@ -181,7 +181,8 @@ static void stack_overflowed(cc__task *t)
 
     fprintf(stderr, "concur: task '%s' overflowed its %zu KiB stack (its "
                     "canary is gone; spawned %s); give it a larger "
-                    "stack_size\n",
+                    "stack_size (cc_task_opts, or cc_serve_opts for a "
+                    "server's handlers)\n",
             cc__ctx_name(&t->ctx), t->stack.size / 1024,
             spawn_site(t, site, sizeof(site)));
     abort();

@@ -66,7 +66,8 @@ typedef struct cc__stack {
     char *base;
     size_t size;
     uint8_t guard;          /* CC__GUARD_* in effect for this stack */
-    bool pooled;            /* a default-size stack, returned to the pool */
+    int8_t cls;             /* its size class (stack.c), returned to that
+                               class's pool; -1: a mapping of its own */
 } cc__stack;
 
 enum { CC__GUARD_MADVISE = 1, CC__GUARD_MPROTECT = 2, CC__GUARD_CANARY = 3 };
@@ -132,7 +133,6 @@ void cc__stack_put(cc__stack *s);
 void cc__stack_trim(void);            /* release extra pooled stacks (idle) */
 bool cc__stack_trim_pending(void);
 extern _Atomic bool cc__stack_debug;  /* release stacks at once, report use */
-size_t cc__stack_default_size(void);
 size_t cc__stack_peak(const cc__stack *s);
 bool cc__stack_canary_ok(const cc__stack *s);
 void *cc__stack_prepare(cc__stack *s, void *top, cc__task *t,

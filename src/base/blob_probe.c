@@ -35,8 +35,11 @@
 #define PAGE ((uintptr_t)4096)
 #define REMEMBERED 4
 
-static __thread uintptr_t known_pages[REMEMBERED]; /* page numbers, 0: none */
-static __thread unsigned known_next;
+/* Initial-exec, as the context's TLS: no __tls_get_addr call in the
+ * shared library on a path every blob call takes. */
+static __thread uintptr_t known_pages[REMEMBERED]
+    __attribute__((tls_model("initial-exec"))); /* page numbers, 0: none */
+static __thread unsigned known_next __attribute__((tls_model("initial-exec")));
 static _Atomic int use_mincore; /* process_vm_readv is not allowed here */
 
 static bool mapped(uintptr_t page)
@@ -70,6 +73,15 @@ static bool page_readable(uintptr_t page)
     return true;
 }
 
+void cc__blob_forget(const void *p)
+{
+    uintptr_t page = ((uintptr_t)p - 16) / PAGE;
+
+    for (unsigned i = 0; i < REMEMBERED; i++)
+        if (known_pages[i] == page)
+            known_pages[i] = 0;
+}
+
 bool cc__blob_check(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
@@ -80,7 +92,7 @@ bool cc__blob_check(const void *p)
         return false;
     /* the 16-byte header is aligned, so it lies within one page */
     ok = page_readable((a - 16) / PAGE) && !POISONED(a - 16, 16) &&
-         cc_blob_is(p);
+         cc__blob_magic(p);
     errno = saved;
     return ok;
 }

@@ -28,6 +28,24 @@ bool cc__error_is_static(const cc_error *e)
     return e == &oom_error;
 }
 
+/* A heap error with a copy of `text` as its message, no place, no cause;
+ * the static out-of-memory error when malloc fails. */
+static cc_error *text_error(int code, const char *text)
+{
+    size_t len = strlen(text);
+    cc_error *e = malloc(sizeof(*e) + len + 2);
+
+    if (e == NULL)
+        return &oom_error;
+    e->code = code;
+    e->kind = CC__ERR_HEAP;
+    e->message = memcpy((char *)(e + 1), text, len + 1);
+    e->where = (char *)(e + 1) + len + 1;
+    ((char *)(e + 1))[len + 1] = '\0';
+    e->cause = NULL;
+    return e;
+}
+
 /* Drop the context's previous last error (and an adopted heap one). */
 static void clear_last(cc__ctx *c)
 {
@@ -50,15 +68,43 @@ int cc__err(int code, const char *static_msg)
     return -1;
 }
 
+/* A heap error holding the whole of a message too long for msgbuf, or
+ * NULL when out of memory (the caller then keeps the cut copy). */
+static cc_error *long_message(int code, const char *fmt, va_list ap)
+{
+    cc_error *e = cc__error_vnew(NULL, 0, code, NULL, fmt, ap);
+
+    return cc__error_is_static(e) ? NULL : e;
+}
+
+/*
+ * Record a formatted message as the last error.  One that fits msgbuf
+ * (CC__MSG_MAX) costs no malloc; a longer one -- paths are up to PATH_MAX
+ * -- is kept whole in a heap error (last_heap), so no message is cut
+ * unless memory runs out.  The arguments may be the previous message
+ * (cc_errmsg() as a cause's text), so everything is formatted before that
+ * one is dropped.
+ */
 static void set_last_fmt(int code, const char *fmt, va_list ap)
 {
     cc__ctx *c = cc__ctx_get();
+    char buf[CC__MSG_MAX];
+    cc_error *whole = NULL;
+    va_list again;
+    int n;
 
+    buf[0] = '\0';
+    va_copy(again, ap);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (n >= (int)sizeof(buf))
+        whole = long_message(code, fmt, again);
+    va_end(again);
     clear_last(c);
-    vsnprintf(c->msgbuf, sizeof(c->msgbuf), fmt, ap);
+    memcpy(c->msgbuf, buf, strlen(buf) + 1);
     c->last.code = code;
     c->last.message = c->msgbuf;
     c->last.where = "";
+    c->last_heap = whole;
 }
 
 int cc__errf(int code, const char *fmt, ...)
@@ -107,15 +153,29 @@ int cc__err_adopt(cc_error *err)
     return -1;
 }
 
-/* Make the last error a plain copy of e's code and message. */
+/* Make the last error a plain copy of e's code and message (a heap copy
+ * when the message is too long for msgbuf). */
 static void set_last_copy(cc__ctx *c, const cc_error *e)
 {
-    snprintf(c->msgbuf, sizeof(c->msgbuf), "%s", e != NULL ? e->message : "");
+    int n = snprintf(c->msgbuf, sizeof(c->msgbuf), "%s",
+                     e != NULL ? e->message : "");
+
     c->last.code = e != NULL ? e->code : EIO;
     c->last.message = c->msgbuf;
     c->last.where = "";
+    if (n >= (int)sizeof(c->msgbuf)) {
+        cc_error *whole = text_error(e->code, e->message);
+
+        if (!cc__error_is_static(whole))
+            c->last_heap = whole;
+    }
 }
 
+/*
+ * The message is formatted into a stack buffer first; one that does not
+ * fit is formatted again straight into the error's block, so a message of
+ * any length is kept whole.
+ */
 cc_error *cc__error_vnew(const char *file, int line, int code,
                          const cc_error *cause, const char *fmt, va_list ap)
 {
@@ -125,10 +185,14 @@ cc_error *cc__error_vnew(const char *file, int line, int code,
     size_t wlen;
     cc_error *e;
     cc_error *cause_copy = NULL;
+    va_list again;
+    int n;
 
     if (fmt == NULL)
         fmt = "";
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_copy(again, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    mlen = n > 0 ? (size_t)n : 0;
     if (file != NULL) {
         const char *base = strrchr(file, '/');
 
@@ -139,19 +203,26 @@ cc_error *cc__error_vnew(const char *file, int line, int code,
     }
     if (cause != NULL) {
         cause_copy = cc_error_copy(cause);
-        if (cause_copy == NULL)
+        if (cause_copy == NULL) {
+            va_end(again);
             return &oom_error;
+        }
     }
-    mlen = strlen(msg);
     wlen = strlen(where);
     e = malloc(sizeof(*e) + mlen + 1 + wlen + 1);
     if (e == NULL) {
+        va_end(again);
         cc_error_free(cause_copy);
         return &oom_error;
     }
     e->code = code;
     e->kind = CC__ERR_HEAP;
-    e->message = memcpy((char *)(e + 1), msg, mlen + 1);
+    if (mlen < sizeof(msg))
+        memcpy((char *)(e + 1), msg, mlen + 1);
+    else
+        vsnprintf((char *)(e + 1), mlen + 1, fmt, again);
+    e->message = (char *)(e + 1);
+    va_end(again);
     e->where = memcpy((char *)(e + 1) + mlen + 1, where, wlen + 1);
     e->cause = cause_copy;
     return e;

@@ -2,7 +2,8 @@
  * aio.h - what the layers above aio may use of the event loop (internal;
  * layer aio).
  *
- * The net layer waits on its sockets with kept fd registrations; the http
+ * The net layer waits on its sockets with kept fd registrations (and sizes
+ * its handlers' stacks from the tasks' default); the http
  * layer drives curl's sockets with fd watches and keeps its per-loop state
  * in a loop slot; the process layer detaches a forked child from its
  * parent's loop.  Everything else of the loop and of tasks -- the task
@@ -14,6 +15,7 @@
 #ifndef CC_INTERNAL_AIO_H
 #define CC_INTERNAL_AIO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "concur/aio.h"
@@ -76,5 +78,9 @@ void *cc__loop_attached(cc_loop *l, const void *key);
  * again afterwards.
  */
 void cc__loop_child_detach(void);
+
+/* The default stack size of a task (64 KiB, or CONCUR_STACK_SIZE), in
+ * bytes: the net layer gives its handlers at least this. */
+size_t cc__stack_default_size(void);
 
 #endif

@@ -46,16 +46,20 @@ typedef struct cc__child {
     bool reaped;            /* waited for: code is final */
     bool lost;              /* reaped by someone else: no code */
     int code;               /* exit status, or -signal */
-    char label[CC__CHILD_LABEL]; /* "process 'worker' (pid 42)", for
-                                    messages; fixed at start */
+    char *label;            /* "process 'worker' (pid 42)", for messages;
+                               fixed at start: whole (malloc'd, freed by
+                               cc__child_release), or label_cut when it is
+                               long and memory ran out */
+    char label_cut[CC__CHILD_LABEL];
 } cc__child;
 
 /*
  * Adopt the child `pid` (just made, not yet waited for): open its pidfd
  * and fill in c; `label` names it in messages ("process 'x'", "'sleep'"),
- * " (pid N)" is appended.  0, or an errno of pidfd_open with the error
- * recorded for `what` -- the child is then killed and reaped, so nothing
- * is left behind.
+ * " (pid N)" is appended, and kept whole however long (a program's path).
+ * 0, or an errno of pidfd_open with the error recorded for `what` -- the
+ * child is then killed and reaped, so nothing is left behind, and c holds
+ * nothing to release.
  */
 int cc__child_adopt(cc__child *c, pid_t pid, bool group, const char *label,
                     const char *what);

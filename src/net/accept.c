@@ -250,7 +250,10 @@ static int conn_start(cc_server *srv, int fd, struct sockaddr_storage *ss,
     if (srv->state != CC__SRV_OPEN) {
         rc = ESHUTDOWN;
     } else if (srv->mode == CC_SERVE_TASKS) {
-        c->f = cc_spawn(conn_main, c);
+        cc_task_opts o = {.stack_size = srv->stack_size};
+
+        /* "spawned by cc_serve" in an overflow report, not this line */
+        c->f = cc_spawn_at("cc_serve", 0, conn_main, c, &o);
         rc = c->f == NULL ? errno : 0;
     } else if (srv->mode == CC_SERVE_THREADS) {
         c->t = cc_thread_start(conn_main, c, "cc-conn");

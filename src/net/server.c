@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal/aio.h"
 #include "internal/error.h"
 #include "net/server.h"
 #include "net/stream.h"
@@ -54,6 +55,17 @@ static void server_destroy(cc_server *srv)
     free(srv);
 }
 
+/* The stack of a TASKS handler: opts->stack_size, else CC__HANDLER_STACK,
+ * or the tasks' default when that is larger (CONCUR_STACK_SIZE). */
+static size_t handler_stack(const cc_serve_opts *opts)
+{
+    size_t tasks = cc__stack_default_size();
+
+    if (opts != NULL && opts->stack_size != 0)
+        return opts->stack_size;
+    return tasks > CC__HANDLER_STACK ? tasks : CC__HANDLER_STACK;
+}
+
 /* Check the options and resolve AUTO.  0, or -1 recorded. */
 static int check_opts(const char *host, int port, cc_stream_handler handler,
                       const cc_serve_opts *opts, cc_serve_mode *mode)
@@ -70,6 +82,9 @@ static int check_opts(const char *host, int port, cc_stream_handler handler,
         return cc__err(EINVAL, "cc_serve: max_connections is negative");
     if (opts != NULL && opts->flush_timeout != opts->flush_timeout)
         return cc__err(EINVAL, "cc_serve: flush_timeout is NaN");
+    if (opts != NULL && opts->stack_size > CC__HANDLER_STACK_MAX)
+        return cc__errf(EINVAL, "cc_serve: stack_size %zu is over 1 GiB",
+                        opts->stack_size);
     *mode = opts != NULL ? opts->mode : CC_SERVE_AUTO;
     switch (*mode) {
     case CC_SERVE_AUTO:
@@ -109,6 +124,7 @@ cc_server *cc_serve(const char *host, int port, cc_stream_handler handler,
     srv->arg = arg;
     srv->limit = CC_STREAM_LIMIT;
     srv->flush_timeout = FLUSH_DEFAULT;
+    srv->stack_size = handler_stack(opts);
     if (opts != NULL) {
         srv->pool = opts->pool;
         srv->on_error = opts->on_error;

@@ -37,6 +37,13 @@
 
 #define CC__SERVER_MAGIC 0x53525652u /* "SRVR" */
 
+/* A TASKS handler's stack by default: ordinary C such as a 64 KiB buffer
+ * on the stack must not overflow it, and it costs only address space (a
+ * page is committed when touched).  A 200 KiB frame fits, with room for
+ * the calls it makes. */
+#define CC__HANDLER_STACK (256u * 1024)
+#define CC__HANDLER_STACK_MAX ((size_t)1 << 30) /* cc_serve refuses more */
+
 enum { CC__SRV_OPEN, CC__SRV_CLOSING, CC__SRV_CLOSED };
 enum { CC__CLAIM_NONE, CC__CLAIM_RUN, CC__CLAIM_CLOSER };
 
@@ -73,6 +80,7 @@ struct cc_server {
     void (*on_error)(cc_server *, const char *, const cc_error *, void *);
     size_t limit;               /* accepted streams' line limit */
     double flush_timeout;       /* a finished handler's output may take */
+    size_t stack_size;          /* TASKS: each handler task's stack */
     int port;                   /* bound port (0 for UNIX) */
     char *unix_path;            /* the socket file we made, or NULL */
     dev_t unix_dev;             /* ... its identity, so that close removes */

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
@@ -37,6 +38,31 @@ int cc__pidfd_reap(int pidfd, int *code)
     return 0;
 }
 
+/* c->label: "<label> (pid N)", whole; cut into label_cut only when it is
+ * too long for it and malloc fails. */
+static void set_label(cc__child *c, const char *label, pid_t pid)
+{
+    int n = snprintf(c->label_cut, sizeof(c->label_cut), "%s (pid %d)", label,
+                     (int)pid);
+    char *whole;
+
+    c->label = c->label_cut;
+    if (n < (int)sizeof(c->label_cut))
+        return;
+    whole = malloc((size_t)n + 1);
+    if (whole == NULL)
+        return;
+    snprintf(whole, (size_t)n + 1, "%s (pid %d)", label, (int)pid);
+    c->label = whole;
+}
+
+static void free_label(cc__child *c)
+{
+    if (c->label != c->label_cut)
+        free(c->label);
+    c->label = c->label_cut;
+}
+
 int cc__child_adopt(cc__child *c, pid_t pid, bool group, const char *label,
                     const char *what)
 {
@@ -48,7 +74,7 @@ int cc__child_adopt(cc__child *c, pid_t pid, bool group, const char *label,
     c->reaped = false;
     c->lost = false;
     c->code = 0;
-    snprintf(c->label, sizeof(c->label), "%s (pid %d)", label, (int)pid);
+    set_label(c, label, pid);
     c->pidfd = pidfd_open(pid, 0); /* close-on-exec by nature */
     if (c->pidfd >= 0)
         return 0;
@@ -60,6 +86,7 @@ int cc__child_adopt(cc__child *c, pid_t pid, bool group, const char *label,
         cc__errf(ESRCH, "%s: cannot watch %s: it ended and was reaped by "
                         "someone else (SIGCHLD ignored?) before its pidfd "
                         "was open", what, c->label);
+        free_label(c);
         return e;
     }
     /* Not reaped by us, so unless SIGCHLD is ignored the pid still names
@@ -69,6 +96,7 @@ int cc__child_adopt(cc__child *c, pid_t pid, bool group, const char *label,
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
     cc__errf(e, "%s: pidfd_open for %s: %s", what, c->label, strerror(e));
+    free_label(c);
     return e;
 }
 
@@ -240,4 +268,5 @@ void cc__child_release(cc__child *c, const char *kind)
     }
     close(c->pidfd);
     c->pidfd = -1;
+    free_label(c);
 }

@@ -48,6 +48,10 @@
 /* Most frames a worker holds unanswered (see `window` below). */
 #define CC__POOL_WINDOW_MAX 64
 
+/* Seconds a live worker may leave a frame half sent before the pool is
+ * broken (see pool_manager.c, "Frames"). */
+#define CC__POOL_STALL_S 5
+
 /* ---------------------------------------------------------------- map */
 
 typedef struct cc__map_job cc__map_job;
@@ -107,6 +111,7 @@ typedef struct cc__pool_worker {
     uint64_t ids[CC__POOL_WINDOW_MAX];
     cc__buf out;          /* frames not yet written */
     cc__buf in;           /* bytes received and not yet parsed */
+    int64_t rx_at;        /* when bytes last came from it (monotonic ns) */
     bool want_out;        /* EPOLLOUT is registered */
     struct cc__pool_worker *next; /* in the retired list */
 } cc__pool_worker;
@@ -142,6 +147,8 @@ typedef struct cc__proc_pool {
     unsigned rr;                 /* where the next dispatch round starts */
     uint64_t next_id;
     double avg_ns;               /* moving average of a task's run time */
+    uint64_t frame_max;          /* longest payload a worker could have
+                                    built: the machine's RAM + swap */
     unsigned window;             /* frames a worker may hold (1..MAX) */
     bool stopping;               /* shut down: finish, then stop workers */
     bool cancel_pending;         /* cancel what is queued (requested) */

@@ -28,6 +28,17 @@
  * queued fails with CC_EBROKEN, the other workers are killed and reaped.
  * Worker records are freed only between event batches (an event for a
  * reaped worker may still be in the batch).
+ *
+ * Frames.  A worker's frames are checked as soon as their header is in,
+ * before the manager waits for the payload: a type workers never send, or
+ * a length longer than the machine's RAM and swap together (no worker
+ * could have built it), breaks the pool at once.  A frame that stops
+ * arriving while its worker lives -- part of it in, then nothing for
+ * CC__POOL_STALL_S seconds although nothing keeps the worker from writing
+ * (the manager reads whatever comes) -- breaks it then.  Either means the
+ * worker's memory or its socket was corrupted (task code can write to
+ * CC__POOL_FD); waiting for the rest would leave its futures pending for
+ * ever and a waiting shutdown hung.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +46,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "internal/clock.h"
@@ -44,6 +57,7 @@
 #include "process/pool.h"
 
 #define TARGET_WINDOW_NS 2000000.0 /* work a worker holds, in ns */
+#define STALL_NS ((int64_t)CC__POOL_STALL_S * 1000000000)
 #define TAG_PIDFD ((uint64_t)1)    /* epoll data: worker | tag */
 #define READ_SIZE (64 * 1024)
 #define EVENTS 64
@@ -551,6 +565,26 @@ static void on_result(cc__proc_pool *p, cc__pool_worker *w,
         retire(p, w);
 }
 
+/* False (and the pool broken) when header h from w cannot start a frame a
+ * worker sends: checked before its payload is waited for. */
+static bool header_ok(cc__proc_pool *p, cc__pool_worker *w, const cc__frame *h)
+{
+    if (h->type != CC__FR_RESULT && h->type != CC__FR_CHUNK_RESULT &&
+        h->type != CC__FR_INIT_FAILED) {
+        break_malformed(p, w);
+        return false;
+    }
+    if (h->len > p->frame_max) {
+        break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
+                                 "worker %d sent a frame header claiming "
+                                 "%llu bytes, more than this machine's "
+                                 "memory and swap", (int)w->pid,
+                                 (unsigned long long)h->len));
+        return false;
+    }
+    return true;
+}
+
 /* Handle every complete frame w has sent. */
 static void parse_frames(cc__proc_pool *p, cc__pool_worker *w)
 {
@@ -562,6 +596,8 @@ static void parse_frames(cc__proc_pool *p, cc__pool_worker *w)
         int code;
 
         memcpy(&h, in->data + in->off, sizeof(h));
+        if (!header_ok(p, w, &h))
+            return;
         if (h.len > in->len - in->off - sizeof(h))
             break; /* the rest is on its way */
         r.p = in->data + in->off + sizeof(h);
@@ -602,6 +638,7 @@ static bool read_worker(cc__proc_pool *p, cc__pool_worker *w, bool drain)
                  MSG_DONTWAIT);
         if (n > 0) {
             w->in.len += (size_t)n;
+            w->rx_at = cc__now_ns();
             parse_frames(p, w);
             continue;
         }
@@ -656,6 +693,100 @@ static void on_end(cc__proc_pool *p, cc__pool_worker *w)
     break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
                              "worker %d %s", (int)pid, text));
     fail_inflight(p, w);
+}
+
+/* -------------------------------------------------------- stalled frames */
+
+/* True when w holds part of a frame: bytes in, the frame not complete. */
+static bool mid_frame(const cc__pool_worker *w)
+{
+    return w != NULL && !w->reaped && !w->eof && w->in.len > w->in.off;
+}
+
+/* The epoll timeout until the first mid-frame worker's allowance runs out:
+ * ms, rounded up, or -1 when no worker is in the middle of a frame. */
+static int stall_timeout_ms(const cc__proc_pool *p, int64_t now)
+{
+    int64_t first = INT64_MAX;
+
+    for (int i = 0; i < p->max_workers; i++)
+        if (mid_frame(p->workers[i]) && p->workers[i]->rx_at < first)
+            first = p->workers[i]->rx_at;
+    for (const cc__pool_worker *w = p->retired; w != NULL; w = w->next)
+        if (mid_frame(w) && w->rx_at < first)
+            first = w->rx_at;
+    if (first == INT64_MAX)
+        return -1;
+    if (first + STALL_NS <= now)
+        return 0;
+    return (int)((first + STALL_NS - now + 999999) / 1000000);
+}
+
+/* True when w's process has ended (its pidfd is readable): its death,
+ * not its silence, is then the news, and on_end tells it. */
+static bool has_ended(const cc__pool_worker *w)
+{
+    struct pollfd pfd = {.fd = w->pidfd, .events = POLLIN};
+
+    return poll(&pfd, 1, 0) > 0;
+}
+
+/* True when w has stopped in the middle of a frame: nothing for
+ * CC__POOL_STALL_S, nothing waiting in its socket (an event this batch
+ * could not hold), and still alive. */
+static bool stalled(const cc__pool_worker *w, int64_t now)
+{
+    char byte;
+
+    if (!mid_frame(w) || now - w->rx_at < STALL_NS)
+        return false;
+    if (recv(w->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
+        return false; /* data or end of file: the next round reads it */
+    return errno == EAGAIN && !has_ended(w);
+}
+
+static void break_stalled(cc__proc_pool *p, const cc__pool_worker *w)
+{
+    size_t have = w->in.len - w->in.off;
+    cc__frame h;
+
+    if (have < sizeof(h)) {
+        break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
+                                 "worker %d sent %zu bytes of a frame "
+                                 "header, then nothing for %d s",
+                                 (int)w->pid, have, CC__POOL_STALL_S));
+        return;
+    }
+    memcpy(&h, w->in.data + w->in.off, sizeof(h));
+    break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
+                             "worker %d sent %zu bytes of a %llu-byte "
+                             "frame, then nothing for %d s", (int)w->pid,
+                             have, (unsigned long long)(h.len + sizeof(h)),
+                             CC__POOL_STALL_S));
+}
+
+/* Break the pool if a worker has stopped in the middle of a frame. */
+static void check_stalls(cc__proc_pool *p)
+{
+    int64_t now = cc__now_ns();
+
+    for (int i = 0; i < p->max_workers && !p->done; i++)
+        if (stalled(p->workers[i], now))
+            break_stalled(p, p->workers[i]);
+    for (cc__pool_worker *w = p->retired; w != NULL && !p->done; w = w->next)
+        if (stalled(w, now))
+            break_stalled(p, w);
+}
+
+/* The longest payload a worker could have built in memory: RAM and swap
+ * together (UINT64_MAX when the kernel does not say). */
+static uint64_t machine_memory(void)
+{
+    struct sysinfo si;
+
+    if (sysinfo(&si) != 0)
+        return UINT64_MAX;
+    return ((uint64_t)si.totalram + (uint64_t)si.totalswap) * si.mem_unit;
 }
 
 /* --------------------------------------------------------- lifecycle */
@@ -769,7 +900,7 @@ static void wait_events(cc__proc_pool *p)
             return;
         }
     }
-    n = epoll_wait(p->epfd, evs, EVENTS, -1);
+    n = epoll_wait(p->epfd, evs, EVENTS, stall_timeout_ms(p, cc__now_ns()));
     atomic_store_explicit(&p->wants_work, 0, memory_order_seq_cst);
     for (int i = 0; i < n && !p->done; i++) {
         uint64_t data = evs[i].data.u64;
@@ -802,6 +933,8 @@ static void wait_events(cc__proc_pool *p)
             }
         }
     }
+    if (!p->done)
+        check_stalls(p);
 }
 
 void *cc__pool_manager_main(void *arg)
@@ -809,6 +942,7 @@ void *cc__pool_manager_main(void *arg)
     cc__proc_pool *p = arg;
 
     cc__ctx_get()->worker_of = &p->base;
+    p->frame_max = machine_memory();
     if (!start_all(p)) {
         close(p->epfd);
         p->epfd = -1;

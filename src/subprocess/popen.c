@@ -213,13 +213,29 @@ static void finish_streams(stream_setup ss[3], const cc_popen_opts *o,
     }
 }
 
+/* "'name'" (malloc'd), the child's label in messages; NULL when out of
+ * memory. */
+static char *quoted(const char *name)
+{
+    size_t len = strlen(name);
+    char *q = malloc(len + 3);
+
+    if (q == NULL)
+        return NULL;
+    q[0] = '\'';
+    memcpy(q + 1, name, len);
+    q[len + 1] = '\'';
+    q[len + 2] = '\0';
+    return q;
+}
+
 cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts)
 {
     static const cc_popen_opts defaults;
     const cc_stdio *std[3];
     stream_setup ss[3];
     cc__spawn_req req;
-    char label[CC__POPEN_NAME + 2];
+    char *label;
     char **envp = NULL;
     cc_popen *p;
     pid_t pid;
@@ -236,9 +252,14 @@ cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts)
         if (check_stdio(std[i], i) != 0)
             return NULL;
     p = calloc(1, sizeof(*p));
-    if (p == NULL)
+    if (p != NULL)
+        p->name = strdup(argv[0]);
+    if (p == NULL || p->name == NULL) {
+        free(p);
         return cc__err_null(ENOMEM, "cc_popen_new: out of memory");
+    }
     if (cc__env_build(opts, &envp) != 0) {
+        free(p->name);
         free(p);
         return NULL;
     }
@@ -263,10 +284,10 @@ cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts)
         rc = errno;
         goto err_streams;
     }
-    snprintf(p->name, sizeof(p->name), "%s", argv[0]);
-    snprintf(label, sizeof(label), "'%s'", p->name);
-    rc = cc__child_adopt(&p->child, pid, opts->new_session, label,
-                         "cc_popen_new");
+    label = quoted(p->name);
+    rc = cc__child_adopt(&p->child, pid, opts->new_session,
+                         label != NULL ? label : "a child", "cc_popen_new");
+    free(label);
     if (rc != 0)
         goto err_streams;
     finish_streams(ss, opts, true);
@@ -279,6 +300,7 @@ cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts)
 err_streams:
     finish_streams(ss, opts, false);
     free(envp);
+    free(p->name);
     free(p);
     errno = rc; /* the message is already recorded */
     return NULL;
@@ -422,5 +444,6 @@ void cc_popen_free(cc_popen *p)
         if (p->fd[i] >= 0)
             close(p->fd[i]);
     cc__popen_comm_free(p);
+    free(p->name);
     free(p);
 }

@@ -14,31 +14,41 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal/error.h"
 #include "subprocess/subproc.h"
 
-/* "[ls, -l, /nope]", cut with "..." to fit `size` bytes. */
-static void format_command(const char *const argv[], char *buf, size_t size)
-{
-    size_t at = 0;
-    int n;
+#define CMD_ARGS_SHOWN 160 /* bytes of arguments a message shows */
 
-    n = snprintf(buf, size, "[");
-    at = n > 0 ? (size_t)n : 0;
-    for (size_t i = 0; argv[i] != NULL && at < size; i++) {
-        n = snprintf(buf + at, size - at, "%s%s", i > 0 ? ", " : "", argv[i]);
-        if (n < 0)
-            break;
+/*
+ * "[ls, -l, /nope]" for messages (malloc'd; NULL when out of memory): the
+ * program's path whole, the arguments after it cut with "...]" past
+ * CMD_ARGS_SHOWN bytes (a run may have thousands of them).
+ */
+static char *format_command(const char *const argv[])
+{
+    size_t prog = strlen(argv[0]);
+    size_t size = 1 + prog + CMD_ARGS_SHOWN + 2;
+    char *buf = malloc(size);
+    size_t at = 1 + prog;
+
+    if (buf == NULL)
+        return NULL;
+    buf[0] = '[';
+    memcpy(buf + 1, argv[0], prog);
+    for (size_t i = 1; argv[i] != NULL; i++) {
+        int n = snprintf(buf + at, size - at, ", %s", argv[i]);
+
+        if (n < 0 || at + (size_t)n + 2 > size) {
+            memcpy(buf + size - 5, "...]", 5); /* cut */
+            return buf;
+        }
         at += (size_t)n;
     }
-    if (at + 1 < size) {
-        snprintf(buf + at, size - at, "]");
-    } else if (size > 5) {
-        /* cut: end with "...]" */
-        memcpy(buf + size - 5, "...]", 5);
-    }
+    memcpy(buf + at, "]", 2);
+    return buf;
 }
 
 /* "SIGTERM", or "signal 42" for one without a name. */
@@ -82,22 +92,44 @@ static int popen_opts_for(const cc_run_opts *o, cc_popen_opts *po)
 static int give_up(cc_popen *p, const char *const argv[], const cc_run_opts *o,
                    int code, cc_completed *result)
 {
-    char cmd[160];
+    char *cmd;
     int rc;
 
     rc = cc__child_kill_reap(&p->child, true);
     if (rc == 0 && !p->child.lost)
         result->returncode = p->child.code;
     (void)cc__popen_take_partial(p, &result->out, &result->err);
-    format_command(argv, cmd, sizeof(cmd));
+    cmd = format_command(argv);
     if (code == ECANCELED)
-        return cc__errf(ECANCELED, "Command '%s' was cancelled (the calling "
-                                   "task was cancelled): killed it", cmd);
-    if (o->timeout > 0)
-        return cc__errf(ETIMEDOUT, "Command '%s' timed out after %g seconds",
-                        cmd, o->timeout);
-    return cc__errf(ETIMEDOUT, "Command '%s' timed out (a deadline scope "
-                               "expired)", cmd);
+        cc__errf(ECANCELED, "Command '%s' was cancelled (the calling task "
+                            "was cancelled): killed it", cmd ? cmd : argv[0]);
+    else if (o->timeout > 0)
+        cc__errf(ETIMEDOUT, "Command '%s' timed out after %g seconds",
+                 cmd ? cmd : argv[0], o->timeout);
+    else
+        cc__errf(ETIMEDOUT, "Command '%s' timed out (a deadline scope "
+                            "expired)", cmd ? cmd : argv[0]);
+    free(cmd);
+    return -1;
+}
+
+/* The checked run's error: the code was not 0 (CC_ECALLEDPROCESS). */
+static int called_process_error(const char *const argv[], int returncode)
+{
+    char *cmd = format_command(argv);
+    char sig[32];
+
+    if (returncode > 0) {
+        cc__errf(CC_ECALLEDPROCESS, "Command '%s' returned non-zero exit "
+                                    "status %d.", cmd ? cmd : argv[0],
+                 returncode);
+    } else {
+        signal_name(-returncode, sig, sizeof(sig));
+        cc__errf(CC_ECALLEDPROCESS, "Command '%s' died with %s.",
+                 cmd ? cmd : argv[0], sig);
+    }
+    free(cmd);
+    return -1;
 }
 
 int cc_subprocess_run(const char *const argv[], const cc_run_opts *opts,
@@ -137,32 +169,21 @@ int cc_subprocess_run(const char *const argv[], const cc_run_opts *opts,
              * outlive the call all the same.  A child reaped by someone
              * else (ECHILD from the wait) becomes ESRCH here, so that
              * ECHILD from a run always means CC_ECALLEDPROCESS. */
-            char msg[256];
+            char *msg = strdup(cc_errmsg());
 
             if (e == ECHILD)
                 e = ESRCH;
-            snprintf(msg, sizeof(msg), "cc_subprocess_run: %s", cc_errmsg());
             (void)cc__child_kill_reap(&p->child, true);
-            cc__errf(e, "%s", msg);
+            cc__errf(e, "cc_subprocess_run: %s", msg ? msg : "out of memory");
+            free(msg);
         }
         cc_popen_free(p);
         errno = e;
         return -1;
     }
     cc_popen_free(p);
-    if (opts->check && result->returncode != 0) {
-        char cmd[160];
-        char sig[32];
-
-        format_command(argv, cmd, sizeof(cmd));
-        if (result->returncode > 0)
-            return cc__errf(CC_ECALLEDPROCESS, "Command '%s' returned "
-                                               "non-zero exit status %d.",
-                            cmd, result->returncode);
-        signal_name(-result->returncode, sig, sizeof(sig));
-        return cc__errf(CC_ECALLEDPROCESS, "Command '%s' died with %s.", cmd,
-                        sig);
-    }
+    if (opts->check && result->returncode != 0)
+        return called_process_error(argv, result->returncode);
     return 0;
 }
 

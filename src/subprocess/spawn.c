@@ -298,12 +298,12 @@ static int check_cwd(const cc__spawn_req *r)
     if (stat(r->cwd, &st) != 0) {
         int e = errno;
 
-        return cc__errf(e, "cannot run '%.60s': cannot change to directory "
-                           "'%.80s': %s", r->argv[0], r->cwd, strerror(e)), e;
+        return cc__errf(e, "cannot run '%s': cannot change to directory "
+                           "'%s': %s", r->argv[0], r->cwd, strerror(e)), e;
     }
     if (!S_ISDIR(st.st_mode))
-        return cc__errf(ENOTDIR, "cannot run '%.60s': cannot change to "
-                                 "directory '%.80s': %s", r->argv[0], r->cwd,
+        return cc__errf(ENOTDIR, "cannot run '%s': cannot change to "
+                                 "directory '%s': %s", r->argv[0], r->cwd,
                         strerror(ENOTDIR)), ENOTDIR;
     return 0;
 }
@@ -340,13 +340,13 @@ int cc__spawn(const cc__spawn_req *r, pid_t *pid)
     posix_spawn_file_actions_destroy(&fa);
     free(pass);
     if (rc != 0)
-        return cc__errf(rc, "cannot run '%.100s': %s", r->argv[0],
+        return cc__errf(rc, "cannot run '%s': %s", r->argv[0],
                         strerror(rc)), rc;
     return 0;
 err_destroy_fa:
     posix_spawn_file_actions_destroy(&fa);
 err_free_pass:
     free(pass);
-    return cc__errf(rc, "cannot run '%.100s': cannot prepare the child: %s",
+    return cc__errf(rc, "cannot run '%s': cannot prepare the child: %s",
                     r->argv[0], strerror(rc)), rc;
 }

@@ -21,7 +21,6 @@
 #include "internal/mutex.h"
 
 #define CC__POPEN_MAGIC 0x504f504eu   /* "POPN" */
-#define CC__POPEN_NAME 64             /* argv[0] kept for messages */
 
 /*
  * Output read from one pipe so far: a list of chunks, so that growing it
@@ -54,7 +53,7 @@ typedef struct cc__outbuf {
 struct cc_popen {
     uint32_t magic;          /* CC__POPEN_MAGIC while alive */
     cc__child child;         /* group set for new_session */
-    char name[CC__POPEN_NAME]; /* argv[0], cut, for messages */
+    char *name;              /* argv[0], whole, for messages (malloc'd) */
     cc__mutex mu;
     int fd[3];               /* the parent's pipe ends (non-blocking,
                                 close-on-exec), -1 when none */

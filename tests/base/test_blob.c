@@ -1,5 +1,10 @@
 /* test_blob - length-carrying buffers: creation, copies, resize, the NUL
- * after the data, and refusal of pointers that are not blobs. */
+ * after the data, and refusal of pointers that are not blobs -- even ones
+ * whose 16 bytes below are unmapped or unreadable, which must not fault. */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
 #include "test_util.h"
 
 static void test_new_has_length_and_nul(void **state)
@@ -72,6 +77,105 @@ static void test_foreign_pointers_are_refused(void **state)
     cc_blob_free(NULL);
 }
 
+/* Every public blob call on p: EINVAL (or false, 0, nothing done), never a
+ * fault.  Runs in a forked child, so that a fault is reported as one. */
+static void check_refused(const void *p)
+{
+    errno = 0;
+    if (cc_blob_is(p))
+        _exit(10);
+    if (cc_blob_len(p) != 0 || errno != EINVAL)
+        _exit(11);
+    errno = 0;
+    if (cc_blob_resize((void *)(uintptr_t)p, 8) != NULL || errno != EINVAL)
+        _exit(12);
+    cc_blob_free((void *)(uintptr_t)p); /* left alone */
+    _exit(0);
+}
+
+/* Fork, run check_refused(p) in the child, and fail naming `what` unless it
+ * exits 0. */
+static void expect_refused_in_child(const void *p, const char *what)
+{
+    int status;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL); /* not cmocka's handler: die of it */
+        signal(SIGBUS, SIG_DFL);
+        check_refused(p);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("%s (%p): the blob calls died of signal %d", what, p,
+                 WTERMSIG(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("%s (%p): check %d failed", what, p, WEXITSTATUS(status));
+}
+
+/* The first byte of a page whose neighbour below is PROT_NONE: the header
+ * would be in the inaccessible page. */
+static void test_page_after_a_guard_is_refused(void **state)
+{
+    (void)state;
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, (size_t)page * 2, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(mprotect(m + page, (size_t)page, PROT_READ | PROT_WRITE),
+                     0);
+    memset(m + page, 0, (size_t)page);
+    expect_refused_in_child(m + page, "a page after a PROT_NONE page");
+    munmap(m, (size_t)page * 2);
+}
+
+/* The first byte of a mapping with nothing mapped below it. */
+static void test_page_after_a_hole_is_refused(void **state)
+{
+    (void)state;
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(munmap(m, (size_t)page), 0);
+    expect_refused_in_child(m + page, "a page after an unmapped page");
+    munmap(m + page, (size_t)page);
+}
+
+static void test_stack_address_is_refused(void **state)
+{
+    (void)state;
+    _Alignas(16) char local[64];
+    memset(local, 0, sizeof(local));
+    expect_refused_in_child(local, "a stack address");
+    expect_refused_in_child(local + 16, "a stack address");
+}
+
+static void test_string_literal_is_refused(void **state)
+{
+    (void)state;
+    static const char _Alignas(16) text[] = "not a blob, just text";
+    expect_refused_in_child("hello", "a string literal");
+    expect_refused_in_child(text, "an aligned constant string");
+}
+
+static void test_integers_as_pointers_are_refused(void **state)
+{
+    (void)state;
+    static const uintptr_t values[] = {
+        1, 16, 4096, 65536, 0x10000010, 0x7ff000000000, UINTPTR_MAX - 15,
+    };
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char what[64];
+        snprintf(what, sizeof(what), "the integer %#lx",
+                 (unsigned long)values[i]);
+        expect_refused_in_child((const void *)values[i], what);
+    }
+}
+
 static void test_huge_request_fails_cleanly(void **state)
 {
     (void)state;
@@ -86,6 +190,11 @@ int main(void)
         cmocka_unit_test(test_dup_and_strdup),
         cmocka_unit_test(test_resize_keeps_content),
         cmocka_unit_test(test_foreign_pointers_are_refused),
+        cmocka_unit_test(test_page_after_a_guard_is_refused),
+        cmocka_unit_test(test_page_after_a_hole_is_refused),
+        cmocka_unit_test(test_stack_address_is_refused),
+        cmocka_unit_test(test_string_literal_is_refused),
+        cmocka_unit_test(test_integers_as_pointers_are_refused),
         cmocka_unit_test(test_huge_request_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -782,6 +782,179 @@ static void test_stress_clients_come_and_go(void **state)
     tu_no_fd_leak(fds);
 }
 
+/* ---- handlers that use a lot of stack (tasks mode) ---- */
+
+/* Echo one line through `buf` (all of it touched first, from its low end,
+ * where an overflow would fault), then the next, until the end. */
+static __attribute__((noinline)) int echo_through(cc_stream *s, char *buf,
+                                                  size_t size)
+{
+    memset(buf, 0, size);
+    for (;;) {
+        char *line = cc_stream_readline(s, 30);
+        if (line == NULL)
+            return -1;
+        size_t n = cc_blob_len(line);
+        memcpy(buf + size - n, line, n);
+        cc_blob_free(line);
+        if (n == 0)
+            return 0;
+        if (cc_stream_write(s, buf + size - n, n) != 0)
+            return -1;
+    }
+}
+
+static int handler_64k(cc_stream *s, void *arg)
+{
+    (void)arg;
+    char buf[64 * 1024];
+    return echo_through(s, buf, sizeof(buf));
+}
+
+static int handler_200k(cc_stream *s, void *arg)
+{
+    (void)arg;
+    char buf[200 * 1024];
+    return echo_through(s, buf, sizeof(buf));
+}
+
+/* One client line through the server on `port` and back; 0 when it came
+ * back. */
+static int one_echo(int port)
+{
+    cc_stream *s = cc_open_connection("127.0.0.1", port, 10);
+    char *back;
+    int ok;
+
+    if (s == NULL)
+        return -1;
+    if (cc_stream_write(s, "ping\n", 5) != 0) {
+        cc_stream_free(s);
+        return -1;
+    }
+    back = cc_stream_readline(s, 10);
+    ok = back != NULL && cc_blob_len(back) == 5 && memcmp(back, "ping\n", 5) == 0;
+    cc_blob_free(back);
+    cc_stream_close(s, 10);
+    cc_stream_free(s);
+    return ok ? 0 : -1;
+}
+
+/* What a child serves with: a handler and options. */
+typedef struct served {
+    cc_stream_handler handler;
+    cc_serve_opts opts;
+} served;
+
+/* The child (a stack overflow kills the whole process): a TASKS server
+ * with the handler and options, one client.  Exits 0 when served, 1 when
+ * not, 2 when the server did not start. */
+static void serve_one_in_child(void *arg)
+{
+    const served *sv = arg;
+    box b = {0};
+
+    signal(SIGSEGV, SIG_DFL); /* not cmocka's: die of a fault */
+    signal(SIGBUS, SIG_DFL);
+    b.opts = sv->opts;
+    b.mode = CC_SERVE_TASKS;
+    b.handler = sv->handler;
+    b.opts.mode = CC_SERVE_TASKS;
+    b.ready = cc_event_new();
+    b.loop = cc_thread_start(box_loop, &b, "server-loop");
+    if (b.loop == NULL || cc_event_wait(b.ready, 10) != 0 || b.srv == NULL)
+        _exit(2);
+    int rc = one_echo(cc_server_port(b.srv));
+    cc_server_close(b.srv, 5);
+    cc_thread_join(b.loop, NULL, 30);
+    _exit(rc == 0 ? 0 : 1);
+}
+
+/* The child served its client (and did not die). */
+static void expect_served_in_child(cc_stream_handler handler,
+                                   const cc_serve_opts *opts, const char *what)
+{
+    served sv = {handler, {0}};
+    if (opts != NULL)
+        sv.opts = *opts;
+    tu_child c = tu_run_child(serve_one_in_child, &sv);
+    if (WIFSIGNALED(c.status))
+        fail_msg("%s: the server's process died of signal %d: %s", what,
+                 WTERMSIG(c.status), c.err);
+    if (WEXITSTATUS(c.status) != 0)
+        fail_msg("%s: not served (status %d): %s", what,
+                 WEXITSTATUS(c.status), c.err);
+    free(c.err);
+}
+
+/* `char buf[65536]` in a handler is ordinary C: the default stack of a
+ * handler task holds it (it used to be 64 KiB, and the process died). */
+static void test_a_handler_with_a_64k_buffer_is_served(void **state)
+{
+    (void)state;
+    expect_served_in_child(handler_64k, NULL, "64 KiB of stack");
+}
+
+static void test_a_handler_with_a_200k_buffer_is_served(void **state)
+{
+    (void)state;
+    expect_served_in_child(handler_200k, NULL, "200 KiB of stack");
+}
+
+static int handler_512k(cc_stream *s, void *arg)
+{
+    (void)arg;
+    char buf[512 * 1024];
+    return echo_through(s, buf, sizeof(buf));
+}
+
+/* stack_size sets the handlers' stacks: 1 MiB holds a 512 KiB buffer... */
+static void test_stack_size_gives_handlers_more_stack(void **state)
+{
+    (void)state;
+    cc_serve_opts o = {.stack_size = 1024 * 1024};
+    expect_served_in_child(handler_512k, &o, "512 KiB in a 1 MiB stack");
+}
+
+/* ... and 64 KiB does not hold a 64 KiB buffer: the overflow is reported,
+ * naming who spawned the task and the option to change. */
+static void test_stack_size_too_small_is_reported(void **state)
+{
+    (void)state;
+    served sv = {handler_64k, {.stack_size = 64 * 1024}};
+    tu_child c = tu_run_child(serve_one_in_child, &sv);
+    assert_true(WIFSIGNALED(c.status));
+    assert_true(WTERMSIG(c.status) == SIGSEGV || WTERMSIG(c.status) == SIGBUS ||
+                WTERMSIG(c.status) == SIGABRT);
+#if !defined(CONCUR_ASAN)
+    /* (ASan reports stack overflows itself, first) */
+    if (strstr(c.err, "overflowed its 64 KiB stack (spawned by cc_serve)") ==
+            NULL ||
+        strstr(c.err, "cc_serve_opts") == NULL)
+        fail_msg("the report: %s", c.err);
+#endif
+    free(c.err);
+}
+
+static void *serve_with_huge_stack(void *arg)
+{
+    (void)arg;
+    cc_serve_opts o = {.mode = CC_SERVE_TASKS,
+                       .stack_size = ((size_t)1 << 30) + 1};
+    cc_server *srv = cc_serve("127.0.0.1", 0, nu_echo_lines, NULL, &o);
+    if (srv != NULL || errno != EINVAL) {
+        cc_server_free(srv);
+        return cc_fail(EPROTO, "stack_size over 1 GiB was not refused");
+    }
+    return arg;
+}
+
+static void test_stack_size_over_1_gib_is_refused(void **state)
+{
+    (void)state;
+    assert_ok(cc_run(serve_with_huge_stack, state, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -796,6 +969,11 @@ int main(void)
         cmocka_unit_test(test_a_loop_that_ends_with_its_server_open),
         cmocka_unit_test(test_server_wait),
         cmocka_unit_test(test_stress_clients_come_and_go),
+        cmocka_unit_test(test_a_handler_with_a_64k_buffer_is_served),
+        cmocka_unit_test(test_a_handler_with_a_200k_buffer_is_served),
+        cmocka_unit_test(test_stack_size_gives_handlers_more_stack),
+        cmocka_unit_test(test_stack_size_too_small_is_reported),
+        cmocka_unit_test(test_stack_size_over_1_gib_is_refused),
     };
     signal(SIGPIPE, SIG_DFL);
     tu_seed();

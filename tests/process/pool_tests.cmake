@@ -5,6 +5,8 @@ concur_test(test_process_pool process/test_process_pool.c 240
             LABELS unit stress process)
 concur_test(test_pool_failures process/test_pool_failures.c 180
             LABELS unit stress process)
+# (it writes bogus frames with the wire format of src/process/wire.h)
+target_include_directories(test_pool_failures PRIVATE ${PROJECT_SOURCE_DIR}/src)
 
 # test_fnref: task functions of the program, of a linked shared library
 # and of one dlopen'ed at run time; pointers that are no task function.

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "process/ipc_debug.h"
@@ -120,6 +121,47 @@ static void test_basics(void **state)
     cc_blob_free(blob);
     cc_mpqueue_free(q);
     cc_mpqueue_free(NULL);
+}
+
+/* cc_mpqueue_put of pointers whose 16 bytes below are not readable (the
+ * first byte after a PROT_NONE page, an integer cast to a pointer): EINVAL,
+ * never a fault.  In a forked child, so that a fault shows as one. */
+static void test_put_of_unreadable_non_blobs(void **state)
+{
+    (void)state;
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, (size_t)page * 2, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(mprotect(m + page, (size_t)page, PROT_READ | PROT_WRITE),
+                     0);
+    cc_mpqueue *q = cc_mpqueue_new(4, 1 << 12);
+    assert_non_null(q);
+    const void *bad[] = {m + page, (const void *)(uintptr_t)0x10,
+                         (const void *)(uintptr_t)0x7ff000000000};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int status;
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            signal(SIGSEGV, SIG_DFL); /* not cmocka's handler: die of it */
+            signal(SIGBUS, SIG_DFL);
+            errno = 0;
+            _exit(cc_mpqueue_put(q, bad[i], 0) == -1 && errno == EINVAL ? 0
+                                                                        : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (WIFSIGNALED(status))
+            fail_msg("cc_mpqueue_put(%p) died of signal %d", bad[i],
+                     WTERMSIG(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(cc_mpqueue_size(q), 0);
+    cc_mpqueue_free(q);
+    munmap(m, (size_t)page * 2);
 }
 
 static void test_bounds(void **state)
@@ -862,6 +904,7 @@ int main(void)
     ramp_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basics),
+        cmocka_unit_test(test_put_of_unreadable_non_blobs),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_wraparound),
         cmocka_unit_test(test_big_messages_across_processes),

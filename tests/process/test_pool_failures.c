@@ -5,9 +5,13 @@
  * in the middle of cc_map.  Each time, with many futures pending: every
  * future fails with CC_EBROKEN and the message naming the worker and how
  * it ended (or, with several workers, had already succeeded), later
- * submits fail the same way, nothing hangs, and no fd or child is left. */
+ * submits fail the same way, nothing hangs, and no fd or child is left.
+ * So do bogus frames a live worker sends (task code writing to the
+ * worker's socket, as memory corruption might): an impossible length or
+ * an unknown type at once, a frame that stops arriving after a while. */
 #include <sys/resource.h>
 
+#include "process/pool.h"
 #include "process/pool_util.h"
 
 enum { PENDING = 60 };
@@ -63,7 +67,7 @@ static void *crash_on_item(void *arg)
 /* The message of a pool broken by worker `pid` ending as `how`. */
 static void expect_message(const char *msg, pid_t pid, const char *how)
 {
-    char want[160];
+    char want[256];
 
     snprintf(want, sizeof(want), "process pool is broken: worker %d %s",
              (int)pid, how);
@@ -204,6 +208,98 @@ static void test_death_between_tasks(void **state)
     expect_all_broken(p, fs, PENDING, pid, "was killed by signal 9 (SIGKILL)");
     cc_executor_free(p);
     LEAK_CHECK_END();
+}
+
+/* ------------------------------------------------------ bogus frames */
+
+/* In the worker: write a frame header of `len` bytes and `type` to the
+ * parent, as task code that corrupted the worker's socket would. */
+static int write_header(uint64_t len, uint32_t type)
+{
+    cc__frame h = {.len = len, .id = 0, .type = type, .status = 0};
+
+    return write(CC__POOL_FD, &h, sizeof(h)) == (ssize_t)sizeof(h) ? 0 : -1;
+}
+
+/* A length no worker could have built (2^62 bytes); the task goes on. */
+static void *impossible_length(void *arg)
+{
+    (void)arg;
+    if (write_header((uint64_t)1 << 62, CC__FR_RESULT) != 0)
+        return cc_fail(EIO, "write");
+    return NULL;
+}
+
+/* A frame type workers never send, whose payload never comes. */
+static void *unknown_type(void *arg)
+{
+    (void)arg;
+    if (write_header(1 << 20, 99) != 0)
+        return cc_fail(EIO, "write");
+    sleep(120); /* the pool breaks (and kills us) long before */
+    return NULL;
+}
+
+/* A plausible header (1 MiB of RESULT), then nothing while we live. */
+static void *half_a_frame(void *arg)
+{
+    (void)arg;
+    if (write_header(1 << 20, CC__FR_RESULT) != 0)
+        return cc_fail(EIO, "write");
+    sleep(120);
+    return NULL;
+}
+
+/* A one-worker pool whose second task runs `fn`: that future and PENDING
+ * more fail with CC_EBROKEN and "worker <pid> <how>", and a shutdown that
+ * waits returns.  (Before the frame checks, the first future stayed
+ * pending for ever: it is given 60 s.) */
+static void broken_by_frame(cc_fn fn, const char *how)
+{
+    LEAK_CHECK_BEGIN();
+    cc_executor *p = cc_process_pool_new(1, NULL);
+    cc_future *first = cc_submit(p, my_pid, NULL);
+    void *r;
+    assert_ok(cc_future_result(first, &r, 60));
+    pid_t pid = (pid_t)pu_get(r);
+    cc_blob_free(r);
+    cc_future_free(first);
+    cc_future *fs[PENDING + 1];
+    fs[0] = cc_submit(p, fn, NULL);
+    assert_non_null(fs[0]);
+    submit_many(p, identity, fs + 1, PENDING);
+    assert_fails_with(cc_future_result(fs[0], NULL, 60), CC_EBROKEN);
+    expect_message(cc_errmsg(), pid, how);
+    cc_future_free(fs[0]);
+    expect_all_broken(p, fs + 1, PENDING, pid, how);
+    assert_ok(cc_executor_shutdown(p, true, false));
+    pu_assert_no_children();
+    cc_executor_free(p);
+    LEAK_CHECK_END();
+}
+
+static void test_frame_of_impossible_length_breaks_the_pool(void **state)
+{
+    (void)state;
+    broken_by_frame(impossible_length, "sent a frame header claiming "
+                    "4611686018427387904 bytes, more than this machine's "
+                    "memory and swap");
+}
+
+static void test_frame_of_unknown_type_breaks_the_pool(void **state)
+{
+    (void)state;
+    broken_by_frame(unknown_type, "sent a malformed message");
+}
+
+/* Takes CC__POOL_STALL_S (5 s): the wait for the rest of the frame. */
+static void test_frame_that_stops_arriving_breaks_the_pool(void **state)
+{
+    (void)state;
+    char how[160];
+    snprintf(how, sizeof(how), "sent 24 bytes of a %d-byte frame, then "
+             "nothing for %d s", (1 << 20) + 24, CC__POOL_STALL_S);
+    broken_by_frame(half_a_frame, how);
 }
 
 static void *crash_init(void *arg)
@@ -357,6 +453,9 @@ int main(void)
         cmocka_unit_test(test_death_in_a_loaded_pool),
         cmocka_unit_test(test_death_during_map),
         cmocka_unit_test(test_shutdown_of_a_broken_pool),
+        cmocka_unit_test(test_frame_of_impossible_length_breaks_the_pool),
+        cmocka_unit_test(test_frame_of_unknown_type_breaks_the_pool),
+        cmocka_unit_test(test_frame_that_stops_arriving_breaks_the_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

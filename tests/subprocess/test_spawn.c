@@ -458,6 +458,66 @@ static void test_cwd(void **state)
     rmdir(dir);
 }
 
+/* A path component of n characters ("long-" and x's). */
+static void long_name(char *buf, size_t n)
+{
+    memcpy(buf, "long-", 5);
+    memset(buf + 5, 'x', n - 5);
+    buf[n] = '\0';
+}
+
+/* Paths of 200+ characters appear whole in every message: a program and
+ * a cwd that cannot be used, and a program that runs (its waits, a
+ * checked run).  The messages used to cut the program at 60 or 100
+ * characters and the cwd at 80. */
+static void test_long_paths_appear_whole_in_messages(void **state)
+{
+    (void)state;
+    char dir[64], name[230], longdir[320], prog[400], missing[400];
+    char cwd[600], want[1400];
+    temp_dir(dir, sizeof(dir));
+    long_name(name, 220);
+    snprintf(longdir, sizeof(longdir), "%s/%s", dir, name);
+    assert_ok(mkdir(longdir, 0700));
+    snprintf(prog, sizeof(prog), "%s/helper-under-a-long-path", longdir);
+    assert_ok(symlink(HELPER, prog));
+    snprintf(missing, sizeof(missing), "%s/no-such-program", longdir);
+    snprintf(cwd, sizeof(cwd), "%s/no-such-directory-%s", longdir, name);
+    assert_true(strlen(prog) > 200 && strlen(cwd) > 400);
+
+    cc_popen_opts o = {.cwd = cwd};
+    assert_null_with(cc_popen_new(ARGV(prog), &o), ENOENT);
+    snprintf(want, sizeof(want), "cannot run '%s': cannot change to "
+             "directory '%s': No such file or directory", prog, cwd);
+    assert_string_equal(cc_errmsg(), want);
+
+    assert_null_with(cc_popen_new(ARGV(missing), NULL), ENOENT);
+    snprintf(want, sizeof(want), "cannot run '%s': No such file or "
+             "directory", missing);
+    assert_string_equal(cc_errmsg(), want);
+
+    cc_popen *p = cc_popen_new(ARGV(prog, "sleep", "30"), NULL);
+    assert_non_null(p);
+    assert_fails_with(cc_popen_wait(p, 0, NULL), EAGAIN);
+    snprintf(want, sizeof(want), "'%s' (pid %d) is still running", prog,
+             (int)cc_popen_pid(p));
+    assert_string_equal(cc_errmsg(), want);
+    cc_popen_free(p);
+
+    cc_run_opts ro = {.check = true};
+    cc_completed r;
+    assert_fails_with(cc_subprocess_run(ARGV(prog, "exit", "3"), &ro, &r),
+                      CC_ECALLEDPROCESS);
+    snprintf(want, sizeof(want), "Command '[%s, exit, 3]' returned non-zero "
+             "exit status 3.", prog);
+    assert_string_equal(cc_errmsg(), want);
+    cc_completed_free(&r);
+
+    unlink(prog);
+    rmdir(longdir);
+    rmdir(dir);
+}
+
 /* ---- descriptors the child gets ---- */
 
 /* The child's descriptors, as "0 1 2 ..." */
@@ -838,6 +898,7 @@ int main(void)
         SP_TEST(test_environment),
         SP_TEST(test_path_search),
         SP_TEST(test_cwd),
+        SP_TEST(test_long_paths_appear_whole_in_messages),
         SP_TEST(test_child_gets_only_0_1_2),
         SP_TEST(test_pass_fds),
         SP_TEST(test_exec_failures),
