@@ -148,9 +148,25 @@ CC_API int cc_gather(cc_future **fs, size_t n, void **results,
                      bool return_errors);
 
 /*
- * cc_wait_for - wait for a future up to `timeout` (asyncio.wait_for); at
- * the deadline, cancel it (a task) and wait until it has finished
- * cancelling, then fail with ETIMEDOUT.  Otherwise as cc_future_result.
+ * cc_wait_for - wait for a future up to `timeout` (asyncio.wait_for), from
+ * a task or a thread.
+ *
+ * At the deadline, a task's future is cancelled and waited for until it
+ * has finished cancelling (that wait is not bounded); a task that swallows
+ * the cancellation and returns a result makes wait_for return 0 with it,
+ * as in Python.  Any other future (an executor's job: cc_to_thread,
+ * cc_submit; a hand-made one) is cancelled if it has not started and
+ * wait_for fails at the deadline without waiting: a running job cannot be
+ * stopped, so it runs on, and its future stays valid -- await it later or
+ * free it (asyncio.wait_for on run_in_executor does the same).
+ *
+ * Returns 0 and stores the result in *result (may be NULL).  Returns -1
+ * with errno:
+ *   ETIMEDOUT  the deadline passed (timeout 0 included)
+ *   ECANCELED  the calling task was cancelled (the awaited task is
+ *              cancelled too), or the future was
+ *   <code>     the future failed with this code before the deadline
+ *   EINVAL     f is not a future
  */
 CC_API int cc_wait_for(cc_future *f, void **result, double timeout);
 

@@ -47,6 +47,59 @@ int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors)
     return 0;
 }
 
+/* A task's future: its runner can be asked to stop and then ends.  An
+ * executor's job or a hand-made future may run on whatever we ask. */
+static bool is_task(cc_future *f)
+{
+    return (atomic_load_explicit(&f->state, memory_order_acquire) &
+            CC__F_RUNNER) != 0;
+}
+
+/*
+ * wait_for's deadline passed (err ETIMEDOUT) or its caller was cancelled
+ * (ECANCELED) on a future that is not a task: cancel it if it has not
+ * started and return at once, as asyncio.wait_for does with an executor
+ * future.  A running job runs on; its future stays the caller's, to await
+ * or free.  A future that finished meanwhile gives its outcome.
+ */
+static int give_up_on_job(cc_future *f, void **result, int err)
+{
+    bool cancelled = cc_future_cancel(f);
+
+    if (err == ECANCELED)
+        return cc__err(ECANCELED, "wait_for: the task was cancelled");
+    if (!cancelled && cc_future_done(f))
+        return cc_future_result(f, result, 0); /* done just in time */
+    return cc__err(ETIMEDOUT, cancelled
+                                  ? "wait_for timed out; the job was "
+                                    "cancelled before it started"
+                                  : "wait_for timed out; the job still runs");
+}
+
+/*
+ * The same for a task: cancel it and wait until it has finished
+ * cancelling (shielded: the caller's own cancellation cannot cut this
+ * wait short), as asyncio.wait_for does.
+ */
+static int cancel_task_and_wait(cc_future *f, void **result, int err)
+{
+    bool fiber = cc__ctx_get()->fiber != NULL;
+    int rc;
+
+    cc_future_cancel(f);
+    if (fiber)
+        cc_shield_push(CC_FOREVER);
+    rc = cc_future_result(f, result, CC_FOREVER);
+    if (fiber)
+        cc_shield_pop();
+    if (rc == 0 && err != ECANCELED)
+        return 0; /* it finished just before the cancellation */
+    if (err == ECANCELED)
+        return cc__err(ECANCELED, "wait_for: the task was cancelled");
+    return cc__err(ETIMEDOUT, "wait_for timed out; the awaited task was "
+                              "cancelled");
+}
+
 int cc_wait_for(cc_future *f, void **result, double timeout)
 {
     int rc;
@@ -58,23 +111,12 @@ int cc_wait_for(cc_future *f, void **result, double timeout)
     if (rc == 0 || (errno != ETIMEDOUT && errno != EAGAIN &&
                     errno != ECANCELED))
         return rc;
-    err = errno;
+    err = errno == EAGAIN ? ETIMEDOUT : errno;
     if (err == ECANCELED && cc_future_cancelled(f))
         return rc; /* the future itself was cancelled */
-    /* Our deadline passed (or we were cancelled): cancel it and wait until
-     * it has finished cancelling, as asyncio.wait_for does. */
-    cc_future_cancel(f);
-    if (cc__ctx_get()->fiber != NULL)
-        cc_shield_push(CC_FOREVER);
-    rc = cc_future_result(f, result, CC_FOREVER);
-    if (cc__ctx_get()->fiber != NULL)
-        cc_shield_pop();
-    if (rc == 0 && err != ECANCELED)
-        return 0; /* it finished just before the cancellation */
-    if (err == ECANCELED)
-        return cc__err(ECANCELED, "wait_for: the task was cancelled");
-    return cc__err(ETIMEDOUT, "wait_for timed out; the awaited task was "
-                              "cancelled");
+    if (!is_task(f))
+        return give_up_on_job(f, result, err);
+    return cancel_task_and_wait(f, result, err);
 }
 
 /* ----------------------------------------------------------------- groups */

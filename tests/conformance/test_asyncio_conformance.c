@@ -1,0 +1,98 @@
+/* test_asyncio_conformance - behaviours of Python's asyncio that concur's
+ * tasks keep, each test named after the CPython test (Lib/test/
+ * test_asyncio/) whose behaviour it mirrors, written in our own words and
+ * code.  Where concur differs on purpose, the test shows the difference
+ * its header documents.  Waits that a loaded machine may stretch are
+ * never asserted as upper bounds: a job waits on an event the test sets. */
+#include "test_util.h"
+
+/* A job for a pool thread: waits for the event it is given (bounded, so
+ * that a broken wait_for fails the test instead of hanging it), then
+ * returns 7, or 8 when nobody set the event. */
+static void *job_waits_for_event(void *arg)
+{
+    return cc_event_wait(arg, 5.0) == 0 ? (void *)7 : (void *)8;
+}
+
+/* ---- test_waitfor.py ---- */
+
+/* test_wait_for (with an executor job): wait_for gives up at its deadline
+ * even though a running pool job cannot be cancelled; the job runs on and
+ * its future can still be awaited.  From a task. */
+static void *wait_for_executor_main(void *arg)
+{
+    cc_event *ev = cc_event_new();
+    cc_future *f = cc_to_thread(job_waits_for_event, ev);
+    void *r = NULL;
+    int rc = cc_wait_for(f, &r, 0.05);
+    int e = errno;
+    bool done = cc_future_done(f);
+
+    cc_event_set(ev);
+    if (rc != -1 || e != ETIMEDOUT)
+        return cc_fail(EPROTO, "wait_for gave %d/%s (result %p), not "
+                               "ETIMEDOUT", rc, cc_errname(e), r);
+    if (done)
+        return cc_fail(EPROTO, "the job ended before the event was set");
+    if (cc_future_result(f, &r, CC_FOREVER) != 0 || (intptr_t)r != 7)
+        return cc_fail(EPROTO, "the job's future lost its result");
+    cc_future_free(f);
+    cc_event_free(ev);
+    return arg;
+}
+
+static void test_wait_for_executor_future_times_out_in_a_task(void **state)
+{
+    assert_ok(cc_run(wait_for_executor_main, state, NULL));
+}
+
+/* The same from a plain thread, on a pool's future. */
+static void test_wait_for_executor_future_times_out_in_a_thread(void **state)
+{
+    (void)state;
+    cc_executor *pool = cc_thread_pool_new(1, NULL);
+    cc_event *ev = cc_event_new();
+    cc_future *f = cc_submit(pool, job_waits_for_event, ev);
+    void *r = NULL;
+
+    assert_non_null(f);
+    assert_fails_with(cc_wait_for(f, &r, 0.05), ETIMEDOUT);
+    assert_false(cc_future_done(f));
+    cc_event_set(ev);
+    assert_ok(cc_future_result(f, &r, CC_FOREVER));
+    assert_int_equal((intptr_t)r, 7);
+    cc_future_free(f);
+    cc_executor_free(pool);
+    cc_event_free(ev);
+}
+
+/* A job that has not started when the deadline passes is cancelled, as
+ * asyncio cancels the wrapped concurrent future. */
+static void test_wait_for_cancels_an_executor_job_not_started(void **state)
+{
+    (void)state;
+    cc_executor *pool = cc_thread_pool_new(1, NULL);
+    cc_event *ev = cc_event_new();
+    cc_future *busy = cc_submit(pool, job_waits_for_event, ev);
+    cc_future *queued = cc_submit(pool, tu_nothing, (void *)1);
+
+    assert_fails_with(cc_wait_for(queued, NULL, 0.02), ETIMEDOUT);
+    assert_true(cc_future_cancelled(queued));
+    cc_event_set(ev);
+    assert_ok(cc_future_result(busy, NULL, CC_FOREVER));
+    cc_future_free(busy);
+    cc_future_free(queued);
+    cc_executor_free(pool);
+    cc_event_free(ev);
+}
+
+int main(void)
+{
+    tu_seed();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wait_for_executor_future_times_out_in_a_task),
+        cmocka_unit_test(test_wait_for_executor_future_times_out_in_a_thread),
+        cmocka_unit_test(test_wait_for_cancels_an_executor_job_not_started),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
