@@ -161,10 +161,16 @@ CC_API int cc_gather(cc_future **fs, size_t n, void **results,
  * free it (asyncio.wait_for on run_in_executor does the same).
  *
  * Returns 0 and stores the result in *result (may be NULL).  Returns -1
- * with errno:
- *   ETIMEDOUT  the deadline passed (timeout 0 included)
- *   ECANCELED  the calling task was cancelled (the awaited task is
- *              cancelled too), or the future was
+ * (*result untouched) with errno:
+ *   ETIMEDOUT  the deadline passed (timeout 0 included).  When the
+ *              cancelled task failed with an error of its own meanwhile,
+ *              that error is the cause in cc_last_error() (Python raises
+ *              the task's error itself; concur keeps the code callers
+ *              test for and chains the error)
+ *   ECANCELED  the calling task was cancelled -- also while it waited for
+ *              the timed-out task to finish cancelling, which it still
+ *              does first (the awaited task is cancelled too, and keeps
+ *              its outcome in its future) -- or the future was cancelled
  *   <code>     the future failed with this code before the deadline
  *   EINVAL     f is not a future
  */

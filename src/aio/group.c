@@ -10,6 +10,7 @@
 
 #include "aio/loop.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
 #include "internal/future.h"
 
 int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors)
@@ -76,26 +77,53 @@ static int give_up_on_job(cc_future *f, void **result, int err)
                                   : "wait_for timed out; the job still runs");
 }
 
+/* Fail with code and msg, keeping `cause` (may be NULL) as the error's
+ * cause (a copy).  Returns -1. */
+static int fail_with_cause(int code, const cc_error *cause, const char *msg)
+{
+    cc_error *e;
+
+    if (cause == NULL)
+        return cc__err(code, msg);
+    e = cc_error_new(code, cause, "%s", msg);
+    if (e == NULL)
+        return cc__err(code, msg); /* out of memory: no cause, still code */
+    return cc__err_adopt(e);
+}
+
 /*
  * The same for a task: cancel it and wait until it has finished
- * cancelling (shielded: the caller's own cancellation cannot cut this
- * wait short), as asyncio.wait_for does.
+ * cancelling, as asyncio.wait_for does.  The wait is shielded, so the
+ * caller's own cancellation cannot cut it short; it is reported once the
+ * task has ended (ECANCELED wins, as for every blocking call of a
+ * cancelled task).  A task that swallowed the cancellation and returned
+ * a result gives it; one that failed with its own error while being
+ * cancelled gives ETIMEDOUT caused by that error (Python re-raises it).
  */
 static int cancel_task_and_wait(cc_future *f, void **result, int err)
 {
     bool fiber = cc__ctx_get()->fiber != NULL;
+    void *r = NULL;
     int rc;
 
     cc_future_cancel(f);
     if (fiber)
         cc_shield_push(CC_FOREVER);
-    rc = cc_future_result(f, result, CC_FOREVER);
+    rc = cc_future_result(f, &r, CC_FOREVER);
     if (fiber)
         cc_shield_pop();
-    if (rc == 0 && err != ECANCELED)
-        return 0; /* it finished just before the cancellation */
-    if (err == ECANCELED)
-        return cc__err(ECANCELED, "wait_for: the task was cancelled");
+    if (err == ECANCELED || cc__cancel_pending())
+        return fail_with_cause(ECANCELED, cc_future_error(f),
+                               "wait_for: the task was cancelled");
+    if (rc == 0) { /* it finished just before, or despite, the cancellation */
+        if (result != NULL)
+            *result = r;
+        return 0;
+    }
+    if (cc_future_error(f) != NULL)
+        return fail_with_cause(ETIMEDOUT, cc_future_error(f),
+                               "wait_for timed out; the awaited task failed "
+                               "while being cancelled");
     return cc__err(ETIMEDOUT, "wait_for timed out; the awaited task was "
                               "cancelled");
 }

@@ -86,6 +86,108 @@ static void test_wait_for_cancels_an_executor_job_not_started(void **state)
     cc_event_free(ev);
 }
 
+/* test_wait_for_self_cancellation: a task that holds up its cancellation
+ * (cleanup under a shield, then a result) keeps wait_for waiting; the
+ * waiter cancelled meanwhile still fails ECANCELED, and the inner task's
+ * result stays in its future. */
+typedef struct {
+    cc_event *cleanup_started; /* set by the inner task once cancelled */
+    cc_event *cleanup_may_end; /* set by main after cancelling the waiter */
+    cc_future *inner;
+    int rc;                    /* the waiter's wait_for */
+    int err;
+} self_cancel;
+
+static void *holds_up_its_cancellation(void *arg)
+{
+    self_cancel *sc = arg;
+
+    if (cc_sleep(30) == 0)
+        return cc_fail(EPROTO, "slept through the cancellation");
+    cc_shield_push(10.0);
+    cc_event_set(sc->cleanup_started);
+    cc_event_wait(sc->cleanup_may_end, 5.0);
+    cc_shield_pop();
+    return (void *)42;
+}
+
+static void *waits_for_inner(void *arg)
+{
+    self_cancel *sc = arg;
+    void *r = NULL;
+
+    sc->rc = cc_wait_for(sc->inner, &r, 0.01);
+    sc->err = errno;
+    return arg;
+}
+
+static void *self_cancellation_main(void *arg)
+{
+    self_cancel sc = {cc_event_new(), cc_event_new(), NULL, 0, 0};
+    cc_future *waiter;
+    void *r = NULL;
+
+    sc.inner = cc_spawn(holds_up_its_cancellation, &sc);
+    waiter = cc_spawn(waits_for_inner, &sc);
+    if (cc_event_wait(sc.cleanup_started, 10.0) != 0)
+        return cc_fail(EPROTO, "wait_for did not cancel the inner task");
+    cc_future_cancel(waiter);
+    cc_event_set(sc.cleanup_may_end);
+    if (cc_future_result(waiter, NULL, CC_FOREVER) != 0)
+        return cc_fail(EPROTO, "the waiter failed: %s", cc_errmsg());
+    if (sc.rc != -1 || sc.err != ECANCELED)
+        return cc_fail(EPROTO, "a cancelled wait_for gave %d/%s", sc.rc,
+                       cc_errname(sc.err));
+    if (cc_future_result(sc.inner, &r, CC_FOREVER) != 0 || (intptr_t)r != 42)
+        return cc_fail(EPROTO, "the inner task's result was lost");
+    cc_future_free(waiter);
+    cc_future_free(sc.inner);
+    cc_event_free(sc.cleanup_started);
+    cc_event_free(sc.cleanup_may_end);
+    return arg;
+}
+
+static void test_wait_for_self_cancellation(void **state)
+{
+    assert_ok(cc_run(self_cancellation_main, state, NULL));
+}
+
+/* test_wait_for_reraises_exception_during_cancellation: the awaited task
+ * fails with its own error while being cancelled.  Python raises that
+ * error; concur keeps ETIMEDOUT (the caller's deadline passed) and gives
+ * the task's error as its cause. */
+static void *fails_when_cancelled(void *arg)
+{
+    (void)arg;
+    if (cc_sleep(30) == 0)
+        return cc_fail(EPROTO, "slept through the cancellation");
+    return cc_fail(EIO, "cleanup failed");
+}
+
+static void *reraise_main(void *arg)
+{
+    cc_future *inner = cc_spawn(fails_when_cancelled, NULL);
+    const cc_error *cause;
+    int rc = cc_wait_for(inner, NULL, 0.01);
+    int e = errno;
+
+    if (rc != -1 || e != ETIMEDOUT)
+        return cc_fail(EPROTO, "wait_for gave %d/%s", rc, cc_errname(e));
+    cause = cc_error_cause(cc_last_error());
+    if (cc_error_code(cause) != EIO ||
+        strcmp(cc_error_message(cause), "cleanup failed") != 0)
+        return cc_fail(EPROTO, "the task's error is not the cause: '%s' "
+                               "caused by '%s'", cc_errmsg(),
+                       cc_error_message(cause));
+    cc_future_free(inner);
+    return arg;
+}
+
+static void test_wait_for_reraises_exception_during_cancellation(void **state)
+{
+    assert_ok(cc_run(reraise_main, state, NULL));
+}
+
 int main(void)
 {
     tu_seed();
@@ -93,6 +195,8 @@ int main(void)
         cmocka_unit_test(test_wait_for_executor_future_times_out_in_a_task),
         cmocka_unit_test(test_wait_for_executor_future_times_out_in_a_thread),
         cmocka_unit_test(test_wait_for_cancels_an_executor_job_not_started),
+        cmocka_unit_test(test_wait_for_self_cancellation),
+        cmocka_unit_test(test_wait_for_reraises_exception_during_cancellation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
