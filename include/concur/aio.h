@@ -180,28 +180,45 @@ CC_API int cc_wait_for(cc_future *f, void **result, double timeout);
  * cc_group - a task group (asyncio.TaskGroup): tasks spawned into it are
  * waited for together; the first one that fails cancels the others, and
  * cc_group_wait reports every error.  Cancelling the group cancels its
- * tasks.  Use it from one task (it is not shared between threads).
+ * tasks.  Use it from the tasks of one loop (it is not shared between
+ * threads): the one that waits, and the members themselves, which may
+ * spawn more members into it while the wait runs.
  */
 typedef struct cc_group cc_group;
 CC_API cc_group *cc_group_new(void);
 
-/* Spawn into the group; returns a borrowed future (valid until
- * cc_group_free), NULL with ESHUTDOWN once the group has failed or is
- * cancelled (the task is not started), EINVAL, ENOMEM. */
+/*
+ * cc_group_spawn - start fn(arg) as a member of the group.  Returns a
+ * borrowed future (valid until cc_group_free), or NULL (no task started)
+ * with errno:
+ *   ESHUTDOWN  a member failed or the group was cancelled; or the group is
+ *              finished: a wait has returned (asyncio: "TaskGroup is
+ *              finished"; members may spawn while the wait runs, until
+ *              the last member has ended)
+ *   EINVAL     g is not a group, fn is NULL, no loop runs here, or the
+ *              group's members run on another loop
+ *   ENOMEM
+ */
 CC_API cc_future *cc_group_spawn(cc_group *g, cc_fn fn, void *arg);
 
 /*
- * cc_group_wait - wait for every task of the group.  Returns 0 when all
- * succeeded.  Returns -1 when any failed: errno and cc_last_error() are the
- * first failure's, cc_errmsg() says how many failed; cc_group_error(g, i)
- * gives each one.  ECANCELED when the group (or the waiting task) was
- * cancelled.
+ * cc_group_wait - wait until every member has ended, including members
+ * spawned while it waits.  The group is then finished: later spawns fail.
+ * Returns 0 when all succeeded.  Returns -1 when any failed: errno and
+ * cc_last_error() are the first failure's, cc_errmsg() says how many
+ * failed; cc_group_error(g, i) gives each one.  ECANCELED when the group
+ * (or the waiting task) was cancelled: the members are cancelled and
+ * waited for first.  EINVAL for a bad group, or when the caller is not a
+ * task of the members' loop while some still run.
  */
 CC_API int cc_group_wait(cc_group *g);
 CC_API size_t cc_group_error_count(cc_group *g);
 CC_API const cc_error *cc_group_error(cc_group *g, size_t i);
 CC_API void cc_group_cancel(cc_group *g);
-/* Free the group; tasks still running are cancelled and waited for. */
+/* Free the group; tasks still running are cancelled and waited for.  Called
+ * with members still running from outside a task of their loop, it
+ * cannot wait: it cancels them, frees nothing and prints a warning on
+ * stderr ("cc_group_free(...) refused"). */
 CC_API void cc_group_free(cc_group *g);
 
 /* ------------------------------------------------------------- fd waits */

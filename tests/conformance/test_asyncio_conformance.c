@@ -188,6 +188,191 @@ static void test_wait_for_reraises_exception_during_cancellation(void **state)
     assert_ok(cc_run(reraise_main, state, NULL));
 }
 
+/* ---- test_taskgroups.py ---- */
+
+/* A tree of tasks in one group: each member yields a random number of
+ * times, spawns a random number of children into the group (while the
+ * owner is already in cc_group_wait), yields again and ends.  The member
+ * numbered fail_at fails on purpose: the "hercules" of test_taskgroup_25.
+ * Members cancelled before they started never run their function, so the
+ * checks are: every member the group accepted is done once the wait has
+ * returned, and every one that started has ended. */
+#define HYDRA_MAX 2048
+
+typedef struct {
+    int depth;
+} head;
+
+typedef struct {
+    cc_group *g;
+    int max_depth;
+    long fail_at;            /* the member with this number fails; -1 none */
+    head heads[HYDRA_MAX];   /* the members' arguments */
+    cc_future *members[HYDRA_MAX]; /* borrowed from the group */
+    long spawned;            /* members the group accepted */
+    long started;            /* members whose function ran */
+    long ended;              /* members whose function returned */
+    char why[160];           /* what run_hydra found wrong */
+} hydra;
+
+static hydra hy; /* one tree at a time; the loop runs on one thread */
+
+static void *hydra_head(void *arg);
+
+/* Spawn a member at `depth`; false when the group refused it. */
+static bool spawn_head(int depth)
+{
+    cc_future *f;
+
+    if (hy.spawned == HYDRA_MAX)
+        return false;
+    hy.heads[hy.spawned].depth = depth;
+    f = cc_group_spawn(hy.g, hydra_head, &hy.heads[hy.spawned]);
+    if (f == NULL)
+        return false;
+    hy.members[hy.spawned++] = f;
+    return true;
+}
+
+static void *hydra_head(void *arg)
+{
+    head *me = arg;
+    long number = hy.started++;
+    unsigned k = tu_rand_below(4);
+
+    for (unsigned i = tu_rand_below(3); i > 0; i--)
+        cc_yield();
+    for (unsigned i = 0; i < k && me->depth < hy.max_depth; i++)
+        if (!spawn_head(me->depth + 1) && errno != ESHUTDOWN)
+            return cc_fail(EPROTO, "spawn failed: %s", cc_errmsg());
+    for (unsigned i = tu_rand_below(3); i > 0; i--)
+        cc_yield();
+    hy.ended++;
+    if (number == hy.fail_at)
+        return cc_fail(EDOM, "hercules");
+    return arg;
+}
+
+/* One tree: 4 roots spawned by the owner, who then waits.  Returns the
+ * wait's result (errno kept), or -2 with hy.why when an invariant does not
+ * hold. */
+static int run_hydra(int max_depth, long fail_at)
+{
+    int rc;
+    int e;
+
+    memset(&hy, 0, sizeof(hy));
+    hy.g = cc_group_new();
+    hy.max_depth = max_depth;
+    hy.fail_at = fail_at;
+    for (int i = 0; i < 4; i++)
+        if (!spawn_head(0))
+            return -1;
+    rc = cc_group_wait(hy.g);
+    e = errno;
+    for (long i = 0; i < hy.spawned; i++)
+        if (!cc_future_done(hy.members[i])) {
+            snprintf(hy.why, sizeof(hy.why), "the wait returned before "
+                     "member %ld of %ld ended", i, hy.spawned);
+            return -2;
+        }
+    if (hy.ended != hy.started) {
+        snprintf(hy.why, sizeof(hy.why), "%ld members started, %ld ended",
+                 hy.started, hy.ended);
+        return -2;
+    }
+    errno = e;
+    return rc;
+}
+
+/* test_taskgroup_24: children add tasks to the group while its owner
+ * waits; the wait returns once every one of them has ended. */
+static void *children_spawn_main(void *arg)
+{
+    for (int round = 0; round < 50; round++) {
+        int rc = run_hydra(5, -1);
+
+        if (rc == -2)
+            return cc_fail(EPROTO, "round %d: %s", round, hy.why);
+        if (rc != 0)
+            return cc_fail_from(cc_last_error(), EPROTO, "round %d", round);
+        cc_group_free(hy.g);
+    }
+    return arg;
+}
+
+static void test_taskgroup_children_spawn_while_waited(void **state)
+{
+    assert_ok(cc_run(children_spawn_main, state, NULL));
+}
+
+/* test_taskgroup_25: one member fails while the others keep adding
+ * tasks; the group reports that error alone, refuses the spawns that come
+ * after it, and every member it accepted has ended. */
+static void *hercules_main(void *arg)
+{
+    for (int round = 0; round < 50; round++) {
+        int rc = run_hydra(5, (long)tu_rand_below(4));
+        int e = errno;
+
+        if (rc == -2)
+            return cc_fail(EPROTO, "round %d: %s", round, hy.why);
+        if (rc != -1 || e != EDOM || cc_group_error_count(hy.g) != 1)
+            return cc_fail(EPROTO, "round %d: wait gave %d/%s with %zu "
+                                   "errors (%s)", round, rc, cc_errname(e),
+                           cc_group_error_count(hy.g), cc_errmsg());
+        if (cc_group_spawn(hy.g, tu_nothing, NULL) != NULL ||
+            errno != ESHUTDOWN)
+            return cc_fail(EPROTO, "round %d: spawn after the failure",
+                           round);
+        cc_group_free(hy.g);
+    }
+    return arg;
+}
+
+static void test_taskgroup_failure_while_children_spawn(void **state)
+{
+    assert_ok(cc_run(hercules_main, state, NULL));
+}
+
+/* test_taskgroup_finished: once the wait has returned, the group is
+ * finished: a spawn is refused with an error and starts nothing. */
+static _Atomic int late_ran;
+
+static void *late_task(void *arg)
+{
+    atomic_store(&late_ran, 1);
+    return arg;
+}
+
+static void *finished_main(void *arg)
+{
+    cc_group *g = cc_group_new();
+    cc_future *f;
+    int e;
+
+    atomic_store(&late_ran, 0);
+    cc_group_spawn(g, tu_nothing, (void *)1);
+    if (cc_group_wait(g) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "wait");
+    f = cc_group_spawn(g, late_task, NULL);
+    e = errno;
+    cc_yield();
+    cc_yield();
+    if (f != NULL || e != ESHUTDOWN || strstr(cc_errmsg(), "finished") == NULL)
+        return cc_fail(EPROTO, "spawn into a finished group gave %p/%s (%s)",
+                       (void *)f, cc_errname(e), cc_errmsg());
+    if (atomic_load(&late_ran))
+        return cc_fail(EPROTO, "the refused task ran");
+    cc_group_free(g);
+    return arg;
+}
+
+static void test_taskgroup_finished(void **state)
+{
+    assert_ok(cc_run(finished_main, state, NULL));
+}
+
 int main(void)
 {
     tu_seed();
@@ -197,6 +382,9 @@ int main(void)
         cmocka_unit_test(test_wait_for_cancels_an_executor_job_not_started),
         cmocka_unit_test(test_wait_for_self_cancellation),
         cmocka_unit_test(test_wait_for_reraises_exception_during_cancellation),
+        cmocka_unit_test(test_taskgroup_children_spawn_while_waited),
+        cmocka_unit_test(test_taskgroup_failure_while_children_spawn),
+        cmocka_unit_test(test_taskgroup_finished),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
