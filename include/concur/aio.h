@@ -19,6 +19,17 @@
  * FINISHED with it.  A shield scope (cc_shield_push) lets cleanup code block
  * again, within a deadline of its own.
  *
+ * Cancel wins over a timeout.  A cancellation that reaches a task before
+ * it has resumed from a blocking call makes that call fail with ECANCELED,
+ * even when the call's deadline has passed and its timer fired in the same
+ * pass of the loop: asyncio throws a cancel delivered before the task
+ * resumes into it.  So when one member of a group fails and cancels its
+ * siblings, a sibling whose sleep ended in that same pass is cancelled
+ * too, however late a loaded machine runs the loop.  A call that was
+ * woken before the cancellation reached it (the item, unit or result it
+ * waited for was handed over) keeps what it got unless its header says
+ * otherwise, and the cancellation fails the next blocking call.
+ *
  * Defaults (see concur/base.h): every blocking call takes `double timeout`
  * last and honours deadline scopes (cc_deadline_push is asyncio.timeout:
  * per task inside a task).  Calls that need a running loop fail with EINVAL

@@ -373,6 +373,91 @@ static void test_taskgroup_finished(void **state)
     assert_ok(cc_run(finished_main, state, NULL));
 }
 
+/* ---- cancel wins: a cancellation that reaches a task before it resumes ---- */
+
+/* Blocks the loop's thread (not a timed assertion): every timer armed
+ * before it expires meanwhile, so they all fire in the loop's next pass. */
+static void block_the_loop(void)
+{
+    tu_sleep(0.02);
+}
+
+static void *short_sleep(void *arg)
+{
+    (void)arg;
+    if (cc_sleep(0.001) != 0)
+        return NULL; /* ECANCELED pending: the task ends cancelled */
+    return (void *)1;
+}
+
+/* test_cancel_children_on_child_error, made deterministic: the sleep of
+ * a task whose timer has fired but which has not run yet is cancelled; the
+ * cancellation wins and the sleep fails ECANCELED, as in asyncio (a
+ * cancel delivered before the task resumes is thrown into it). */
+static void *cancel_after_timer_main(void *arg)
+{
+    for (int round = 0; round < 20; round++) {
+        cc_future *t = cc_spawn(short_sleep, NULL);
+
+        cc_yield();        /* t runs and sleeps */
+        block_the_loop();  /* its timer expires */
+        cc_yield();        /* the next pass fires it: t is ready, after us */
+        cc_future_cancel(t);
+        if (cc_future_result(t, NULL, CC_FOREVER) != -1 || errno != ECANCELED)
+            return cc_fail(EPROTO, "round %d: the sleep whose timer fired "
+                                   "before the cancel ended %s", round,
+                           cc_future_done(t) && !cc_future_cancelled(t)
+                               ? "with success" : "otherwise");
+        cc_future_free(t);
+    }
+    return arg;
+}
+
+static void test_cancel_wins_over_an_expired_timer(void **state)
+{
+    assert_ok(cc_run(cancel_after_timer_main, state, NULL));
+}
+
+/* The flake it fixes: in a group, members whose timers expire in one
+ * pass; the first fails and cancels the others, which have not run yet.
+ * Every one of them ends cancelled, and the group reports one error. */
+static void *fails_after_short_sleep(void *arg)
+{
+    (void)arg;
+    if (cc_sleep(0.001) != 0)
+        return NULL;
+    return cc_fail(EPIPE, "member broke");
+}
+
+static void *group_same_pass_main(void *arg)
+{
+    for (int round = 0; round < 20; round++) {
+        cc_group *g = cc_group_new();
+        cc_future *others[4];
+
+        cc_group_spawn(g, fails_after_short_sleep, NULL);
+        for (int i = 0; i < 4; i++)
+            others[i] = cc_group_spawn(g, short_sleep, NULL);
+        cc_yield();       /* every member sleeps */
+        block_the_loop(); /* every timer expires */
+        if (cc_group_wait(g) != -1 || errno != EPIPE ||
+            cc_group_error_count(g) != 1)
+            return cc_fail(EPROTO, "round %d: %zu errors (%s)", round,
+                           cc_group_error_count(g), cc_errmsg());
+        for (int i = 0; i < 4; i++)
+            if (!cc_future_cancelled(others[i]))
+                return cc_fail(EPROTO, "round %d: member %d slept on after "
+                                       "the group was cancelled", round, i);
+        cc_group_free(g);
+    }
+    return arg;
+}
+
+static void test_cancel_wins_over_timers_of_the_same_pass(void **state)
+{
+    assert_ok(cc_run(group_same_pass_main, state, NULL));
+}
+
 int main(void)
 {
     tu_seed();
@@ -385,6 +470,8 @@ int main(void)
         cmocka_unit_test(test_taskgroup_children_spawn_while_waited),
         cmocka_unit_test(test_taskgroup_failure_while_children_spawn),
         cmocka_unit_test(test_taskgroup_finished),
+        cmocka_unit_test(test_cancel_wins_over_an_expired_timer),
+        cmocka_unit_test(test_cancel_wins_over_timers_of_the_same_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
