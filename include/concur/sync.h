@@ -160,13 +160,23 @@ CC_API int cc_cond_release(cc_cond *c);
 /*
  * cc_cond_wait - release the lock, wait for a notify or the timeout, take the
  * lock back.  An RLock held several times is released fully and restored to
- * the same depth.
+ * the same depth.  Taking the lock back has no deadline and is not cut
+ * short by a cancellation: as in Python, the wait always returns holding
+ * the lock.
  *
  * Returns 0 when notified (spurious wake-ups do not happen, but the state you
  * wait for may have changed again: re-check it, or use cc_cond_wait_for).
- * Returns -1 with ETIMEDOUT, EPERM (the caller does not hold the lock) or
- * EINVAL.  On return the caller holds the lock again, in every case but EPERM
- * and EINVAL.
+ * Returns -1 with errno:
+ *   ETIMEDOUT  no notify came in time
+ *   ECANCELED  the calling task was cancelled before the wait returned --
+ *              even after a notify, while it waited to take the lock back
+ *              (asyncio re-raises CancelledError once it holds the lock);
+ *              the notify it took is then passed to the next waiter
+ *   EPERM      the caller does not hold the lock
+ *   EINVAL     c is not a condition, or the timeout is NaN
+ * On return the caller holds the lock again, in every case but EPERM and
+ * EINVAL (and an ECANCELED from a task cancelled before it called: it
+ * never let the lock go).
  */
 CC_API int cc_cond_wait(cc_cond *c, double timeout);
 
@@ -174,7 +184,8 @@ CC_API int cc_cond_wait(cc_cond *c, double timeout);
  * cc_cond_wait_for - wait until pred(arg) is true, with one overall deadline
  * for all the waits.  pred is called with the lock held, first before any
  * wait.  Returns 0 when pred became true; -1 with ETIMEDOUT (pred still
- * false), EPERM or EINVAL.  The caller holds the lock on return.
+ * false), ECANCELED (as cc_cond_wait), EPERM or EINVAL.  The caller holds
+ * the lock on return (but after EPERM or EINVAL).
  */
 CC_API int cc_cond_wait_for(cc_cond *c, bool (*pred)(void *arg), void *arg,
                             double timeout);

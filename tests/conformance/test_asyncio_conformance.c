@@ -458,6 +458,227 @@ static void test_cancel_wins_over_timers_of_the_same_pass(void **state)
     assert_ok(cc_run(group_same_pass_main, state, NULL));
 }
 
+/* ---- test_locks.py: ConditionTests ---- */
+
+/* A task in cc_cond_wait that records what the wait gave, whether it
+ * held the lock then, and whether releasing it afterwards worked. */
+typedef struct {
+    cc_lock *l;
+    cc_cond *c;
+    int rc;
+    int err;
+    bool owned;        /* held the lock when the wait returned */
+    int release_rc;
+} cond_waiter;
+
+static void *waits_on_cond(void *arg)
+{
+    cond_waiter *w = arg;
+
+    if (cc_cond_acquire(w->c, CC_FOREVER) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "acquire");
+    w->rc = cc_cond_wait(w->c, 5.0);
+    w->err = errno;
+    w->owned = cc_lock_owned(w->l);
+    w->release_rc = cc_cond_release(w->c);
+    return arg;
+}
+
+/* The waiter of w ended as expected: rc/err, holding the lock, and its
+ * release worked.  Returns NULL (a failure recorded) or arg. */
+static void *check_cond_waiter(cond_waiter *w, int rc, int err,
+                               const char *who)
+{
+    if (w->rc != rc || (rc != 0 && w->err != err))
+        return cc_fail(EPROTO, "%s: wait gave %d/%s, not %d/%s", who, w->rc,
+                       cc_errname(w->err), rc, cc_errname(err));
+    if (!w->owned || w->release_rc != 0)
+        return cc_fail(EPROTO, "%s: the wait returned without the lock "
+                               "(release gave %d)", who, w->release_rc);
+    return w;
+}
+
+/* test_wait_cancel_after_notify: notified, then cancelled while the
+ * notifier still holds the lock.  The wait takes the lock back first and
+ * then fails ECANCELED, as asyncio re-raises CancelledError once it has
+ * re-acquired the lock. */
+static void *cancel_after_notify_main(void *arg)
+{
+    cc_lock *l = cc_lock_new();
+    cond_waiter w = {l, cc_cond_new(l), 0, 0, false, 0};
+    cc_future *t = cc_spawn(waits_on_cond, &w);
+    void *ok;
+
+    cc_yield(); /* t waits */
+    cc_cond_acquire(w.c, CC_FOREVER);
+    cc_cond_notify(w.c, 1);
+    cc_yield(); /* t, notified, now waits for the lock we hold */
+    cc_future_cancel(t);
+    cc_yield();
+    cc_cond_release(w.c);
+    if (cc_future_result(t, NULL, CC_FOREVER) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "waiter");
+    ok = check_cond_waiter(&w, -1, ECANCELED, "cancelled after notify");
+    cc_future_free(t);
+    cc_cond_free(w.c);
+    cc_lock_free(l);
+    return ok != NULL ? arg : NULL;
+}
+
+static void test_condition_wait_cancel_after_notify(void **state)
+{
+    assert_ok(cc_run(cancel_after_notify_main, state, NULL));
+}
+
+/* test_wait_cancel_contested, and the notification passed on: of two
+ * waiters, the first is notified and cancelled before it could run; it
+ * fails ECANCELED holding the lock, and the notification it did not use
+ * wakes the second (asyncio hands it on the same way). */
+static void *notify_passed_on_main(void *arg)
+{
+    cc_lock *l = cc_lock_new();
+    cc_cond *c = cc_cond_new(l);
+    cond_waiter w[2] = {{l, c, 0, 0, false, 0}, {l, c, 0, 0, false, 0}};
+    cc_future *t[2];
+    void *ok;
+
+    t[0] = cc_spawn(waits_on_cond, &w[0]);
+    t[1] = cc_spawn(waits_on_cond, &w[1]);
+    cc_yield(); /* both wait, t[0] first */
+    cc_cond_acquire(c, CC_FOREVER);
+    cc_cond_notify(c, 1);
+    cc_future_cancel(t[0]);
+    cc_cond_release(c);
+    for (int i = 0; i < 2; i++)
+        if (cc_future_result(t[i], NULL, CC_FOREVER) != 0)
+            return cc_fail_from(cc_last_error(), EPROTO, "waiter %d", i);
+    ok = check_cond_waiter(&w[0], -1, ECANCELED, "the cancelled one");
+    if (ok != NULL)
+        ok = check_cond_waiter(&w[1], 0, 0, "the other one");
+    for (int i = 0; i < 2; i++)
+        cc_future_free(t[i]);
+    cc_cond_free(c);
+    cc_lock_free(l);
+    return ok != NULL ? arg : NULL;
+}
+
+static void test_condition_notification_passed_on(void **state)
+{
+    assert_ok(cc_run(notify_passed_on_main, state, NULL));
+}
+
+/*
+ * The rule under fire: two loops in two threads run waiter tasks that
+ * the loop's main task cancels at random moments, while two plain
+ * threads notify at random.  Every wait, whatever it returns, must return
+ * holding the lock (the counter it guards would race under TSan
+ * otherwise, and a release without it fails EPERM).
+ */
+typedef struct {
+    cc_lock *l;
+    cc_cond *c;
+    long counter;              /* guarded by l */
+    _Atomic long waits;
+    _Atomic long unlocked;     /* waits that returned without the lock */
+    _Atomic bool stop;
+} cond_storm;
+
+static void *storm_waiter(void *arg)
+{
+    cond_storm *st = arg;
+
+    for (;;) {
+        int rc;
+
+        if (cc_cond_acquire(st->c, CC_FOREVER) != 0)
+            return NULL; /* cancelled before the wait */
+        rc = cc_cond_wait(st->c, 0.001 * tu_rand_below(3));
+        atomic_fetch_add(&st->waits, 1);
+        if (!cc_lock_owned(st->l)) {
+            atomic_fetch_add(&st->unlocked, 1);
+            return NULL;
+        }
+        st->counter++;
+        cc_cond_release(st->c);
+        if (rc != 0 && errno == ECANCELED)
+            return NULL;
+    }
+}
+
+static void *storm_loop_main(void *arg)
+{
+    cond_storm *st = arg;
+    enum { TASKS = 8 };
+    cc_future *t[TASKS];
+
+    for (int i = 0; i < TASKS; i++)
+        t[i] = cc_spawn(storm_waiter, st);
+    while (!atomic_load(&st->stop)) {
+        int i = (int)tu_rand_below(TASKS);
+
+        for (unsigned k = tu_rand_below(4); k > 0; k--)
+            cc_yield();
+        cc_future_cancel(t[i]);
+        cc_future_result(t[i], NULL, CC_FOREVER);
+        cc_future_free(t[i]);
+        t[i] = cc_spawn(storm_waiter, st);
+    }
+    for (int i = 0; i < TASKS; i++) {
+        cc_future_cancel(t[i]);
+        cc_future_result(t[i], NULL, CC_FOREVER);
+        cc_future_free(t[i]);
+    }
+    return arg;
+}
+
+static void *storm_loop_thread(void *arg)
+{
+    if (cc_run(storm_loop_main, arg, NULL) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "loop");
+    return arg;
+}
+
+static void *storm_notifier(void *arg)
+{
+    cond_storm *st = arg;
+
+    while (!atomic_load(&st->stop)) {
+        cc_cond_acquire(st->c, CC_FOREVER);
+        st->counter++;
+        if (tu_rand_below(2))
+            cc_cond_notify(st->c, 1 + tu_rand_below(3));
+        else
+            cc_cond_notify_all(st->c);
+        cc_cond_release(st->c);
+        tu_jitter(200);
+    }
+    return arg;
+}
+
+static void test_condition_wait_always_returns_holding_the_lock(void **state)
+{
+    (void)state;
+    static cond_storm st;
+    cc_thread *th[4];
+
+    st.l = cc_lock_new();
+    st.c = cc_cond_new(st.l);
+    for (int i = 0; i < 4; i++)
+        th[i] = cc_thread_start(i < 2 ? storm_loop_thread : storm_notifier,
+                                &st, NULL);
+    while (atomic_load(&st.waits) < 20000)
+        tu_sleep(0.01);
+    atomic_store(&st.stop, true);
+    for (int i = 0; i < 4; i++) {
+        assert_ok(cc_thread_join(th[i], NULL, 60.0));
+        cc_thread_free(th[i]);
+    }
+    assert_int_equal(atomic_load(&st.unlocked), 0);
+    assert_false(cc_lock_locked(st.l));
+    cc_cond_free(st.c);
+    cc_lock_free(st.l);
+}
+
 int main(void)
 {
     tu_seed();
@@ -472,6 +693,9 @@ int main(void)
         cmocka_unit_test(test_taskgroup_finished),
         cmocka_unit_test(test_cancel_wins_over_an_expired_timer),
         cmocka_unit_test(test_cancel_wins_over_timers_of_the_same_pass),
+        cmocka_unit_test(test_condition_wait_cancel_after_notify),
+        cmocka_unit_test(test_condition_notification_passed_on),
+        cmocka_unit_test(test_condition_wait_always_returns_holding_the_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
