@@ -96,12 +96,19 @@ CC_API cc_future *cc_loop_spawn(cc_loop *loop, cc_fn fn, void *arg);
  * cc_sleep - suspend the calling task for `seconds` (a thread sleeps).
  * 0 ends at once for a thread; in a task it is cc_yield.  Returns 0, or -1
  * with ECANCELED (the task was cancelled), ETIMEDOUT (a deadline scope
- * expired first), EINVAL (negative or NaN).
+ * expired first, or had expired already: cc_sleep(0) included), EINVAL
+ * (negative or NaN).
  */
 CC_API int cc_sleep(double seconds);
 
-/* cc_yield - let the other ready tasks run, then continue (sleep(0)).
- * A thread calls sched_yield().  -1/ECANCELED when cancelled. */
+/*
+ * cc_yield - let the other ready tasks run, then continue (sleep(0)).  A
+ * thread calls sched_yield().  Returns 0, or -1 with ECANCELED (the task
+ * was cancelled) or ETIMEDOUT (the innermost deadline scope has expired:
+ * as with asyncio.timeout, where the next await raises, a loop that only
+ * polls with cc_yield or cc_sleep(0) ends at its deadline).  Nothing is
+ * yielded when it fails.
+ */
 CC_API int cc_yield(void);
 
 /* The running task's future (borrowed), or NULL outside a task. */

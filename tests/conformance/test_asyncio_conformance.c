@@ -679,6 +679,74 @@ static void test_condition_wait_always_returns_holding_the_lock(void **state)
     cc_lock_free(st.l);
 }
 
+/* ---- test_timeouts.py ---- */
+
+/* test_timeout_zero: in a deadline scope that has expired, the next
+ * blocking call times out -- a zero sleep and a yield included, which
+ * never have to wait (asyncio.timeout: the next await raises). */
+static void *expired_scope_main(void *arg)
+{
+    int rc_sleep;
+    int e_sleep;
+    int rc_yield;
+    int e_yield;
+
+    cc_deadline_push(0);
+    rc_sleep = cc_sleep(0);
+    e_sleep = errno;
+    rc_yield = cc_yield();
+    e_yield = errno;
+    cc_deadline_pop();
+    if (rc_sleep != -1 || e_sleep != ETIMEDOUT)
+        return cc_fail(EPROTO, "cc_sleep(0) gave %d/%s", rc_sleep,
+                       cc_errname(e_sleep));
+    if (rc_yield != -1 || e_yield != ETIMEDOUT)
+        return cc_fail(EPROTO, "cc_yield gave %d/%s", rc_yield,
+                       cc_errname(e_yield));
+    if (cc_yield() != 0)
+        return cc_fail(EPROTO, "a yield outside the scope failed");
+    return arg;
+}
+
+static void test_timeout_zero_fails_the_next_yield(void **state)
+{
+    assert_ok(cc_run(expired_scope_main, state, NULL));
+}
+
+/* A polling loop that only yields ends when its scope expires; the 5 s
+ * bound only keeps a broken build from spinning forever. */
+static void *polling_main(void *arg)
+{
+    double t0 = cc_now();
+    long polls = 0;
+    int rc;
+
+    cc_deadline_push(0.02);
+    while ((rc = cc_sleep(0)) == 0 && cc_now() < t0 + 5.0)
+        polls++;
+    cc_deadline_pop();
+    if (rc != -1 || errno != ETIMEDOUT)
+        return cc_fail(EPROTO, "the polling loop did not time out (%ld "
+                               "polls)", polls);
+    return arg;
+}
+
+static void test_timeout_ends_a_polling_loop(void **state)
+{
+    assert_ok(cc_run(polling_main, state, NULL));
+}
+
+/* A thread's yield follows the same rule. */
+static void test_timeout_zero_fails_a_thread_yield(void **state)
+{
+    (void)state;
+    assert_ok(cc_deadline_push(0));
+    assert_fails_with(cc_yield(), ETIMEDOUT);
+    assert_fails_with(cc_sleep(0), ETIMEDOUT);
+    cc_deadline_pop();
+    assert_ok(cc_yield());
+}
+
 int main(void)
 {
     tu_seed();
@@ -696,6 +764,9 @@ int main(void)
         cmocka_unit_test(test_condition_wait_cancel_after_notify),
         cmocka_unit_test(test_condition_notification_passed_on),
         cmocka_unit_test(test_condition_wait_always_returns_holding_the_lock),
+        cmocka_unit_test(test_timeout_zero_fails_the_next_yield),
+        cmocka_unit_test(test_timeout_ends_a_polling_loop),
+        cmocka_unit_test(test_timeout_zero_fails_a_thread_yield),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
