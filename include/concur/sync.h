@@ -259,6 +259,14 @@ CC_API void cc_event_free(cc_event *e);
  * thread before anybody is released; a non-zero return breaks the barrier.
  * A broken barrier (by abort(), a failing action, or a waiter whose timeout
  * expired) fails every current and later wait with EPIPE until reset().
+ *
+ * A timeout breaks the barrier, as in threading.Barrier (a wave that cannot
+ * complete in time should not trap the others).  A cancelled task breaks
+ * nothing, as in asyncio.Barrier: it leaves its wave, whose count drops by
+ * one, and a later arrival takes its place.  (asyncio has no timeout of
+ * its own, so its timeouts are cancellations and break nothing either;
+ * concur keeps threading's rule for every timeout, deadline scopes
+ * included.)
  */
 typedef struct cc_barrier cc_barrier;
 typedef int (*cc_barrier_action)(void *arg);
@@ -271,9 +279,14 @@ CC_API cc_barrier *cc_barrier_new(unsigned parties, cc_barrier_action action,
  * cc_barrier_wait - arrive and wait for the others.
  *
  * Returns this party's arrival index, 0 .. parties-1 (the last to arrive gets
- * parties-1 and ran the action), different for each party of a wave.
- * Returns -1 with EPIPE (the barrier is or became broken), ETIMEDOUT (this
- * call's timeout expired: the barrier is now broken for the others), EINVAL.
+ * parties-1 and ran the action), different for each party of a wave: the
+ * parties released are numbered in the order they arrived, not counting
+ * those that left (asyncio, which numbers at arrival, can give an index
+ * twice after a cancellation).  Returns -1 with EPIPE (the barrier is or
+ * became broken), ETIMEDOUT (this call's timeout expired: the barrier is
+ * now broken for the others), ECANCELED (the calling task was cancelled: it
+ * left the wave, and the barrier is not broken; a party whose wave was
+ * already released when the cancellation reached it gets its index), EINVAL.
  */
 CC_API int cc_barrier_wait(cc_barrier *b, double timeout);
 

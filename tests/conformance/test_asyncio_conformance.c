@@ -747,6 +747,145 @@ static void test_timeout_zero_fails_a_thread_yield(void **state)
     assert_ok(cc_yield());
 }
 
+/* ---- test_locks.py: BarrierTests ---- */
+
+typedef struct {
+    cc_barrier *b;
+    int rc;
+    int err;
+} party;
+
+static void *barrier_party(void *arg)
+{
+    party *p = arg;
+
+    p->rc = cc_barrier_wait(p->b, CC_FOREVER);
+    p->err = errno;
+    return arg;
+}
+
+/* test_filling_tasks_cancel_one: of three parties, one is cancelled while
+ * it waits.  It leaves (ECANCELED) without breaking the barrier; two more
+ * arrivals complete the wave, and the three released get the indexes
+ * 0, 1, 2 once each (asyncio can hand out one twice: concur numbers the
+ * parties of a wave when it releases them). */
+static void *barrier_cancel_one_main(void *arg)
+{
+    cc_barrier *b = cc_barrier_new(3, NULL, NULL);
+    party p[4] = {{b, 0, 0}, {b, 0, 0}, {b, 0, 0}, {b, 0, 0}};
+    cc_future *t[4];
+    int seen[3] = {0, 0, 0};
+
+    t[0] = cc_spawn(barrier_party, &p[0]);
+    t[1] = cc_spawn(barrier_party, &p[1]);
+    cc_yield(); /* both wait */
+    cc_future_cancel(t[0]);
+    cc_future_result(t[0], NULL, CC_FOREVER);
+    if (p[0].rc != -1 || p[0].err != ECANCELED)
+        return cc_fail(EPROTO, "the cancelled party got %d/%s", p[0].rc,
+                       cc_errname(p[0].err));
+    if (cc_barrier_broken(b) || cc_barrier_n_waiting(b) != 1)
+        return cc_fail(EPROTO, "the cancel broke the barrier (broken %d, "
+                               "%u waiting)", cc_barrier_broken(b),
+                       cc_barrier_n_waiting(b));
+    t[2] = cc_spawn(barrier_party, &p[2]);
+    t[3] = cc_spawn(barrier_party, &p[3]);
+    for (int i = 1; i < 4; i++) {
+        cc_future_result(t[i], NULL, CC_FOREVER);
+        if (p[i].rc < 0 || p[i].rc > 2)
+            return cc_fail(EPROTO, "party %d got %d/%s", i, p[i].rc,
+                           cc_errname(p[i].err));
+        seen[p[i].rc]++;
+    }
+    for (int i = 0; i < 3; i++)
+        if (seen[i] != 1)
+            return cc_fail(EPROTO, "index %d given %d times", i, seen[i]);
+    for (int i = 0; i < 4; i++)
+        cc_future_free(t[i]);
+    cc_barrier_free(b);
+    return arg;
+}
+
+static void test_barrier_filling_tasks_cancel_one(void **state)
+{
+    assert_ok(cc_run(barrier_cancel_one_main, state, NULL));
+}
+
+/* The same under fire: twelve tasks meet at a barrier of four, wave after
+ * wave, while the main task cancels them at random and starts new ones.
+ * The barrier never breaks, and every wave the action saw released
+ * exactly four parties. */
+typedef struct {
+    cc_barrier *b;
+    long waves;        /* action runs */
+    long passed;       /* successful waits */
+    long bad;          /* EPIPE or an index out of range */
+} barrier_storm;
+
+static int count_wave(void *arg)
+{
+    ((barrier_storm *)arg)->waves++;
+    return 0;
+}
+
+static void *storm_party(void *arg)
+{
+    barrier_storm *st = arg;
+
+    for (;;) {
+        int rc = cc_barrier_wait(st->b, CC_FOREVER);
+
+        if (rc < 0)
+            return errno == ECANCELED ? NULL : (st->bad++, NULL);
+        if (rc > 3)
+            st->bad++;
+        st->passed++;
+        for (unsigned k = tu_rand_below(3); k > 0; k--)
+            if (cc_yield() != 0)
+                return NULL;
+    }
+}
+
+static void *barrier_storm_main(void *arg)
+{
+    static barrier_storm st;
+    enum { TASKS = 12 };
+    cc_future *t[TASKS];
+
+    memset(&st, 0, sizeof(st));
+    st.b = cc_barrier_new(4, count_wave, &st);
+    for (int i = 0; i < TASKS; i++)
+        t[i] = cc_spawn(storm_party, &st);
+    for (int round = 0; round < 3000; round++) {
+        int i = (int)tu_rand_below(TASKS);
+
+        for (unsigned k = tu_rand_below(4); k > 0; k--)
+            cc_yield();
+        cc_future_cancel(t[i]);
+        cc_future_result(t[i], NULL, CC_FOREVER);
+        cc_future_free(t[i]);
+        t[i] = cc_spawn(storm_party, &st);
+    }
+    for (int i = 0; i < TASKS; i++) {
+        cc_future_cancel(t[i]);
+        cc_future_result(t[i], NULL, CC_FOREVER);
+        cc_future_free(t[i]);
+    }
+    if (cc_barrier_broken(st.b) || st.bad != 0)
+        return cc_fail(EPROTO, "broken %d, %ld bad waits",
+                       cc_barrier_broken(st.b), st.bad);
+    if (st.waves == 0 || st.passed != 4 * st.waves)
+        return cc_fail(EPROTO, "%ld waves released %ld parties", st.waves,
+                       st.passed);
+    cc_barrier_free(st.b);
+    return arg;
+}
+
+static void test_barrier_cancellations_never_break_it(void **state)
+{
+    assert_ok(cc_run(barrier_storm_main, state, NULL));
+}
+
 int main(void)
 {
     tu_seed();
@@ -767,6 +906,8 @@ int main(void)
         cmocka_unit_test(test_timeout_zero_fails_the_next_yield),
         cmocka_unit_test(test_timeout_ends_a_polling_loop),
         cmocka_unit_test(test_timeout_zero_fails_a_thread_yield),
+        cmocka_unit_test(test_barrier_filling_tasks_cancel_one),
+        cmocka_unit_test(test_barrier_cancellations_never_break_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
