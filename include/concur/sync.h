@@ -205,14 +205,21 @@ CC_API void cc_cond_free(cc_cond *c);
 /*
  * cc_sem - a counting semaphore (threading.Semaphore); bounded, it refuses
  * to be released above its initial value (threading.BoundedSemaphore).
- * Waiters are served first come, first served.
+ * Waiters are served first come, first served, in asyncio's order: a
+ * release hands its unit to the oldest waiter, and a newcomer never
+ * overtakes one.
  */
 typedef struct cc_sem cc_sem;
 
 CC_API cc_sem *cc_sem_new(unsigned value);
 CC_API cc_sem *cc_sem_new_bounded(unsigned value);
 
-/* Take one unit.  Returns 0; or -1 with EAGAIN, ETIMEDOUT, EINVAL. */
+/*
+ * cc_sem_acquire - take one unit, waiting up to `timeout`.  Returns 0; or
+ * -1 with EAGAIN (timeout 0, none free), ETIMEDOUT, ECANCELED (the calling
+ * task was cancelled -- also when a release had handed it a unit before it
+ * could run: the unit then goes to the next waiter, as in asyncio), EINVAL.
+ */
 CC_API int cc_sem_acquire(cc_sem *s, double timeout);
 
 /* Give one unit back, waking a waiter.  -1 with EINVAL when a bounded

@@ -886,6 +886,92 @@ static void test_barrier_cancellations_never_break_it(void **state)
     assert_ok(cc_run(barrier_storm_main, state, NULL));
 }
 
+/* ---- test_locks.py: SemaphoreTests ---- */
+
+typedef struct {
+    cc_sem *s;
+    int rc;
+    int err;
+} sem_taker;
+
+static void *takes_unit(void *arg)
+{
+    sem_taker *k = arg;
+
+    k->rc = cc_sem_acquire(k->s, 5.0);
+    k->err = errno;
+    return arg;
+}
+
+/* test_acquire_cancel_before_awoken, with the release first: the unit
+ * handed to the oldest waiter, which is cancelled before it has run, goes
+ * to the next waiter, as in asyncio; the cancelled one fails ECANCELED. */
+static void *sem_cancel_after_handoff_main(void *arg)
+{
+    cc_sem *s = cc_sem_new(0);
+    sem_taker k[3] = {{s, 0, 0}, {s, 0, 0}, {s, 0, 0}};
+    cc_future *t[3];
+
+    for (int i = 0; i < 3; i++)
+        t[i] = cc_spawn(takes_unit, &k[i]);
+    cc_yield(); /* all wait, t[0] first */
+    cc_sem_release(s);      /* to t[0] */
+    cc_future_cancel(t[0]); /* before t[0] runs */
+    for (int i = 0; i < 2; i++)
+        cc_future_result(t[i], NULL, CC_FOREVER);
+    if (k[0].rc != -1 || k[0].err != ECANCELED)
+        return cc_fail(EPROTO, "the cancelled waiter got %d/%s", k[0].rc,
+                       cc_errname(k[0].err));
+    if (k[1].rc != 0)
+        return cc_fail(EPROTO, "the next waiter got %s", cc_errname(k[1].err));
+    if (cc_future_done(t[2]) || cc_sem_value(s) != 0)
+        return cc_fail(EPROTO, "one unit served two waiters");
+    cc_sem_release(s);
+    cc_future_result(t[2], NULL, CC_FOREVER);
+    for (int i = 0; i < 3; i++)
+        cc_future_free(t[i]);
+    cc_sem_free(s);
+    return arg;
+}
+
+static void test_semaphore_acquire_cancel_before_awoken(void **state)
+{
+    assert_ok(cc_run(sem_cancel_after_handoff_main, state, NULL));
+}
+
+/* test_acquire_fifo_order_3: waiters are served in arrival order, a
+ * cancelled one skipped. */
+static void *sem_fifo_main(void *arg)
+{
+    cc_sem *s = cc_sem_new(0);
+    sem_taker k[3] = {{s, 0, 0}, {s, 0, 0}, {s, 0, 0}};
+    cc_future *t[3];
+    char got[4] = {0};
+    int n = 0;
+
+    for (int i = 0; i < 3; i++)
+        t[i] = cc_spawn(takes_unit, &k[i]);
+    cc_yield();
+    cc_future_cancel(t[0]);
+    cc_yield();
+    cc_sem_release_n(s, 2);
+    for (int i = 0; i < 3; i++) {
+        cc_future_result(t[i], NULL, CC_FOREVER);
+        if (k[i].rc == 0)
+            got[n++] = (char)('0' + i);
+        cc_future_free(t[i]);
+    }
+    cc_sem_free(s);
+    if (strcmp(got, "12") != 0 || k[0].err != ECANCELED)
+        return cc_fail(EPROTO, "served '%s'", got);
+    return arg;
+}
+
+static void test_semaphore_acquire_fifo_order(void **state)
+{
+    assert_ok(cc_run(sem_fifo_main, state, NULL));
+}
+
 int main(void)
 {
     tu_seed();
@@ -908,6 +994,8 @@ int main(void)
         cmocka_unit_test(test_timeout_zero_fails_a_thread_yield),
         cmocka_unit_test(test_barrier_filling_tasks_cancel_one),
         cmocka_unit_test(test_barrier_cancellations_never_break_it),
+        cmocka_unit_test(test_semaphore_acquire_cancel_before_awoken),
+        cmocka_unit_test(test_semaphore_acquire_fifo_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
