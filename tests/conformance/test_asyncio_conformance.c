@@ -886,6 +886,176 @@ static void test_barrier_cancellations_never_break_it(void **state)
     assert_ok(cc_run(barrier_storm_main, state, NULL));
 }
 
+/* ---- test_locks.py: LockTests ---- */
+
+typedef struct {
+    cc_lock *l;
+    int rc;
+    int err;
+    bool release_after; /* release when acquired */
+} locker;
+
+static void *takes_lock(void *arg)
+{
+    locker *k = arg;
+
+    k->rc = cc_lock_acquire(k->l, 5.0);
+    k->err = errno;
+    if (k->rc == 0 && k->release_after)
+        cc_lock_release(k->l);
+    return arg;
+}
+
+/* test_acquire: the lock is fair to parked waiters, as asyncio.Lock:
+ * after a release, the oldest waiter owns it before it has even run, so a
+ * newcomer -- here the releaser itself -- cannot overtake it, and a task
+ * that starts waiting later is served after the ones already waiting. */
+static char lock_order[8];
+static int lock_order_len;
+
+typedef struct {
+    cc_lock *l;
+    char name;
+} orderly;
+
+static void *takes_lock_in_turn(void *arg)
+{
+    orderly *o = arg;
+
+    if (cc_lock_acquire(o->l, 5.0) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "acquire");
+    lock_order[lock_order_len++] = o->name;
+    cc_yield(); /* the others are queued meanwhile */
+    cc_lock_release(o->l);
+    return arg;
+}
+
+static void *lock_fifo_main(void *arg)
+{
+    cc_lock *l = cc_lock_new();
+    orderly o[3] = {{l, '1'}, {l, '2'}, {l, '3'}};
+    cc_future *t[3];
+    int rc;
+
+    lock_order_len = 0;
+    cc_lock_acquire(l, CC_FOREVER);
+    t[0] = cc_spawn(takes_lock_in_turn, &o[0]);
+    t[1] = cc_spawn(takes_lock_in_turn, &o[1]);
+    cc_yield(); /* both wait */
+    cc_lock_release(l); /* to t[0], which has not run yet */
+    rc = cc_lock_acquire(l, 0);
+    if (rc == 0)
+        return cc_fail(EPROTO, "a newcomer overtook the waiting tasks");
+    if (errno != EAGAIN)
+        return cc_fail(EPROTO, "the newcomer got %s", cc_errname(errno));
+    t[2] = cc_spawn(takes_lock_in_turn, &o[2]);
+    for (int i = 0; i < 3; i++)
+        if (cc_future_result(t[i], NULL, CC_FOREVER) != 0)
+            return cc_fail_from(cc_last_error(), EPROTO, "task %d", i);
+    lock_order[lock_order_len] = '\0';
+    if (strcmp(lock_order, "123") != 0)
+        return cc_fail(EPROTO, "served in the order '%s'", lock_order);
+    for (int i = 0; i < 3; i++)
+        cc_future_free(t[i]);
+    cc_lock_free(l);
+    return arg;
+}
+
+static void test_lock_acquire_fifo_order(void **state)
+{
+    assert_ok(cc_run(lock_fifo_main, state, NULL));
+}
+
+/* What the FIFO order is for: two tasks of one loop that take the lock
+ * over and over, yielding inside it, take turns.  (With a lock a newcomer
+ * can take, the releaser took it back at once, every time: the other task
+ * waited until the first was done -- starvation, which a coroutine, never
+ * preempted, cannot escape.) */
+static long turns[2];
+static long worst_lead;
+
+static void *takes_turns(void *arg)
+{
+    cc_lock *l = *(cc_lock **)arg;
+    int me = (int)(intptr_t)((cc_lock **)arg)[1];
+
+    for (int i = 0; i < 500; i++) {
+        long lead;
+
+        if (cc_lock_acquire(l, 5.0) != 0)
+            return cc_fail_from(cc_last_error(), EPROTO, "acquire");
+        turns[me]++;
+        lead = turns[me] - turns[1 - me];
+        if (lead > worst_lead)
+            worst_lead = lead;
+        cc_yield();
+        cc_lock_release(l);
+    }
+    return arg;
+}
+
+static void *turns_main(void *arg)
+{
+    cc_lock *l = cc_lock_new();
+    void *args[2][2] = {{l, (void *)0}, {l, (void *)1}};
+    cc_future *t[2];
+
+    turns[0] = turns[1] = worst_lead = 0;
+    for (int i = 0; i < 2; i++)
+        t[i] = cc_spawn(takes_turns, args[i]);
+    for (int i = 0; i < 2; i++) {
+        if (cc_future_result(t[i], NULL, CC_FOREVER) != 0)
+            return cc_fail_from(cc_last_error(), EPROTO, "task %d", i);
+        cc_future_free(t[i]);
+    }
+    cc_lock_free(l);
+    if (worst_lead > 1)
+        return cc_fail(EPROTO, "one task got ahead by %ld turns",
+                       worst_lead);
+    return arg;
+}
+
+static void test_lock_tasks_take_turns(void **state)
+{
+    assert_ok(cc_run(turns_main, state, NULL));
+}
+
+/* test_finished_waiter_cancelled: the waiter a release woke is cancelled
+ * before it runs.  It fails ECANCELED without taking the lock, and its
+ * turn passes to the next waiter. */
+static void *woken_waiter_cancelled_main(void *arg)
+{
+    cc_lock *l = cc_lock_new();
+    locker w[2] = {{l, 0, 0, true}, {l, 0, 0, true}};
+    cc_future *t[2];
+
+    cc_lock_acquire(l, CC_FOREVER);
+    t[0] = cc_spawn(takes_lock, &w[0]);
+    t[1] = cc_spawn(takes_lock, &w[1]);
+    cc_yield(); /* both wait, t[0] first */
+    cc_lock_release(l); /* wakes t[0] */
+    cc_future_cancel(t[0]);
+    for (int i = 0; i < 2; i++)
+        cc_future_result(t[i], NULL, CC_FOREVER);
+    if (w[0].rc != -1 || w[0].err != ECANCELED)
+        return cc_fail(EPROTO, "the cancelled waiter got %d/%s", w[0].rc,
+                       cc_errname(w[0].err));
+    if (w[1].rc != 0)
+        return cc_fail(EPROTO, "the next waiter got %s",
+                       cc_errname(w[1].err));
+    if (cc_lock_locked(l))
+        return cc_fail(EPROTO, "the lock stayed held");
+    for (int i = 0; i < 2; i++)
+        cc_future_free(t[i]);
+    cc_lock_free(l);
+    return arg;
+}
+
+static void test_lock_finished_waiter_cancelled(void **state)
+{
+    assert_ok(cc_run(woken_waiter_cancelled_main, state, NULL));
+}
+
 /* ---- test_locks.py: SemaphoreTests ---- */
 
 typedef struct {
@@ -972,6 +1142,121 @@ static void test_semaphore_acquire_fifo_order(void **state)
     assert_ok(cc_run(sem_fifo_main, state, NULL));
 }
 
+/*
+ * Locks and semaphores under fire: on two loops in two threads, tasks take
+ * a lock and a unit of a semaphore of 3 over and over while their loop's
+ * main task cancels them at random; two plain threads do the same.  The
+ * lock is never held twice, the semaphore never serves more than 3, and
+ * at the end no turn and no unit is lost: the lock is free and all 3 units
+ * are back.
+ */
+typedef struct {
+    cc_lock *l;
+    cc_sem *s;
+    _Atomic int in_lock;
+    _Atomic int in_sem;
+    _Atomic long passes;
+    _Atomic long violations;
+    _Atomic bool stop;
+} lock_storm;
+
+static void lock_storm_round(lock_storm *st)
+{
+    if (cc_lock_acquire(st->l, 1.0) == 0) {
+        if (atomic_fetch_add(&st->in_lock, 1) != 0)
+            atomic_fetch_add(&st->violations, 1);
+        if (tu_rand_below(4) == 0)
+            cc_yield();
+        atomic_fetch_sub(&st->in_lock, 1);
+        cc_lock_release(st->l);
+    }
+    if (cc_sem_acquire(st->s, 1.0) == 0) {
+        if (atomic_fetch_add(&st->in_sem, 1) >= 3)
+            atomic_fetch_add(&st->violations, 1);
+        if (tu_rand_below(4) == 0)
+            cc_yield();
+        atomic_fetch_sub(&st->in_sem, 1);
+        cc_sem_release(st->s);
+    }
+    atomic_fetch_add(&st->passes, 1);
+}
+
+static void *lock_storm_task(void *arg)
+{
+    lock_storm *st = arg;
+
+    while (!cc_cancelled() && !atomic_load(&st->stop))
+        lock_storm_round(st);
+    return NULL;
+}
+
+static void *lock_storm_loop_main(void *arg)
+{
+    lock_storm *st = arg;
+    enum { TASKS = 6 };
+    cc_future *t[TASKS];
+
+    for (int i = 0; i < TASKS; i++)
+        t[i] = cc_spawn(lock_storm_task, st);
+    while (!atomic_load(&st->stop)) {
+        int i = (int)tu_rand_below(TASKS);
+
+        for (unsigned k = tu_rand_below(4); k > 0; k--)
+            cc_yield();
+        cc_future_cancel(t[i]);
+        cc_future_result(t[i], NULL, CC_FOREVER);
+        cc_future_free(t[i]);
+        t[i] = cc_spawn(lock_storm_task, st);
+    }
+    for (int i = 0; i < TASKS; i++) {
+        cc_future_cancel(t[i]);
+        cc_future_result(t[i], NULL, CC_FOREVER);
+        cc_future_free(t[i]);
+    }
+    return arg;
+}
+
+static void *lock_storm_loop(void *arg)
+{
+    if (cc_run(lock_storm_loop_main, arg, NULL) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "loop");
+    return arg;
+}
+
+static void *lock_storm_thread(void *arg)
+{
+    lock_storm *st = arg;
+
+    while (!atomic_load(&st->stop))
+        lock_storm_round(st);
+    return arg;
+}
+
+static void test_lock_and_semaphore_lose_no_turn_when_cancelled(void **state)
+{
+    (void)state;
+    static lock_storm st;
+    cc_thread *th[4];
+
+    st.l = cc_lock_new();
+    st.s = cc_sem_new(3);
+    for (int i = 0; i < 4; i++)
+        th[i] = cc_thread_start(i < 2 ? lock_storm_loop : lock_storm_thread,
+                                &st, NULL);
+    while (atomic_load(&st.passes) < 30000)
+        tu_sleep(0.01);
+    atomic_store(&st.stop, true);
+    for (int i = 0; i < 4; i++) {
+        assert_ok(cc_thread_join(th[i], NULL, 60.0));
+        cc_thread_free(th[i]);
+    }
+    assert_int_equal(atomic_load(&st.violations), 0);
+    assert_false(cc_lock_locked(st.l));
+    assert_int_equal(cc_sem_value(st.s), 3);
+    cc_lock_free(st.l);
+    cc_sem_free(st.s);
+}
+
 int main(void)
 {
     tu_seed();
@@ -994,8 +1279,12 @@ int main(void)
         cmocka_unit_test(test_timeout_zero_fails_a_thread_yield),
         cmocka_unit_test(test_barrier_filling_tasks_cancel_one),
         cmocka_unit_test(test_barrier_cancellations_never_break_it),
+        cmocka_unit_test(test_lock_acquire_fifo_order),
+        cmocka_unit_test(test_lock_tasks_take_turns),
+        cmocka_unit_test(test_lock_finished_waiter_cancelled),
         cmocka_unit_test(test_semaphore_acquire_cancel_before_awoken),
         cmocka_unit_test(test_semaphore_acquire_fifo_order),
+        cmocka_unit_test(test_lock_and_semaphore_lose_no_turn_when_cancelled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
