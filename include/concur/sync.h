@@ -163,11 +163,20 @@ CC_API void cc_rlock_free(cc_rlock *l);
  */
 typedef struct cc_cond cc_cond;
 
-/* A condition on `lock`; with lock NULL it makes (and owns) its own cc_lock.
- * NULL on ENOMEM. */
+/*
+ * cc_cond_new - a condition on `lock`; with lock NULL it makes (and owns)
+ * its own plain cc_lock.  That default differs from threading.Condition(),
+ * which makes an RLock, and matches asyncio.Condition(), which makes a
+ * Lock: the one primitive serves both, and a plain lock makes a nested
+ * acquire by the owner fail with EDEADLK where an RLock would let code
+ * that re-enters by mistake run on unnoticed.  For threading's behaviour,
+ * pass an RLock with cc_cond_new_rlock.
+ * Returns NULL with ENOMEM, or EINVAL when lock is not a lock.
+ */
 CC_API cc_cond *cc_cond_new(cc_lock *lock);
 
-/* A condition on a reentrant lock (not owned). */
+/* A condition on a reentrant lock (not owned): threading.Condition()'s
+ * default.  NULL with EINVAL (not an rlock) or ENOMEM. */
 CC_API cc_cond *cc_cond_new_rlock(cc_rlock *lock);
 
 /* Acquire / release the condition's lock (same errors as the lock's). */
