@@ -25,10 +25,14 @@
  * pass of the loop: asyncio throws a cancel delivered before the task
  * resumes into it.  So when one member of a group fails and cancels its
  * siblings, a sibling whose sleep ended in that same pass is cancelled
- * too, however late a loaded machine runs the loop.  A call that was
- * woken before the cancellation reached it (the item, unit or result it
- * waited for was handed over) keeps what it got unless its header says
- * otherwise, and the cancellation fails the next blocking call.
+ * too, however late a loaded machine runs the loop.  The same holds for
+ * a wake-up on the locks of concur/sync.h: a Lock, RLock or Semaphore
+ * acquire that was handed the lock or a unit, and a Condition wait that
+ * was notified, fail ECANCELED and pass what they got to the next waiter
+ * (asyncio's order).  Other calls that were handed what they waited for
+ * before the cancellation reached them (a queue item, a barrier's release,
+ * a finished future) return it, and the cancellation fails the next
+ * blocking call.
  *
  * Defaults (see concur/base.h): every blocking call takes `double timeout`
  * last and honours deadline scopes (cc_deadline_push is asyncio.timeout:

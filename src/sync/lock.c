@@ -99,8 +99,12 @@ owned:
 
 /*
  * A release with waiters announced (state 2): hand the lock to the oldest
- * waiter still parked, keeping the state non-zero (2 while more wait, 1
- * when it was the last), or free it when every one of them gave up.
+ * waiter still parked, keeping the state non-zero, or free it when every
+ * one of them gave up.  When a single waiter is queued the state drops to
+ * 1 before the claim, not after: the new owner may run -- and release --
+ * the moment it is claimed, and its release must then find "held, nobody
+ * waiting" (with two or more queued the state stays 2, and a release that
+ * finds nobody to hand to frees it).
  */
 static void hand_over(struct cc_lock *l)
 {
@@ -109,11 +113,11 @@ static void hand_over(struct cc_lock *l)
 
     cc__mutex_lock(&l->mu);
     CC__ASSERT(atomic_load_explicit(&l->state, memory_order_relaxed) == 2);
+    if (l->waiters.len == 1)
+        atomic_store_explicit(&l->state, 1, memory_order_relaxed);
     wk = cc__waitq_wake_one(&l->waiters, &woke);
     if (!woke)
         atomic_store_explicit(&l->state, 0, memory_order_release);
-    else if (cc__waitq_empty(&l->waiters))
-        atomic_store_explicit(&l->state, 1, memory_order_relaxed);
     cc__mutex_unlock(&l->mu);
     cc__wakeup_fire(wk);
 }
