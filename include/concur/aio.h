@@ -46,6 +46,21 @@
  * FINISHED with it.  A shield scope (cc_shield_push) lets cleanup code block
  * again, within a deadline of its own.
  *
+ * Cancel wins over a timeout.  A cancellation that reaches a task before
+ * it has resumed from a blocking call makes that call fail with ECANCELED,
+ * even when the call's deadline has passed and its timer fired in the same
+ * pass of the loop: asyncio throws a cancel delivered before the task
+ * resumes into it.  So when one member of a group fails and cancels its
+ * siblings, a sibling whose sleep ended in that same pass is cancelled
+ * too, however late a loaded machine runs the loop.  The same holds for
+ * a wake-up on the locks of concur/sync.h: a Lock, RLock or Semaphore
+ * acquire that was handed the lock or a unit, and a Condition wait that
+ * was notified, fail ECANCELED and pass what they got to the next waiter
+ * (asyncio's order).  Other calls that were handed what they waited for
+ * before the cancellation reached them (a queue item, a barrier's release,
+ * a finished future) return it, and the cancellation fails the next
+ * blocking call.
+ *
  * Defaults (see concur/base.h): every blocking call takes `double timeout`
  * last and honours deadline scopes (cc_deadline_push is asyncio.timeout:
  * per task inside a task).  Calls that need a running loop fail with EINVAL
@@ -115,12 +130,19 @@ CC_API cc_future *cc_loop_spawn(cc_loop *loop, cc_fn fn, void *arg);
  * cc_sleep - suspend the calling task for `seconds` (a thread sleeps).
  * 0 ends at once for a thread; in a task it is cc_yield.  Returns 0, or -1
  * with ECANCELED (the task was cancelled), ETIMEDOUT (a deadline scope
- * expired first), EINVAL (negative or NaN).
+ * expired first, or had expired already: cc_sleep(0) included), EINVAL
+ * (negative or NaN).
  */
 CC_API int cc_sleep(double seconds);
 
-/* cc_yield - let the other ready tasks run, then continue (sleep(0)).
- * A thread calls sched_yield().  -1/ECANCELED when cancelled. */
+/*
+ * cc_yield - let the other ready tasks run, then continue (sleep(0)).  A
+ * thread calls sched_yield().  Returns 0, or -1 with ECANCELED (the task
+ * was cancelled) or ETIMEDOUT (the innermost deadline scope has expired:
+ * as with asyncio.timeout, where the next await raises, a loop that only
+ * polls with cc_yield or cc_sleep(0) ends at its deadline).  Nothing is
+ * yielded when it fails.
+ */
 CC_API int cc_yield(void);
 
 /* The running task's future (borrowed), or NULL outside a task. */
@@ -178,9 +200,31 @@ CC_API int cc_gather(cc_future **fs, size_t n, void **results,
                      bool return_errors);
 
 /*
- * cc_wait_for - wait for a future up to `timeout` (asyncio.wait_for); at
- * the deadline, cancel it (a task) and wait until it has finished
- * cancelling, then fail with ETIMEDOUT.  Otherwise as cc_future_result.
+ * cc_wait_for - wait for a future up to `timeout` (asyncio.wait_for), from
+ * a task or a thread.
+ *
+ * At the deadline, a task's future is cancelled and waited for until it
+ * has finished cancelling (that wait is not bounded); a task that swallows
+ * the cancellation and returns a result makes wait_for return 0 with it,
+ * as in Python.  Any other future (an executor's job: cc_to_thread,
+ * cc_submit; a hand-made one) is cancelled if it has not started and
+ * wait_for fails at the deadline without waiting: a running job cannot be
+ * stopped, so it runs on, and its future stays valid -- await it later or
+ * free it (asyncio.wait_for on run_in_executor does the same).
+ *
+ * Returns 0 and stores the result in *result (may be NULL).  Returns -1
+ * (*result untouched) with errno:
+ *   ETIMEDOUT  the deadline passed (timeout 0 included).  When the
+ *              cancelled task failed with an error of its own meanwhile,
+ *              that error is the cause in cc_last_error() (Python raises
+ *              the task's error itself; concur keeps the code callers
+ *              test for and chains the error)
+ *   ECANCELED  the calling task was cancelled -- also while it waited for
+ *              the timed-out task to finish cancelling, which it still
+ *              does first (the awaited task is cancelled too, and keeps
+ *              its outcome in its future) -- or the future was cancelled
+ *   <code>     the future failed with this code before the deadline
+ *   EINVAL     f is not a future
  */
 CC_API int cc_wait_for(cc_future *f, void **result, double timeout);
 
@@ -188,28 +232,45 @@ CC_API int cc_wait_for(cc_future *f, void **result, double timeout);
  * cc_group - a task group (asyncio.TaskGroup): tasks spawned into it are
  * waited for together; the first one that fails cancels the others, and
  * cc_group_wait reports every error.  Cancelling the group cancels its
- * tasks.  Use it from one task (it is not shared between threads).
+ * tasks.  Use it from the tasks of one loop (it is not shared between
+ * threads): the one that waits, and the members themselves, which may
+ * spawn more members into it while the wait runs.
  */
 typedef struct cc_group cc_group;
 CC_API cc_group *cc_group_new(void);
 
-/* Spawn into the group; returns a borrowed future (valid until
- * cc_group_free), NULL with ESHUTDOWN once the group has failed or is
- * cancelled (the task is not started), EINVAL, ENOMEM. */
+/*
+ * cc_group_spawn - start fn(arg) as a member of the group.  Returns a
+ * borrowed future (valid until cc_group_free), or NULL (no task started)
+ * with errno:
+ *   ESHUTDOWN  a member failed or the group was cancelled; or the group is
+ *              finished: a wait has returned (asyncio: "TaskGroup is
+ *              finished"; members may spawn while the wait runs, until
+ *              the last member has ended)
+ *   EINVAL     g is not a group, fn is NULL, no loop runs here, or the
+ *              group's members run on another loop
+ *   ENOMEM
+ */
 CC_API cc_future *cc_group_spawn(cc_group *g, cc_fn fn, void *arg);
 
 /*
- * cc_group_wait - wait for every task of the group.  Returns 0 when all
- * succeeded.  Returns -1 when any failed: errno and cc_last_error() are the
- * first failure's, cc_errmsg() says how many failed; cc_group_error(g, i)
- * gives each one.  ECANCELED when the group (or the waiting task) was
- * cancelled.
+ * cc_group_wait - wait until every member has ended, including members
+ * spawned while it waits.  The group is then finished: later spawns fail.
+ * Returns 0 when all succeeded.  Returns -1 when any failed: errno and
+ * cc_last_error() are the first failure's, cc_errmsg() says how many
+ * failed; cc_group_error(g, i) gives each one.  ECANCELED when the group
+ * (or the waiting task) was cancelled: the members are cancelled and
+ * waited for first.  EINVAL for a bad group, or when the caller is not a
+ * task of the members' loop while some still run.
  */
 CC_API int cc_group_wait(cc_group *g);
 CC_API size_t cc_group_error_count(cc_group *g);
 CC_API const cc_error *cc_group_error(cc_group *g, size_t i);
 CC_API void cc_group_cancel(cc_group *g);
-/* Free the group; tasks still running are cancelled and waited for. */
+/* Free the group; tasks still running are cancelled and waited for.  Called
+ * with members still running from outside a task of their loop, it
+ * cannot wait: it cancels them, frees nothing and prints a warning on
+ * stderr ("cc_group_free(...) refused"). */
 CC_API void cc_group_free(cc_group *g);
 
 /* ------------------------------------------------------------- fd waits */

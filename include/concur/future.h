@@ -217,9 +217,13 @@ CC_API int cc_wait(cc_future **fs, size_t n, int return_when, double timeout);
  *         ... f is done ...
  *     cc_as_completed_free(it);
  *
- * next returns 1 with the next done future (each given once; the caller's
- * references are not touched), 0 when all have been given, -1 with
- * ETIMEDOUT when the deadline passed first (EINVAL on a bad handle).
+ * next returns 1 with the next done future (each given once, however
+ * many times it appears in fs, as Python's as_completed takes a set; the
+ * caller's references are not touched), 0 when all have been given, -1
+ * with ETIMEDOUT when the deadline passed first, ECANCELED when the
+ * calling task was cancelled (EINVAL on a bad handle).  _new returns NULL
+ * with EINVAL (fs NULL with n > 0, an entry not a future, NaN timeout) or
+ * ENOMEM.
  */
 typedef struct cc_as_completed cc_as_completed;
 CC_API cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n,

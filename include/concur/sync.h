@@ -87,6 +87,19 @@ CC_API int cc_thread_set_current_name(const char *name);
  * (threading.Lock).  Unlike Python's Lock, only the owner may release it.
  * Not recursive: acquiring it again from its owner fails with EDEADLK rather
  * than hanging.  Uncontended acquire + release is two atomic operations.
+ *
+ * Fair as asyncio.Lock is: waiters are served first come, first served.
+ * A release that finds waiters parked hands the lock to the oldest one
+ * (before it has even run), so a newcomer -- the releaser coming back
+ * included -- queues behind them; only while nobody is parked does the lock
+ * go to whoever asks first (a thread spins briefly before it parks, which
+ * keeps short critical sections fast).  threading.Lock promises no order;
+ * concur picks asyncio's because a task is never preempted: with a lock a
+ * newcomer could take, a task that releases and re-acquires in a loop
+ * starved the other tasks of its loop for good (measured: 500 turns to 0),
+ * while threads lost nothing measurable in bench/bench_lock.  A lock handed
+ * to a task is the task's from then on: it runs when that task's loop runs
+ * it.
  */
 typedef struct cc_lock cc_lock;
 
@@ -95,13 +108,16 @@ CC_API cc_lock *cc_lock_new(void);
 
 /*
  * cc_lock_acquire - take the lock, waiting up to `timeout`.
- * Returns 0; or -1 with EAGAIN (timeout 0 and held), ETIMEDOUT, EDEADLK (the
- * caller already holds it), EINVAL.
+ * Returns 0; or -1 with EAGAIN (timeout 0 and held; it is held while
+ * waiters are queued), ETIMEDOUT, ECANCELED (the calling task was
+ * cancelled -- also after a release had handed it the lock but before it
+ * could run: the lock then goes to the next waiter, as in asyncio),
+ * EDEADLK (the caller already holds it), EINVAL.
  */
 CC_API int cc_lock_acquire(cc_lock *l, double timeout);
 
 /*
- * cc_lock_release - release the lock and wake one waiter, if any.
+ * cc_lock_release - release the lock; with waiters, hand it to the oldest.
  * Returns 0; or -1 with EPERM (the caller does not hold it, including when
  * it is not locked at all), EINVAL.
  */
@@ -127,7 +143,8 @@ typedef struct cc_rlock cc_rlock;
 CC_API cc_rlock *cc_rlock_new(void);
 
 /* Returns 0; or -1 with EAGAIN (timeout 0, held by another), ETIMEDOUT,
- * EOVERFLOW (acquired more than UINT_MAX times), EINVAL. */
+ * ECANCELED (as cc_lock_acquire), EOVERFLOW (acquired more than UINT_MAX
+ * times), EINVAL.  Waiters are served in order, as cc_lock's. */
 CC_API int cc_rlock_acquire(cc_rlock *l, double timeout);
 
 /* Returns 0; or -1 with EPERM (the caller does not hold it), EINVAL. */
@@ -146,11 +163,20 @@ CC_API void cc_rlock_free(cc_rlock *l);
  */
 typedef struct cc_cond cc_cond;
 
-/* A condition on `lock`; with lock NULL it makes (and owns) its own cc_lock.
- * NULL on ENOMEM. */
+/*
+ * cc_cond_new - a condition on `lock`; with lock NULL it makes (and owns)
+ * its own plain cc_lock.  That default differs from threading.Condition(),
+ * which makes an RLock, and matches asyncio.Condition(), which makes a
+ * Lock: the one primitive serves both, and a plain lock makes a nested
+ * acquire by the owner fail with EDEADLK where an RLock would let code
+ * that re-enters by mistake run on unnoticed.  For threading's behaviour,
+ * pass an RLock with cc_cond_new_rlock.
+ * Returns NULL with ENOMEM, or EINVAL when lock is not a lock.
+ */
 CC_API cc_cond *cc_cond_new(cc_lock *lock);
 
-/* A condition on a reentrant lock (not owned). */
+/* A condition on a reentrant lock (not owned): threading.Condition()'s
+ * default.  NULL with EINVAL (not an rlock) or ENOMEM. */
 CC_API cc_cond *cc_cond_new_rlock(cc_rlock *lock);
 
 /* Acquire / release the condition's lock (same errors as the lock's). */
@@ -160,13 +186,23 @@ CC_API int cc_cond_release(cc_cond *c);
 /*
  * cc_cond_wait - release the lock, wait for a notify or the timeout, take the
  * lock back.  An RLock held several times is released fully and restored to
- * the same depth.
+ * the same depth.  Taking the lock back has no deadline and is not cut
+ * short by a cancellation: as in Python, the wait always returns holding
+ * the lock.
  *
  * Returns 0 when notified (spurious wake-ups do not happen, but the state you
  * wait for may have changed again: re-check it, or use cc_cond_wait_for).
- * Returns -1 with ETIMEDOUT, EPERM (the caller does not hold the lock) or
- * EINVAL.  On return the caller holds the lock again, in every case but EPERM
- * and EINVAL.
+ * Returns -1 with errno:
+ *   ETIMEDOUT  no notify came in time
+ *   ECANCELED  the calling task was cancelled before the wait returned --
+ *              even after a notify, while it waited to take the lock back
+ *              (asyncio re-raises CancelledError once it holds the lock);
+ *              the notify it took is then passed to the next waiter
+ *   EPERM      the caller does not hold the lock
+ *   EINVAL     c is not a condition, or the timeout is NaN
+ * On return the caller holds the lock again, in every case but EPERM and
+ * EINVAL (and an ECANCELED from a task cancelled before it called: it
+ * never let the lock go).
  */
 CC_API int cc_cond_wait(cc_cond *c, double timeout);
 
@@ -174,7 +210,8 @@ CC_API int cc_cond_wait(cc_cond *c, double timeout);
  * cc_cond_wait_for - wait until pred(arg) is true, with one overall deadline
  * for all the waits.  pred is called with the lock held, first before any
  * wait.  Returns 0 when pred became true; -1 with ETIMEDOUT (pred still
- * false), EPERM or EINVAL.  The caller holds the lock on return.
+ * false), ECANCELED (as cc_cond_wait), EPERM or EINVAL.  The caller holds
+ * the lock on return (but after EPERM or EINVAL).
  */
 CC_API int cc_cond_wait_for(cc_cond *c, bool (*pred)(void *arg), void *arg,
                             double timeout);
@@ -194,14 +231,21 @@ CC_API void cc_cond_free(cc_cond *c);
 /*
  * cc_sem - a counting semaphore (threading.Semaphore); bounded, it refuses
  * to be released above its initial value (threading.BoundedSemaphore).
- * Waiters are served first come, first served.
+ * Waiters are served first come, first served, in asyncio's order: a
+ * release hands its unit to the oldest waiter, and a newcomer never
+ * overtakes one.
  */
 typedef struct cc_sem cc_sem;
 
 CC_API cc_sem *cc_sem_new(unsigned value);
 CC_API cc_sem *cc_sem_new_bounded(unsigned value);
 
-/* Take one unit.  Returns 0; or -1 with EAGAIN, ETIMEDOUT, EINVAL. */
+/*
+ * cc_sem_acquire - take one unit, waiting up to `timeout`.  Returns 0; or
+ * -1 with EAGAIN (timeout 0, none free), ETIMEDOUT, ECANCELED (the calling
+ * task was cancelled -- also when a release had handed it a unit before it
+ * could run: the unit then goes to the next waiter, as in asyncio), EINVAL.
+ */
 CC_API int cc_sem_acquire(cc_sem *s, double timeout);
 
 /* Give one unit back, waking a waiter.  -1 with EINVAL when a bounded
@@ -248,6 +292,14 @@ CC_API void cc_event_free(cc_event *e);
  * thread before anybody is released; a non-zero return breaks the barrier.
  * A broken barrier (by abort(), a failing action, or a waiter whose timeout
  * expired) fails every current and later wait with EPIPE until reset().
+ *
+ * A timeout breaks the barrier, as in threading.Barrier (a wave that cannot
+ * complete in time should not trap the others).  A cancelled task breaks
+ * nothing, as in asyncio.Barrier: it leaves its wave, whose count drops by
+ * one, and a later arrival takes its place.  (asyncio has no timeout of
+ * its own, so its timeouts are cancellations and break nothing either;
+ * concur keeps threading's rule for every timeout, deadline scopes
+ * included.)
  */
 typedef struct cc_barrier cc_barrier;
 typedef int (*cc_barrier_action)(void *arg);
@@ -260,9 +312,14 @@ CC_API cc_barrier *cc_barrier_new(unsigned parties, cc_barrier_action action,
  * cc_barrier_wait - arrive and wait for the others.
  *
  * Returns this party's arrival index, 0 .. parties-1 (the last to arrive gets
- * parties-1 and ran the action), different for each party of a wave.
- * Returns -1 with EPIPE (the barrier is or became broken), ETIMEDOUT (this
- * call's timeout expired: the barrier is now broken for the others), EINVAL.
+ * parties-1 and ran the action), different for each party of a wave: the
+ * parties released are numbered in the order they arrived, not counting
+ * those that left (asyncio, which numbers at arrival, can give an index
+ * twice after a cancellation).  Returns -1 with EPIPE (the barrier is or
+ * became broken), ETIMEDOUT (this call's timeout expired: the barrier is
+ * now broken for the others), ECANCELED (the calling task was cancelled: it
+ * left the wave, and the barrier is not broken; a party whose wave was
+ * already released when the cancellation reached it gets its index), EINVAL.
  */
 CC_API int cc_barrier_wait(cc_barrier *b, double timeout);
 

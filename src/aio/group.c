@@ -2,14 +2,16 @@
  * group.c - many tasks at once: cc_gather, cc_wait_for and task groups
  * (aio layer).
  *
- * A group belongs to the task that made it and to its loop: its tasks end
- * on that loop's thread, so the done-callback that notices a failure and
- * cancels the siblings runs there too, and the group needs no lock.
+ * A group belongs to the tasks of one loop: its members end on that
+ * loop's thread, so the done-callback that counts them, notices a failure
+ * and cancels the siblings runs there too, and the group needs no lock.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "aio/loop.h"
 #include "internal/error.h"
+#include "internal/fiber.h"
 #include "internal/future.h"
 
 int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors)
@@ -47,6 +49,86 @@ int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors)
     return 0;
 }
 
+/* A task's future: its runner can be asked to stop and then ends.  An
+ * executor's job or a hand-made future may run on whatever we ask. */
+static bool is_task(cc_future *f)
+{
+    return (atomic_load_explicit(&f->state, memory_order_acquire) &
+            CC__F_RUNNER) != 0;
+}
+
+/*
+ * wait_for's deadline passed (err ETIMEDOUT) or its caller was cancelled
+ * (ECANCELED) on a future that is not a task: cancel it if it has not
+ * started and return at once, as asyncio.wait_for does with an executor
+ * future.  A running job runs on; its future stays the caller's, to await
+ * or free.  A future that finished meanwhile gives its outcome.
+ */
+static int give_up_on_job(cc_future *f, void **result, int err)
+{
+    bool cancelled = cc_future_cancel(f);
+
+    if (err == ECANCELED)
+        return cc__err(ECANCELED, "wait_for: the task was cancelled");
+    if (!cancelled && cc_future_done(f))
+        return cc_future_result(f, result, 0); /* done just in time */
+    return cc__err(ETIMEDOUT, cancelled
+                                  ? "wait_for timed out; the job was "
+                                    "cancelled before it started"
+                                  : "wait_for timed out; the job still runs");
+}
+
+/* Fail with code and msg, keeping `cause` (may be NULL) as the error's
+ * cause (a copy).  Returns -1. */
+static int fail_with_cause(int code, const cc_error *cause, const char *msg)
+{
+    cc_error *e;
+
+    if (cause == NULL)
+        return cc__err(code, msg);
+    e = cc_error_new(code, cause, "%s", msg);
+    if (e == NULL)
+        return cc__err(code, msg); /* out of memory: no cause, still code */
+    return cc__err_adopt(e);
+}
+
+/*
+ * The same for a task: cancel it and wait until it has finished
+ * cancelling, as asyncio.wait_for does.  The wait is shielded, so the
+ * caller's own cancellation cannot cut it short; it is reported once the
+ * task has ended (ECANCELED wins, as for every blocking call of a
+ * cancelled task).  A task that swallowed the cancellation and returned
+ * a result gives it; one that failed with its own error while being
+ * cancelled gives ETIMEDOUT caused by that error (Python re-raises it).
+ */
+static int cancel_task_and_wait(cc_future *f, void **result, int err)
+{
+    bool fiber = cc__ctx_get()->fiber != NULL;
+    bool shielded;
+    void *r = NULL;
+    int rc;
+
+    cc_future_cancel(f);
+    shielded = fiber && cc_shield_push(CC_FOREVER) == 0;
+    rc = cc_future_result(f, &r, CC_FOREVER);
+    if (shielded)
+        cc_shield_pop();
+    if (err == ECANCELED || cc__cancel_pending())
+        return fail_with_cause(ECANCELED, cc_future_error(f),
+                               "wait_for: the task was cancelled");
+    if (rc == 0) { /* it finished just before, or despite, the cancellation */
+        if (result != NULL)
+            *result = r;
+        return 0;
+    }
+    if (cc_future_error(f) != NULL)
+        return fail_with_cause(ETIMEDOUT, cc_future_error(f),
+                               "wait_for timed out; the awaited task failed "
+                               "while being cancelled");
+    return cc__err(ETIMEDOUT, "wait_for timed out; the awaited task was "
+                              "cancelled");
+}
+
 int cc_wait_for(cc_future *f, void **result, double timeout)
 {
     int rc;
@@ -58,36 +140,39 @@ int cc_wait_for(cc_future *f, void **result, double timeout)
     if (rc == 0 || (errno != ETIMEDOUT && errno != EAGAIN &&
                     errno != ECANCELED))
         return rc;
-    err = errno;
+    err = errno == EAGAIN ? ETIMEDOUT : errno;
     if (err == ECANCELED && cc_future_cancelled(f))
         return rc; /* the future itself was cancelled */
-    /* Our deadline passed (or we were cancelled): cancel it and wait until
-     * it has finished cancelling, as asyncio.wait_for does. */
-    cc_future_cancel(f);
-    if (cc__ctx_get()->fiber != NULL)
-        cc_shield_push(CC_FOREVER);
-    rc = cc_future_result(f, result, CC_FOREVER);
-    if (cc__ctx_get()->fiber != NULL)
-        cc_shield_pop();
-    if (rc == 0 && err != ECANCELED)
-        return 0; /* it finished just before the cancellation */
-    if (err == ECANCELED)
-        return cc__err(ECANCELED, "wait_for: the task was cancelled");
-    return cc__err(ETIMEDOUT, "wait_for timed out; the awaited task was "
-                              "cancelled");
+    if (!is_task(f))
+        return give_up_on_job(f, result, err);
+    return cancel_task_and_wait(f, result, err);
 }
 
 /* ----------------------------------------------------------------- groups */
 
 #define GROUP_MAGIC 0x47525550u /* "GRUP" */
 
+/*
+ * A group and everything in it belong to one loop's thread: its members
+ * are tasks of that loop, their done-callback (member_done) runs there
+ * when each ends, and the group may be waited on only by a task of that
+ * loop.  So no lock: `live` and `sleeper` are touched by one thread.
+ * Members may spawn more members while a wait runs (asyncio.TaskGroup):
+ * the wait counts members, it does not hold on to the array, which a
+ * spawn may move.
+ */
 struct cc_group {
     uint32_t magic;
-    cc_future **tasks;
+    cc_loop *loop;       /* the loop of its first member; NULL before */
+    cc_future **tasks;   /* every member, in spawn order; one reference each */
     size_t n;
     size_t cap;
+    size_t live;         /* members whose done-callback has not run yet */
+    cc__waiter *sleeper; /* a wait parked until live == 0, or NULL */
+    bool waiting;        /* cc_group_wait runs */
     bool failed;         /* a task failed: the rest were cancelled */
     bool cancelled;      /* cc_group_cancel */
+    bool finished;       /* a wait has returned: no more members */
     cc_error **errors;   /* filled by cc_group_wait */
     size_t nerrors;
 };
@@ -113,15 +198,60 @@ static void cancel_members(cc_group *g)
         cc_future_cancel(g->tasks[i]);
 }
 
-/* A member ended: if it failed, cancel the others (asyncio.TaskGroup). */
+/*
+ * A member ended (its done-callback, on the group's loop thread): if it
+ * failed, cancel the others (asyncio.TaskGroup); when it was the last one
+ * and a wait runs, the group is finished and the wait is woken.
+ */
 static int member_done(cc_future *f, void *arg)
 {
     cc_group *g = arg;
+    cc__wakeup wk;
 
+    CC__ASSERT(g->live > 0);
+    g->live--;
     if (!g->failed && (atomic_load(&f->state) & CC__F_FAILED)) {
         g->failed = true;
         cancel_members(g);
     }
+    if (g->live > 0 || !g->waiting)
+        return 0;
+    g->finished = true;
+    if (g->sleeper != NULL && cc__waiter_claim(g->sleeper, &wk))
+        cc__wakeup_fire(wk);
+    g->sleeper = NULL;
+    return 0;
+}
+
+/* Why the group takes no new member (ESHUTDOWN), or 0 when it does. */
+static int refuse_spawn(const cc_group *g)
+{
+    if (g->finished)
+        return cc__err(ESHUTDOWN, "cc_group_spawn: the group is finished "
+                                  "(its wait has returned)");
+    if (g->failed || g->cancelled)
+        return cc__err(ESHUTDOWN, "cc_group_spawn: the group has failed or "
+                                  "was cancelled");
+    if (g->loop != NULL && g->loop != cc_loop_current())
+        return cc__err(EINVAL, "cc_group_spawn: the group belongs to "
+                               "another loop");
+    return 0;
+}
+
+/* Room for one more member; 0 or -1 with ENOMEM. */
+static int reserve(cc_group *g)
+{
+    size_t cap;
+    cc_future **t;
+
+    if (g->n < g->cap)
+        return 0;
+    cap = g->cap ? g->cap * 2 : 8;
+    t = realloc(g->tasks, cap * sizeof(*t));
+    if (t == NULL)
+        return cc__err(ENOMEM, "cc_group_spawn: out of memory");
+    g->tasks = t;
+    g->cap = cap;
     return 0;
 }
 
@@ -131,26 +261,19 @@ cc_future *cc_group_spawn(cc_group *g, cc_fn fn, void *arg)
 
     if (!group_ok(g))
         return cc__err_null(EINVAL, "cc_group_spawn: not a group");
-    if (g->failed || g->cancelled)
-        return cc__err_null(ESHUTDOWN, "cc_group_spawn: the group has "
-                                       "failed or was cancelled");
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 8;
-        cc_future **t = realloc(g->tasks, cap * sizeof(*t));
-
-        if (t == NULL)
-            return cc__err_null(ENOMEM, "cc_group_spawn: out of memory");
-        g->tasks = t;
-        g->cap = cap;
-    }
+    if (refuse_spawn(g) != 0 || reserve(g) != 0)
+        return NULL;
     f = cc_spawn(fn, arg);
     if (f == NULL)
         return NULL;
+    g->live++; /* before the callback: it counts this member down */
     if (cc_future_add_done_callback(f, member_done, g) != 0) {
+        g->live--;
         cc_future_cancel(f);
         cc_future_free(f);
         return NULL;
     }
+    g->loop = cc_loop_current();
     g->tasks[g->n++] = f;
     return f;
 }
@@ -163,31 +286,53 @@ void cc_group_cancel(cc_group *g)
     cancel_members(g);
 }
 
-/* Wait for every member to end, whatever happens to the caller. */
-static void wait_all(cc_group *g)
+/* True when the caller may wait for the members: a task of their loop
+ * (or nobody is left to wait for). */
+static bool may_wait(const cc_group *g)
 {
-    bool shielded = cc__ctx_get()->fiber != NULL;
-
-    if (shielded)
-        cc_shield_push(CC_FOREVER);
-    (void)cc__wait(g->tasks, g->n, CC_ALL_COMPLETED, false, CC_FOREVER);
-    if (shielded)
-        cc_shield_pop();
+    return g->live == 0 ||
+           (cc_current_task() != NULL && cc_loop_current() == g->loop);
 }
 
-int cc_group_wait(cc_group *g)
+/*
+ * Park until every member has ended, members spawned meanwhile included.
+ * Returns 0, or ECANCELED when the calling task was cancelled first (not
+ * inside a shield).
+ */
+static int wait_members(cc_group *g)
 {
-    int rc;
+    int rc = 0;
 
-    if (!group_ok(g))
-        return cc__err(EINVAL, "cc_group_wait: not a group");
-    rc = cc__wait(g->tasks, g->n, CC_ALL_COMPLETED, false, CC_FOREVER);
-    if (rc < 0) {
-        /* The waiting task was cancelled: so is the group. */
-        cc_group_cancel(g);
-        wait_all(g);
-        return cc__err(ECANCELED, "group wait: the task was cancelled");
+    g->waiting = true;
+    while (g->live > 0) {
+        cc__waiter w;
+
+        cc__waiter_init(&w);
+        g->sleeper = &w;
+        rc = cc__waiter_park(&w, CC__NS_FOREVER);
+        if (g->sleeper == &w)
+            g->sleeper = NULL;
+        if (rc != 0)
+            break;
     }
+    g->waiting = false;
+    return rc;
+}
+
+/* Wait for every member to end, whatever happens to the caller: its
+ * cancellation is masked (the members' callbacks point at g, which must
+ * outlive them). */
+static void wait_all(cc_group *g)
+{
+    cc__cancel_mask();
+    (void)wait_members(g);
+    cc__cancel_unmask();
+    CC__ASSERT(g->live == 0);
+}
+
+/* Copy every member's error into g->errors; returns how many failed. */
+static size_t collect_errors(cc_group *g)
+{
     for (size_t i = 0; i < g->nerrors; i++)
         cc_error_free(g->errors[i]);
     free(g->errors);
@@ -199,7 +344,25 @@ int cc_group_wait(cc_group *g)
         if (e != NULL && g->errors != NULL)
             g->errors[g->nerrors++] = cc_error_copy(e);
     }
-    if (g->nerrors > 0) {
+    return g->nerrors;
+}
+
+int cc_group_wait(cc_group *g)
+{
+    if (!group_ok(g))
+        return cc__err(EINVAL, "cc_group_wait: not a group");
+    if (!may_wait(g))
+        return cc__err(EINVAL, "cc_group_wait: only a task of the group's "
+                               "loop can wait for it");
+    if (wait_members(g) != 0) {
+        /* The waiting task was cancelled: so is the group. */
+        cc_group_cancel(g);
+        wait_all(g);
+        g->finished = true;
+        return cc__err(ECANCELED, "group wait: the task was cancelled");
+    }
+    g->finished = true;
+    if (collect_errors(g) > 0) {
         cc_error *first = g->errors[0];
 
         return cc__err_adopt(cc_error_new(
@@ -226,12 +389,17 @@ void cc_group_free(cc_group *g)
 {
     if (!group_ok(g))
         return;
-    for (size_t i = 0; i < g->n; i++)
-        if (!cc_future_done(g->tasks[i])) {
-            cancel_members(g);
-            wait_all(g);
-            break;
+    if (g->live > 0) {
+        cancel_members(g);
+        if (!may_wait(g)) {
+            /* Its members' callbacks still point at it: keep it. */
+            fprintf(stderr, "concur: cc_group_free(%p) refused: %zu tasks "
+                            "still run and only a task of the group's loop "
+                            "can wait for them\n", (void *)g, g->live);
+            return;
         }
+        wait_all(g);
+    }
     g->magic = 0;
     for (size_t i = 0; i < g->n; i++)
         cc_future_free(g->tasks[i]);

@@ -540,16 +540,28 @@ int cc_sleep(double seconds)
     return 0;
 }
 
+/*
+ * cc_yield: a checkpoint that never waits.  It fails like a blocking call
+ * would at that point -- ECANCELED in a cancelled task, ETIMEDOUT once
+ * the innermost deadline scope has expired (asyncio.timeout: the next
+ * await raises) -- so that a loop that only polls still ends.  The scope
+ * costs a clock read only while one is open.
+ */
 int cc_yield(void)
 {
-    cc__task *t = cc__task_current();
+    cc__ctx *c = cc__ctx_get();
+    cc__fiber *f = c->fiber;
+    cc__task *t;
 
-    if (t == NULL) {
+    if (f != NULL && cc__fiber_cancel_pending(f))
+        return cc__err(ECANCELED, "yield: the task is cancelled");
+    if (c->nscopes > 0 && cc_deadline_expired())
+        return cc__err(ETIMEDOUT, "yield: a deadline scope expired");
+    if (f == NULL) {
         sched_yield();
         return 0;
     }
-    if (cc__cancel_pending())
-        return cc__err(ECANCELED, "yield: the task is cancelled");
+    t = CC__TASK_OF(f, fiber);
     cc__loop_ready(t->loop, &t->work);
     switch_out(t, false);
     return 0;

@@ -31,7 +31,16 @@ bool cc__waiter_give_up(cc__waiter *w, uint32_t from, uint32_t to)
     return false;
 }
 
-/* A fiber's park: the checks that need no switch, then its suspend. */
+/*
+ * A fiber's park: the checks that need no switch, then its suspend.
+ * Cancel wins over a timeout, before the switch and after it: a fiber
+ * whose deadline passed but that was cancelled before it resumed (its
+ * timer fired in the same pass of its scheduler as the cancellation, or
+ * it sat ready while another task cancelled it) fails ECANCELED, as a
+ * cancel delivered to an asyncio task before it resumes is thrown into
+ * it.  A waiter that was woken keeps its wake-up: what was handed over
+ * (an item, a unit) is the primitive's to keep or pass on.
+ */
 static int fiber_park(cc__fiber *f, cc__waiter *w, int64_t deadline)
 {
     uint32_t s;
@@ -49,7 +58,7 @@ static int fiber_park(cc__fiber *f, cc__waiter *w, int64_t deadline)
     CC__ASSERT(s == CC__W_WOKEN || s == CC__W_TIMEDOUT ||
                s == CC__W_CANCELLED);
     if (s == CC__W_TIMEDOUT)
-        return ETIMEDOUT;
+        return cc__fiber_cancel_pending(f) ? ECANCELED : ETIMEDOUT;
     if (s == CC__W_CANCELLED)
         return ECANCELED;
     return 0;

@@ -158,8 +158,8 @@ typedef struct as_watcher {
 
 struct cc_as_completed {
     uint32_t magic;
-    size_t n;
-    cc_future **fs;               /* our own references */
+    size_t n;                     /* distinct futures */
+    cc_future **fs;               /* each once; our own references */
     as_watcher *ws;
     double deadline;
     cc__mutex mu;                 /* guards everything below */
@@ -198,6 +198,55 @@ static void as_notify(cc__watcher *w, cc_future *f)
     cc__wakeup_fire(wk);
 }
 
+/* A future and where it first appears, for finding duplicates. */
+typedef struct slot {
+    uintptr_t f;
+    size_t at;
+} slot;
+
+static int by_future_then_place(const void *a, const void *b)
+{
+    const slot *x = a;
+    const slot *y = b;
+
+    if (x->f != y->f)
+        return x->f < y->f ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/*
+ * Write the distinct futures of fs[0..n) to out, each once, in the order
+ * of their first appearance (concurrent.futures.as_completed takes a set
+ * of them), and return how many there are; SIZE_MAX when out of memory.
+ * O(n log n).
+ */
+static size_t distinct_futures(cc_future **fs, size_t n, cc_future **out)
+{
+    slot *s = malloc((n + 1) * sizeof(*s));
+    bool *first = calloc(n + 1, sizeof(*first));
+    size_t m = 0;
+
+    if (s == NULL || first == NULL) {
+        free(s);
+        free(first);
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s[i].f = (uintptr_t)fs[i];
+        s[i].at = i;
+    }
+    qsort(s, n, sizeof(*s), by_future_then_place);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || s[i].f != s[i - 1].f)
+            first[s[i].at] = true;
+    for (size_t i = 0; i < n; i++)
+        if (first[i])
+            out[m++] = fs[i];
+    free(s);
+    free(first);
+    return m;
+}
+
 cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n, double timeout)
 {
     struct cc_as_completed *it;
@@ -225,16 +274,24 @@ cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n, double timeout)
         free(it);
         return cc__err_null(ENOMEM, "cc_as_completed_new: out of memory");
     }
+    n = distinct_futures(fs, n, it->fs);
+    if (n == SIZE_MAX) {
+        free(it->fs);
+        free(it->ws);
+        free(it->ready);
+        free(it);
+        return cc__err_null(ENOMEM, "cc_as_completed_new: out of memory");
+    }
     it->magic = AS_COMPLETED_MAGIC;
     it->n = n;
     it->deadline = cc_deadline(timeout);
     cc__mutex_init(&it->mu);
     for (size_t i = 0; i < n; i++) {
-        it->fs[i] = cc_future_ref(fs[i]);
+        cc_future_ref(it->fs[i]);
         it->ws[i].w.notify = as_notify;
         it->ws[i].it = it;
         it->ws[i].index = i;
-        if (!cc__future_watch(fs[i], &it->ws[i].w)) {
+        if (!cc__future_watch(it->fs[i], &it->ws[i].w)) {
             cc__mutex_lock(&it->mu);
             (void)ready_locked(it, i);
             cc__mutex_unlock(&it->mu);

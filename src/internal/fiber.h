@@ -78,6 +78,28 @@ static inline bool cc__cancel_pending(void)
 }
 
 /*
+ * Mask the calling fiber's cancellation for a wait that must not be cut
+ * short (re-taking a condition's lock, waiting for a group's members to
+ * end): a shield without a deadline scope of its own, so it cannot fail.
+ * Does nothing in a thread.  Pair every mask with one unmask.
+ */
+static inline void cc__cancel_mask(void)
+{
+    cc__fiber *f = cc__fiber_current();
+
+    if (f != NULL)
+        f->shield++;
+}
+
+static inline void cc__cancel_unmask(void)
+{
+    cc__fiber *f = cc__fiber_current();
+
+    if (f != NULL && f->shield > 0)
+        f->shield--;
+}
+
+/*
  * The entry check of every blocking call (a checkpoint, as in Trio and
  * libdill): returns -1 with ECANCELED recorded ("<what>: the task was
  * cancelled") when the calling task is cancelled and not shielded, else 0.

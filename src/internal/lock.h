@@ -4,10 +4,10 @@
  *
  * A cc_lock is a three-state word (0 free, 1 held, 2 held and maybe waiters)
  * with its owner, plus a wait queue guarded by `mu`.  Uncontended, acquire
- * and release are one compare-and-swap and one exchange; only state 2 makes
- * a release look at the wait queue.  Woken waiters compete again (no hand-
- * off), which keeps throughput high; a waiter that loses goes back to the
- * head of the queue.
+ * and release are two compare-and-swaps; only state 2 makes a release look
+ * at the wait queue.  There it hands the lock to the oldest parked waiter
+ * (FIFO, as asyncio.Lock) without freeing it in between; while nobody is
+ * parked, whoever comes first takes it (see src/sync/lock.c).
  */
 #ifndef CC_INTERNAL_LOCK_H
 #define CC_INTERNAL_LOCK_H
@@ -46,10 +46,13 @@ static inline bool cc__rlock_ok(const struct cc_rlock *r)
 void cc__lock_init(struct cc_lock *l);
 
 /* Acquire for `me` before `deadline`: 0, EAGAIN (deadline already passed and
- * held), ETIMEDOUT.  The caller has checked that `me` is not the owner. */
+ * held), ETIMEDOUT, ECANCELED (a task cancelled while it waited, or handed
+ * the lock and cancelled before it resumed: the lock then passes on).  The
+ * caller has checked that `me` is not the owner. */
 int cc__lock_acquire_dl(struct cc_lock *l, cc__ctx *me, int64_t deadline);
 
-/* Release by its owner (checked by the caller). */
+/* Release by its owner (checked by the caller); hands the lock to the
+ * oldest parked waiter, if any. */
 void cc__lock_release_owned(struct cc_lock *l);
 
 static inline bool cc__lock_is_owner(struct cc_lock *l, cc__ctx *me)

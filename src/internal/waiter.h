@@ -91,7 +91,10 @@ static inline bool cc__waiter_linked(const cc__waiter *w)
 /*
  * Wait until claimed by a waker (returns 0), until `deadline` (monotonic
  * ns; ETIMEDOUT) or, for a fiber, until it is cancelled (ECANCELED).  No
- * lock may be held.  w must be PARKED (fresh from cc__waiter_init).
+ * lock may be held.  w must be PARKED (fresh from cc__waiter_init).  A
+ * fiber cancelled before it resumed from a wait that timed out gets
+ * ECANCELED (cancel wins over a timeout); one that was claimed gets 0
+ * whatever happened after the claim.
  */
 int cc__waiter_park(cc__waiter *w, int64_t deadline);
 

@@ -333,8 +333,8 @@ static int pump(comm *c, int64_t deadline, double timeout)
         if (n > 0) {
             /* Work was done and more may be ready: in a task, let the
              * loop's other tasks run first. */
-            if (in_task && cc_yield() != 0)
-                return cc__err_wait(ECANCELED, what);
+            if (in_task && cc_yield() != 0 && wait_error(c) != 0)
+                return -1; /* cancelled; an expired scope: next round */
             continue;
         }
         w = cc_wait_fd(c->ep, CC_READABLE, cc__seconds_until(deadline));

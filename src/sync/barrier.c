@@ -8,7 +8,10 @@
  * the claim fails because that waiter's timeout fired at the same moment).  While the last
  * arrival runs the action without mu, newcomers of the next wave wait on
  * `arrivals` until the trip is over.  A waiter whose timeout expired while
- * still linked breaks the barrier for everybody.
+ * still linked breaks the barrier for everybody (threading.Barrier); one
+ * whose task was cancelled leaves the wave and breaks nothing
+ * (asyncio.Barrier).  Indexes are given at release, in arrival order
+ * among the parties still there, so they stay distinct when one left.
  */
 #include <stdlib.h>
 
@@ -20,7 +23,11 @@
 
 #define BARRIER_MAGIC 0x42415252u /* "BARR" */
 
+/* A waiter's tag: its outcome in the low bits; with RELEASED, its index
+ * above OUTCOME_BITS. */
 enum { WAITING = 0, RELEASED = 1, BROKEN = 2 };
+#define OUTCOME_BITS 2
+#define OUTCOME_MASK ((uintptr_t)3)
 
 struct cc_barrier {
     uint32_t magic;            /* BARRIER_MAGIC while alive */
@@ -63,17 +70,20 @@ cc_barrier *cc_barrier_new(unsigned parties, cc_barrier_action action,
     return b;
 }
 
-/* Give every waiter of the wave its outcome and wake it; mu held. */
+/* Give every waiter of the wave its outcome (RELEASED: with its index,
+ * the order it arrived in) and wake it; mu held. */
 static void release_wave_locked(cc_barrier *b, uintptr_t outcome)
 {
     cc__waiter *w;
     cc__wakeup wk;
+    uintptr_t index = 0;
 
     CC__ASSERT(cc__mutex_owned(&b->mu));
     while ((w = cc__waitq_pop(&b->waiters)) != NULL) {
         /* Written even if the claim fails: a waiter that timed out at the
          * same moment still reads its outcome once it has mu again. */
-        w->tag = outcome;
+        w->tag = outcome == RELEASED ? RELEASED | index++ << OUTCOME_BITS
+                                     : outcome;
         if (cc__waiter_claim(w, &wk))
             cc__wakeup_fire(wk);
     }
@@ -104,11 +114,85 @@ static int park_locked(cc_barrier *b, cc__waitq *q, cc__waiter *w,
     return rc;
 }
 
-int cc_barrier_wait(cc_barrier *b, double timeout)
+/*
+ * Wait while the last arrival of the previous wave runs the action; mu
+ * held.  0, or -1 with the error recorded: a timeout breaks the barrier
+ * (ETIMEDOUT), a cancellation only takes this caller away (ECANCELED).
+ */
+static int wait_trip_locked(cc_barrier *b, int64_t deadline)
+{
+    CC__ASSERT(cc__mutex_owned(&b->mu));
+    while (b->tripping && !b->broken) {
+        cc__waiter w;
+        int rc;
+
+        cc__waiter_init(&w);
+        rc = park_locked(b, &b->arrivals, &w, deadline);
+        if (rc == 0 || !b->tripping || b->broken)
+            continue;
+        if (rc == ECANCELED)
+            return cc__err_wait(rc, "barrier wait");
+        break_locked(b);
+        return cc__err(ETIMEDOUT, "barrier: wait timed out; the barrier is "
+                                  "now broken");
+    }
+    return 0;
+}
+
+/* The last arrival: run the action and release the wave; mu held.
+ * Returns its index, or -1 with EPIPE. */
+static int trip_locked(cc_barrier *b, unsigned index)
+{
+    int failed = 0;
+
+    CC__ASSERT(cc__mutex_owned(&b->mu));
+    if (b->action != NULL) {
+        b->tripping = true;
+        cc__mutex_unlock(&b->mu);
+        failed = b->action(b->arg);
+        cc__mutex_lock(&b->mu);
+        b->tripping = false;
+    }
+    if (failed != 0 || b->broken) {
+        if (!b->broken)
+            break_locked(b);
+        return cc__err(EPIPE, failed != 0 ? "barrier: the action failed; the "
+                                            "barrier is now broken"
+                                          : "barrier is broken");
+    }
+    release_wave_locked(b, RELEASED);
+    cc__waitq_wake_all(&b->arrivals);
+    return (int)index;
+}
+
+/* Wait for the wave's last arrival; mu held.  Returns the index given at
+ * release, or -1: EPIPE (broken), ETIMEDOUT (this wait broke it),
+ * ECANCELED (this party left the wave; nothing broken). */
+static int wait_release_locked(cc_barrier *b, int64_t deadline)
 {
     cc__waiter w;
+    int rc;
+
+    CC__ASSERT(cc__mutex_owned(&b->mu));
+    cc__waiter_init(&w);
+    w.tag = WAITING;
+    rc = park_locked(b, &b->waiters, &w, deadline);
+    if (rc != 0 && w.tag == WAITING) {
+        b->count--; /* this party leaves the wave */
+        if (rc == ECANCELED)
+            return cc__err_wait(rc, "barrier wait");
+        break_locked(b);
+        return cc__err(ETIMEDOUT, "barrier: wait timed out; the barrier is "
+                                  "now broken");
+    }
+    if ((w.tag & OUTCOME_MASK) == RELEASED)
+        return (int)(w.tag >> OUTCOME_BITS);
+    return cc__err(EPIPE, "barrier is broken");
+}
+
+int cc_barrier_wait(cc_barrier *b, double timeout)
+{
     int64_t deadline;
-    unsigned index;
     int rc;
 
     if (!barrier_ok(b))
@@ -118,63 +202,15 @@ int cc_barrier_wait(cc_barrier *b, double timeout)
     if (timeout != 0 && cc__checkpoint("barrier wait") != 0)
         return -1;
     cc__mutex_lock(&b->mu);
-    while (b->tripping && !b->broken) {
-        cc__waiter_init(&w);
-        rc = park_locked(b, &b->arrivals, &w, deadline);
-        if (rc != 0 && b->tripping && !b->broken) {
-            break_locked(b);
-            cc__mutex_unlock(&b->mu);
-            return cc__err(ETIMEDOUT, "barrier: wait timed out; the barrier "
-                                      "is now broken");
-        }
-    }
-    if (b->broken) {
-        cc__mutex_unlock(&b->mu);
-        return cc__err(EPIPE, "barrier is broken");
-    }
-    index = b->count++;
-    if (b->count == b->parties) {
-        int failed = 0;
-
-        if (b->action != NULL) {
-            b->tripping = true;
-            cc__mutex_unlock(&b->mu);
-            failed = b->action(b->arg);
-            cc__mutex_lock(&b->mu);
-            b->tripping = false;
-        }
-        if (failed != 0 || b->broken) {
-            if (!b->broken)
-                break_locked(b);
-            cc__mutex_unlock(&b->mu);
-            return cc__err(EPIPE, failed != 0
-                                      ? "barrier: the action failed; the "
-                                        "barrier is now broken"
-                                      : "barrier is broken");
-        }
-        release_wave_locked(b, RELEASED);
-        cc__waitq_wake_all(&b->arrivals);
-        cc__mutex_unlock(&b->mu);
-        return (int)index;
-    }
-    cc__waiter_init(&w);
-    w.tag = WAITING;
-    rc = park_locked(b, &b->waiters, &w, deadline);
-    if (rc != 0 && w.tag == WAITING) {
-        /* Still unreleased at the deadline: break the barrier. */
-        b->count--;
-        break_locked(b);
-        cc__mutex_unlock(&b->mu);
-        if (rc == ETIMEDOUT)
-            return cc__err(ETIMEDOUT, "barrier: wait timed out; the barrier "
-                                      "is now broken");
-        return cc__errf(rc, "barrier wait: the task was cancelled; the "
-                            "barrier is now broken");
-    }
+    rc = wait_trip_locked(b, deadline);
+    if (rc == 0 && b->broken)
+        rc = cc__err(EPIPE, "barrier is broken");
+    else if (rc == 0 && ++b->count == b->parties)
+        rc = trip_locked(b, b->count - 1);
+    else if (rc == 0)
+        rc = wait_release_locked(b, deadline);
     cc__mutex_unlock(&b->mu);
-    if (w.tag == RELEASED)
-        return (int)index;
-    return cc__err(EPIPE, "barrier is broken");
+    return rc;
 }
 
 int cc_barrier_abort(cc_barrier *b)

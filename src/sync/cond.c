@@ -4,8 +4,9 @@
  * A waiter joins the condition's wait queue *before* it releases the user's
  * lock, so a notify made after that release (by a thread that then holds the
  * lock) always finds it: no lost wake-ups.  notify() pops and claims waiters
- * under `mu`; the user's lock is taken back after the wait with no deadline,
- * so that the caller always returns holding it.
+ * under `mu`; the user's lock is taken back after the wait with no deadline
+ * and the caller's cancellation masked, so that the caller always returns
+ * holding it.
  *
  * Lock order: the user's lock, then mu.  Never the reverse: a waiter drops
  * mu before it releases or re-takes the user's lock.
@@ -101,8 +102,44 @@ int cc_cond_release(cc_cond *c)
     return cc_lock_release(c->lock);
 }
 
-/* One wait: returns 0 (notified) or ETIMEDOUT.  Caller holds the lock and
- * holds it again on return. */
+/* Wake the oldest waiter for a notification the caller took but will not
+ * use (cancelled after it was notified), so that none is lost. */
+static void pass_notification_on(cc_cond *c)
+{
+    cc__wakeup wk;
+
+    cc__mutex_lock(&c->mu);
+    wk = cc__waitq_wake_one(&c->waiters, NULL);
+    cc__mutex_unlock(&c->mu);
+    cc__wakeup_fire(wk);
+}
+
+/*
+ * Take the lock back after a wait, whatever happens to the caller
+ * (Python's rule: a wait always returns holding the lock): no deadline,
+ * and the caller's cancellation masked, so it cannot fail.  An RLock is
+ * restored to its depth.
+ */
+static void relock(cc_cond *c, cc__ctx *me, unsigned depth)
+{
+    int rc;
+
+    cc__cancel_mask();
+    rc = cc__lock_acquire_dl(c->lock, me, CC__NS_FOREVER);
+    cc__cancel_unmask();
+    CC__ASSERT(rc == 0);
+    (void)rc;
+    if (c->rlock != NULL)
+        c->rlock->depth = depth;
+}
+
+/*
+ * One wait: returns 0 (notified), ETIMEDOUT or ECANCELED.  The caller
+ * holds the lock and holds it again on return, in every case.  A task
+ * cancelled before the wait returns fails ECANCELED even if it was
+ * notified (asyncio re-raises CancelledError after re-acquiring); the
+ * notification it took then goes to the next waiter.
+ */
 static int wait_once(cc_cond *c, cc__ctx *me, int64_t deadline)
 {
     cc__waiter w;
@@ -126,9 +163,12 @@ static int wait_once(cc_cond *c, cc__ctx *me, int64_t deadline)
     cc__waitq_remove(&c->waiters, &w);
     cc__mutex_unlock(&c->mu);
 
-    (void)cc__lock_acquire_dl(c->lock, me, CC__NS_FOREVER);
-    if (c->rlock != NULL)
-        c->rlock->depth = depth;
+    relock(c, me, depth);
+    if (cc__cancel_pending()) {
+        if (rc == 0)
+            pass_notification_on(c);
+        return ECANCELED;
+    }
     return rc;
 }
 

@@ -4,7 +4,15 @@
  * See src/internal/lock.h for the state word.  Lock order: a thread holding
  * l->mu takes no other lock.  Invariants: state != 0 whenever owner != NULL
  * (owner is set right after winning the state word and cleared right before
- * releasing it); a waiter is linked only while state == 2.
+ * releasing it); a waiter is linked only while state == 2; state leaves 2
+ * only under l->mu.
+ *
+ * Fair to parked waiters, in asyncio.Lock's FIFO order: a release that
+ * finds waiters announced hands the lock to the oldest one still parked --
+ * the state word never passes through 0 meanwhile, so no newcomer can take
+ * it in between -- and a newcomer queues behind them.  While nobody is
+ * parked, the lock goes to whoever comes first (a spinning thread
+ * included), which is where its throughput comes from.
  */
 #include <stdlib.h>
 
@@ -31,9 +39,44 @@ static bool try_fast(struct cc_lock *l)
         &l->state, &expected, 1, memory_order_acquire, memory_order_relaxed);
 }
 
+/*
+ * Queue behind the parked waiters and wait until a release hands the lock
+ * over.  Returns 0 (the caller owns the state word now), ETIMEDOUT or
+ * ECANCELED.  A task handed the lock but cancelled before it resumed
+ * hands it on at once (cancel wins: asyncio's
+ * test_finished_waiter_cancelled).
+ */
+static int wait_turn(struct cc_lock *l, cc__ctx *me, int64_t deadline)
+{
+    cc__waiter w;
+    int rc;
+
+    cc__mutex_lock(&l->mu);
+    /* Announce a waiter; if the lock was free we own it now. */
+    if (atomic_exchange_explicit(&l->state, 2, memory_order_acquire) == 0) {
+        cc__mutex_unlock(&l->mu);
+        return 0;
+    }
+    cc__waiter_init(&w);
+    cc__waitq_push(&l->waiters, &w);
+    cc__mutex_unlock(&l->mu);
+    rc = cc__waiter_park(&w, deadline);
+    if (rc == 0 && cc__cancel_pending()) {
+        atomic_store_explicit(&l->owner, me, memory_order_relaxed);
+        cc__lock_release_owned(l);
+        return ECANCELED;
+    }
+    if (rc == 0)
+        return 0; /* handed over by a release */
+    cc__mutex_lock(&l->mu);
+    cc__waitq_remove(&l->waiters, &w);
+    cc__mutex_unlock(&l->mu);
+    return rc;
+}
+
 int cc__lock_acquire_dl(struct cc_lock *l, cc__ctx *me, int64_t deadline)
 {
-    bool retry = false;
+    int rc;
 
     if (try_fast(l))
         goto owned;
@@ -45,49 +88,52 @@ int cc__lock_acquire_dl(struct cc_lock *l, cc__ctx *me, int64_t deadline)
             try_fast(l))
             goto owned;
     }
-    cc__mutex_lock(&l->mu);
-    for (;;) {
-        cc__waiter w;
-        int rc;
-
-        /* Announce a waiter; if the lock was free we own it now. */
-        if (atomic_exchange_explicit(&l->state, 2, memory_order_acquire) == 0)
-            break;
-        cc__waiter_init(&w);
-        if (retry)
-            cc__waitq_push_front(&l->waiters, &w);
-        else
-            cc__waitq_push(&l->waiters, &w);
-        cc__mutex_unlock(&l->mu);
-        rc = cc__waiter_park(&w, deadline);
-        cc__mutex_lock(&l->mu);
-        cc__waitq_remove(&l->waiters, &w);
-        if (rc != 0) {
-            cc__mutex_unlock(&l->mu);
-            return rc;
-        }
-        retry = true;
-    }
-    cc__mutex_unlock(&l->mu);
+    rc = wait_turn(l, me, deadline);
+    if (rc != 0)
+        return rc;
 owned:
     CC__ASSERT(atomic_load_explicit(&l->state, memory_order_relaxed) != 0);
     atomic_store_explicit(&l->owner, me, memory_order_relaxed);
     return 0;
 }
 
+/*
+ * A release with waiters announced (state 2): hand the lock to the oldest
+ * waiter still parked, keeping the state non-zero, or free it when every
+ * one of them gave up.  When a single waiter is queued the state drops to
+ * 1 before the claim, not after: the new owner may run -- and release --
+ * the moment it is claimed, and its release must then find "held, nobody
+ * waiting" (with two or more queued the state stays 2, and a release that
+ * finds nobody to hand to frees it).
+ */
+static void hand_over(struct cc_lock *l)
+{
+    cc__wakeup wk;
+    bool woke;
+
+    cc__mutex_lock(&l->mu);
+    CC__ASSERT(atomic_load_explicit(&l->state, memory_order_relaxed) == 2);
+    if (l->waiters.len == 1)
+        atomic_store_explicit(&l->state, 1, memory_order_relaxed);
+    wk = cc__waitq_wake_one(&l->waiters, &woke);
+    if (!woke)
+        atomic_store_explicit(&l->state, 0, memory_order_release);
+    cc__mutex_unlock(&l->mu);
+    cc__wakeup_fire(wk);
+}
+
 void cc__lock_release_owned(struct cc_lock *l)
 {
+    uint32_t held = 1;
+
     CC__ASSERT(cc__lock_is_owner(l, cc__ctx_get()));
     CC__ASSERT(atomic_load_explicit(&l->state, memory_order_relaxed) != 0);
     atomic_store_explicit(&l->owner, NULL, memory_order_relaxed);
-    if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2) {
-        cc__wakeup wk;
-
-        cc__mutex_lock(&l->mu);
-        wk = cc__waitq_wake_one(&l->waiters, NULL);
-        cc__mutex_unlock(&l->mu);
-        cc__wakeup_fire(wk);
-    }
+    if (atomic_compare_exchange_strong_explicit(&l->state, &held, 0,
+                                                memory_order_release,
+                                                memory_order_relaxed))
+        return; /* nobody announced a wait */
+    hand_over(l);
 }
 
 cc_lock *cc_lock_new(void)

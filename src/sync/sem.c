@@ -4,7 +4,9 @@
  * First come, first served: release() hands its unit straight to the oldest
  * waiter that can still take it (a successful claim), and only raises
  * `value` when nobody waits.  Hence value > 0 implies no live waiter, and a
- * newcomer can never overtake a waiter.  All state is guarded by `mu`.
+ * newcomer can never overtake a waiter.  A waiter handed a unit but
+ * cancelled before it resumed hands it on the same way.  All state is
+ * guarded by `mu`.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -69,6 +71,29 @@ static void take_locked(cc_sem *s)
         s->out++;
 }
 
+/*
+ * Give n units back: one to each of the oldest waiters that can still take
+ * it (a successful claim), the rest to `value`; s->mu held, the checks
+ * (bound, overflow) done.  A unit handed to a waiter stays counted out.
+ */
+static void hand_out_locked(cc_sem *s, unsigned n)
+{
+    CC__ASSERT(cc__mutex_owned(&s->mu));
+    while (n > 0) {
+        bool woke;
+        cc__wakeup wk = cc__waitq_wake_one(&s->waiters, &woke);
+
+        if (!woke)
+            break;
+        cc__wakeup_fire(wk);
+        n--;
+    }
+    CC__ASSERT(!s->bounded || n <= s->out);
+    s->value += n;
+    if (s->bounded)
+        s->out -= n;
+}
+
 int cc_sem_acquire(cc_sem *s, double timeout)
 {
     cc__waiter w;
@@ -106,6 +131,14 @@ int cc_sem_acquire(cc_sem *s, double timeout)
     cc__waitq_push(&s->waiters, &w);
     cc__mutex_unlock(&s->mu);
     rc = cc__waiter_park(&w, deadline);
+    if (rc == 0 && cc__cancel_pending()) {
+        /* Handed a unit, but cancelled before it resumed: cancel wins and
+         * the unit goes to the next waiter, as in asyncio. */
+        cc__mutex_lock(&s->mu);
+        hand_out_locked(s, 1);
+        cc__mutex_unlock(&s->mu);
+        return cc__err_wait(ECANCELED, "semaphore acquire");
+    }
     if (rc == 0)
         return 0; /* the releaser handed us its unit (and counted it out) */
     cc__mutex_lock(&s->mu);
@@ -127,19 +160,7 @@ int cc_sem_release_n(cc_sem *s, unsigned n)
         cc__mutex_unlock(&s->mu);
         return cc__err(EINVAL, "semaphore: value would overflow");
     }
-    while (n > 0) {
-        bool woke;
-        cc__wakeup wk = cc__waitq_wake_one(&s->waiters, &woke);
-
-        if (!woke)
-            break;
-        /* That waiter now holds the unit: `out` is unchanged. */
-        cc__wakeup_fire(wk);
-        n--;
-    }
-    s->value += n;
-    if (s->bounded)
-        s->out -= n;
+    hand_out_locked(s, n);
     cc__mutex_unlock(&s->mu);
     return 0;
 }

@@ -14,21 +14,29 @@ static void *after(void *arg)
     return arg;
 }
 
+/* A task that ends (with 300) once the event it is given is set. */
+static void *when_set(void *arg)
+{
+    if (cc_event_wait(arg, 10.0) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "never set");
+    return (void *)300;
+}
+
 static void *gather_main(void *arg)
 {
     (void)arg;
-    /* return_errors false: the first failure in time comes back at once */
-    cc_future *f[3] = {cc_spawn(after, (void *)300), cc_spawn(after, (void *)1020),
+    cc_event *ev = cc_event_new();
+    /* return_errors false: the first failure in time comes back at once,
+     * while the slow task still waits for the event */
+    cc_future *f[3] = {cc_spawn(when_set, ev), cc_spawn(after, (void *)1020),
                        cc_spawn(after, (void *)30)};
-    double t0 = cc_now();
     void *res[3];
     if (cc_gather(f, 3, res, false) != -1 || errno != EIO ||
         strcmp(cc_errmsg(), "task 1020 failed") != 0)
         return cc_fail(EPROTO, "gather did not report the failure");
-    if (cc_now() - t0 > 0.25)
-        return cc_fail(EPROTO, "gather waited for the slow task");
     if (cc_future_done(f[0]))
-        return cc_fail(EPROTO, "the slow task should still run");
+        return cc_fail(EPROTO, "gather waited for the slow task");
+    cc_event_set(ev);
     /* return_errors true: every slot, NULL for the failed one */
     if (cc_gather(f, 3, res, true) != 0)
         return cc_fail_from(cc_last_error(), EPROTO, "gather all");
@@ -37,6 +45,7 @@ static void *gather_main(void *arg)
         return cc_fail(EPROTO, "gather slots wrong");
     for (int i = 0; i < 3; i++)
         cc_future_free(f[i]);
+    cc_event_free(ev);
     return arg;
 }
 
@@ -71,18 +80,18 @@ static void *group_main(void *arg)
         return cc_fail_from(cc_last_error(), EPROTO, "all-good group");
     cc_group_free(g);
 
-    /* one fails: the others are cancelled, and the wait reports it */
+    /* one fails: the others are cancelled, and the wait reports it.  The
+     * 1020 member is cancelled even when its timer expires in the same
+     * pass of the loop as the 1010 member's (a loaded machine): the
+     * cancellation reaches it before it resumes, and cancel wins. */
     atomic_store(&group_cancelled_seen, 0);
     g = cc_group_new();
     cc_group_spawn(g, member, (void *)500);
     cc_group_spawn(g, member, (void *)1010); /* fails after 10 ms */
     cc_group_spawn(g, member, (void *)1020); /* cancelled at 10 ms */
     cc_group_spawn(g, member, (void *)600);
-    double t0 = cc_now();
     if (cc_group_wait(g) != -1 || errno != EPIPE)
         return cc_fail(EPROTO, "failing group: %s", cc_errmsg());
-    if (cc_now() - t0 > 0.3)
-        return cc_fail(EPROTO, "the siblings were not cancelled");
     if (cc_group_error_count(g) != 1 ||
         strcmp(cc_error_message(cc_group_error(g, 0)), "member 1010 broke"))
         return cc_fail(EPROTO, "group errors wrong");
@@ -166,7 +175,7 @@ static void *wait_for_main(void *arg)
     (void)arg;
     cc_future *quick = cc_spawn(after, (void *)5);
     void *r;
-    if (cc_wait_for(quick, &r, 1.0) != 0 || (intptr_t)r != 5)
+    if (cc_wait_for(quick, &r, 60.0) != 0 || (intptr_t)r != 5)
         return cc_fail(EPROTO, "wait_for of a quick task");
     cc_future_free(quick);
     atomic_store(&cleaned_up, 0);
@@ -177,7 +186,7 @@ static void *wait_for_main(void *arg)
     double took = cc_now() - t0;
     if (!cc_future_cancelled(slow) || !atomic_load(&cleaned_up))
         return cc_fail(EPROTO, "the task was not cancelled and finished");
-    if (took < 0.065 || took > 1.0)
+    if (took < 0.065) /* the timeout, then the cleanup's own 20 ms */
         return cc_fail(EPROTO, "wait_for took %.3f s", took);
     cc_future_free(slow);
     return arg;
@@ -205,7 +214,7 @@ static void *scoped(void *arg)
     double took = cc_now() - t0;
     if (rc != -1 || e != ETIMEDOUT)
         return cc_fail(EPROTO, "the scope did not bound the sleep");
-    if (took < limit - 0.001 || took > limit + 0.5)
+    if (took < limit - 1e-6) /* never early; late on a loaded machine */
         return cc_fail(EPROTO, "scope of %.2f s ended after %.3f s", limit,
                        took);
     return arg;

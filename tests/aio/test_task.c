@@ -138,53 +138,85 @@ static void test_yield_is_fifo_fair(void **state)
 
 /* ---- sleeps end in deadline order ---- */
 
+/*
+ * What is checked is the order the loop resumes sleepers in, not the
+ * clock: a sleeper's deadline is known only within bounds -- at least its
+ * start (read just before cc_sleep) plus its delay, at most the start of
+ * the sleeper that ran after it (the loop runs one task at a time, so that
+ * one started after this one's cc_sleep had computed its deadline) plus
+ * the delay.  Whenever one deadline is surely later than another, its
+ * sleeper must wake later: timers that expire in one pass of the loop
+ * resume in deadline order.  A loaded machine only widens the bounds.
+ * Delays start at 1 ms: cc_sleep(0) is a yield, which no timer orders.
+ */
+enum { SLEEPERS = 300 };
+
 typedef struct {
     double delay;
-    double woke;
-    double start;
+    double start;       /* cc_now() just before cc_sleep */
+    long started;       /* the order the sleepers started in */
+    long woke;          /* the order they woke in */
 } sleeper_arg;
+
+static long sleepers_started;
+static long sleepers_woke;
+static double start_of[SLEEPERS]; /* start of the n-th sleeper to start */
 
 static void *sleeper(void *p)
 {
     sleeper_arg *a = p;
+
+    a->started = sleepers_started++;
     a->start = cc_now();
+    start_of[a->started] = a->start;
     if (cc_sleep(a->delay) != 0)
         return cc_fail_from(cc_last_error(), EPROTO, "sleep");
-    a->woke = cc_now();
+    a->woke = sleepers_woke++;
+    if (cc_now() - a->start < a->delay)
+        return cc_fail(EPROTO, "woke early: %g < %g", cc_now() - a->start,
+                       a->delay);
     return p;
+}
+
+/* The latest a sleeper's deadline can be; INFINITY for the last one to
+ * start, which no later start bounds. */
+static double latest_deadline(const sleeper_arg *a)
+{
+    if (a->started + 1 >= SLEEPERS)
+        return INFINITY;
+    return start_of[a->started + 1] + a->delay;
 }
 
 static void *sleep_order_main(void *arg)
 {
     (void)arg;
-    enum { N = 300 };
-    static sleeper_arg a[N];
-    cc_future *f[N];
-    double t0 = cc_now();
-    for (int i = 0; i < N; i++) {
-        a[i].delay = 0.001 * tu_rand_below(50);
+    static sleeper_arg a[SLEEPERS];
+    cc_future *f[SLEEPERS];
+    int compared = 0;
+
+    sleepers_started = sleepers_woke = 0;
+    for (int i = 0; i < SLEEPERS; i++) {
+        a[i].delay = 0.001 * (1 + tu_rand_below(50));
         f[i] = cc_spawn(sleeper, &a[i]);
     }
-    int rc = cc_gather(f, N, NULL, false);
-    for (int i = 0; i < N; i++)
+    int rc = cc_gather(f, SLEEPERS, NULL, false);
+    for (int i = 0; i < SLEEPERS; i++)
         cc_future_free(f[i]);
     if (rc != 0)
         return cc_fail_from(cc_last_error(), EPROTO, "a sleeper failed");
-    for (int i = 0; i < N; i++) {
-        if (a[i].woke - a[i].start < a[i].delay - 1e-6)
-            return cc_fail(EPROTO, "woke early: %g < %g",
-                           a[i].woke - a[i].start, a[i].delay);
-        for (int j = 0; j < N; j++) /* later deadlines end later */
-            /* (a thread preempted between the clock reads shifts a
-             * deadline: compare only deadlines clearly apart) */
-            if (a[j].start + a[j].delay >
-                    a[i].start + a[i].delay + 0.005 * TU_SLOW &&
-                a[j].woke < a[i].woke)
-                return cc_fail(EPROTO, "a sleep ending at %g ended before "
-                                       "one ending at %g",
-                               a[j].start + a[j].delay - t0,
-                               a[i].start + a[i].delay - t0);
-    }
+    for (int i = 0; i < SLEEPERS; i++)
+        for (int j = 0; j < SLEEPERS; j++) {
+            if (a[j].start + a[j].delay <= latest_deadline(&a[i]))
+                continue; /* not surely later */
+            compared++;
+            if (a[j].woke < a[i].woke)
+                return cc_fail(EPROTO, "sleeper %d (deadline >= %.4f) woke "
+                                       "before sleeper %d (deadline <= %.4f)",
+                               j, a[j].start + a[j].delay, i,
+                               latest_deadline(&a[i]));
+        }
+    if (compared == 0)
+        return cc_fail(EPROTO, "no two deadlines were surely apart");
     return arg;
 }
 
