@@ -412,60 +412,81 @@ static void link_out(svc *s, svc_link *l)
         l->next->prev = l->prev;
 }
 
-int svc_connection(cc_stream *st, void *arg)
+/* Read, parse and answer requests until the client leaves, a protocol
+ * error, a broken stream or the stop; `in` is the read buffer (READ_SIZE
+ * bytes), `link` the connection's entry on svc.conns.  Never fails: what
+ * ends the connection is answered (408, 400...) or just closes it. */
+static void serve_requests(conn *c, svc_link *link, char *in)
 {
-    conn c;
-    svc_link link = {0};
-    char *in = malloc(READ_SIZE);
     int status = 0;
 
-    memset(&c, 0, sizeof(c));
-    c.s = arg;
-    c.st = st;
-    link.task = cc_current_task();
-    link_in(c.s, &link);
-    http_parser_init(&c.p, HTTP_REQUEST);
-    c.p.data = &c;
-    c.deadline = cc_deadline(c.s->o.read_timeout);
-    if (in == NULL)
-        return 0; /* the server closes the connection */
     for (;;) {
         ssize_t n;
         size_t done;
 
         /* Stopping: finish the request in progress, start none. */
-        if (c.s->stopping && !c.in_message)
+        if (c->s->stopping && !c->in_message)
             break;
-        link.idle = !c.in_message && cc_stream_pending(st) == 0;
-        n = cc_stream_read(st, in, READ_SIZE, cc_remaining(c.deadline));
-        link.idle = false;
+        link->idle = !c->in_message && cc_stream_pending(c->st) == 0;
+        n = cc_stream_read(c->st, in, READ_SIZE, cc_remaining(c->deadline));
+        link->idle = false;
         if (n < 0) {
-            if (errno == ETIMEDOUT && c.in_message)
+            if (errno == ETIMEDOUT && c->in_message)
                 status = 408; /* idle ones just close */
             break;
         }
         if (n == 0)
             break; /* the client is done (mid-request: nothing to say) */
-        done = http_parser_execute(&c.p, &settings, in, (size_t)n);
-        if (c.dead)
+        done = http_parser_execute(&c->p, &settings, in, (size_t)n);
+        if (c->dead)
             break;
-        if (c.closing) {
-            if (flush_out(&c))
-                linger(&c, in);
-            break;
-        }
-        if (HTTP_PARSER_ERRNO(&c.p) != HPE_OK || done != (size_t)n) {
-            status = parse_error_status(&c);
+        if (c->closing) {
+            if (flush_out(c))
+                linger(c, in);
             break;
         }
-        if (!flush_out(&c))
+        if (HTTP_PARSER_ERRNO(&c->p) != HPE_OK || done != (size_t)n) {
+            status = parse_error_status(c);
+            break;
+        }
+        if (!flush_out(c))
             break;
     }
-    if (status != 0 && !c.dead) {
-        answer_error(&c, status);
-        if (flush_out(&c))
-            linger(&c, in);
+    if (status != 0 && !c->dead) {
+        answer_error(c, status);
+        if (flush_out(c))
+            linger(c, in);
     }
+}
+
+/*
+ * svc_connection - the handler cc_serve runs as a task per connection.
+ * Always returns 0: the server then closes the stream.  A connection whose
+ * read buffer cannot be allocated is dropped unanswered.  The conn record
+ * and the svc_link live on this task's stack: the link is on svc.conns
+ * only between link_in and link_out, and every way out of the loop passes
+ * link_out before this frame goes (a link left behind once corrupted the
+ * list, and svc_stop's stop_idle then walked it forever).  Everything the
+ * record allocated is freed here.
+ */
+int svc_connection(cc_stream *st, void *arg)
+{
+    conn c;
+    svc_link link = {0};
+    char *in;
+
+    memset(&c, 0, sizeof(c));
+    c.s = arg;
+    c.st = st;
+    http_parser_init(&c.p, HTTP_REQUEST);
+    c.p.data = &c;
+    c.deadline = cc_deadline(c.s->o.read_timeout);
+    in = malloc(READ_SIZE);
+    if (in == NULL)
+        return 0; /* nothing linked or allocated yet */
+    link.task = cc_current_task();
+    link_in(c.s, &link);
+    serve_requests(&c, &link, in);
     link_out(c.s, &link);
     free(in);
     free(c.url.p);
