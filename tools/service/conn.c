@@ -13,10 +13,13 @@
  *
  * Limits: the request line and headers may hold max_header_bytes (counted
  * in the url/field/value callbacks; http-parser's own 80 KiB cap maps to
- * the same 431), a body max_body_bytes (413).  Malformed input: 400.  A
- * request must arrive whole within read_timeout of the previous answer (or
- * of the connection): an idle connection is then closed, a partial request
- * gets 408.  After an error answer the connection is closed "lingering":
+ * the same 431), a body max_body_bytes (413).  Malformed input: 400;
+ * what http-parser lets pass but a server behind a proxy must refuse
+ * (head.c: obs-fold, a space in a header name, no version, other
+ * versions, other transfer codings): 400, 505 or 501.  A request must
+ * arrive whole within read_timeout of the previous answer (or of the
+ * connection): an idle connection is then closed, a partial request gets
+ * 408.  After an error answer the connection is closed "lingering":
  * the sending side is shut, then what the client still sends is read and
  * dropped for a moment, so that the close does not reset the connection
  * and destroy the answer before the client reads it.
@@ -38,7 +41,8 @@
 #define LINGER_TIME 2.0          /* seconds a lingering close reads */
 #define LINGER_BYTES (1 << 20)   /* ... and at most this much */
 
-/* F_CONTENTLENGTH of http-parser's (semi-public) flags. */
+/* F_CHUNKED and F_CONTENTLENGTH of http-parser's (semi-public) flags. */
+#define HP_F_CHUNKED (1 << 0)
 #define HP_F_CONTENTLENGTH (1 << 7)
 
 typedef struct buf {
@@ -56,6 +60,7 @@ typedef struct conn {
     buf body;                    /* a POST's body */
     buf out;                     /* answers not yet handed to the stream */
     buf parts;                   /* "path\0query\0" of the current request */
+    svc_head head;               /* the head's strict rules (head.c) */
     size_t header_bytes;         /* url + header fields and values so far */
     size_t body_bytes;           /* body bytes of this request so far */
     bool in_message;             /* between message begin and complete */
@@ -299,16 +304,40 @@ static int on_url(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-static int on_header_bytes(http_parser *p, const char *at, size_t len)
+/* A piece of a header name: counted, and a token or a 400. */
+static int on_header_field(http_parser *p, const char *at, size_t len)
 {
-    (void)at;
-    return count_header(p->data, len);
+    conn *c = p->data;
+
+    if (count_header(c, len) != 0)
+        return -1;
+    c->fail_status = svc_head_field(&c->head, at, len);
+    return c->fail_status != 0 ? -1 : 0;
 }
 
+/* A piece of a header value: counted, and kept when it is
+ * Transfer-Encoding's. */
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    conn *c = p->data;
+
+    if (count_header(c, len) != 0)
+        return -1;
+    svc_head_value(&c->head, at, len);
+    return 0;
+}
+
+/* The head is whole: the version and framing rules (505, 501, 400), then
+ * the announced body's size (413). */
 static int on_headers_complete(http_parser *p)
 {
     conn *c = p->data;
 
+    c->fail_status = svc_head_check(&c->head, p->http_major, p->http_minor,
+                                    (p->flags & HP_F_CONTENTLENGTH) != 0,
+                                    (p->flags & HP_F_CHUNKED) != 0);
+    if (c->fail_status != 0)
+        return -1;
     if ((p->flags & HP_F_CONTENTLENGTH) &&
         p->content_length > c->s->o.max_body_bytes) {
         c->fail_status = 413;
@@ -334,7 +363,8 @@ static int on_body(http_parser *p, const char *at, size_t len)
 }
 
 /* A whole request: answer it.  Returning nonzero stops the parser: after
- * a closing answer, whatever follows is not read. */
+ * a closing answer, whatever follows is not read.  Otherwise the parser
+ * pauses, so that feed() learns where the next request starts. */
 static int on_complete(http_parser *p)
 {
     conn *c = p->data;
@@ -345,14 +375,17 @@ static int on_complete(http_parser *p)
     c->deadline = cc_deadline(c->s->o.read_timeout);
     if (!keep)
         c->closing = true;
-    return c->closing || c->dead ? -1 : 0;
+    if (c->closing || c->dead)
+        return -1;
+    http_parser_pause(p, 1);
+    return 0;
 }
 
 static const http_parser_settings settings = {
     .on_message_begin = on_begin,
     .on_url = on_url,
-    .on_header_field = on_header_bytes,
-    .on_header_value = on_header_bytes,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_complete,
@@ -412,6 +445,38 @@ static void link_out(svc *s, svc_link *l)
         l->next->prev = l->prev;
 }
 
+/*
+ * Parse one read's bytes p[0..n), a request at a time: each request's head
+ * is scanned (svc_head_scan) before the parser sees it, and the parser
+ * pauses after each request, so the next one's head is scanned from its
+ * first byte.  Returns 0 when every byte was taken (read on); the status
+ * of the error answer to give (400, 413, 431, 501, 505); or -1 when the
+ * connection ends otherwise: a closing answer is queued (c->closing) or
+ * the stream broke (c->dead).
+ */
+static int feed(conn *c, const char *p, size_t n)
+{
+    while (n > 0) {
+        int status = svc_head_scan(&c->head, p, n);
+        size_t done;
+
+        if (status != 0)
+            return status;
+        done = http_parser_execute(&c->p, &settings, p, n);
+        if (c->dead || c->closing)
+            return -1;
+        if (HTTP_PARSER_ERRNO(&c->p) != HPE_PAUSED)
+            return HTTP_PARSER_ERRNO(&c->p) != HPE_OK || done != n
+                       ? parse_error_status(c)
+                       : 0;
+        http_parser_pause(&c->p, 0); /* a request ended at p + done */
+        svc_head_reset(&c->head);
+        p += done;
+        n -= done;
+    }
+    return 0;
+}
+
 /* Read, parse and answer requests until the client leaves, a protocol
  * error, a broken stream or the stop; `in` is the read buffer (READ_SIZE
  * bytes), `link` the connection's entry on svc.conns.  Never fails: what
@@ -422,7 +487,7 @@ static void serve_requests(conn *c, svc_link *link, char *in)
 
     for (;;) {
         ssize_t n;
-        size_t done;
+        int rc;
 
         /* Stopping: finish the request in progress, start none. */
         if (c->s->stopping && !c->in_message)
@@ -437,16 +502,14 @@ static void serve_requests(conn *c, svc_link *link, char *in)
         }
         if (n == 0)
             break; /* the client is done (mid-request: nothing to say) */
-        done = http_parser_execute(&c->p, &settings, in, (size_t)n);
-        if (c->dead)
-            break;
-        if (c->closing) {
-            if (flush_out(c))
-                linger(c, in);
+        rc = feed(c, in, (size_t)n);
+        if (rc > 0) {
+            status = rc;
             break;
         }
-        if (HTTP_PARSER_ERRNO(&c->p) != HPE_OK || done != (size_t)n) {
-            status = parse_error_status(c);
+        if (rc < 0) {
+            if (!c->dead && flush_out(c))
+                linger(c, in);
             break;
         }
         if (!flush_out(c))
@@ -480,6 +543,7 @@ int svc_connection(cc_stream *st, void *arg)
     c.st = st;
     http_parser_init(&c.p, HTTP_REQUEST);
     c.p.data = &c;
+    svc_head_reset(&c.head);
     c.deadline = cc_deadline(c.s->o.read_timeout);
     in = malloc(READ_SIZE);
     if (in == NULL)

@@ -32,9 +32,15 @@
  * Protocol: keep-alive (HTTP/1.1 default, "Connection: close" honoured,
  * HTTP/1.0 closes unless keep-alive asked), pipelined requests answered in
  * order, strict request parsing through Node's http-parser (Debian's
- * libhttp-parser): 400 for a malformed request, 431 for headers past
- * max_header_bytes, 413 for a body past max_body_bytes, 408 / close when a
- * request does not arrive within read_timeout.
+ * libhttp-parser) and rules of our own where it is lenient, as a server
+ * behind a proxy must be against request smuggling: 400 for a malformed
+ * request (also a header name that is not a token, as in "Host : x",
+ * obs-fold continuation lines, a request line without a version, and
+ * Transfer-Encoding together with Content-Length), 505 for a version
+ * other than HTTP/1.0 and HTTP/1.1, 501 for a Transfer-Encoding other
+ * than exactly "chunked", 431 for headers past max_header_bytes, 413 for
+ * a body past max_body_bytes, 408 / close when a request does not arrive
+ * within read_timeout.  Every error answer closes the connection.
  */
 #ifndef CONCUR_TOOLS_SERVICE_H
 #define CONCUR_TOOLS_SERVICE_H

@@ -104,6 +104,42 @@ double svc_random(svc *s);
 double svc_latency(svc *s);
 bool svc_admit(svc *s);
 
+/* head.c: the request head's rules that http-parser leaves to us (a
+ * header name that is not a token, obs-fold, no version: 400; a version
+ * other than 1.0/1.1: 505; Transfer-Encoding with Content-Length: 400,
+ * other than exactly "chunked": 501).  One per connection, in its conn;
+ * reset at the start of each request. */
+typedef struct svc_head {
+    int line;                    /* where the byte scan is (head.c) */
+    int words;                   /* words of the request line so far */
+    bool in_word;                /* the scan is inside one */
+    bool field_open;             /* the last callback was a header name */
+    char field[24];              /* that name in lower case (its start) */
+    size_t field_len;            /* its whole length */
+    bool te_field;               /* the current header is
+                                    Transfer-Encoding */
+    int te_count;                /* Transfer-Encoding headers so far */
+    char te[16];                 /* their values, lower case, joined by
+                                    ',' (the start) */
+    size_t te_len;               /* their length, at most sizeof(te) + 1 */
+} svc_head;
+
+/* svc_head_reset: ready for the next request.  svc_head_scan: check the
+ * line structure of the raw bytes p[0..n) of a request's head, called on
+ * each piece as it comes, before the parser sees it (bytes past the
+ * head's end are ignored); 0, or 400.  svc_head_field / svc_head_value:
+ * from the parser's on_header_field / on_header_value (pieces of one name
+ * or value as they come); svc_head_field returns 0, or 400 for a name
+ * that is not a token.  svc_head_check: from on_headers_complete, with
+ * the parser's version and whether it saw a Content-Length and took the
+ * body as chunked; 0, or the status to refuse the request with. */
+void svc_head_reset(svc_head *h);
+int svc_head_scan(svc_head *h, const char *p, size_t n);
+int svc_head_field(svc_head *h, const char *at, size_t len);
+void svc_head_value(svc_head *h, const char *at, size_t len);
+int svc_head_check(const svc_head *h, int major, int minor,
+                   bool content_length, bool chunked);
+
 /* conn.c: the connection handler given to cc_serve (arg: the svc). */
 int svc_connection(cc_stream *st, void *arg);
 
