@@ -4,6 +4,7 @@
  * and every option before fetching anything, runs, and reports.  Exit
  * status: 0 all ok, 1 some URL failed, 2 a usage error.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ static const char usage_text[] =
     "  -r, --rate R        at most R requests per second, all workers\n"
     "                      together (a token bucket)\n"
     "  -t, --timeout S     seconds per request (default 30)\n"
+    "  -s, --max-size SIZE fail a URL whose body is larger than SIZE bytes;\n"
+    "                      k, M, G: KiB, MiB, GiB (default 16M)\n"
     "  -n, --retries N     retry a timeout, a reset, a refused connection,\n"
     "                      429 and 5xx up to N times, backing off 0.1 s,\n"
     "                      0.2 s, ... or as Retry-After says (default 0)\n"
@@ -151,6 +154,33 @@ static bool parse_number(const char *text, double lo, double hi, double *out)
     return true;
 }
 
+/* Parse a size in bytes into *out: a number (a fraction too) with an
+ * optional suffix k, M or G (either case; powers of 1024), from 1 byte to
+ * 1024G, the whole text.  false when it is not one. */
+static bool parse_size(const char *text, size_t *out)
+{
+    static const char suffixes[] = "kmg";
+    char *end;
+    double v;
+    const char *s;
+
+    errno = 0;
+    v = strtod(text, &end);
+    if (end == text || errno != 0 || !isfinite(v) || v < 0)
+        return false;
+    if (*end != '\0') {
+        s = strchr(suffixes, tolower((unsigned char)*end));
+        if (s == NULL || end[1] != '\0')
+            return false;
+        v = ldexp(v, 10 * (int)(s - suffixes + 1));
+    }
+    v = floor(v);
+    if (v < 1 || v > ldexp(1, 40))
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
 /* The options of one run, as parsed. */
 struct cmd {
     fetch_opts o;
@@ -168,6 +198,7 @@ static int parse_args(int argc, char **argv, struct cmd *c)
         {"workers", required_argument, NULL, 'w'},
         {"rate", required_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
+        {"max-size", required_argument, NULL, 's'},
         {"retries", required_argument, NULL, 'n'},
         {"grep", required_argument, NULL, 'g'},
         {"quiet", no_argument, NULL, 'q'},
@@ -183,7 +214,7 @@ static int parse_args(int argc, char **argv, struct cmd *c)
     c->o.mode = FETCH_THREADS;
     opterr = 0;
     optind = 0; /* glibc: start over, even when called twice */
-    while ((ch = getopt_long(argc, argv, "+f:m:w:r:t:n:g:qh", longopts,
+    while ((ch = getopt_long(argc, argv, "+f:m:w:r:t:s:n:g:qh", longopts,
                              NULL)) != -1) {
         switch (ch) {
         case 'f':
@@ -214,6 +245,12 @@ static int parse_args(int argc, char **argv, struct cmd *c)
                                    "not '%s'", optarg);
             c->o.timeout = v;
             break;
+        case 's':
+            if (!parse_size(optarg, &c->o.max_body))
+                return usage_error("--max-size wants a size in bytes, 1 to "
+                                   "1024G, like 500k, 10M or 1G; not '%s'",
+                                   optarg);
+            break;
         case 'n':
             if (!parse_number(optarg, 0, MAX_RETRIES, &v) || v != floor(v))
                 return usage_error("--retries wants a whole number from 0 "
@@ -232,7 +269,7 @@ static int parse_args(int argc, char **argv, struct cmd *c)
             fputs(usage_text, stdout);
             return -1;
         default:
-            if (optopt != 0 && strchr("fmwrtng", optopt) != NULL)
+            if (optopt != 0 && strchr("fmwrtsng", optopt) != NULL)
                 return usage_error("option '-%s' wants a value",
                                    (char[]){(char)optopt, '\0'});
             if (optopt != 0)
