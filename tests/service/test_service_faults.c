@@ -10,6 +10,21 @@
 
 #ifdef FAIL_MALLOC_SHIM
 
+static cc_popen *child; /* the `concur serve` of the test running */
+
+/* Teardown: a child a failed test left running is killed and reaped. */
+static int kill_child(void **state)
+{
+    (void)state;
+    if (child != NULL) {
+        cc_popen_kill(child);
+        cc_popen_wait(child, CC_FOREVER, NULL);
+        cc_popen_free(child);
+        child = NULL;
+    }
+    return 0;
+}
+
 /* Start `concur serve --port 0` with `env_set` added to its environment,
  * stdout and stderr piped; read "serving on http://127.0.0.1:P". */
 static cc_popen *serve_with(const char *const *env_set, int *port)
@@ -88,12 +103,12 @@ static void test_failed_read_buffer_then_sigterm_exits(void **state)
     int port = 0;
     int code = -1;
     int statuses[6];
-    cc_popen *p = serve_with(env, &port);
     char *err;
     hresp r;
     hc idle;
 
     (void)state;
+    child = serve_with(env, &port);
     for (int i = 0; i < 6; i++)
         statuses[i] = get_status(port);
     assert_int_equal(statuses[0], 200);
@@ -106,22 +121,19 @@ static void test_failed_read_buffer_then_sigterm_exits(void **state)
     hc_read(&idle, &r, false);
     assert_int_equal(r.status, 200);
     hresp_free(&r);
-    assert_ok(cc_popen_send_signal(p, SIGTERM));
-    if (cc_popen_wait(p, 30 * TU_SLOW, &code) != 0) {
-        cc_popen_kill(p);
-        cc_popen_wait(p, CC_FOREVER, NULL);
-        cc_popen_free(p);
+    assert_ok(cc_popen_send_signal(child, SIGTERM));
+    if (cc_popen_wait(child, 30 * TU_SLOW, &code) != 0) {
         hc_close(&idle);
         fail_msg("concur serve still runs 30 s after SIGTERM");
     }
     assert_int_equal(code, 0);
     assert_true(hc_closed(&idle));
     hc_close(&idle);
-    err = read_stderr(p);
+    err = read_stderr(child);
     if (strstr(err, "fail_malloc: malloc(32768) #3 failed") == NULL)
         fail_msg("the shim failed no allocation; stderr:\n%s", err);
     cc_blob_free(err);
-    cc_popen_free(p);
+    kill_child(NULL);
 }
 
 #else
@@ -136,10 +148,15 @@ static void test_failed_read_buffer_then_sigterm_exits(void **state)
 
 #endif
 
+#ifndef FAIL_MALLOC_SHIM
+#define kill_child NULL
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failed_read_buffer_then_sigterm_exits),
+        cmocka_unit_test_teardown(test_failed_read_buffer_then_sigterm_exits,
+                                  kill_child),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
