@@ -4,13 +4,13 @@
  * and every option before fetching anything, runs, and reports.  Exit
  * status: 0 all ok, 1 some URL failed, 2 a usage error.
  */
-#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../service/service.h"
 #include "concur/base.h"
 #include "fetch.h"
 
@@ -154,33 +154,6 @@ static bool parse_number(const char *text, double lo, double hi, double *out)
     return true;
 }
 
-/* Parse a size in bytes into *out: a number (a fraction too) with an
- * optional suffix k, M or G (either case; powers of 1024), from 1 byte to
- * 1024G, the whole text.  false when it is not one. */
-static bool parse_size(const char *text, size_t *out)
-{
-    static const char suffixes[] = "kmg";
-    char *end;
-    double v;
-    const char *s;
-
-    errno = 0;
-    v = strtod(text, &end);
-    if (end == text || errno != 0 || !isfinite(v) || v < 0)
-        return false;
-    if (*end != '\0') {
-        s = strchr(suffixes, tolower((unsigned char)*end));
-        if (s == NULL || end[1] != '\0')
-            return false;
-        v = ldexp(v, 10 * (int)(s - suffixes + 1));
-    }
-    v = floor(v);
-    if (v < 1 || v > ldexp(1, 40))
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
 /* The options of one run, as parsed. */
 struct cmd {
     fetch_opts o;
@@ -246,7 +219,7 @@ static int parse_args(int argc, char **argv, struct cmd *c)
             c->o.timeout = v;
             break;
         case 's':
-            if (!parse_size(optarg, &c->o.max_body))
+            if (!svc_parse_size(optarg, &c->o.max_body))
                 return usage_error("--max-size wants a size in bytes, 1 to "
                                    "1024G, like 500k, 10M or 1G; not '%s'",
                                    optarg);

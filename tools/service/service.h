@@ -98,4 +98,12 @@ size_t svc_sponsor_count(void);
  * (with a message on stderr). */
 int svc_main(int argc, char **argv);
 
+/* svc_parse_size - a size in bytes, the whole of `text`: a number (a
+ * fraction too) with an optional suffix k, M or G in either case (powers
+ * of 1024: "500k", "10M", "1.5G"), from 1 byte to 1024G, stored in *out.
+ * false, *out untouched, when text is not one.  The `concur` command's
+ * size options (serve --max-memory, fetch --max-size) all read theirs
+ * with it. */
+bool svc_parse_size(const char *text, size_t *out);
+
 #endif
