@@ -1,7 +1,7 @@
 # The local service (`concur serve`, tools/service): included by
 # tests/CMakeLists.txt.  The tests talk to it over plain sockets.
 if(TARGET concur_service)
-  foreach(t routes proto knobs load)
+  foreach(t routes proto knobs load limits)
     concur_test(test_service_${t} service/test_service_${t}.c 120
                 LABELS unit service)
     target_link_libraries(test_service_${t} PRIVATE concur_service)

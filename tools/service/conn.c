@@ -11,6 +11,13 @@
  * the next read moves what the socket did not take, and a drain bounds the
  * backlog when a client pipelines without reading.
  *
+ * Memory: a POST's body buffer is reserved from the service's max_memory
+ * (budget.c) before it grows -- whole at the head when a Content-Length
+ * announces it, doubling as a chunked body comes -- and freed after its
+ * request when larger than 4 KiB; a body that does not fit gets "503
+ * Service Unavailable" with Retry-After.  A connection past
+ * max_connections gets the same 503 at once (shed), and is closed.
+ *
  * Limits: the request line and headers may hold max_header_bytes (counted
  * in the url/field/value callbacks; http-parser's own 80 KiB cap maps to
  * the same 431), a body max_body_bytes (413).  Malformed input: 400;
@@ -38,6 +45,9 @@
 #define READ_SIZE (32 * 1024)    /* >= half the stream's buffer: recv goes
                                     straight into ours, no copy */
 #define OUT_FLUSH (64 * 1024)    /* hand queued answers over past this */
+#define BODY_KEEP (4 * 1024)     /* a body buffer larger than this is
+                                    freed after its request */
+#define BODY_MIN 1024            /* a chunked body's first buffer */
 #define LINGER_TIME 2.0          /* seconds a lingering close reads */
 #define LINGER_BYTES (1 << 20)   /* ... and at most this much */
 
@@ -57,14 +67,16 @@ typedef struct conn {
     cc_stream *st;
     http_parser p;
     buf url;                     /* the request target as it came */
-    buf body;                    /* a POST's body */
+    buf body;                    /* a POST's body; its capacity is reserved
+                                    from the service's max_memory */
     buf out;                     /* answers not yet handed to the stream */
     buf parts;                   /* "path\0query\0" of the current request */
     svc_head head;               /* the head's strict rules (head.c) */
     size_t header_bytes;         /* url + header fields and values so far */
     size_t body_bytes;           /* body bytes of this request so far */
     bool in_message;             /* between message begin and complete */
-    int fail_status;             /* 431/413 decided in a callback */
+    int fail_status;             /* 400/413/431/501/503/505 decided in a
+                                    callback */
     bool closing;                /* answered with Connection: close */
     bool dead;                   /* the stream failed or we were cancelled */
     double t0;                   /* when the request began (for the log) */
@@ -132,6 +144,7 @@ static bool flush_out(conn *c)
     return true;
 }
 
+
 /* Queue one answer: the status line, headers and (unless HEAD) the body. */
 static void answer(conn *c, const svc_response *r, bool head, bool keep,
                    const char *method, const char *target)
@@ -161,7 +174,8 @@ static void answer(conn *c, const svc_response *r, bool head, bool keep,
         flush_out(c);
 }
 
-/* A protocol error's answer (400, 408, 413, 431), always closing. */
+/* An error's answer (400, 408, 413, 431, 501, 505; 503 with Retry-After:
+ * load shed), always closing. */
 static void answer_error(conn *c, int status)
 {
     svc_response r = {0};
@@ -169,6 +183,7 @@ static void answer_error(conn *c, int status)
 
     snprintf(body, sizeof(body), "%d %s\n", status, svc_reason(status));
     r.status = status;
+    r.retry_after = status == 503;
     r.type = "text/plain; charset=utf-8";
     r.body = body;
     r.len = strlen(body);
@@ -265,6 +280,55 @@ static void respond(conn *c, bool keep)
     free(r.owned);
 }
 
+/* ------------------------------------------------------ body memory */
+
+/* Grow the body buffer to `cap` bytes, the growth reserved from the
+ * service's max_memory first.  false: it does not fit in the budget, or
+ * no memory (nothing changed either way; the caller answers 503). */
+static bool body_grow(conn *c, size_t cap)
+{
+    size_t more = cap - c->body.cap;
+    char *q;
+
+    if (cap <= c->body.cap)
+        return true;
+    if (!svc_mem_take(c->s, more))
+        return false;
+    q = realloc(c->body.p, cap);
+    if (q == NULL) {
+        svc_mem_give(c->s, more);
+        return false;
+    }
+    c->body.p = q;
+    c->body.cap = cap;
+    return true;
+}
+
+/* Room for n more body bytes: the buffer doubles, but never past the
+ * largest body allowed.  false as body_grow. */
+static bool body_room(conn *c, size_t n)
+{
+    size_t need = c->body.len + n;
+    size_t cap = c->body.cap > 0 ? c->body.cap : BODY_MIN;
+
+    while (cap < need)
+        cap *= 2;
+    if (cap > c->s->o.max_body_bytes && need <= c->s->o.max_body_bytes)
+        cap = c->s->o.max_body_bytes; /* on_body refuses more (413) */
+    return body_grow(c, cap);
+}
+
+/* Free the body buffer and give its reservation back: after each request
+ * when it is large (all = false), and at the end of the connection. */
+static void body_release(conn *c, bool all)
+{
+    if (c->body.cap == 0 || (!all && c->body.cap <= BODY_KEEP))
+        return;
+    free(c->body.p);
+    svc_mem_give(c->s, c->body.cap);
+    memset(&c->body, 0, sizeof(c->body));
+}
+
 /* -------------------------------------------------- parser callbacks */
 
 static int on_begin(http_parser *p)
@@ -343,6 +407,13 @@ static int on_headers_complete(http_parser *p)
         c->fail_status = 413;
         return -1;
     }
+    /* An announced body is reserved whole, before it is read: refused
+     * now, the client need not send it. */
+    if (p->method == HTTP_POST && (p->flags & HP_F_CONTENTLENGTH) &&
+        !body_grow(c, (size_t)p->content_length)) {
+        c->fail_status = 503;
+        return -1;
+    }
     return 0;
 }
 
@@ -355,10 +426,14 @@ static int on_body(http_parser *p, const char *at, size_t len)
         c->fail_status = 413;
         return -1;
     }
-    if (p->method == HTTP_POST && !buf_add(&c->body, at, len)) {
-        c->dead = true;
+    if (p->method != HTTP_POST)
+        return 0;
+    if (!body_room(c, len)) { /* a chunked body past the budget */
+        c->fail_status = 503;
         return -1;
     }
+    memcpy(c->body.p + c->body.len, at, len);
+    c->body.len += len;
     return 0;
 }
 
@@ -372,6 +447,7 @@ static int on_complete(http_parser *p)
 
     c->in_message = false;
     respond(c, keep);
+    body_release(c, false);
     c->deadline = cc_deadline(c->s->o.read_timeout);
     if (!keep)
         c->closing = true;
@@ -395,8 +471,8 @@ static const http_parser_settings settings = {
 
 /* Close after a closing answer without resetting the connection: shut our
  * sending side, then read and drop what the client still sends until it
- * closes (bounded in time and bytes). */
-static void linger(conn *c, char *scratch)
+ * closes (bounded in time and bytes), through `scratch` (size bytes). */
+static void linger(conn *c, char *scratch, size_t size)
 {
     double end = cc_deadline(LINGER_TIME);
     size_t dropped = 0;
@@ -404,8 +480,7 @@ static void linger(conn *c, char *scratch)
     if (cc_stream_write_eof(c->st) != 0)
         return;
     while (dropped < LINGER_BYTES) {
-        ssize_t n = cc_stream_read(c->st, scratch, READ_SIZE,
-                                   cc_remaining(end));
+        ssize_t n = cc_stream_read(c->st, scratch, size, cc_remaining(end));
 
         if (n <= 0)
             return;
@@ -509,7 +584,7 @@ static void serve_requests(conn *c, svc_link *link, char *in)
         }
         if (rc < 0) {
             if (!c->dead && flush_out(c))
-                linger(c, in);
+                linger(c, in, READ_SIZE);
             break;
         }
         if (!flush_out(c))
@@ -518,19 +593,41 @@ static void serve_requests(conn *c, svc_link *link, char *in)
     if (status != 0 && !c->dead) {
         answer_error(c, status);
         if (flush_out(c))
-            linger(c, in);
+            linger(c, in, READ_SIZE);
     }
+}
+
+/* A connection past max_connections: a 503 with Retry-After at once,
+ * without reading the request, then a lingering close through a small
+ * buffer of its own (nothing is allocated for it but the answer). */
+static void shed(conn *c)
+{
+    char scratch[2048];
+
+    answer_error(c, 503);
+    if (!c->dead && flush_out(c))
+        linger(c, scratch, sizeof(scratch));
+}
+
+/* Free what the record owns, its body memory given back. */
+static void conn_free(conn *c)
+{
+    body_release(c, true);
+    free(c->url.p);
+    free(c->out.p);
+    free(c->parts.p);
 }
 
 /*
  * svc_connection - the handler cc_serve runs as a task per connection.
- * Always returns 0: the server then closes the stream.  A connection whose
- * read buffer cannot be allocated is dropped unanswered.  The conn record
- * and the svc_link live on this task's stack: the link is on svc.conns
- * only between link_in and link_out, and every way out of the loop passes
- * link_out before this frame goes (a link left behind once corrupted the
- * list, and svc_stop's stop_idle then walked it forever).  Everything the
- * record allocated is freed here.
+ * Always returns 0: the server then closes the stream.  Past
+ * max_connections the connection is shed with a 503; one whose read
+ * buffer cannot be allocated is dropped unanswered.  The conn record and
+ * the svc_link live on this task's stack: the link is on svc.conns only
+ * between link_in and link_out, and every way out passes link_out before
+ * this frame goes (a link left behind once corrupted the list, and
+ * svc_stop's stop_idle then walked it forever).  Everything the record
+ * allocated is freed here, its body memory given back to the budget.
  */
 int svc_connection(cc_stream *st, void *arg)
 {
@@ -545,17 +642,21 @@ int svc_connection(cc_stream *st, void *arg)
     c.p.data = &c;
     svc_head_reset(&c.head);
     c.deadline = cc_deadline(c.s->o.read_timeout);
+    if (!svc_conn_begin(c.s)) {
+        shed(&c);
+        conn_free(&c);
+        return 0;
+    }
     in = malloc(READ_SIZE);
     if (in == NULL)
-        return 0; /* nothing linked or allocated yet */
+        goto end_conn; /* nothing linked yet */
     link.task = cc_current_task();
     link_in(c.s, &link);
     serve_requests(&c, &link, in);
     link_out(c.s, &link);
     free(in);
-    free(c.url.p);
-    free(c.body.p);
-    free(c.out.p);
-    free(c.parts.p);
+end_conn:
+    conn_free(&c);
+    svc_conn_end(c.s);
     return 0;
 }

@@ -17,6 +17,19 @@
 #include "concur.h"
 #include "service.h"
 
+/* SVC_ASSERT - an invariant of the service's own state (never a check of
+ * input, which gets an answer): in builds with CONCUR_ASSERTS (the tests'
+ * builds, as the library's CC__ASSERT), a broken one prints its place
+ * and aborts; elsewhere it compiles to nothing. */
+#ifdef CONCUR_ASSERTS
+#define SVC_ASSERT(cond)                                                   \
+    ((cond) ? (void)0 : svc_assert_failed(#cond, __FILE__, __LINE__))
+#else
+#define SVC_ASSERT(cond) ((void)0)
+#endif
+_Noreturn void svc_assert_failed(const char *cond, const char *file,
+                                 int line);
+
 /* A running connection as svc_stop sees it: conn.c keeps one on each
  * connection task's stack, linked into svc.conns while the task runs
  * (loop thread only). */
@@ -44,6 +57,11 @@ struct svc {
     bool stopping;               /* svc_stop began: no new request is
                                     started; loop thread only */
     svc_link *conns;             /* running connections; loop thread only */
+    int served;                  /* connections being served (not shed);
+                                    written by the loop thread only,
+                                    atomically: svc_connections reads it */
+    size_t mem_used;             /* body bytes reserved (budget.c); as
+                                    `served` */
     unsigned long requests;      /* answered so far; atomic */
     uint64_t rng;                /* splitmix64 state; loop thread only */
     double tokens;               /* rate-limit bucket; loop thread only */
@@ -139,6 +157,16 @@ int svc_head_field(svc_head *h, const char *at, size_t len);
 void svc_head_value(svc_head *h, const char *at, size_t len);
 int svc_head_check(const svc_head *h, int major, int minor,
                    bool content_length, bool chunked);
+
+/* budget.c, loop thread only.  svc_conn_begin: count a new connection
+ * in, or false when max_connections are served already (the caller sheds
+ * it).  svc_conn_end: count it out.  svc_mem_take: reserve n bytes of body
+ * memory from max_memory, or false when they do not fit (nothing taken).
+ * svc_mem_give: give n reserved bytes back (their buffer was freed). */
+bool svc_conn_begin(svc *s);
+void svc_conn_end(svc *s);
+bool svc_mem_take(svc *s, size_t n);
+void svc_mem_give(svc *s, size_t n);
 
 /* conn.c: the connection handler given to cc_serve (arg: the svc). */
 int svc_connection(cc_stream *st, void *arg);
