@@ -9,7 +9,9 @@
  * Answers are queued in `out` while one read's worth of requests is
  * parsed, then handed to cc_stream_write (which never waits) in one piece;
  * the next read moves what the socket did not take, and a drain bounds the
- * backlog when a client pipelines without reading.
+ * backlog when a client pipelines without reading.  A body past 64 KiB (a
+ * large echo) is written from where it lies, 64 KiB at a time, each piece
+ * let go before the next, so it is never copied whole.
  *
  * Memory: a POST's body buffer is reserved from the service's max_memory
  * (budget.c) before it grows -- whole at the head when a Content-Length
@@ -44,7 +46,11 @@
 
 #define READ_SIZE (32 * 1024)    /* >= half the stream's buffer: recv goes
                                     straight into ours, no copy */
-#define OUT_FLUSH (64 * 1024)    /* hand queued answers over past this */
+#define OUT_FLUSH (64 * 1024)    /* hand queued answers over past this;
+                                    a body past it goes out in pieces of
+                                    this size without a copy in `out` */
+#define OUT_KEEP (64 * 1024)     /* `out` larger than this is freed once
+                                    it has been handed over */
 #define BODY_KEEP (4 * 1024)     /* a body buffer larger than this is
                                     freed after its request */
 #define BODY_MIN 1024            /* a chunked body's first buffer */
@@ -81,6 +87,8 @@ typedef struct conn {
     bool dead;                   /* the stream failed or we were cancelled */
     double t0;                   /* when the request began (for the log) */
     double deadline;             /* for the next request to arrive whole */
+    size_t freed;                /* bytes of buffers freed before the end
+                                    (for svc_conn_end) */
 } conn;
 
 /* Append n bytes; false when out of memory. */
@@ -136,6 +144,11 @@ static bool flush_out(conn *c)
         return false;
     }
     c->out.len = 0;
+    if (c->out.cap > OUT_KEEP) { /* a burst of answers is over */
+        c->freed += c->out.cap;
+        free(c->out.p);
+        memset(&c->out, 0, sizeof(c->out));
+    }
     if (cc_stream_pending(c->st) > OUT_FLUSH &&
         cc_stream_drain(c->st, c->s->o.read_timeout) != 0) {
         c->dead = true;
@@ -144,11 +157,33 @@ static bool flush_out(conn *c)
     return true;
 }
 
+/* Write a large body straight from where it is, a piece at a time,
+ * letting each go before the next: a 1 MiB echo costs no 1 MiB copy in
+ * `out` or in the stream's buffer.  The answers queued before it go
+ * first.  false: the stream broke (c->dead). */
+static bool write_big(conn *c, const char *p, size_t len)
+{
+    if (!flush_out(c))
+        return false;
+    for (size_t off = 0; off < len; off += OUT_FLUSH) {
+        size_t n = len - off < OUT_FLUSH ? len - off : OUT_FLUSH;
 
-/* Queue one answer: the status line, headers and (unless HEAD) the body. */
+        if (cc_stream_write(c->st, p + off, n) != 0 ||
+            (cc_stream_pending(c->st) > OUT_FLUSH &&
+             cc_stream_drain(c->st, c->s->o.read_timeout) != 0)) {
+            c->dead = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Queue one answer: the status line, headers and (unless HEAD) the body;
+ * a body larger than OUT_FLUSH is written at once (write_big). */
 static void answer(conn *c, const svc_response *r, bool head, bool keep,
                    const char *method, const char *target)
 {
+    bool big = !head && r->len > OUT_FLUSH;
     char h[512];
     int n;
 
@@ -162,10 +197,12 @@ static void answer(conn *c, const svc_response *r, bool head, bool keep,
                      ? "Connection: keep-alive\r\n"
                      : "");
     if (!buf_add(&c->out, h, (size_t)n) ||
-        (!head && !buf_add(&c->out, r->body, r->len))) {
+        (!head && !big && !buf_add(&c->out, r->body, r->len))) {
         c->dead = true;
         return;
     }
+    if (big && !write_big(c, r->body, r->len))
+        return;
     __atomic_fetch_add(&c->s->requests, 1, __ATOMIC_RELAXED);
     if (c->s->o.log != NULL)
         fprintf(c->s->o.log, "%s %s %d %zu %.1f\n", method, target,
@@ -287,11 +324,12 @@ static void respond(conn *c, bool keep)
  * no memory (nothing changed either way; the caller answers 503). */
 static bool body_grow(conn *c, size_t cap)
 {
-    size_t more = cap - c->body.cap;
+    size_t more;
     char *q;
 
     if (cap <= c->body.cap)
         return true;
+    more = cap - c->body.cap;
     if (!svc_mem_take(c->s, more))
         return false;
     q = realloc(c->body.p, cap);
@@ -609,13 +647,17 @@ static void shed(conn *c)
         linger(c, scratch, sizeof(scratch));
 }
 
-/* Free what the record owns, its body memory given back. */
-static void conn_free(conn *c)
+/* Free what the record owns, its body memory given back; returns how
+ * many bytes of buffers it freed over its life (for svc_conn_end). */
+static size_t conn_free(conn *c)
 {
+    size_t freed = c->freed + c->url.cap + c->out.cap + c->parts.cap;
+
     body_release(c, true);
     free(c->url.p);
     free(c->out.p);
     free(c->parts.p);
+    return freed;
 }
 
 /*
@@ -633,6 +675,7 @@ int svc_connection(cc_stream *st, void *arg)
 {
     conn c;
     svc_link link = {0};
+    size_t freed = 0;
     char *in;
 
     memset(&c, 0, sizeof(c));
@@ -655,8 +698,9 @@ int svc_connection(cc_stream *st, void *arg)
     serve_requests(&c, &link, in);
     link_out(c.s, &link);
     free(in);
+    freed = READ_SIZE;
 end_conn:
-    conn_free(&c);
-    svc_conn_end(c.s);
+    freed += conn_free(&c);
+    svc_conn_end(c.s, freed);
     return 0;
 }

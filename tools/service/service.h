@@ -50,7 +50,9 @@
  * request).  Beyond either, the service sheds load with "503 Service
  * Unavailable", "Retry-After: 1" and a close: a connection past the cap
  * at once, a request whose body does not fit right after its head; GETs
- * go on while the body budget is spent.
+ * go on while the body budget is spent.  When the service goes idle (or
+ * after 64 MiB freed), it gives freed heap memory back to the system
+ * (malloc_trim), so RSS falls back after a flood.
  */
 #ifndef CONCUR_TOOLS_SERVICE_H
 #define CONCUR_TOOLS_SERVICE_H

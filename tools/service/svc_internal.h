@@ -62,6 +62,8 @@ struct svc {
                                     atomically: svc_connections reads it */
     size_t mem_used;             /* body bytes reserved (budget.c); as
                                     `served` */
+    size_t freed;                /* buffer bytes freed since the last
+                                    malloc_trim; loop thread only */
     unsigned long requests;      /* answered so far; atomic */
     uint64_t rng;                /* splitmix64 state; loop thread only */
     double tokens;               /* rate-limit bucket; loop thread only */
@@ -160,11 +162,13 @@ int svc_head_check(const svc_head *h, int major, int minor,
 
 /* budget.c, loop thread only.  svc_conn_begin: count a new connection
  * in, or false when max_connections are served already (the caller sheds
- * it).  svc_conn_end: count it out.  svc_mem_take: reserve n bytes of body
+ * it).  svc_conn_end: count it out, with the bytes of the buffers it
+ * freed; gives freed heap memory back to the system when the service goes
+ * idle (or after a lot was freed).  svc_mem_take: reserve n bytes of body
  * memory from max_memory, or false when they do not fit (nothing taken).
  * svc_mem_give: give n reserved bytes back (their buffer was freed). */
 bool svc_conn_begin(svc *s);
-void svc_conn_end(svc *s);
+void svc_conn_end(svc *s, size_t freed);
 bool svc_mem_take(svc *s, size_t n);
 void svc_mem_give(svc *s, size_t n);
 
