@@ -7,7 +7,8 @@ if(TARGET concur_tool AND TARGET concur_service)
     concur_test(${t} cli/${t}.c 180 LABELS cli)
     target_link_libraries(${t} PRIVATE concur_service)
     target_compile_definitions(${t} PRIVATE
-      CONCUR_TOOL="$<TARGET_FILE:concur_tool>")
+      CONCUR_TOOL="$<TARGET_FILE:concur_tool>"
+      CONCUR_README="${PROJECT_SOURCE_DIR}/README.md")
     add_dependencies(${t} concur_tool)
   endforeach()
   # The whole quick tour: every scenario, every model, right answers.

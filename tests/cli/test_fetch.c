@@ -3,7 +3,11 @@
  * whole word only, retries get past 429s (rate limit) and 500s (error
  * rate), a timeout fails the URL, --rate spaces the requests, bad URLs and
  * bad options exit 2 before anything is fetched, a failed URL exits 1, and
- * URLs come from a file or standard input. */
+ * URLs come from a file or standard input.  Against a server of the
+ * test's own that sends bodies of any size, endless ones too: a body past
+ * --max-size (16 MiB by default) fails its URL alone, in every model.
+ * README's copy of `concur fetch --help` is the help itself. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli_util.h"
@@ -208,7 +212,11 @@ static void test_bad_options_exit_2(void **state)
         {"-w", "0", NULL},        {"-w", "2.5", NULL},
         {"-r", "-1", NULL},       {"-t", "abc", NULL},
         {"-n", "101", NULL},      {"-f", "/nonexistent/urls", NULL},
-        {"-w", NULL, NULL},
+        {"-w", NULL, NULL},       {"--max-size", "0", NULL},
+        {"-s", "-1", NULL},       {"-s", "abc", NULL},
+        {"-s", "10X", NULL},      {"-s", "1.5.2", NULL},
+        {"-s", "", NULL},         {"-s", "2048G", NULL},
+        {"-s", "1kk", NULL},
     };
     tool_run r;
 
@@ -225,6 +233,10 @@ static void test_bad_options_exit_2(void **state)
         assert_output_has(&r, "concur fetch: ");
         tool_free(&r);
     }
+    tool(&r, NULL, "fetch", "--max-size", "10X", "http://127.0.0.1:1/");
+    assert_status(&r, 2);
+    assert_output_has(&r, "--max-size wants a size");
+    tool_free(&r);
     tool(&r, NULL, "fetch");
     assert_status(&r, 2);
     assert_output_has(&r, "no URLs");
@@ -283,6 +295,188 @@ static void test_file_input(void **state)
     svc_stop(s);
 }
 
+/* ------------------------------------------------ bodies of any size */
+
+/* The test's own server: GET /bytes/N answers N bytes with that
+ * Content-Length; GET /forever sends bytes without a length until the
+ * client goes away -- or, so that a client without a limit fails the test
+ * instead of eating the machine's memory, until FOREVER_BYTES have gone,
+ * far past any limit the tests set. */
+#define FOREVER_BYTES (256ULL << 20)
+
+static int serve_bytes(cc_stream *st, void *arg)
+{
+    static char chunk[64 * 1024];
+    char *line = cc_stream_readline(st, 30);
+    unsigned long long n = 0;
+    bool forever;
+
+    (void)arg;
+    if (line == NULL)
+        return 0;
+    forever = strncmp(line, "GET /forever ", 13) == 0;
+    if (forever)
+        n = FOREVER_BYTES;
+    else if (sscanf(line, "GET /bytes/%llu ", &n) != 1) {
+        cc_blob_free(line);
+        return 0;
+    }
+    cc_blob_free(line);
+    for (;;) { /* the rest of the head */
+        char *h = cc_stream_readline(st, 30);
+        bool end = h == NULL || cc_blob_len(h) <= 2;
+
+        cc_blob_free(h);
+        if (end)
+            break;
+    }
+    memset(chunk, 'x', sizeof(chunk));
+    if (forever)
+        cc_stream_printf(st, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+    else
+        cc_stream_printf(st, "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n"
+                             "Connection: close\r\n\r\n", n);
+    while (n > 0) {
+        size_t k = n > sizeof(chunk) ? sizeof(chunk) : (size_t)n;
+
+        if (cc_stream_write(st, chunk, k) != 0 ||
+            cc_stream_drain(st, 30) != 0)
+            break; /* the client went away */
+        n -= k;
+    }
+    return 0;
+}
+
+/* Start that server on a free port of 127.0.0.1 (a thread per client). */
+static cc_server *bytes_server(int *port)
+{
+    cc_serve_opts o;
+    cc_server *srv;
+
+    memset(&o, 0, sizeof(o));
+    o.mode = CC_SERVE_THREADS;
+    srv = cc_serve("127.0.0.1", 0, serve_bytes, NULL, &o);
+    if (srv == NULL)
+        fail_msg("cc_serve: %s", cc_errmsg());
+    *port = cc_server_port(srv);
+    return srv;
+}
+
+/* "http://127.0.0.1:port/path" in a static buffer per slot (0..7). */
+static const char *bytes_url(int port, int slot, const char *path)
+{
+    static char bufs[8][128];
+
+    snprintf(bufs[slot], sizeof(bufs[slot]), "http://127.0.0.1:%d%s", port,
+             path);
+    return bufs[slot];
+}
+
+/* A body larger than --max-size fails that URL with a message saying so;
+ * the URLs beside it go on; the limit is the exact byte count, with k as
+ * 1024 (and M, G). */
+static void test_max_size_fails_only_the_big_body(void **state)
+{
+    int port;
+    cc_server *srv = bytes_server(&port);
+    tool_run r;
+
+    (void)state;
+    tool(&r, NULL, "fetch", "-m", "sync", "--max-size", "1k",
+         bytes_url(port, 0, "/bytes/1024"), bytes_url(port, 1, "/bytes/1025"),
+         bytes_url(port, 2, "/bytes/10"));
+    assert_status(&r, 1);
+    assert_output_has(&r, "3 URLs: 2 ok, 1 failed");
+    assert_output_has(&r, "/bytes/1025  (EMSGSIZE: ");
+    assert_output_has(&r, "larger than --max-size (1024 bytes)");
+    assert_output_lacks(&r, "/bytes/1024  (EMSGSIZE");
+    tool_free(&r);
+    tool(&r, NULL, "fetch", "-s", "2M", bytes_url(port, 0, "/bytes/2097152"));
+    assert_status(&r, 0);
+    tool_free(&r);
+    tool(&r, NULL, "fetch", "-s", "2M", bytes_url(port, 0, "/bytes/2097153"));
+    assert_status(&r, 1);
+    assert_output_has(&r, "larger than --max-size (2097152 bytes)");
+    tool_free(&r);
+    cc_server_close(srv, 1);
+    cc_server_free(srv);
+}
+
+/* A server that sends a body without end: every model stops at the
+ * limit and fails that URL alone (it once grew to 1.8 GB in 10 s). */
+static void test_max_size_stops_an_endless_body(void **state)
+{
+    static const char *const modes[] = {"sync", "threads", "processes",
+                                        "async"};
+    int port;
+    cc_server *srv = bytes_server(&port);
+    tool_run r;
+
+    (void)state;
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        tool(&r, NULL, "fetch", "-q", "-m", modes[m], "--max-size", "1M",
+             bytes_url(port, 0, "/forever"), bytes_url(port, 1, "/bytes/100"));
+        assert_status(&r, 1);
+        assert_output_has(&r, "2 URLs: 1 ok, 1 failed");
+        assert_output_has(&r, "/forever  (EMSGSIZE: ");
+        assert_output_has(&r, "larger than --max-size (1048576 bytes)");
+        tool_free(&r);
+    }
+    cc_server_close(srv, 1);
+    cc_server_free(srv);
+}
+
+/* Without --max-size the limit is 16 MiB: a body of exactly that passes,
+ * one byte more fails, and so does an endless one. */
+static void test_default_max_size_is_16M(void **state)
+{
+    int port;
+    cc_server *srv = bytes_server(&port);
+    tool_run r;
+
+    (void)state;
+    tool(&r, NULL, "fetch", "-q", "-m", "threads",
+         bytes_url(port, 0, "/bytes/16777216"),
+         bytes_url(port, 1, "/bytes/16777217"),
+         bytes_url(port, 2, "/forever"));
+    assert_status(&r, 1);
+    assert_output_has(&r, "3 URLs: 1 ok, 2 failed");
+    assert_output_has(&r, "/bytes/16777217  (EMSGSIZE: ");
+    assert_output_has(&r, "/forever  (EMSGSIZE: ");
+    assert_output_has(&r, "larger than --max-size (16777216 bytes)");
+    tool_free(&r);
+    cc_server_close(srv, 1);
+    cc_server_free(srv);
+}
+
+/* README.md's copy of `concur fetch --help` is the help, line for line. */
+static void test_readme_has_the_help_text(void **state)
+{
+    FILE *f = fopen(CONCUR_README, "r");
+    char *readme;
+    long len;
+    tool_run r;
+
+    (void)state;
+    assert_non_null(f);
+    assert_ok(fseek(f, 0, SEEK_END));
+    len = ftell(f);
+    assert_true(len > 0);
+    rewind(f);
+    readme = malloc((size_t)len + 1);
+    assert_non_null(readme);
+    assert_int_equal(fread(readme, 1, (size_t)len, f), (size_t)len);
+    readme[len] = '\0';
+    fclose(f);
+    tool(&r, NULL, "fetch", "--help");
+    assert_status(&r, 0);
+    if (strstr(readme, r.out) == NULL)
+        fail_msg("README.md lacks this `concur fetch --help` text:\n%s",
+                 r.out);
+    tool_free(&r);
+    free(readme);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +490,10 @@ int main(void)
         cmocka_unit_test(test_bad_options_exit_2),
         cmocka_unit_test(test_failed_url_exits_1),
         cmocka_unit_test(test_file_input),
+        cmocka_unit_test(test_max_size_fails_only_the_big_body),
+        cmocka_unit_test(test_max_size_stops_an_endless_body),
+        cmocka_unit_test(test_default_max_size_is_16M),
+        cmocka_unit_test(test_readme_has_the_help_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

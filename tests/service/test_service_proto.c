@@ -1,7 +1,12 @@
 /* test_service_proto - HTTP/1.1 as the service speaks it: 1,000 requests
  * on one keep-alive connection, 50 pipelined in one write (answered in
  * order), HTTP/1.0 with and without keep-alive, "Connection: close", 400
- * for garbage request lines and header syntax (then a close), 431 for 64
+ * for garbage request lines and header syntax (then a close); the strict
+ * rules a server behind a proxy needs against request smuggling (400 for
+ * a space in a header name, obs-fold and a missing version, 505 for other
+ * versions, 501 for a Transfer-Encoding other than chunked, 400 for one
+ * with a Content-Length), in one write and byte by byte, while ordinary
+ * requests (HEAD, pipelining, chunked POSTs) still pass; 431 for 64
  * KiB of headers, 413 for bodies past the limit (Content-Length and
  * chunked), 408 for a request that does not arrive within read_timeout,
  * idle connections closed, and svc_stop with connections open in every
@@ -127,23 +132,58 @@ static void test_http10_and_close(void **state)
     svc_stop(s);
 }
 
-/* Send `req` (len bytes), expect an answer `status` with
+/* Send len bytes, all in one write or (bytewise) one byte a write, so
+ * that the service reads them in as many pieces as it can. */
+static void send_request(hc *c, const char *req, size_t len, bool bytewise)
+{
+    for (size_t off = 0; off < len;) {
+        size_t n = bytewise ? 1 : len - off;
+
+        if (hc_try_send(c, req + off, n) != 0)
+            fail_msg("send: %s", strerror(errno));
+        off += n;
+    }
+}
+
+/* Send `req` (len bytes, maybe bytewise), expect an answer `status` with
  * "Connection: close", then the close. */
-static void expect_error(int port, const char *req, size_t len, int status)
+static void expect_error_sent(int port, const char *req, size_t len,
+                              int status, bool bytewise)
 {
     hresp r;
     hc c;
 
     hc_open(&c, port);
-    if (hc_try_send(&c, req, len) != 0)
-        fail_msg("send: %s", strerror(errno));
+    send_request(&c, req, len, bytewise);
     hc_read(&c, &r, false);
     if (r.status != status)
-        fail_msg("'%.40s...': %d, expected %d", req, r.status, status);
+        fail_msg("'%.60s...'%s: %d, expected %d", req,
+                 bytewise ? " (bytewise)" : "", r.status, status);
     assert_true(r.close);
     hresp_free(&r);
     assert_true(hc_closed(&c));
     hc_close(&c);
+}
+
+/* Send `req` (len bytes), expect an answer `status` with
+ * "Connection: close", then the close. */
+static void expect_error(int port, const char *req, size_t len, int status)
+{
+    expect_error_sent(port, req, len, status, false);
+}
+
+/* Each of reqs, in one write and bytewise, gets `status` and a close. */
+static void expect_errors(const char *const *reqs, size_t n, int status)
+{
+    svc *s = su_start(NULL);
+
+    for (size_t i = 0; i < n; i++) {
+        expect_error_sent(svc_port(s), reqs[i], strlen(reqs[i]), status,
+                          false);
+        expect_error_sent(svc_port(s), reqs[i], strlen(reqs[i]), status,
+                          true);
+    }
+    svc_stop(s);
 }
 
 static void test_bad_requests(void **state)
@@ -171,6 +211,153 @@ static void test_bad_requests(void **state)
         su_get(svc_port(s), "GET", "/", &r);
         assert_int_equal(r.status, 200);
         hresp_free(&r);
+    }
+    svc_stop(s);
+}
+
+/* A header name must be a token: whitespace before the colon (which a
+ * proxy may read as another header's name) is a 400, not "Host". */
+static void test_space_in_header_name_is_400(void **state)
+{
+    static const char *const bad[] = {
+        "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nX Y: z\r\n\r\n",
+    };
+
+    (void)state;
+    expect_errors(bad, sizeof(bad) / sizeof(bad[0]), 400);
+}
+
+/* A line that starts with a space or a tab (obs-fold, RFC 9112 5.2) is a
+ * 400: folded lines are read differently by different parsers. */
+static void test_obs_fold_is_400(void **state)
+{
+    static const char *const bad[] = {
+        "GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n",
+        "GET / HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n",
+        "GET / HTTP/1.1\r\nX-A:\r\n b\r\n\r\n", /* the value all folded */
+        "GET / HTTP/1.1\n X-A: a\n\n",            /* before any header */
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: identity\r\n chunked"
+        "\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    };
+
+    (void)state;
+    expect_errors(bad, sizeof(bad) / sizeof(bad[0]), 400);
+}
+
+/* A request line without a version (HTTP/0.9's "GET /") is a 400. */
+static void test_request_line_without_version_is_400(void **state)
+{
+    static const char *const bad[] = {
+        "GET /\r\n\r\n",
+        "GET /\n\n",
+        "GET /pokedex/1\r\nHost: x\r\n\r\n",
+    };
+
+    (void)state;
+    expect_errors(bad, sizeof(bad) / sizeof(bad[0]), 400);
+}
+
+/* Only HTTP/1.0 and HTTP/1.1 are spoken: any other version is a 505. */
+static void test_other_versions_are_505(void **state)
+{
+    static const char *const bad[] = {
+        "GET / HTTP/9.9\r\n\r\n",
+        "GET / HTTP/0.9\r\n\r\n",
+        "GET / HTTP/1.2\r\nHost: x\r\n\r\n",
+        "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+    };
+
+    (void)state;
+    expect_errors(bad, sizeof(bad) / sizeof(bad[0]), 505);
+}
+
+/* Transfer-Encoding must be exactly "chunked": any other coding, or
+ * chunked under another, is a 501; with a Content-Length as well, a 400
+ * (RFC 9112 6.1: the two framings disagree, the smuggler's favourite). */
+static void test_transfer_encoding_other_than_chunked_is_501(void **state)
+{
+    static const char *const unimplemented[] = {
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n"
+        "\r\n3\r\nabc\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nTransfer-Encoding: x\r\n\r\n",
+        /* http-parser frames only a value that ends right after "chunked" */
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked \r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n",
+    };
+    static const char *const bad[] = {
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n"
+        "Content-Length: 3\r\n\r\nabc",
+    };
+
+    (void)state;
+    expect_errors(unimplemented,
+                  sizeof(unimplemented) / sizeof(unimplemented[0]), 501);
+    expect_errors(bad, sizeof(bad) / sizeof(bad[0]), 400);
+}
+
+/* What the strict rules must let through: HEAD, keep-alive, pipelined
+ * GETs, POST /echo with a chunked body ("Chunked" in any case, after
+ * spaces and tabs) or a Content-Length, an empty header value, and all
+ * of it sent one byte at a time. */
+static void test_strict_rules_pass_ordinary_requests(void **state)
+{
+    static const char pipeline[] =
+        "GET /pokedex/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "HEAD /pokedex/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+        "\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding:\t Chunked\r\n"
+        "X-Empty:\r\nAccept:  */*\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"
+        "GET /dice HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    svc *s = su_start(NULL);
+
+    (void)state;
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        hresp r;
+        hc c;
+
+        hc_open(&c, svc_port(s));
+        send_request(&c, pipeline, strlen(pipeline), bytewise);
+        hc_read(&c, &r, false);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "Bulbasaur"));
+        hresp_free(&r);
+        hc_read(&c, &r, true);
+        assert_int_equal(r.status, 200);
+        assert_true(r.content_length > 0);
+        hresp_free(&r);
+        hc_read(&c, &r, false);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, "hello world");
+        hresp_free(&r);
+        hc_read(&c, &r, false);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, "abc");
+        hresp_free(&r);
+        hc_read(&c, &r, false);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, "body");
+        hresp_free(&r);
+        hc_read(&c, &r, false);
+        assert_int_equal(r.status, 200);
+        assert_true(r.keep_alive);
+        assert_false(r.close);
+        hresp_free(&r);
+        hc_close(&c);
     }
     svc_stop(s);
 }
@@ -371,6 +558,12 @@ int main(void)
         cmocka_unit_test(test_pipelining_50),
         cmocka_unit_test(test_http10_and_close),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_space_in_header_name_is_400),
+        cmocka_unit_test(test_obs_fold_is_400),
+        cmocka_unit_test(test_request_line_without_version_is_400),
+        cmocka_unit_test(test_other_versions_are_505),
+        cmocka_unit_test(test_transfer_encoding_other_than_chunked_is_501),
+        cmocka_unit_test(test_strict_rules_pass_ordinary_requests),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_stop_with_connections),

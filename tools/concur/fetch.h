@@ -22,6 +22,12 @@
 #include "concur/future.h"
 #include "concur/throttle.h"
 
+/* The largest body an attempt takes when fetch_opts.max_body is 0:
+ * every body is held in memory whole (to search it, or to hand it back),
+ * so without a limit one endless answer ate 1.8 GB in 10 s.  16 MiB is
+ * far past any page the seeds fetch. */
+#define FETCH_MAX_BODY ((size_t)16 << 20)
+
 /* The concurrency models, as the seeds name them. */
 typedef enum fetch_mode {
     FETCH_SYNC,        /* one URL after the other in the calling thread */
@@ -58,6 +64,9 @@ typedef struct fetch_opts {
     double rate;        /* attempts per second over the whole run (0: no
                            limit): a token bucket, cc_throttle */
     double timeout;     /* seconds per attempt (0: 30) */
+    size_t max_body;    /* bytes of body an attempt takes at most; a
+                           larger one fails its URL with EMSGSIZE
+                           (0: FETCH_MAX_BODY) */
     int retries;        /* more attempts after a retryable failure */
     double backoff;     /* first retry delay, doubling (0: 0.1 s) */
     const char *grep;   /* a word to look for (case-sensitive, whole

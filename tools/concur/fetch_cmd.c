@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../service/service.h"
 #include "concur/base.h"
 #include "fetch.h"
 
@@ -32,6 +33,8 @@ static const char usage_text[] =
     "  -r, --rate R        at most R requests per second, all workers\n"
     "                      together (a token bucket)\n"
     "  -t, --timeout S     seconds per request (default 30)\n"
+    "  -s, --max-size SIZE fail a URL whose body is larger than SIZE bytes;\n"
+    "                      k, M, G: KiB, MiB, GiB (default 16M)\n"
     "  -n, --retries N     retry a timeout, a reset, a refused connection,\n"
     "                      429 and 5xx up to N times, backing off 0.1 s,\n"
     "                      0.2 s, ... or as Retry-After says (default 0)\n"
@@ -168,6 +171,7 @@ static int parse_args(int argc, char **argv, struct cmd *c)
         {"workers", required_argument, NULL, 'w'},
         {"rate", required_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
+        {"max-size", required_argument, NULL, 's'},
         {"retries", required_argument, NULL, 'n'},
         {"grep", required_argument, NULL, 'g'},
         {"quiet", no_argument, NULL, 'q'},
@@ -183,7 +187,7 @@ static int parse_args(int argc, char **argv, struct cmd *c)
     c->o.mode = FETCH_THREADS;
     opterr = 0;
     optind = 0; /* glibc: start over, even when called twice */
-    while ((ch = getopt_long(argc, argv, "+f:m:w:r:t:n:g:qh", longopts,
+    while ((ch = getopt_long(argc, argv, "+f:m:w:r:t:s:n:g:qh", longopts,
                              NULL)) != -1) {
         switch (ch) {
         case 'f':
@@ -214,6 +218,12 @@ static int parse_args(int argc, char **argv, struct cmd *c)
                                    "not '%s'", optarg);
             c->o.timeout = v;
             break;
+        case 's':
+            if (!svc_parse_size(optarg, &c->o.max_body))
+                return usage_error("--max-size wants a size in bytes, 1 to "
+                                   "1024G, like 500k, 10M or 1G; not '%s'",
+                                   optarg);
+            break;
         case 'n':
             if (!parse_number(optarg, 0, MAX_RETRIES, &v) || v != floor(v))
                 return usage_error("--retries wants a whole number from 0 "
@@ -232,7 +242,7 @@ static int parse_args(int argc, char **argv, struct cmd *c)
             fputs(usage_text, stdout);
             return -1;
         default:
-            if (optopt != 0 && strchr("fmwrtng", optopt) != NULL)
+            if (optopt != 0 && strchr("fmwrtsng", optopt) != NULL)
                 return usage_error("option '-%s' wants a value",
                                    (char[]){(char)optopt, '\0'});
             if (optopt != 0)

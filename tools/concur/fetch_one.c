@@ -21,6 +21,22 @@ static char *errmsg_dup(void)
     return strdup(cc_errmsg());
 }
 
+/* The message of an attempt whose body passed the limit, in the words
+ * of the command line (NULL out of memory). */
+static char *too_big_msg(const char *url, size_t limit)
+{
+    char *msg = NULL;
+
+    if (asprintf(&msg, "GET %s: the body is larger than --max-size (%zu "
+                       "bytes)", url, limit) < 0)
+        return NULL;
+    return msg;
+}
+
+/* One attempt in this thread or task (a fetch_try_fn; ctx unused): the
+ * request with o's timeout and body limit, its outcome in *out (which
+ * owns the message and the body).  Always returns 0: failures are
+ * outcomes. */
 int fetch_try_here(void *ctx, const char *url, const fetch_opts *o,
                    fetch_try *out)
 {
@@ -32,10 +48,12 @@ int fetch_try_here(void *ctx, const char *url, const fetch_opts *o,
     out->retry_after = -1;
     memset(&ho, 0, sizeof(ho));
     ho.timeout = o->timeout > 0 ? o->timeout : 30;
+    ho.max_body = o->max_body > 0 ? o->max_body : FETCH_MAX_BODY;
     r = cc_http_request(url, &ho);
     if (r == NULL) {
         out->err = errno != 0 ? errno : EIO;
-        out->errmsg = errmsg_dup();
+        out->errmsg = out->err == EMSGSIZE ? too_big_msg(url, ho.max_body)
+                                           : errmsg_dup();
         return 0;
     }
     out->status = cc_http_status(r);

@@ -1,10 +1,10 @@
 /*
  * fetch_wire.c - an attempt made by a worker of a process pool.  What
  * crosses between the processes are blobs (concur's pickles): the request
- * (timeout, flags, word, URL) one way, the outcome (status, errno, message,
- * Retry-After, the body when asked for) the other.  The retry loop and the
- * rate limiter stay in the parent (fetch_one), so the limit holds over all
- * workers together.
+ * (timeout, body limit, flags, word, URL) one way, the outcome (status,
+ * errno, message, Retry-After, the body when asked for) the other.  The
+ * retry loop and the rate limiter stay in the parent (fetch_one), so the
+ * rate limit holds over all workers together.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@
  * with its NUL. */
 struct wire_request {
     double timeout;
+    uint64_t max_body;      /* fetch_opts.max_body (0: the default) */
     uint8_t keep_body;
     uint8_t has_grep;
 };
@@ -61,6 +62,7 @@ static void *fetch_worker_task(void *arg)
     url = p;
     memset(&o, 0, sizeof(o));
     o.timeout = rq.timeout;
+    o.max_body = (size_t)rq.max_body;
     o.grep = grep;
     o.keep_body = rq.keep_body != 0;
     fetch_try_here(NULL, url, &o, &t);
@@ -99,6 +101,7 @@ static void *encode_request(const char *url, const fetch_opts *o)
         return NULL;
     memset(&rq, 0, sizeof(rq));
     rq.timeout = o->timeout;
+    rq.max_body = o->max_body;
     rq.keep_body = o->keep_body;
     rq.has_grep = o->grep != NULL;
     memcpy(b, &rq, sizeof(rq));

@@ -31,6 +31,14 @@ static void usage(FILE *f)
         "                    method target status bytes ms\n"
         "  --seed N          seed of the random draws (default: the clock)\n"
         "  --read-timeout S  seconds for a request to arrive (default 10)\n"
+        "  --max-connections N\n"
+        "                    serve at most N connections at once; more\n"
+        "                    get 503 and Retry-After (default 10000)\n"
+        "  --max-memory SIZE hold at most SIZE bytes of request bodies at\n"
+        "                    once, all connections together; a request\n"
+        "                    whose body does not fit gets 503 and\n"
+        "                    Retry-After; k, M, G: KiB, MiB, GiB; at\n"
+        "                    least 1M (default 256M)\n"
         "  --help            this text\n"
         "Serves until SIGINT or SIGTERM.  Routes: /rates?base=XXX,\n"
         "/pokedex/N, /sponsors/HOST/, /jython, /dice, POST /echo, /.\n");
@@ -98,7 +106,9 @@ static int parse_args(int argc, char **argv, svc_opts *o)
         if (strcmp(a, "--host") != 0 && strcmp(a, "--port") != 0 &&
             strcmp(a, "--latency") != 0 && strcmp(a, "--error-rate") != 0 &&
             strcmp(a, "--rate-limit") != 0 && strcmp(a, "--seed") != 0 &&
-            strcmp(a, "--read-timeout") != 0)
+            strcmp(a, "--read-timeout") != 0 &&
+            strcmp(a, "--max-connections") != 0 &&
+            strcmp(a, "--max-memory") != 0)
             return bad("unknown option '%s'%s", a, "");
         if (v == NULL)
             return bad("option %s needs a value%s", a, "");
@@ -124,6 +134,16 @@ static int parse_args(int argc, char **argv, svc_opts *o)
             if (!parse_num(v, &d) || d > 4294967295.0 || d != floor(d))
                 return bad("bad seed '%s'%s", v, "");
             o->seed = (unsigned)d;
+        } else if (strcmp(a, "--max-connections") == 0) {
+            if (!parse_num(v, &d) || d < 1 || d > 1000000 || d != floor(d))
+                return bad("bad connection limit '%s' (1..1000000)%s", v,
+                           "");
+            o->max_connections = (int)d;
+        } else if (strcmp(a, "--max-memory") == 0) {
+            if (!svc_parse_size(v, &o->max_memory) ||
+                o->max_memory < ((size_t)1 << 20))
+                return bad("bad memory budget '%s' (a size of at least 1M, "
+                           "like 64M or 1G)%s", v, "");
         } else {
             if (!parse_num(v, &o->read_timeout) || o->read_timeout == 0)
                 return bad("bad read timeout '%s' (seconds > 0)%s", v, "");

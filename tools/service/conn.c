@@ -9,14 +9,26 @@
  * Answers are queued in `out` while one read's worth of requests is
  * parsed, then handed to cc_stream_write (which never waits) in one piece;
  * the next read moves what the socket did not take, and a drain bounds the
- * backlog when a client pipelines without reading.
+ * backlog when a client pipelines without reading.  A body past 64 KiB (a
+ * large echo) is written from where it lies, 64 KiB at a time, each piece
+ * let go before the next, so it is never copied whole.
+ *
+ * Memory: a POST's body buffer is reserved from the service's max_memory
+ * (budget.c) before it grows -- whole at the head when a Content-Length
+ * announces it, doubling as a chunked body comes -- and freed after its
+ * request when larger than 4 KiB; a body that does not fit gets "503
+ * Service Unavailable" with Retry-After.  A connection past
+ * max_connections gets the same 503 at once (shed), and is closed.
  *
  * Limits: the request line and headers may hold max_header_bytes (counted
  * in the url/field/value callbacks; http-parser's own 80 KiB cap maps to
- * the same 431), a body max_body_bytes (413).  Malformed input: 400.  A
- * request must arrive whole within read_timeout of the previous answer (or
- * of the connection): an idle connection is then closed, a partial request
- * gets 408.  After an error answer the connection is closed "lingering":
+ * the same 431), a body max_body_bytes (413).  Malformed input: 400;
+ * what http-parser lets pass but a server behind a proxy must refuse
+ * (head.c: obs-fold, a space in a header name, no version, other
+ * versions, other transfer codings): 400, 505 or 501.  A request must
+ * arrive whole within read_timeout of the previous answer (or of the
+ * connection): an idle connection is then closed, a partial request gets
+ * 408.  After an error answer the connection is closed "lingering":
  * the sending side is shut, then what the client still sends is read and
  * dropped for a moment, so that the close does not reset the connection
  * and destroy the answer before the client reads it.
@@ -34,11 +46,19 @@
 
 #define READ_SIZE (32 * 1024)    /* >= half the stream's buffer: recv goes
                                     straight into ours, no copy */
-#define OUT_FLUSH (64 * 1024)    /* hand queued answers over past this */
+#define OUT_FLUSH (64 * 1024)    /* hand queued answers over past this;
+                                    a body past it goes out in pieces of
+                                    this size without a copy in `out` */
+#define OUT_KEEP (64 * 1024)     /* `out` larger than this is freed once
+                                    it has been handed over */
+#define BODY_KEEP (4 * 1024)     /* a body buffer larger than this is
+                                    freed after its request */
+#define BODY_MIN 1024            /* a chunked body's first buffer */
 #define LINGER_TIME 2.0          /* seconds a lingering close reads */
 #define LINGER_BYTES (1 << 20)   /* ... and at most this much */
 
-/* F_CONTENTLENGTH of http-parser's (semi-public) flags. */
+/* F_CHUNKED and F_CONTENTLENGTH of http-parser's (semi-public) flags. */
+#define HP_F_CHUNKED (1 << 0)
 #define HP_F_CONTENTLENGTH (1 << 7)
 
 typedef struct buf {
@@ -53,17 +73,22 @@ typedef struct conn {
     cc_stream *st;
     http_parser p;
     buf url;                     /* the request target as it came */
-    buf body;                    /* a POST's body */
+    buf body;                    /* a POST's body; its capacity is reserved
+                                    from the service's max_memory */
     buf out;                     /* answers not yet handed to the stream */
     buf parts;                   /* "path\0query\0" of the current request */
+    svc_head head;               /* the head's strict rules (head.c) */
     size_t header_bytes;         /* url + header fields and values so far */
     size_t body_bytes;           /* body bytes of this request so far */
     bool in_message;             /* between message begin and complete */
-    int fail_status;             /* 431/413 decided in a callback */
+    int fail_status;             /* 400/413/431/501/503/505 decided in a
+                                    callback */
     bool closing;                /* answered with Connection: close */
     bool dead;                   /* the stream failed or we were cancelled */
     double t0;                   /* when the request began (for the log) */
     double deadline;             /* for the next request to arrive whole */
+    size_t freed;                /* bytes of buffers freed before the end
+                                    (for svc_conn_end) */
 } conn;
 
 /* Append n bytes; false when out of memory. */
@@ -119,6 +144,11 @@ static bool flush_out(conn *c)
         return false;
     }
     c->out.len = 0;
+    if (c->out.cap > OUT_KEEP) { /* a burst of answers is over */
+        c->freed += c->out.cap;
+        free(c->out.p);
+        memset(&c->out, 0, sizeof(c->out));
+    }
     if (cc_stream_pending(c->st) > OUT_FLUSH &&
         cc_stream_drain(c->st, c->s->o.read_timeout) != 0) {
         c->dead = true;
@@ -127,10 +157,33 @@ static bool flush_out(conn *c)
     return true;
 }
 
-/* Queue one answer: the status line, headers and (unless HEAD) the body. */
+/* Write a large body straight from where it is, a piece at a time,
+ * letting each go before the next: a 1 MiB echo costs no 1 MiB copy in
+ * `out` or in the stream's buffer.  The answers queued before it go
+ * first.  false: the stream broke (c->dead). */
+static bool write_big(conn *c, const char *p, size_t len)
+{
+    if (!flush_out(c))
+        return false;
+    for (size_t off = 0; off < len; off += OUT_FLUSH) {
+        size_t n = len - off < OUT_FLUSH ? len - off : OUT_FLUSH;
+
+        if (cc_stream_write(c->st, p + off, n) != 0 ||
+            (cc_stream_pending(c->st) > OUT_FLUSH &&
+             cc_stream_drain(c->st, c->s->o.read_timeout) != 0)) {
+            c->dead = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Queue one answer: the status line, headers and (unless HEAD) the body;
+ * a body larger than OUT_FLUSH is written at once (write_big). */
 static void answer(conn *c, const svc_response *r, bool head, bool keep,
                    const char *method, const char *target)
 {
+    bool big = !head && r->len > OUT_FLUSH;
     char h[512];
     int n;
 
@@ -144,10 +197,12 @@ static void answer(conn *c, const svc_response *r, bool head, bool keep,
                      ? "Connection: keep-alive\r\n"
                      : "");
     if (!buf_add(&c->out, h, (size_t)n) ||
-        (!head && !buf_add(&c->out, r->body, r->len))) {
+        (!head && !big && !buf_add(&c->out, r->body, r->len))) {
         c->dead = true;
         return;
     }
+    if (big && !write_big(c, r->body, r->len))
+        return;
     __atomic_fetch_add(&c->s->requests, 1, __ATOMIC_RELAXED);
     if (c->s->o.log != NULL)
         fprintf(c->s->o.log, "%s %s %d %zu %.1f\n", method, target,
@@ -156,7 +211,8 @@ static void answer(conn *c, const svc_response *r, bool head, bool keep,
         flush_out(c);
 }
 
-/* A protocol error's answer (400, 408, 413, 431), always closing. */
+/* An error's answer (400, 408, 413, 431, 501, 505; 503 with Retry-After:
+ * load shed), always closing. */
 static void answer_error(conn *c, int status)
 {
     svc_response r = {0};
@@ -164,6 +220,7 @@ static void answer_error(conn *c, int status)
 
     snprintf(body, sizeof(body), "%d %s\n", status, svc_reason(status));
     r.status = status;
+    r.retry_after = status == 503;
     r.type = "text/plain; charset=utf-8";
     r.body = body;
     r.len = strlen(body);
@@ -260,6 +317,56 @@ static void respond(conn *c, bool keep)
     free(r.owned);
 }
 
+/* ------------------------------------------------------ body memory */
+
+/* Grow the body buffer to `cap` bytes, the growth reserved from the
+ * service's max_memory first.  false: it does not fit in the budget, or
+ * no memory (nothing changed either way; the caller answers 503). */
+static bool body_grow(conn *c, size_t cap)
+{
+    size_t more;
+    char *q;
+
+    if (cap <= c->body.cap)
+        return true;
+    more = cap - c->body.cap;
+    if (!svc_mem_take(c->s, more))
+        return false;
+    q = realloc(c->body.p, cap);
+    if (q == NULL) {
+        svc_mem_give(c->s, more);
+        return false;
+    }
+    c->body.p = q;
+    c->body.cap = cap;
+    return true;
+}
+
+/* Room for n more body bytes: the buffer doubles, but never past the
+ * largest body allowed.  false as body_grow. */
+static bool body_room(conn *c, size_t n)
+{
+    size_t need = c->body.len + n;
+    size_t cap = c->body.cap > 0 ? c->body.cap : BODY_MIN;
+
+    while (cap < need)
+        cap *= 2;
+    if (cap > c->s->o.max_body_bytes && need <= c->s->o.max_body_bytes)
+        cap = c->s->o.max_body_bytes; /* on_body refuses more (413) */
+    return body_grow(c, cap);
+}
+
+/* Free the body buffer and give its reservation back: after each request
+ * when it is large (all = false), and at the end of the connection. */
+static void body_release(conn *c, bool all)
+{
+    if (c->body.cap == 0 || (!all && c->body.cap <= BODY_KEEP))
+        return;
+    free(c->body.p);
+    svc_mem_give(c->s, c->body.cap);
+    memset(&c->body, 0, sizeof(c->body));
+}
+
 /* -------------------------------------------------- parser callbacks */
 
 static int on_begin(http_parser *p)
@@ -299,19 +406,50 @@ static int on_url(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-static int on_header_bytes(http_parser *p, const char *at, size_t len)
+/* A piece of a header name: counted, and a token or a 400. */
+static int on_header_field(http_parser *p, const char *at, size_t len)
 {
-    (void)at;
-    return count_header(p->data, len);
+    conn *c = p->data;
+
+    if (count_header(c, len) != 0)
+        return -1;
+    c->fail_status = svc_head_field(&c->head, at, len);
+    return c->fail_status != 0 ? -1 : 0;
 }
 
+/* A piece of a header value: counted, and kept when it is
+ * Transfer-Encoding's. */
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    conn *c = p->data;
+
+    if (count_header(c, len) != 0)
+        return -1;
+    svc_head_value(&c->head, at, len);
+    return 0;
+}
+
+/* The head is whole: the version and framing rules (505, 501, 400), then
+ * the announced body's size (413). */
 static int on_headers_complete(http_parser *p)
 {
     conn *c = p->data;
 
+    c->fail_status = svc_head_check(&c->head, p->http_major, p->http_minor,
+                                    (p->flags & HP_F_CONTENTLENGTH) != 0,
+                                    (p->flags & HP_F_CHUNKED) != 0);
+    if (c->fail_status != 0)
+        return -1;
     if ((p->flags & HP_F_CONTENTLENGTH) &&
         p->content_length > c->s->o.max_body_bytes) {
         c->fail_status = 413;
+        return -1;
+    }
+    /* An announced body is reserved whole, before it is read: refused
+     * now, the client need not send it. */
+    if (p->method == HTTP_POST && (p->flags & HP_F_CONTENTLENGTH) &&
+        !body_grow(c, (size_t)p->content_length)) {
+        c->fail_status = 503;
         return -1;
     }
     return 0;
@@ -326,15 +464,20 @@ static int on_body(http_parser *p, const char *at, size_t len)
         c->fail_status = 413;
         return -1;
     }
-    if (p->method == HTTP_POST && !buf_add(&c->body, at, len)) {
-        c->dead = true;
+    if (p->method != HTTP_POST)
+        return 0;
+    if (!body_room(c, len)) { /* a chunked body past the budget */
+        c->fail_status = 503;
         return -1;
     }
+    memcpy(c->body.p + c->body.len, at, len);
+    c->body.len += len;
     return 0;
 }
 
 /* A whole request: answer it.  Returning nonzero stops the parser: after
- * a closing answer, whatever follows is not read. */
+ * a closing answer, whatever follows is not read.  Otherwise the parser
+ * pauses, so that feed() learns where the next request starts. */
 static int on_complete(http_parser *p)
 {
     conn *c = p->data;
@@ -342,17 +485,21 @@ static int on_complete(http_parser *p)
 
     c->in_message = false;
     respond(c, keep);
+    body_release(c, false);
     c->deadline = cc_deadline(c->s->o.read_timeout);
     if (!keep)
         c->closing = true;
-    return c->closing || c->dead ? -1 : 0;
+    if (c->closing || c->dead)
+        return -1;
+    http_parser_pause(p, 1);
+    return 0;
 }
 
 static const http_parser_settings settings = {
     .on_message_begin = on_begin,
     .on_url = on_url,
-    .on_header_field = on_header_bytes,
-    .on_header_value = on_header_bytes,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_complete,
@@ -362,8 +509,8 @@ static const http_parser_settings settings = {
 
 /* Close after a closing answer without resetting the connection: shut our
  * sending side, then read and drop what the client still sends until it
- * closes (bounded in time and bytes). */
-static void linger(conn *c, char *scratch)
+ * closes (bounded in time and bytes), through `scratch` (size bytes). */
+static void linger(conn *c, char *scratch, size_t size)
 {
     double end = cc_deadline(LINGER_TIME);
     size_t dropped = 0;
@@ -371,8 +518,7 @@ static void linger(conn *c, char *scratch)
     if (cc_stream_write_eof(c->st) != 0)
         return;
     while (dropped < LINGER_BYTES) {
-        ssize_t n = cc_stream_read(c->st, scratch, READ_SIZE,
-                                   cc_remaining(end));
+        ssize_t n = cc_stream_read(c->st, scratch, size, cc_remaining(end));
 
         if (n <= 0)
             return;
@@ -412,65 +558,149 @@ static void link_out(svc *s, svc_link *l)
         l->next->prev = l->prev;
 }
 
-int svc_connection(cc_stream *st, void *arg)
+/*
+ * Parse one read's bytes p[0..n), a request at a time: each request's head
+ * is scanned (svc_head_scan) before the parser sees it, and the parser
+ * pauses after each request, so the next one's head is scanned from its
+ * first byte.  Returns 0 when every byte was taken (read on); the status
+ * of the error answer to give (400, 413, 431, 501, 505); or -1 when the
+ * connection ends otherwise: a closing answer is queued (c->closing) or
+ * the stream broke (c->dead).
+ */
+static int feed(conn *c, const char *p, size_t n)
 {
-    conn c;
-    svc_link link = {0};
-    char *in = malloc(READ_SIZE);
-    int status = 0;
-
-    memset(&c, 0, sizeof(c));
-    c.s = arg;
-    c.st = st;
-    link.task = cc_current_task();
-    link_in(c.s, &link);
-    http_parser_init(&c.p, HTTP_REQUEST);
-    c.p.data = &c;
-    c.deadline = cc_deadline(c.s->o.read_timeout);
-    if (in == NULL)
-        return 0; /* the server closes the connection */
-    for (;;) {
-        ssize_t n;
+    while (n > 0) {
+        int status = svc_head_scan(&c->head, p, n);
         size_t done;
 
+        if (status != 0)
+            return status;
+        done = http_parser_execute(&c->p, &settings, p, n);
+        if (c->dead || c->closing)
+            return -1;
+        if (HTTP_PARSER_ERRNO(&c->p) != HPE_PAUSED)
+            return HTTP_PARSER_ERRNO(&c->p) != HPE_OK || done != n
+                       ? parse_error_status(c)
+                       : 0;
+        http_parser_pause(&c->p, 0); /* a request ended at p + done */
+        svc_head_reset(&c->head);
+        p += done;
+        n -= done;
+    }
+    return 0;
+}
+
+/* Read, parse and answer requests until the client leaves, a protocol
+ * error, a broken stream or the stop; `in` is the read buffer (READ_SIZE
+ * bytes), `link` the connection's entry on svc.conns.  Never fails: what
+ * ends the connection is answered (408, 400...) or just closes it. */
+static void serve_requests(conn *c, svc_link *link, char *in)
+{
+    int status = 0;
+
+    for (;;) {
+        ssize_t n;
+        int rc;
+
         /* Stopping: finish the request in progress, start none. */
-        if (c.s->stopping && !c.in_message)
+        if (c->s->stopping && !c->in_message)
             break;
-        link.idle = !c.in_message && cc_stream_pending(st) == 0;
-        n = cc_stream_read(st, in, READ_SIZE, cc_remaining(c.deadline));
-        link.idle = false;
+        link->idle = !c->in_message && cc_stream_pending(c->st) == 0;
+        n = cc_stream_read(c->st, in, READ_SIZE, cc_remaining(c->deadline));
+        link->idle = false;
         if (n < 0) {
-            if (errno == ETIMEDOUT && c.in_message)
+            if (errno == ETIMEDOUT && c->in_message)
                 status = 408; /* idle ones just close */
             break;
         }
         if (n == 0)
             break; /* the client is done (mid-request: nothing to say) */
-        done = http_parser_execute(&c.p, &settings, in, (size_t)n);
-        if (c.dead)
-            break;
-        if (c.closing) {
-            if (flush_out(&c))
-                linger(&c, in);
+        rc = feed(c, in, (size_t)n);
+        if (rc > 0) {
+            status = rc;
             break;
         }
-        if (HTTP_PARSER_ERRNO(&c.p) != HPE_OK || done != (size_t)n) {
-            status = parse_error_status(&c);
+        if (rc < 0) {
+            if (!c->dead && flush_out(c))
+                linger(c, in, READ_SIZE);
             break;
         }
-        if (!flush_out(&c))
+        if (!flush_out(c))
             break;
     }
-    if (status != 0 && !c.dead) {
-        answer_error(&c, status);
-        if (flush_out(&c))
-            linger(&c, in);
+    if (status != 0 && !c->dead) {
+        answer_error(c, status);
+        if (flush_out(c))
+            linger(c, in, READ_SIZE);
     }
+}
+
+/* A connection past max_connections: a 503 with Retry-After at once,
+ * without reading the request, then a lingering close through a small
+ * buffer of its own (nothing is allocated for it but the answer). */
+static void shed(conn *c)
+{
+    char scratch[2048];
+
+    answer_error(c, 503);
+    if (!c->dead && flush_out(c))
+        linger(c, scratch, sizeof(scratch));
+}
+
+/* Free what the record owns, its body memory given back; returns how
+ * many bytes of buffers it freed over its life (for svc_conn_end). */
+static size_t conn_free(conn *c)
+{
+    size_t freed = c->freed + c->url.cap + c->out.cap + c->parts.cap;
+
+    body_release(c, true);
+    free(c->url.p);
+    free(c->out.p);
+    free(c->parts.p);
+    return freed;
+}
+
+/*
+ * svc_connection - the handler cc_serve runs as a task per connection.
+ * Always returns 0: the server then closes the stream.  Past
+ * max_connections the connection is shed with a 503; one whose read
+ * buffer cannot be allocated is dropped unanswered.  The conn record and
+ * the svc_link live on this task's stack: the link is on svc.conns only
+ * between link_in and link_out, and every way out passes link_out before
+ * this frame goes (a link left behind once corrupted the list, and
+ * svc_stop's stop_idle then walked it forever).  Everything the record
+ * allocated is freed here, its body memory given back to the budget.
+ */
+int svc_connection(cc_stream *st, void *arg)
+{
+    conn c;
+    svc_link link = {0};
+    size_t freed = 0;
+    char *in;
+
+    memset(&c, 0, sizeof(c));
+    c.s = arg;
+    c.st = st;
+    http_parser_init(&c.p, HTTP_REQUEST);
+    c.p.data = &c;
+    svc_head_reset(&c.head);
+    c.deadline = cc_deadline(c.s->o.read_timeout);
+    if (!svc_conn_begin(c.s)) {
+        shed(&c);
+        conn_free(&c);
+        return 0;
+    }
+    in = malloc(READ_SIZE);
+    if (in == NULL)
+        goto end_conn; /* nothing linked yet */
+    link.task = cc_current_task();
+    link_in(c.s, &link);
+    serve_requests(&c, &link, in);
     link_out(c.s, &link);
     free(in);
-    free(c.url.p);
-    free(c.body.p);
-    free(c.out.p);
-    free(c.parts.p);
+    freed = READ_SIZE;
+end_conn:
+    freed += conn_free(&c);
+    svc_conn_end(c.s, freed);
     return 0;
 }

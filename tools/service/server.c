@@ -12,6 +12,10 @@
  * thread while the loop runs) with a grace of a second for those answers;
  * the main task, waiting in cc_server_wait, wakes, frees the server on its
  * loop and returns, which ends cc_run and the thread.
+ *
+ * The server accepts up to SHED_SLOTS connections past max_connections,
+ * so that those beyond the service's own budget get a 503 (conn.c,
+ * budget.c) instead of a place in the backlog that nobody serves.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -19,6 +23,12 @@
 #include <time.h>
 
 #include "svc_internal.h"
+
+/* Connections beyond max_connections that the server still accepts, to
+ * shed them with a 503 (conn.c) rather than leave them waiting in the
+ * backlog; past these, accepting waits as before. */
+#define SHED_SLOTS 1024
+#define MAX_CONNECTIONS 1000000 /* the most max_connections may be */
 
 /* ------------------------------------------------------------- knobs */
 
@@ -90,7 +100,7 @@ static void *svc_loop_main(void *arg)
 
     so.mode = CC_SERVE_TASKS;
     so.backlog = 4096;           /* wrk opens 1,000 connections at once */
-    so.max_connections = s->o.max_connections;
+    so.max_connections = s->o.max_connections + SHED_SLOTS;
     so.flush_timeout = s->o.read_timeout;
     so.on_error = quiet;
     srv = cc_serve(s->host, s->o.port, svc_connection, s, &so);
@@ -143,8 +153,9 @@ static int check_opts(svc_opts *o)
         return cc_fail(EINVAL, "serve: error rate must be in 0..1"), -1;
     if (!(o->rate_limit >= 0) || !isfinite(o->rate_limit))
         return cc_fail(EINVAL, "serve: rate limit must be >= 0"), -1;
-    if (o->max_connections < 0)
-        return cc_fail(EINVAL, "serve: max_connections must be >= 0"), -1;
+    if (o->max_connections < 0 || o->max_connections > MAX_CONNECTIONS)
+        return cc_fail(EINVAL, "serve: max_connections must be in 0..%d",
+                       MAX_CONNECTIONS), -1;
     if (!(o->read_timeout >= 0) || !isfinite(o->read_timeout))
         return cc_fail(EINVAL, "serve: read timeout must be >= 0"), -1;
     if (o->max_connections == 0)
@@ -155,6 +166,12 @@ static int check_opts(svc_opts *o)
         o->max_header_bytes = 16 * 1024;
     if (o->max_body_bytes == 0)
         o->max_body_bytes = 1024 * 1024;
+    if (o->max_memory == 0)
+        o->max_memory = (size_t)256 << 20;
+    if (o->max_memory < o->max_body_bytes)
+        return cc_fail(EINVAL, "serve: max_memory (%zu) must hold a body of "
+                               "max_body_bytes (%zu)", o->max_memory,
+                       o->max_body_bytes), -1;
     return 0;
 }
 

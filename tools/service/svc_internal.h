@@ -17,6 +17,19 @@
 #include "concur.h"
 #include "service.h"
 
+/* SVC_ASSERT - an invariant of the service's own state (never a check of
+ * input, which gets an answer): in builds with CONCUR_ASSERTS (the tests'
+ * builds, as the library's CC__ASSERT), a broken one prints its place
+ * and aborts; elsewhere it compiles to nothing. */
+#ifdef CONCUR_ASSERTS
+#define SVC_ASSERT(cond)                                                   \
+    ((cond) ? (void)0 : svc_assert_failed(#cond, __FILE__, __LINE__))
+#else
+#define SVC_ASSERT(cond) ((void)0)
+#endif
+_Noreturn void svc_assert_failed(const char *cond, const char *file,
+                                 int line);
+
 /* A running connection as svc_stop sees it: conn.c keeps one on each
  * connection task's stack, linked into svc.conns while the task runs
  * (loop thread only). */
@@ -44,6 +57,13 @@ struct svc {
     bool stopping;               /* svc_stop began: no new request is
                                     started; loop thread only */
     svc_link *conns;             /* running connections; loop thread only */
+    int served;                  /* connections being served (not shed);
+                                    written by the loop thread only,
+                                    atomically: svc_connections reads it */
+    size_t mem_used;             /* body bytes reserved (budget.c); as
+                                    `served` */
+    size_t freed;                /* buffer bytes freed since the last
+                                    malloc_trim; loop thread only */
     unsigned long requests;      /* answered so far; atomic */
     uint64_t rng;                /* splitmix64 state; loop thread only */
     double tokens;               /* rate-limit bucket; loop thread only */
@@ -103,6 +123,54 @@ char *svc_index_page(size_t *len);
 double svc_random(svc *s);
 double svc_latency(svc *s);
 bool svc_admit(svc *s);
+
+/* head.c: the request head's rules that http-parser leaves to us (a
+ * header name that is not a token, obs-fold, no version: 400; a version
+ * other than 1.0/1.1: 505; Transfer-Encoding with Content-Length: 400,
+ * other than exactly "chunked": 501).  One per connection, in its conn;
+ * reset at the start of each request. */
+typedef struct svc_head {
+    int line;                    /* where the byte scan is (head.c) */
+    int words;                   /* words of the request line so far */
+    bool in_word;                /* the scan is inside one */
+    bool field_open;             /* the last callback was a header name */
+    char field[24];              /* that name in lower case (its start) */
+    size_t field_len;            /* its whole length */
+    bool te_field;               /* the current header is
+                                    Transfer-Encoding */
+    int te_count;                /* Transfer-Encoding headers so far */
+    char te[16];                 /* their values, lower case, joined by
+                                    ',' (the start) */
+    size_t te_len;               /* their length, at most sizeof(te) + 1 */
+} svc_head;
+
+/* svc_head_reset: ready for the next request.  svc_head_scan: check the
+ * line structure of the raw bytes p[0..n) of a request's head, called on
+ * each piece as it comes, before the parser sees it (bytes past the
+ * head's end are ignored); 0, or 400.  svc_head_field / svc_head_value:
+ * from the parser's on_header_field / on_header_value (pieces of one name
+ * or value as they come); svc_head_field returns 0, or 400 for a name
+ * that is not a token.  svc_head_check: from on_headers_complete, with
+ * the parser's version and whether it saw a Content-Length and took the
+ * body as chunked; 0, or the status to refuse the request with. */
+void svc_head_reset(svc_head *h);
+int svc_head_scan(svc_head *h, const char *p, size_t n);
+int svc_head_field(svc_head *h, const char *at, size_t len);
+void svc_head_value(svc_head *h, const char *at, size_t len);
+int svc_head_check(const svc_head *h, int major, int minor,
+                   bool content_length, bool chunked);
+
+/* budget.c, loop thread only.  svc_conn_begin: count a new connection
+ * in, or false when max_connections are served already (the caller sheds
+ * it).  svc_conn_end: count it out, with the bytes of the buffers it
+ * freed; gives freed heap memory back to the system when the service goes
+ * idle (or after a lot was freed).  svc_mem_take: reserve n bytes of body
+ * memory from max_memory, or false when they do not fit (nothing taken).
+ * svc_mem_give: give n reserved bytes back (their buffer was freed). */
+bool svc_conn_begin(svc *s);
+void svc_conn_end(svc *s, size_t freed);
+bool svc_mem_take(svc *s, size_t n);
+void svc_mem_give(svc *s, size_t n);
 
 /* conn.c: the connection handler given to cc_serve (arg: the svc). */
 int svc_connection(cc_stream *st, void *arg);
