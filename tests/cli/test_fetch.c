@@ -7,6 +7,7 @@
  * test's own that sends bodies of any size, endless ones too: a body past
  * --max-size (16 MiB by default) fails its URL alone, in every model.
  * README's copy of `concur fetch --help` is the help itself. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -304,9 +305,17 @@ static void test_file_input(void **state)
  * far past any limit the tests set. */
 #define FOREVER_BYTES (256ULL << 20)
 
+/* What serve_bytes sends, filled once: its threads share it. */
+static char chunk[64 * 1024];
+static pthread_once_t chunk_filled = PTHREAD_ONCE_INIT;
+
+static void fill_chunk(void)
+{
+    memset(chunk, 'x', sizeof(chunk));
+}
+
 static int serve_bytes(cc_stream *st, void *arg)
 {
-    static char chunk[64 * 1024];
     char *line = cc_stream_readline(st, 30);
     unsigned long long n = 0;
     bool forever;
@@ -330,7 +339,7 @@ static int serve_bytes(cc_stream *st, void *arg)
         if (end)
             break;
     }
-    memset(chunk, 'x', sizeof(chunk));
+    pthread_once(&chunk_filled, fill_chunk);
     if (forever)
         cc_stream_printf(st, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
     else

@@ -262,7 +262,6 @@ static void broken_by_frame(cc_fn fn, const char *how)
     void *r;
     assert_ok(cc_future_result(first, &r, 60));
     pid_t pid = (pid_t)pu_get(r);
-    cc_blob_free(r);
     cc_future_free(first);
     cc_future *fs[PENDING + 1];
     fs[0] = cc_submit(p, fn, NULL);
