@@ -242,6 +242,11 @@ static void test_map_deadline(void **state)
             kept++;
         }
     assert_true(kept >= 1 && kept < N);
+    /* A deadline that passes while the results are collected is still
+     * the deadline (it used to come out as the EAGAIN of a look with no
+     * time left): timeout 0 makes that certain. */
+    assert_fails_with(cc_map(p, slow_item, args, 4, 1, res, 0), ETIMEDOUT);
+    assert_non_null(strstr(cc_errmsg(), "deadline"));
     cc_executor_free(p); /* the cancelled items never run */
 }
 
