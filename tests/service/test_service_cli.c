@@ -85,7 +85,7 @@ static void test_help_and_errors(void **state)
         assert_int_equal(r.returncode, 2);
         if (strstr(r.err, budgets[i][2]) == NULL)
             fail_msg("%s %s: stderr '%s'", budgets[i][0], budgets[i][1],
-                     r.err);
+                     (const char *)r.err);
         cc_completed_free(&r);
     }
 }

@@ -222,8 +222,8 @@ static void test_space_in_header_name_is_400(void **state)
     static const char *const bad[] = {
         "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n"
-        "3\r\nabc\r\n0\r\n\r\n",
+        ("POST /echo HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n"
+         "3\r\nabc\r\n0\r\n\r\n"), /* one request: head and body */
         "GET / HTTP/1.1\r\nX Y: z\r\n\r\n",
     };
 
@@ -240,8 +240,8 @@ static void test_obs_fold_is_400(void **state)
         "GET / HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n",
         "GET / HTTP/1.1\r\nX-A:\r\n b\r\n\r\n", /* the value all folded */
         "GET / HTTP/1.1\n X-A: a\n\n",            /* before any header */
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: identity\r\n chunked"
-        "\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        ("POST /echo HTTP/1.1\r\nTransfer-Encoding: identity\r\n chunked"
+         "\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
     };
 
     (void)state;
