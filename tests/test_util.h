@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,39 @@
 #else
 #define TU_SLOW 1.0
 #endif
+
+/* ---- wall-clock bounds that a loaded machine cannot break ----
+ * A test never asserts that something took at most a few tens or hundreds
+ * of milliseconds: with other work on the CPUs a thread that should wake
+ * at once is woken late, and the bound fails with nothing wrong.  Lower
+ * bounds stay (a 0.1 s wait cannot end before 0.1 s).  An upper bound is
+ * one of: a hang detector, tu_hang_bound(expected) -- the expected time
+ * plus 2 s, times the sanitizer factor -- which catches a timeout that
+ * never fires or a call that waits for something it should not; a check
+ * on events or CPU time instead of the clock; or a tight bound retried
+ * (tu_retry), which a real bug fails every time and load only now and
+ * then. */
+static inline double tu_hang_bound(double expected)
+{
+    return (expected + 2.0) * TU_SLOW;
+}
+
+#define TU_TRIES 3
+
+/* Run attempt(arg) up to TU_TRIES times; true as soon as one returns true.
+ * Each miss is printed, so a log shows how close a run came. */
+static inline bool tu_retry(bool (*attempt)(void *arg), void *arg,
+                            const char *what)
+{
+    for (int i = 1; i <= TU_TRIES; i++) {
+        if (attempt(arg))
+            return true;
+        printf("# %s: attempt %d of %d missed its time bound\n", what, i,
+               TU_TRIES);
+        fflush(stdout);
+    }
+    return false;
+}
 
 /* ---- randomness: one seed per run, printed; per-thread streams ---- */
 static unsigned long tu_seed_value;

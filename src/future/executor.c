@@ -254,6 +254,15 @@ int cc__map_collect(cc_future **fs, size_t n, double deadline,
         if (cc_future_result(fs[c], NULL, cc_remaining(deadline)) == 0)
             continue;
         failed = errno;
+        /* The deadline passed while an earlier chunk was collected: the
+         * look at this one had no time left (cc_remaining is 0), and a
+         * look with timeout 0 at an unfinished future says EAGAIN.  For
+         * the call that is its deadline: ETIMEDOUT. */
+        if (failed == EAGAIN) {
+            cc__errf(ETIMEDOUT, "cc_map: chunk %zu of %zu unfinished at the "
+                                "deadline", c + 1, n);
+            failed = ETIMEDOUT;
+        }
         *failure = cc_error_copy(cc_last_error());
         if (failed == ETIMEDOUT || failed == ECANCELED)
             return failed;

@@ -325,7 +325,7 @@ static void *cancel_connect_main(void *arg)
     if (rc != -1 || e != ECANCELED)
         return cc_fail(EPROTO, "the connect was not cancelled: %s",
                        cc_errname(e));
-    if (cc_now() - t0 > 2)
+    if (cc_now() - t0 > tu_hang_bound(0))
         return cc_fail(EPROTO, "cancelling took too long");
     /* a deadline scope bounds it too */
     full *f = arg;
@@ -347,7 +347,7 @@ static void test_connect_timeout_and_cancel(void **state)
     double t0 = cc_now();
     assert_null_with(cc_open_connection("127.0.0.1", f.port, 0.2), ETIMEDOUT);
     double took = cc_now() - t0;
-    assert_true(took >= 0.19 && took < 2 * TU_SLOW);
+    assert_true(took >= 0.19 && took < tu_hang_bound(0.2));
     assert_non_null(strstr(cc_errmsg(), "timed out"));
     assert_null_with(cc_open_connection("127.0.0.1", f.port, 0), EAGAIN);
     assert_ok(cc_run(cancel_connect_main, &f, NULL));

@@ -69,7 +69,7 @@ static void test_every_call_times_out(void **state)
             double t0 = cc_now();
             assert_fails_with(call(a, k, 0.05), ETIMEDOUT);
             double took = cc_now() - t0;
-            if (took < 0.045 || took > 2 * TU_SLOW)
+            if (took < 0.045 || took > tu_hang_bound(0.05))
                 fail_msg("%s: a 0.05 s timeout took %.3f s", kind_name[k],
                          took);
             assert_non_null(strstr(cc_errmsg(), "timed out"));
@@ -80,7 +80,7 @@ static void test_every_call_times_out(void **state)
         } else {
             double t0 = cc_now();
             assert_fails_with(call(a, k, 0.05), ETIMEDOUT);
-            assert_true(cc_now() - t0 < 2 * TU_SLOW);
+            assert_true(cc_now() - t0 < tu_hang_bound(0.05));
             assert_fails_with(cc_stream_write(a, "x", 1), ESHUTDOWN);
         }
         cc_stream_free(a);
@@ -126,7 +126,7 @@ static void *cancel_each_main(void *arg)
         if (atomic_load(&v.err) != ECANCELED)
             return cc_fail(EPROTO, "%s: got %s, not ECANCELED",
                            kind_name[k], cc_errname(atomic_load(&v.err)));
-        if (cc_now() - t0 > 1)
+        if (cc_now() - t0 > tu_hang_bound(0)) /* the call's own: 30 s */
             return cc_fail(EPROTO, "%s: the cancel took %.3f s",
                            kind_name[k], cc_now() - t0);
         if (k == K_CLOSE && cc_stream_write(a, "x", 1) != -1)

@@ -26,10 +26,10 @@ static void test_latency(void **state)
     double took;
 
     (void)state;
-    o.latency_min = 0.05;
+    o.latency_min = 0.1;
     s = su_start(&o);
     for (int i = 0; i < 3; i++)
-        assert_true(timed_get(svc_port(s), "/pokedex/3") >= 0.049);
+        assert_true(timed_get(svc_port(s), "/pokedex/3") >= 0.099);
     /* 100 at once: they wait side by side. */
     for (int i = 0; i < 100; i++)
         hc_open(&c[i], svc_port(s));
@@ -45,9 +45,14 @@ static void test_latency(void **state)
         hc_close(&c[i]);
     }
     took = cc_now() - t0;
-    assert_true(took >= 0.049);
-    if (took > 100 * 0.05 / 2) /* one after another would be 5 s */
-        fail_msg("100 concurrent 50 ms requests took %.2f s", took);
+    printf("# 100 concurrent 100 ms requests: %.3f s\n", took);
+    assert_true(took >= 0.099);
+    /* One after another they cannot take less than 100 * 100 ms = 10 s,
+     * two at a time 5 s, however fast the machine: that floor, not a
+     * guess at how slow a busy machine is, sets the bound.  Side by side
+     * they take ~0.15 s, which leaves a busy machine over 4 s. */
+    if (took > 100 * 0.1 * 0.45)
+        fail_msg("100 concurrent 100 ms requests took %.2f s", took);
     svc_stop(s);
     /* A range: every delay within it (above its low end, at least). */
     o.latency_min = 0.01;
