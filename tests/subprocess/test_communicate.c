@@ -310,13 +310,17 @@ static void *long_communicate(void *arg)
 static void test_concurrent_communicate_is_ebusy(void **state)
 {
     (void)state;
-    busy_arg b = {.p = start(ARGV(HELPER, "sleep", "1", "out", "late"),
+    /* The first call must be under way before the second: it says so just
+     * before calling, and gets 0.3 s to get in (a loaded machine's
+     * scheduling delay is far less); the child outlives both checks by
+     * 1.7 s for the same reason. */
+    busy_arg b = {.p = start(ARGV(HELPER, "sleep", "2", "out", "late"),
                              &all_pipes)};
     atomic_init(&b.state, 0);
     cc_thread *t = cc_thread_start(long_communicate, &b, "first");
     while (atomic_load(&b.state) == 0)
         tu_sleep(0.001);
-    tu_sleep(0.05);
+    tu_sleep(0.3);
     assert_fails_with(cc_popen_communicate(b.p, NULL, 0, 1, NULL, NULL, NULL),
                       EBUSY);
     assert_fails_with(cc_popen_close_fd(b.p, 1), EBUSY);
