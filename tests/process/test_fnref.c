@@ -139,7 +139,7 @@ static void test_module_the_worker_cannot_load(void **state)
 
 static void expect_refused(cc_executor *p, void *fn, const char *ending)
 {
-    char want[256];
+    char want[4096]; /* the library's path is as long as the checkout's */
 
     snprintf(want, sizeof(want), "cc_submit: a process pool task must be a "
              "function of the program or of a shared library it loads: "

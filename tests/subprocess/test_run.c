@@ -173,7 +173,7 @@ static void test_timeout_with_a_grandchild_holding_the_pipe(void **state)
 
 /* A task running cc_subprocess_run is cancelled: the child is killed and
  * reaped, and what it printed is in the result. */
-static char cancel_msg[256];
+static char cancel_msg[4096]; /* quotes the helper's whole path */
 
 static void *run_task(void *arg)
 {
