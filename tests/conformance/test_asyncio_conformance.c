@@ -605,25 +605,38 @@ static void *storm_waiter(void *arg)
     }
 }
 
-static void *storm_loop_main(void *arg)
-{
-    cond_storm *st = arg;
-    enum { TASKS = 8 };
-    cc_future *t[TASKS];
+/* ---- a cancel storm: tasks of one loop cancelled and respawned at random ---- */
 
-    for (int i = 0; i < TASKS; i++)
-        t[i] = cc_spawn(storm_waiter, st);
-    while (!atomic_load(&st->stop)) {
-        int i = (int)tu_rand_below(TASKS);
+/* `tasks` tasks of `task(arg)` on the calling thread's loop; until *stop,
+ * one picked at random is cancelled (after 0-3 yields), waited for and
+ * replaced; at the end all are cancelled and waited for. */
+typedef struct task_storm {
+    cc_fn task;
+    void *arg;
+    _Atomic bool *stop;
+    int tasks; /* at most STORM_MAX */
+} task_storm;
+
+enum { STORM_MAX = 8 };
+
+static void *task_storm_main(void *arg)
+{
+    task_storm *ts = arg;
+    cc_future *t[STORM_MAX];
+
+    for (int i = 0; i < ts->tasks; i++)
+        t[i] = cc_spawn(ts->task, ts->arg);
+    while (!atomic_load(ts->stop)) {
+        int i = (int)tu_rand_below((unsigned)ts->tasks);
 
         for (unsigned k = tu_rand_below(4); k > 0; k--)
             cc_yield();
         cc_future_cancel(t[i]);
         cc_future_result(t[i], NULL, CC_FOREVER);
         cc_future_free(t[i]);
-        t[i] = cc_spawn(storm_waiter, st);
+        t[i] = cc_spawn(ts->task, ts->arg);
     }
-    for (int i = 0; i < TASKS; i++) {
+    for (int i = 0; i < ts->tasks; i++) {
         cc_future_cancel(t[i]);
         cc_future_result(t[i], NULL, CC_FOREVER);
         cc_future_free(t[i]);
@@ -631,9 +644,10 @@ static void *storm_loop_main(void *arg)
     return arg;
 }
 
-static void *storm_loop_thread(void *arg)
+/* A thread running task_storm_main in a loop of its own. */
+static void *task_storm_thread(void *arg)
 {
-    if (cc_run(storm_loop_main, arg, NULL) != 0)
+    if (cc_run(task_storm_main, arg, NULL) != 0)
         return cc_fail_from(cc_last_error(), EPROTO, "loop");
     return arg;
 }
@@ -661,11 +675,14 @@ static void test_condition_wait_always_returns_holding_the_lock(void **state)
     static cond_storm st;
     cc_thread *th[4];
 
+    task_storm ts = {.task = storm_waiter, .arg = &st, .stop = &st.stop,
+                     .tasks = 8};
+
     st.l = cc_lock_new();
     st.c = cc_cond_new(st.l);
     for (int i = 0; i < 4; i++)
-        th[i] = cc_thread_start(i < 2 ? storm_loop_thread : storm_notifier,
-                                &st, NULL);
+        th[i] = i < 2 ? cc_thread_start(task_storm_thread, &ts, NULL)
+                      : cc_thread_start(storm_notifier, &st, NULL);
     while (atomic_load(&st.waits) < 20000)
         tu_sleep(0.01);
     atomic_store(&st.stop, true);
@@ -1190,39 +1207,6 @@ static void *lock_storm_task(void *arg)
     return NULL;
 }
 
-static void *lock_storm_loop_main(void *arg)
-{
-    lock_storm *st = arg;
-    enum { TASKS = 6 };
-    cc_future *t[TASKS];
-
-    for (int i = 0; i < TASKS; i++)
-        t[i] = cc_spawn(lock_storm_task, st);
-    while (!atomic_load(&st->stop)) {
-        int i = (int)tu_rand_below(TASKS);
-
-        for (unsigned k = tu_rand_below(4); k > 0; k--)
-            cc_yield();
-        cc_future_cancel(t[i]);
-        cc_future_result(t[i], NULL, CC_FOREVER);
-        cc_future_free(t[i]);
-        t[i] = cc_spawn(lock_storm_task, st);
-    }
-    for (int i = 0; i < TASKS; i++) {
-        cc_future_cancel(t[i]);
-        cc_future_result(t[i], NULL, CC_FOREVER);
-        cc_future_free(t[i]);
-    }
-    return arg;
-}
-
-static void *lock_storm_loop(void *arg)
-{
-    if (cc_run(lock_storm_loop_main, arg, NULL) != 0)
-        return cc_fail_from(cc_last_error(), EPROTO, "loop");
-    return arg;
-}
-
 static void *lock_storm_thread(void *arg)
 {
     lock_storm *st = arg;
@@ -1238,11 +1222,14 @@ static void test_lock_and_semaphore_lose_no_turn_when_cancelled(void **state)
     static lock_storm st;
     cc_thread *th[4];
 
+    task_storm ts = {.task = lock_storm_task, .arg = &st, .stop = &st.stop,
+                     .tasks = 6};
+
     st.l = cc_lock_new();
     st.s = cc_sem_new(3);
     for (int i = 0; i < 4; i++)
-        th[i] = cc_thread_start(i < 2 ? lock_storm_loop : lock_storm_thread,
-                                &st, NULL);
+        th[i] = i < 2 ? cc_thread_start(task_storm_thread, &ts, NULL)
+                      : cc_thread_start(lock_storm_thread, &st, NULL);
     while (atomic_load(&st.passes) < 30000)
         tu_sleep(0.01);
     atomic_store(&st.stop, true);

@@ -277,6 +277,18 @@ static inline svc *su_start(const svc_opts *o)
     return s;
 }
 
+/* Kill, reap and free the child *p if it is still there (a test that
+ * failed early leaves its `concur serve` running); *p becomes NULL. */
+static inline void su_reap(cc_popen **p)
+{
+    if (*p != NULL) {
+        cc_popen_kill(*p);
+        cc_popen_wait(*p, CC_FOREVER, NULL);
+        cc_popen_free(*p);
+        *p = NULL;
+    }
+}
+
 /* Open the descriptors the library keeps per process before counting. */
 static inline int su_warm_up(void **state)
 {

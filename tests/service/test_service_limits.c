@@ -254,12 +254,7 @@ static cc_popen *child; /* the `concur serve` of the test running */
 static int kill_child(void **state)
 {
     (void)state;
-    if (child != NULL) {
-        cc_popen_kill(child);
-        cc_popen_wait(child, CC_FOREVER, NULL);
-        cc_popen_free(child);
-        child = NULL;
-    }
+    su_reap(&child);
     return 0;
 }
 
