@@ -9,6 +9,9 @@
 #   make test-tsan    the same under ThreadSanitizer (build-tsan/)
 #   make test-ucontext the coroutine tests with the portable ucontext switch
 #   make test-aarch64  the AArch64 switch, cross-built and run under qemu-user
+#   make chaos        tests/stress/chaos_process.c for CHAOS_SECONDS (60):
+#                     SIGKILL to random pool workers and queue producers
+#                     while work flows; nothing may be lost or duplicated
 #   make demo         the main job: `concur tour`, every seed scenario in
 #                     every model, one table of times and speedups
 #   make examples-demo run every example program with its timings
@@ -23,7 +26,7 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps release test test-asan test-tsan test-ucontext test-aarch64 demo examples-demo bench install clean
+.PHONY: all deps release test test-asan test-tsan test-ucontext test-aarch64 chaos demo examples-demo bench install clean
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -64,6 +67,10 @@ test-ucontext: deps
 
 test-aarch64:
 	tests/cross/check_aarch64.sh
+
+CHAOS_SECONDS ?= 60
+chaos: all
+	$(BUILD)/tests/chaos_process --seconds $(CHAOS_SECONDS)
 
 demo: all
 	@scripts/demo.sh $(BUILD)
