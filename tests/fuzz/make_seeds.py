@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Write the fuzz harnesses' seed corpora (tests/fuzz/corpus/<name>/):
+valid encodings in the wire.h formats (native byte order: little-endian,
+the machines CI runs on) and a few edge cases.  Run from anywhere; it
+rewrites the seed files it owns."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def chain(*errs):
+    out = struct.pack("<I", len(errs))
+    for code, msg, where in errs:
+        out += struct.pack("<iII", code, len(msg), len(where)) + msg + where
+    return out
+
+
+def item(b):
+    return struct.pack("<Q", 0) if b is None else struct.pack("<Q", len(b) + 1) + b
+
+
+SEEDS = {
+    "errcodec": {
+        "one": chain((5, b"Input/output error", b"pool.c:12 in thread 'w'")),
+        "cause": chain((22, b"bad argument", b"a.c:1"), (2, b"no such file", b"")),
+        "empty_texts": chain((1, b"", b"")),
+        "deep": chain(*[(i + 1, b"m%d" % i, b"w") for i in range(12)]),
+        "nul_in_message": chain((7, b"a\0b", b"x")),
+        "count_zero": struct.pack("<I", 0),
+        "code_zero": chain((0, b"m", b"w")),
+        "truncated": chain((5, b"message", b"where"))[:-3],
+        "huge_len": struct.pack("<IiII", 1, 5, 0xFFFFFFFF, 0),
+        "too_deep": struct.pack("<I", 1025),
+    },
+    "wire_item": {
+        "null": item(None),
+        "empty": item(b""),
+        "bytes": item(b"hello, worker"),
+        "several": item(b"a") + item(None) + item(b"") + item(bytes(range(40))),
+        "truncated": item(b"abcdef")[:-2],
+        "huge_tag": struct.pack("<Q", 0xFFFFFFFFFFFFFFFF) + b"xy",
+        "short_tag": b"\x01\x00\x00",
+    },
+}
+
+for name, seeds in SEEDS.items():
+    d = os.path.join(HERE, "corpus", name)
+    os.makedirs(d, exist_ok=True)
+    for fname, data in seeds.items():
+        with open(os.path.join(d, fname), "wb") as f:
+            f.write(data)
