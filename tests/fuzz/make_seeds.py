@@ -20,6 +20,27 @@ def item(b):
     return struct.pack("<Q", 0) if b is None else struct.pack("<Q", len(b) + 1) + b
 
 
+def frame(typ, payload, fid=1):
+    return struct.pack("<QQII", len(payload), fid, typ, 0) + payload
+
+
+RESULT, CHUNK_RESULT, INIT_FAILED = 7, 8, 6
+
+
+def out_null():
+    return b"\0"
+
+
+def out_blob(b):
+    return b"\1" + struct.pack("<Q", len(b)) + b
+
+
+def out_error(*errs):
+    return b"\2" + chain(*errs)
+
+
+NS = struct.pack("<Q", 12345)
+
 SEEDS = {
     "errcodec": {
         "one": chain((5, b"Input/output error", b"pool.c:12 in thread 'w'")),
@@ -32,6 +53,22 @@ SEEDS = {
         "truncated": chain((5, b"message", b"where"))[:-3],
         "huge_len": struct.pack("<IiII", 1, 5, 0xFFFFFFFF, 0),
         "too_deep": struct.pack("<I", 1025),
+    },
+    "outcome": {
+        "result_null": frame(RESULT, NS + out_null()),
+        "result_blob": frame(RESULT, NS + out_blob(b"forty-two")),
+        "result_error": frame(RESULT, NS + out_error((22, b"bad", b"t.c:3"))),
+        "chunk": frame(CHUNK_RESULT, NS + struct.pack("<I", 3) + out_blob(b"a")
+                       + out_null() + out_blob(b"")),
+        "chunk_stops": frame(CHUNK_RESULT, NS + struct.pack("<I", 2)
+                             + out_error((5, b"io", b"")) + out_blob(b"x")),
+        "init_failed": frame(INIT_FAILED, chain((1, b"init", b"w.c:9"))),
+        "stream": frame(RESULT, NS + out_null(), 1)
+        + frame(RESULT, NS + out_blob(b"zz"), 2)
+        + frame(CHUNK_RESULT, NS + struct.pack("<I", 1) + out_null(), 3),
+        "bad_kind": frame(RESULT, NS + b"\7"),
+        "short_payload": frame(RESULT, NS + out_blob(b"abcdef"))[:-2],
+        "unknown_type": frame(2, NS + out_null()),
     },
     "wire_item": {
         "null": item(None),
