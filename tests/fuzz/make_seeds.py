@@ -41,6 +41,14 @@ def out_error(*errs):
 
 NS = struct.pack("<Q", 12345)
 
+def chunks(*parts):
+    return b"".join(bytes([len(c)]) + c for c in parts)
+
+
+def until(limit_ix, sep):
+    return bytes([1 | limit_ix << 1, len(sep) - 1]) + sep
+
+
 SEEDS = {
     "errcodec": {
         "one": chain((5, b"Input/output error", b"pool.c:12 in thread 'w'")),
@@ -69,6 +77,15 @@ SEEDS = {
         "bad_kind": frame(RESULT, NS + b"\7"),
         "short_payload": frame(RESULT, NS + out_blob(b"abcdef"))[:-2],
         "unknown_type": frame(2, NS + out_null()),
+    },
+    "readline": {
+        "lines": bytes([7 << 1]) + chunks(b"GET / HTTP/1.1\r\n", b"Host: x\r\n\r\n"),
+        "split": bytes([7 << 1]) + chunks(b"ab", b"c\nde", b"", b"f\n\ng"),
+        "over_limit": bytes([1 << 1]) + chunks(b"abcdef\nxy\n"),
+        "no_newline": bytes([6 << 1]) + chunks(b"tail without end"),
+        "until_crlf": until(7, b"\r\n") + chunks(b"a\r", b"\nb\r\n", b"c\r"),
+        "until_long_sep": until(4, b"--XY") + chunks(b"one--X", b"Ytwo--XY-", b"-XY"),
+        "until_limit": until(0, b"\0") + chunks(b"ab\0c\0"),
     },
     "wire_item": {
         "null": item(None),
