@@ -87,6 +87,23 @@ SEEDS = {
         "until_long_sep": until(4, b"--XY") + chunks(b"one--X", b"Ytwo--XY-", b"-XY"),
         "until_limit": until(0, b"\0") + chunks(b"ab\0c\0"),
     },
+    "service": {
+        # The first byte: where the rest is cut in two.
+        "get_rates": b"\x10GET /rates?base=usd HTTP/1.1\r\nHost: x\r\n\r\n",
+        "pipelined": b"\x05GET / HTTP/1.1\r\n\r\nHEAD /dice HTTP/1.1\r\n\r\n"
+        b"GET /pokedex/25 HTTP/1.0\r\n\r\n",
+        "post_echo": b"\x30POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+        "chunked": b"\x20POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\n\r\n",
+        "te_and_cl": b"\x00POST /echo HTTP/1.1\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "obs_fold": b"\x00GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+        "bad_name": b"\x00GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+        "http09": b"\x00GET /\r\n\r\n",
+        "version": b"\x00GET / HTTP/2.0\r\n\r\n",
+        "sponsor": b"\x08GET /sponsors/psf HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "big_header": b"\x00GET / HTTP/1.1\r\nX: " + b"a" * 1100 + b"\r\n\r\n",
+    },
     "wire_item": {
         "null": item(None),
         "empty": item(b""),
