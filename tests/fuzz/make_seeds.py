@@ -104,6 +104,16 @@ SEEDS = {
         "sponsor": b"\x08GET /sponsors/psf HTTP/1.1\r\nConnection: close\r\n\r\n",
         "big_header": b"\x00GET / HTTP/1.1\r\nX: " + b"a" * 1100 + b"\r\n\r\n",
     },
+    "urlfile": {
+        "list": b"# sponsors\nhttp://127.0.0.1:8080/sponsors/psf\n\n"
+        b"  https://example.org/a?b=c#d  \r\nhttp://[::1]:80/\n",
+        "userinfo": b"http://user@host:65535/x\n",
+        "bad_port": b"http://host:65536/\n",
+        "bad_scheme": b"ftp://host/\n",
+        "ipv6_junk": b"http://[::1]x/\n",
+        "no_newline": b"http://a",
+        "nul": b"http://a\0b\n",
+    },
     "wire_item": {
         "null": item(None),
         "empty": item(b""),
