@@ -45,6 +45,10 @@ def chunks(*parts):
     return b"".join(bytes([len(c)]) + c for c in parts)
 
 
+def pipe_frame(b):
+    return struct.pack("<Q", len(b)) + b
+
+
 def until(limit_ix, sep):
     return bytes([1 | limit_ix << 1, len(sep) - 1]) + sep
 
@@ -113,6 +117,15 @@ SEEDS = {
         "ipv6_junk": b"http://[::1]x/\n",
         "no_newline": b"http://a",
         "nul": b"http://a\0b\n",
+    },
+    "pipe": {
+        # chunks() of a stream of frames: 8-byte little-endian length, bytes.
+        "one": chunks(pipe_frame(b"hello")),
+        "split": chunks(pipe_frame(b"abc")[:5], pipe_frame(b"abc")[5:] + pipe_frame(b"")),
+        "several": chunks(pipe_frame(b"x") + pipe_frame(b"yz"), pipe_frame(bytes(50))),
+        "midway": chunks(pipe_frame(b"abcdef")[:-2]),
+        "short_header": chunks(b"\x03\x00\x00"),
+        "too_big": chunks(struct.pack("<Q", (1 << 40) + 1) + b"x"),
     },
     "wire_item": {
         "null": item(None),
