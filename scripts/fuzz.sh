@@ -18,9 +18,9 @@ for name in $(cat "$build/tests/fuzz/harnesses.txt" | tr ';' ' '); do
     corpus="$build/fuzz-corpus/$name"
     arts="$build/fuzz-artifacts/"
     log="$build/fuzz-$name.log"
-    # fuzz_service's service thread runs across inputs, its tasks' objects
-    # referenced from coroutine stacks, which LeakSanitizer does not scan:
-    # the per-input leak check reports them at random moments.
+    # fuzz_service's service thread runs across inputs; the per-input leak
+    # check reported, at random, a task's future a replay does not leak
+    # (likely held only by a coroutine stack, which LSan does not scan).
     extra=
     [ "$name" = service ] && extra=-detect_leaks=0
     mkdir -p "$corpus" "$arts"
