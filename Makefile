@@ -12,6 +12,8 @@
 #   make chaos        tests/stress/chaos_process.c for CHAOS_SECONDS (60):
 #                     SIGKILL to random pool workers and queue producers
 #                     while work flows; nothing may be lost or duplicated
+#   make fuzz         each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
+#                     (default 60) from its seed corpus (build-fuzz/)
 #   make demo         the main job: `concur tour`, every seed scenario in
 #                     every model, one table of times and speedups
 #   make examples-demo run every example program with its timings
@@ -23,10 +25,11 @@
 BUILD   ?= build
 RELEASE ?= build-release
 PREFIX  ?= /usr/local
+FUZZ_SECONDS ?= 60
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps release test test-asan test-tsan test-ucontext test-aarch64 chaos demo examples-demo bench install clean
+.PHONY: all deps release test test-asan test-tsan test-ucontext test-aarch64 chaos fuzz demo examples-demo bench install clean
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -71,6 +74,14 @@ test-aarch64:
 CHAOS_SECONDS ?= 60
 chaos: all
 	$(BUILD)/tests/chaos_process --seconds $(CHAOS_SECONDS)
+# libFuzzer (clang): the harnesses and a library with the coverage hooks,
+# under ASan + UBSan; new corpus entries stay in build-fuzz/.
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCONCUR_FUZZ=ON -DCONCUR_SANITIZE=address \
+	      -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_BENCH=OFF >/dev/null
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_all
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 demo: all
 	@scripts/demo.sh $(BUILD)

@@ -467,40 +467,6 @@ static void retire(cc__proc_pool *p, cc__pool_worker *w)
     }
 }
 
-/* Read one outcome into *result or *err (owned).  False when malformed. */
-static bool read_outcome(cc__rd *r, void **result, cc_error **err)
-{
-    uint8_t kind = cc__rd_u8(r);
-    int code;
-
-    *result = NULL;
-    *err = NULL;
-    if (r->bad)
-        return false;
-    if (kind == CC__OUT_NULL)
-        return true;
-    if (kind == CC__OUT_BLOB) {
-        uint64_t len = cc__rd_u64(r);
-        const char *bytes = cc__rd_bytes(r, (size_t)len);
-
-        if (r->bad)
-            return false;
-        *result = cc_blob_dup(bytes, (size_t)len);
-        if (*result == NULL)
-            *err = make_error(ENOMEM, NULL, "process pool: out of memory for "
-                              "a result of %llu bytes",
-                              (unsigned long long)len);
-        return true;
-    }
-    if (kind != CC__OUT_ERROR)
-        return false;
-    *err = cc__error_decode(r, &code);
-    if (*err == NULL && code == ENOMEM)
-        *err = make_error(ENOMEM, NULL, "process pool: out of memory for a "
-                          "task's error");
-    return *err != NULL;
-}
-
 /* A CHUNK_RESULT for chunk: results into its job, the first failure into
  * *err.  False when malformed. */
 static bool read_chunk(cc__rd *r, cc__map_chunk *chunk, cc_error **err)
@@ -516,7 +482,7 @@ static bool read_chunk(cc__rd *r, cc__map_chunk *chunk, cc_error **err)
         cc_error *e;
         void *res;
 
-        if (!read_outcome(r, &res, &e))
+        if (!cc__wire_get_outcome(r, &res, &e))
             return false;
         job->results[i] = res;
         if (e != NULL) {
@@ -549,7 +515,7 @@ static void on_result(cc__proc_pool *p, cc__pool_worker *w,
     if (chunk != NULL)
         ok = h->type == CC__FR_CHUNK_RESULT && read_chunk(r, chunk, &err);
     else
-        ok = h->type == CC__FR_RESULT && read_outcome(r, &result, &err);
+        ok = h->type == CC__FR_RESULT && cc__wire_get_outcome(r, &result, &err);
     if (!ok) {
         cc_error_free(err);
         cc_blob_free(result);

@@ -1,9 +1,11 @@
 /*
- * wire.c - byte buffers, frames and items for the process pool's messages
- * (process layer; see wire.h for the format).  Each buffer belongs to one
- * thread at a time (the manager, or the worker's only thread): no locks.
+ * wire.c - byte buffers, frames, items and outcomes for the process pool's
+ * messages (process layer; see wire.h for the format).  Each buffer belongs
+ * to one thread at a time (the manager, or the worker's only thread): no
+ * locks.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include "concur/base.h"
@@ -110,4 +112,48 @@ int cc__wire_get_item_blob(cc__rd *r, void **out)
         return 0;
     *out = cc_blob_dup(p, len);
     return *out != NULL ? 0 : ENOMEM;
+}
+
+/* The error an outcome that cannot be rebuilt for want of memory becomes. */
+static cc_error *oom_error(const char *fmt, ...) CC_PRINTF(1, 2);
+static cc_error *oom_error(const char *fmt, ...)
+{
+    va_list ap;
+    cc_error *e;
+
+    va_start(ap, fmt);
+    e = cc__error_vnew(NULL, 0, ENOMEM, NULL, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+bool cc__wire_get_outcome(cc__rd *r, void **result, cc_error **err)
+{
+    uint8_t kind = cc__rd_u8(r);
+    int code;
+
+    *result = NULL;
+    *err = NULL;
+    if (r->bad)
+        return false;
+    if (kind == CC__OUT_NULL)
+        return true;
+    if (kind == CC__OUT_BLOB) {
+        uint64_t len = cc__rd_u64(r);
+        const char *bytes = cc__rd_bytes(r, (size_t)len);
+
+        if (r->bad)
+            return false;
+        *result = cc_blob_dup(bytes, (size_t)len);
+        if (*result == NULL)
+            *err = oom_error("process pool: out of memory for a result of "
+                             "%llu bytes", (unsigned long long)len);
+        return true;
+    }
+    if (kind != CC__OUT_ERROR)
+        return false;
+    *err = cc__error_decode(r, &code);
+    if (*err == NULL && code == ENOMEM)
+        *err = oom_error("process pool: out of memory for a task's error");
+    return *err != NULL;
 }

@@ -177,6 +177,14 @@ bool cc__wire_get_item(cc__rd *r, const char **p, size_t *len, bool *is_null);
 int cc__wire_get_item_blob(cc__rd *r, void **out);
 
 /*
+ * Read one outcome (a worker's RESULT, or one of a CHUNK_RESULT's) into
+ * *result (a new blob, or NULL) or *err (owned): a task's error chain, or
+ * an ENOMEM error when the outcome could not be rebuilt.  False (*result
+ * and *err NULL) when it is malformed.
+ */
+bool cc__wire_get_outcome(cc__rd *r, void **result, cc_error **err);
+
+/*
  * An error chain on the wire: count (u32), then for each error from the
  * outermost to the innermost cause: code (i32), message length (u32),
  * "where" length (u32), the message, the where.  NULL encodes as count 0.

@@ -108,6 +108,30 @@ bool fetch_has_word(const char *text, size_t len, const char *word);
  * (delta-seconds or an HTTP date); -1 when absent or unreadable. */
 double fetch_retry_after(const char *value);
 
+/* ----------------------------------------------------- fetch_urls.c */
+
+/* `concur fetch`'s exit status for a usage error (a bad URL among them). */
+enum { FETCH_EXIT_USAGE = 2 };
+
+/* The URLs read so far: strings the list owns. */
+struct url_list {
+    char **urls;
+    size_t n;
+    size_t cap;
+};
+
+/* url_list_add - a copy of url[0..len) (up to a NUL) at the end; 0, or -1
+ * (ENOMEM).  url_list_free - the strings and the array. */
+int url_list_add(struct url_list *l, const char *url, size_t len);
+void url_list_free(struct url_list *l);
+
+/* fetch_read_urls - the URLs of a URL file already open (`path` names it
+ * in messages; "-": standard input), one a line, blanks trimmed, blank
+ * lines and '#' lines skipped, each checked by fetch_url_check, into l.
+ * 0, or after a message on stderr FETCH_EXIT_USAGE (a bad URL, a read
+ * error) or 1 (out of memory). */
+int fetch_read_urls(FILE *f, const char *path, struct url_list *l);
+
 /* ------------------------------------------------------ fetch_one.c */
 
 /* One attempt's outcome (an answer or a transport failure). */

@@ -14,7 +14,7 @@
 #include "concur/base.h"
 #include "fetch.h"
 
-enum { EXIT_USAGE = 2, MAX_WORKERS = 10000, MAX_RETRIES = 100 };
+enum { EXIT_USAGE = FETCH_EXIT_USAGE, MAX_WORKERS = 10000, MAX_RETRIES = 100 };
 
 static const char usage_text[] =
     "usage: concur fetch [options] URL...\n"
@@ -46,13 +46,6 @@ static const char usage_text[] =
     "Exit status: 0 every URL ok, 1 some URL failed, 2 a usage error.\n"
     "Example: concur fetch -m async -n 3 -g Python -f urls.txt\n";
 
-/* The URLs read so far: strings the list owns. */
-struct url_list {
-    char **urls;
-    size_t n;
-    size_t cap;
-};
-
 /* A usage error: say what, point at --help, give the status to exit
  * with. */
 static int usage_error(const char *fmt, const char *what)
@@ -63,76 +56,19 @@ static int usage_error(const char *fmt, const char *what)
     return EXIT_USAGE;
 }
 
-static int list_add(struct url_list *l, const char *url, size_t len)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap > 0 ? 2 * l->cap : 64;
-        char **urls = realloc(l->urls, cap * sizeof(*urls));
-        if (urls == NULL)
-            return -1;
-        l->urls = urls;
-        l->cap = cap;
-    }
-    l->urls[l->n] = strndup(url, len);
-    if (l->urls[l->n] == NULL)
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static void list_free(struct url_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->urls[i]);
-    free(l->urls);
-}
-
 /* Read the URLs of `path` ('-': stdin) into l, checking each; 0, or an
  * exit status after printing why. */
 static int read_url_file(const char *path, struct url_list *l)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    unsigned lineno = 0;
-    int rc = 0;
+    int rc;
 
     if (f == NULL) {
         fprintf(stderr, "concur fetch: cannot read '%s': %s\n", path,
                 strerror(errno));
         return EXIT_USAGE;
     }
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        char *s = line;
-        lineno++;
-        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' ||
-                           s[len - 1] == ' ' || s[len - 1] == '\t'))
-            s[--len] = '\0';
-        while (*s == ' ' || *s == '\t')
-            s++, len--;
-        if (*s == '\0' || *s == '#')
-            continue;
-        const char *why = fetch_url_check(s);
-        if (why != NULL) {
-            fprintf(stderr, "concur fetch: %s, line %u: bad URL '%s': %s\n",
-                    strcmp(path, "-") == 0 ? "standard input" : path, lineno,
-                    s, why);
-            rc = EXIT_USAGE;
-            break;
-        }
-        if (list_add(l, s, (size_t)len) != 0) {
-            fprintf(stderr, "concur fetch: out of memory\n");
-            rc = 1;
-            break;
-        }
-    }
-    if (rc == 0 && ferror(f)) {
-        fprintf(stderr, "concur fetch: cannot read '%s': %s\n", path,
-                strerror(errno));
-        rc = EXIT_USAGE;
-    }
-    free(line);
+    rc = fetch_read_urls(f, path, l);
     if (f != stdin)
         fclose(f);
     return rc;
@@ -258,7 +194,7 @@ static int parse_args(int argc, char **argv, struct cmd *c)
             fprintf(stderr, "concur fetch: bad URL '%s': %s\n", argv[i], why);
             return EXIT_USAGE;
         }
-        if (list_add(&c->list, argv[i], strlen(argv[i])) != 0)
+        if (url_list_add(&c->list, argv[i], strlen(argv[i])) != 0)
             return 1;
     }
     for (size_t i = 0; i < nfiles; i++) {
@@ -284,13 +220,13 @@ int fetch_main(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     rc = parse_args(argc, argv, &c);
     if (rc != 0) {
-        list_free(&c.list);
+        url_list_free(&c.list);
         return rc < 0 ? 0 : rc;
     }
     items = calloc(c.list.n, sizeof(*items));
     if (items == NULL) {
         fprintf(stderr, "concur fetch: out of memory\n");
-        list_free(&c.list);
+        url_list_free(&c.list);
         return 1;
     }
     memset(&progress, 0, sizeof(progress));
@@ -314,6 +250,6 @@ int fetch_main(int argc, char **argv)
     fflush(stdout);
     fetch_items_clear(items, c.list.n);
     free(items);
-    list_free(&c.list);
+    url_list_free(&c.list);
     return rc;
 }
