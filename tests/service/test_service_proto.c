@@ -280,7 +280,7 @@ static void test_other_versions_are_505(void **state)
  * (RFC 9112 6.1: the two framings disagree, the smuggler's favourite). */
 static void test_transfer_encoding_other_than_chunked_is_501(void **state)
 {
-    static const char *const unimplemented[] = {
+    static const char *const unknown_codings[] = {
         "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
         "3\r\nabc\r\n0\r\n\r\n",
         "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
@@ -303,8 +303,8 @@ static void test_transfer_encoding_other_than_chunked_is_501(void **state)
     };
 
     (void)state;
-    expect_errors(unimplemented,
-                  sizeof(unimplemented) / sizeof(unimplemented[0]), 501);
+    expect_errors(unknown_codings,
+                  sizeof(unknown_codings) / sizeof(unknown_codings[0]), 501);
     expect_errors(bad, sizeof(bad) / sizeof(bad[0]), 400);
 }
 

@@ -395,6 +395,37 @@ typedef struct seen_set {
     size_t cap; /* seqs */
 } seen_set;
 
+/* Check one message got from the queue (from one of the `started`
+ * producers, its check word right), mark it seen, count it (and count it
+ * as a duplicate if it was seen before); frees the blob. */
+static void count_message(void *blob, unsigned started, seen_set *seen,
+                          queue_figures *qf)
+{
+    msg m;
+
+    if (cc_blob_len(blob) != sizeof(m))
+        die("queue: a message of %zu bytes", cc_blob_len(blob));
+    memcpy(&m, blob, sizeof(m));
+    cc_blob_free(blob);
+    if (m.producer >= started || m.check != msg_check(m.producer, m.seq))
+        die("queue: a malformed message (producer %u seq %u)", m.producer,
+            m.seq);
+    seen_set *s = &seen[m.producer];
+    if (m.seq >= s->cap) {
+        size_t cap = s->cap ? s->cap : 1024;
+        while (cap <= m.seq)
+            cap *= 2;
+        s->bits = realloc(s->bits, cap);
+        if (s->bits == NULL)
+            die("queue: out of memory");
+        memset(s->bits + s->cap, 0, cap - s->cap);
+        s->cap = cap;
+    }
+    if (s->bits[m.seq]++ != 0)
+        qf->dup++;
+    qf->got++;
+}
+
 static void queue_part(double seconds, queue_figures *qf)
 {
     cc_process *live[PRODUCERS];
@@ -446,28 +477,7 @@ static void queue_part(double seconds, queue_figures *qf)
                 die("queue: get: %s", cc_errmsg());
             continue;
         }
-        msg m;
-        if (cc_blob_len(blob) != sizeof(m))
-            die("queue: a message of %zu bytes", cc_blob_len(blob));
-        memcpy(&m, blob, sizeof(m));
-        cc_blob_free(blob);
-        if (m.producer >= started || m.check != msg_check(m.producer, m.seq))
-            die("queue: a malformed message (producer %u seq %u)", m.producer,
-                m.seq);
-        seen_set *s = &seen[m.producer];
-        if (m.seq >= s->cap) {
-            size_t cap = s->cap ? s->cap : 1024;
-            while (cap <= m.seq)
-                cap *= 2;
-            s->bits = realloc(s->bits, cap);
-            if (s->bits == NULL)
-                die("queue: out of memory");
-            memset(s->bits + s->cap, 0, cap - s->cap);
-            s->cap = cap;
-        }
-        if (s->bits[m.seq]++ != 0)
-            qf->dup++;
-        qf->got++;
+        count_message(blob, started, seen, qf);
     }
     /* the end: the last producers are killed too, then the rest drained */
     for (int i = 0; i < PRODUCERS; i++) {
@@ -480,33 +490,13 @@ static void queue_part(double seconds, queue_figures *qf)
         die("queue: %s", sh->fault_msg);
     for (;;) {
         void *blob;
-        msg m;
 
         if (cc_mpqueue_get(q, &blob, 0) != 0) {
             if (errno != EAGAIN)
                 die("queue: drain: %s", cc_errmsg());
             break;
         }
-        if (cc_blob_len(blob) != sizeof(m))
-            die("queue: a message of %zu bytes", cc_blob_len(blob));
-        memcpy(&m, blob, sizeof(m));
-        cc_blob_free(blob);
-        if (m.producer >= started || m.check != msg_check(m.producer, m.seq))
-            die("queue: a malformed message");
-        seen_set *s = &seen[m.producer];
-        if (m.seq >= s->cap) {
-            size_t cap = s->cap ? s->cap : 1024;
-            while (cap <= m.seq)
-                cap *= 2;
-            s->bits = realloc(s->bits, cap);
-            if (s->bits == NULL)
-                die("queue: out of memory");
-            memset(s->bits + s->cap, 0, cap - s->cap);
-            s->cap = cap;
-        }
-        if (s->bits[m.seq]++ != 0)
-            qf->dup++;
-        qf->got++;
+        count_message(blob, started, seen, qf);
     }
     if (cc_mpqueue_size(q) != 0)
         die("queue: %zu messages counted after the drain", cc_mpqueue_size(q));
