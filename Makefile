@@ -14,6 +14,9 @@
 #                     while work flows; nothing may be lost or duplicated
 #   make fuzz         each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
 #                     (default 60) from its seed corpus (build-fuzz/)
+#   make fault        the fault-injection campaign (tests/fault/): every
+#                     scenario with the library's 1st, 2nd, 3rd... resource
+#                     call failing, under ASan (build-fault/)
 #   make demo         the main job: `concur tour`, every seed scenario in
 #                     every model, one table of times and speedups
 #   make examples-demo run every example program with its timings
@@ -29,7 +32,7 @@ FUZZ_SECONDS ?= 60
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps release test test-asan test-tsan test-ucontext test-aarch64 chaos fuzz demo examples-demo bench install clean
+.PHONY: all deps release test test-asan test-tsan test-ucontext test-aarch64 chaos fuzz fault demo examples-demo bench install clean
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -83,10 +86,30 @@ fuzz: deps
 	@cmake --build build-fuzz -j$(JOBS) --target fuzz_all
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
+# Fault injection: the library linked with a shim that fails its nth
+# malloc, pthread_create, fork, pipe, socket, mmap, epoll_ctl...
+fault: deps
+	@cmake -S . -B build-fault -DCONCUR_FAULT=ON -DCONCUR_SANITIZE=address \
+	      -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_BENCH=OFF >/dev/null
+	@cmake --build build-fault -j$(JOBS) --target fault_driver
+	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	    build-fault/tests/fault/fault_driver
+
 demo: all
 	@scripts/demo.sh $(BUILD)
 
-examples-demo: all
+examples-# Fault injection: the library linked with a shim that fails its nth
+# malloc, pthread_create, fork, pipe, socket, mmap, epoll_ctl...
+fault: deps
+	@cmake -S . -B build-fault -DCONCUR_FAULT=ON -DCONCUR_SANITIZE=address \
+	      -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_BENCH=OFF >/dev/null
+	@cmake --build build-fault -j$(JOBS) --target fault_driver
+	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	    build-fault/tests/fault/fault_driver
+
+demo: all
 	@scripts/demo.sh --examples $(BUILD)
 
 bench: release
@@ -97,4 +120,5 @@ install: release
 	cmake --install $(RELEASE) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(RELEASE) build-asan build-tsan build-clang build-ucontext
+	rm -rf $(BUILD) $(RELEASE) build-asan build-tsan build-clang build-ucontext \
+	       build-fuzz build-fault

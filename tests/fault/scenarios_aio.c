@@ -1,0 +1,286 @@
+/*
+ * scenarios_aio.c - fault-injection scenarios for the event loop and the
+ * network layer: tasks, groups, timeouts and cancellation, a loop fed
+ * from another thread, TCP streams served by tasks and by threads.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "scenario.h"
+
+#define N_TASKS 8
+
+/* A task: sleeps a little, yields, returns twice its argument. */
+static void *twice(void *arg)
+{
+    if (cc_sleep(0.001) != 0 || cc_yield() != 0)
+        return cc_fail(0, "twice: %s", cc_errmsg());
+    return (void *)((uintptr_t)arg * 2);
+}
+
+/* A task that waits until cancelled (an hour, as good as forever). */
+static void *forever(void *arg)
+{
+    (void)arg;
+    cc_sleep(3600);
+    return NULL;
+}
+
+typedef struct aio_run {
+    int rc;
+} aio_run;
+
+/* Main task: gather, a group, wait_for that times out, to_thread. */
+static void *tasks_main(void *arg)
+{
+    aio_run *a = arg;
+    cc_future *fs[N_TASKS] = {0};
+    void *results[N_TASKS];
+    cc_group *g = NULL;
+    cc_future *slow = NULL, *t = NULL;
+    void *r;
+    int rc = SC_DONE;
+
+    for (uintptr_t i = 0; i < N_TASKS; i++)
+        SC_CALL((fs[i] = cc_spawn(twice, (void *)(i + 1))) != NULL, "cc_spawn");
+    SC_CALL(cc_gather(fs, N_TASKS, results, false) == 0, "cc_gather");
+    for (uintptr_t i = 0; i < N_TASKS; i++)
+        SC_EXPECT(results[i] == (void *)(2 * (i + 1)), "task %zu gave %p",
+                  (size_t)i, results[i]);
+    SC_CALL((g = cc_group_new()) != NULL, "cc_group_new");
+    for (uintptr_t i = 0; i < 4; i++) {
+        /* borrowed: the group keeps it */
+        SC_CALL(cc_group_spawn(g, twice, (void *)i) != NULL, "cc_group_spawn");
+    }
+    SC_CALL(cc_group_wait(g) == 0, "cc_group_wait");
+    SC_CALL((slow = cc_spawn(forever, NULL)) != NULL, "cc_spawn");
+    SC_EXPECT(cc_wait_for(slow, &r, 0.005) != 0,
+              "wait_for on a sleeping task returned 0");
+    SC_CALL(errno == ETIMEDOUT, "cc_wait_for");
+    SC_EXPECT(cc_future_cancelled(slow), "wait_for left the task uncancelled");
+    SC_CALL((t = cc_to_thread(twice, (void *)21)) != NULL, "cc_to_thread");
+    SC_CALL(cc_future_result(t, &r, SC_WAIT) == 0, "cc_future_result");
+    SC_EXPECT(r == (void *)42, "to_thread gave %p", r);
+out:
+    for (int i = 0; i < N_TASKS; i++)
+        cc_future_free(fs[i]);
+    cc_group_free(g);
+    cc_future_free(slow);
+    cc_future_free(t);
+    a->rc = rc;
+    return a;
+}
+
+/* Pass-through of a main task's outcome through cc_run. */
+static int run_main(cc_fn main)
+{
+    aio_run a = {SC_DONE};
+    void *r = NULL;
+
+    if (cc_run(main, &a, &r) != 0)
+        return a.rc != SC_DONE ? a.rc : sc_failed("cc_run");
+    return a.rc;
+}
+
+static int aio_tasks(void)
+{
+    return run_main(tasks_main);
+}
+
+/* ------------------------------------------------ a loop fed by threads */
+
+typedef struct feed {
+    cc_loop *loop;
+    int soon, later;
+} feed;
+
+static void on_soon(void *arg)
+{
+    ((feed *)arg)->soon++;
+}
+
+static void on_later(void *arg)
+{
+    ((feed *)arg)->later++;
+}
+
+/* Another thread schedules two callbacks on the loop, thread-safely. */
+static void *feeder(void *arg)
+{
+    feed *f = arg;
+
+    for (int i = 0; i < 2; i++)
+        if (cc_loop_call_soon_threadsafe(f->loop, on_soon, f) != 0)
+            return cc_fail(0, "call_soon_threadsafe: %s", cc_errmsg());
+    return f;
+}
+
+/* The loop's task: a timer, a feeder thread, then wait for both. */
+static void *feed_main(void *arg)
+{
+    feed *f = arg;
+    cc_thread *t;
+
+    if (cc_loop_call_later(f->loop, 0.001, on_later, f) == NULL)
+        return cc_fail(0, "call_later: %s", cc_errmsg());
+    if (cc_loop_call_soon(f->loop, on_soon, f) != 0)
+        return cc_fail(0, "call_soon: %s", cc_errmsg());
+    if ((t = cc_thread_start(feeder, f, "feeder")) == NULL)
+        return cc_fail(0, "thread_start: %s", cc_errmsg());
+    if (cc_thread_join(t, NULL, SC_WAIT) != 0) {
+        cc_thread_free(t);
+        return cc_fail(0, "feeder: %s", cc_errmsg());
+    }
+    cc_thread_free(t);
+    while (f->soon < 3 || f->later < 1)
+        if (cc_sleep(0.001) != 0)
+            return cc_fail(0, "sleep: %s", cc_errmsg());
+    return f;
+}
+
+static int aio_loop(void)
+{
+    feed f = {0};
+    cc_future *task = NULL;
+    void *r = NULL;
+    int rc = SC_DONE;
+
+    SC_CALL((f.loop = cc_loop_new()) != NULL, "cc_loop_new");
+    SC_CALL((task = cc_loop_spawn(f.loop, feed_main, &f)) != NULL,
+            "cc_loop_spawn");
+    SC_CALL(cc_loop_run_until_done(f.loop, task) == 0,
+            "cc_loop_run_until_done");
+    SC_CALL(cc_future_result(task, &r, 0) == 0, "the loop's task");
+    SC_EXPECT(f.soon == 3 && f.later == 1, "callbacks ran %d soon, %d later",
+              f.soon, f.later);
+out:
+    cc_future_free(task);
+    cc_loop_free(f.loop);
+    return rc;
+}
+
+/* ------------------------------------------------------------- TCP */
+
+/* Echo every line back, until the client closes. */
+static int echo_lines(cc_stream *s, void *arg)
+{
+    void *line;
+
+    (void)arg;
+    while ((line = cc_stream_readline(s, SC_WAIT)) != NULL) {
+        size_t len = cc_blob_len(line);
+        int w = len == 0 ? 0 : cc_stream_write(s, line, len);
+
+        cc_blob_free(line);
+        if (len == 0)
+            return 0; /* end of stream */
+        if (w != 0 || cc_stream_drain(s, SC_WAIT) != 0)
+            return -1;
+    }
+    return -1;
+}
+
+/* A client: three lines out, three back, then close.  Runs in a task or
+ * in a thread alike.  A line that comes back empty is the end of the
+ * stream: the server's handler gave up; *early_eof says so. */
+static int echo_client(int port, bool *early_eof)
+{
+    static const char *const lines[] = {"one\n", "two\n", "three\n"};
+    cc_stream *s = NULL;
+    int rc = SC_DONE;
+
+    SC_CALL((s = cc_open_connection("127.0.0.1", port, SC_WAIT)) != NULL,
+            "cc_open_connection");
+    for (int i = 0; i < 3; i++) {
+        void *back;
+
+        SC_CALL(cc_stream_write(s, lines[i], strlen(lines[i])) == 0,
+                "cc_stream_write");
+        SC_CALL((back = cc_stream_readline(s, SC_WAIT)) != NULL,
+                "cc_stream_readline");
+        size_t len = cc_blob_len(back);
+        bool same = len == strlen(lines[i]) &&
+                    memcmp(back, lines[i], strlen(lines[i])) == 0;
+        cc_blob_free(back);
+        if (len == 0) {
+            *early_eof = true;
+            goto out;
+        }
+        SC_EXPECT(same, "line %d came back different", i);
+    }
+    SC_CALL(cc_stream_close(s, SC_WAIT) == 0, "cc_stream_close");
+out:
+    cc_stream_free(s);
+    return rc;
+}
+
+/* The first error of a handler, as the server reported it. */
+typedef struct handler_error {
+    int code;
+    char msg[256];
+} handler_error;
+
+static void keep_handler_error(cc_server *srv, const char *peer,
+                               const cc_error *err, void *arg)
+{
+    handler_error *h = arg;
+
+    (void)srv, (void)peer;
+    if (h->code == 0 && h->msg[0] == '\0') {
+        h->code = cc_error_code(err);
+        snprintf(h->msg, sizeof(h->msg), "%s", cc_error_message(err));
+    }
+}
+
+/* Serve the echo, run the client, close the server.  When the client saw
+ * the connection end early, the handler must have failed and the server
+ * must have reported it (to on_error) with a code and a message. */
+static int serve_and_echo(cc_serve_mode mode)
+{
+    handler_error herr = {0};
+    cc_serve_opts opts = {.mode = mode, .on_error = keep_handler_error};
+    cc_server *srv = NULL;
+    bool early_eof = false;
+    int rc = SC_DONE;
+
+    SC_CALL((srv = cc_serve("127.0.0.1", 0, echo_lines, &herr, &opts)) != NULL,
+            "cc_serve");
+    rc = echo_client(cc_server_port(srv), &early_eof);
+    if (rc == SC_DONE && cc_server_close(srv, SC_WAIT) < 0)
+        rc = sc_failed("cc_server_close");
+out:
+    cc_server_free(srv); /* waits for the handlers */
+    if (rc == SC_DONE && early_eof)
+        rc = sc_reported_error("the echo handler", herr.code, herr.msg);
+    return rc;
+}
+
+static void *tcp_main(void *arg)
+{
+    aio_run *a = arg;
+
+    a->rc = serve_and_echo(CC_SERVE_TASKS);
+    return a;
+}
+
+static int net_tasks(void)
+{
+    return run_main(tcp_main);
+}
+
+static int net_threads(void)
+{
+    return serve_and_echo(CC_SERVE_THREADS);
+}
+
+const scenario sc_aio[] = {
+    {"aio_tasks", "tasks: gather, group, wait_for timeout, to_thread",
+     aio_tasks},
+    {"aio_loop", "a loop with timers and callbacks from another thread",
+     aio_loop},
+    {"net_tasks", "TCP echo, server and client as tasks", net_tasks},
+    {"net_threads", "TCP echo, a thread per connection, a thread client",
+     net_threads},
+    {NULL, NULL, NULL},
+};
