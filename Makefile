@@ -99,17 +99,7 @@ fault: deps
 demo: all
 	@scripts/demo.sh $(BUILD)
 
-examples-# Fault injection: the library linked with a shim that fails its nth
-# malloc, pthread_create, fork, pipe, socket, mmap, epoll_ctl...
-fault: deps
-	@cmake -S . -B build-fault -DCONCUR_FAULT=ON -DCONCUR_SANITIZE=address \
-	      -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	      -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_BENCH=OFF >/dev/null
-	@cmake --build build-fault -j$(JOBS) --target fault_driver
-	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
-	    build-fault/tests/fault/fault_driver
-
-demo: all
+examples-demo: all
 	@scripts/demo.sh --examples $(BUILD)
 
 bench: release
