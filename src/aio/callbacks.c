@@ -65,6 +65,11 @@ void cc__callback_timer_fired(cc_loop *l, cc__timer *timer)
     cc__loop_ready(l, &t->work);
 }
 
+void cc__callback_timer_drop(cc__timer *timer)
+{
+    free(timer); /* the timer is the record's first member */
+}
+
 int cc_loop_call_soon(cc_loop *l, cc_callback_fn fn, void *arg)
 {
     struct cc_timer *t;

@@ -420,6 +420,7 @@ void cc_loop_free(cc_loop *loop)
                        loop->ntasks, cc_errmsg());
     }
     run_slot_dtors(loop);
+    cc__timers_drop(loop);
     cc__fd_free_all(loop);
     cc_executor_free(loop->own_pool); /* waits for its threads */
     /* A thread that woke one of our tasks may still be finishing its post

@@ -41,6 +41,7 @@ struct cc_loop {
     cc__heap_entry *heap;      /* timers, a 4-ary min-heap */
     size_t ntimers;
     size_t heap_cap;
+    cc__timer *spilled;        /* timers armed when the heap could not grow */
     uint64_t timer_seq;
     cc__fdreg **fds;           /* registrations indexed by fd */
     size_t nfds;
@@ -81,9 +82,12 @@ struct cc_loop {
 void cc__fd_ready(cc_loop *l, int fd, uint32_t events);
 void cc__fd_free_all(cc_loop *l);
 
-/* timer.c: run due timers; the earliest deadline (CC__NS_FOREVER if none). */
+/* timer.c: run due timers; the earliest deadline (CC__NS_FOREVER if none);
+ * drop every armed timer of a loop being freed (call_later records are
+ * freed, their callbacks never run, as asyncio's close drops them). */
 void cc__timers_expire(cc_loop *l, int64_t now);
 int64_t cc__timers_next(cc_loop *l);
+void cc__timers_drop(cc_loop *l);
 
 /* task.c: resume a ready task; deliver a cancellation; the tasks' end. */
 void cc__task_resume(cc_loop *l, cc__task *t);
@@ -93,6 +97,7 @@ void cc__task_unref(cc__task *t);
 void cc__task_timer_fired(cc__task *t);
 void cc__callback_run(cc__work *w);
 void cc__callback_timer_fired(cc_loop *l, cc__timer *t);
+void cc__callback_timer_drop(cc__timer *t);   /* free an unfired record */
 
 extern __thread cc_loop *cc__tls_loop;
 

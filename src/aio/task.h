@@ -55,9 +55,14 @@ enum {
 typedef struct cc__timer {
     int64_t deadline;       /* monotonic ns */
     uint64_t seq;           /* arming order: ties fire first-armed first */
-    size_t index;           /* position in the heap, SIZE_MAX when not armed */
+    size_t index;           /* position in the heap, SIZE_MAX when not armed,
+                               CC__TIMER_SPILLED on the spill list */
+    struct cc__timer *spill_next; /* the spill list (timer.c) */
     uint8_t kind;           /* CC__TIMER_TASK or CC__TIMER_CALLBACK */
 } cc__timer;
+
+/* index of a timer armed while the heap could not grow (timer.c). */
+#define CC__TIMER_SPILLED (SIZE_MAX - 1)
 
 enum { CC__TIMER_TASK = 1, CC__TIMER_CALLBACK = 2 };
 
