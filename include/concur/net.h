@@ -290,7 +290,10 @@ typedef struct cc_serve_opts {
     /* Called with each handler's error (the error is owned by the server,
      * valid during the call); NULL: printed on stderr as "concur: handler
      * for <peer> failed: <error with its cause chain>", a documented
-     * warning.  Never called concurrently with itself. */
+     * warning.  Also called when a connection was accepted but no handler
+     * could be started for it (ENOMEM, or EAGAIN: no thread): the
+     * connection is closed and the error says "closed unserved".  Never
+     * called concurrently with itself. */
     void (*on_error)(cc_server *srv, const char *peer, const cc_error *err,
                      void *arg);
     size_t stack_size;        /* TASKS: the stack of each handler task, in

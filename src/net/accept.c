@@ -69,36 +69,65 @@ void cc__wait_event_hold(cc_event *e)
 
 /* -------------------------------------------------------- error reports */
 
-/* The handler returned -1: hand its error to on_error, or print it. */
-static void report_failure(cc_server *srv, cc_stream *s)
+/* Hand err (never NULL) about the connection from `peer` to on_error, or
+ * print it.  One report at a time. */
+static void report_error(cc_server *srv, const char *peer, const cc_error *err)
 {
-    const cc_error *pending = cc_error_pending();
-    char peer[CC__PEER_MAX];
-    cc_error *err = NULL;
-
-    if (pending != NULL) {
-        err = cc_error_copy(pending);
-        cc_error_clear();
-    } else if (cc_last_error() != NULL) {
-        err = cc_error_copy(cc_last_error());
-    }
-    if (err == NULL)
-        err = cc_error_new(EIO, NULL, "the handler returned -1");
-    cc__stream_peer(s, peer);
     cc__stream_lock_hold(&srv->report);
     if (srv->on_error != NULL) {
         srv->on_error(srv, peer, err, srv->arg);
     } else {
         char text[1024];
 
-        if (err != NULL)
-            cc_error_format(err, text, sizeof(text));
-        else
-            snprintf(text, sizeof(text), "(out of memory for the error)");
+        cc_error_format(err, text, sizeof(text));
         fprintf(stderr, "concur: handler for %s failed: %s\n", peer, text);
     }
     cc__lock_release_owned(&srv->report);
-    cc_error_free(err);
+}
+
+/*
+ * The handler returned -1: report its pending error (cc_fail), else its
+ * last one, else "returned -1".  A copy goes to on_error, which may call
+ * the library and so replace the originals; out of memory for the copy,
+ * the original itself goes.
+ */
+static void report_failure(cc_server *srv, cc_stream *s)
+{
+    const cc_error *pending = cc_error_pending();
+    const cc_error *err;
+    char peer[CC__PEER_MAX];
+    cc_error *copy;
+
+    if (pending == NULL && cc_last_error() == NULL)
+        cc__err(EIO, "the handler returned -1"); /* records even out of
+                                                  * memory */
+    err = pending != NULL ? pending : cc_last_error();
+    copy = cc_error_copy(err);
+    cc__stream_peer(s, peer);
+    report_error(srv, peer, copy != NULL ? copy : err);
+    cc_error_free(copy);
+    if (pending != NULL)
+        cc_error_clear();
+}
+
+/*
+ * A connection was accepted but no handler could be started for it (code:
+ * ENOMEM or EAGAIN; why: the failure's message): it has been closed, and
+ * the server says so, as it does for a failed handler.  Nothing here
+ * allocates: the error is recorded as the acceptor's last error, which
+ * never fails.
+ */
+static void report_unserved(cc_server *srv, struct sockaddr_storage *ss,
+                            socklen_t len, int code, const char *why)
+{
+    char peer[CC__PEER_MAX];
+
+    if (cc__addr_format((const struct sockaddr *)ss, len, peer,
+                        sizeof(peer)) < 0 || peer[0] == '\0')
+        snprintf(peer, sizeof(peer), "?");
+    cc__errf(code, "cc_serve: the connection from %s was closed unserved: "
+                   "%s", peer, why);
+    report_error(srv, peer, cc_last_error());
 }
 
 /* ---------------------------------------------------------- connections */
@@ -217,7 +246,8 @@ void cc__server_reap(cc_server *srv, bool wait)
 /*
  * Hand an accepted socket to a new connection.  0, or an errno (the
  * socket is closed and the slot given back by the caller): ESHUTDOWN (the
- * server is closing), ENOMEM, EAGAIN (no thread).
+ * server is closing), ENOMEM, EAGAIN (no thread) -- these two reported
+ * (report_unserved): a connection is never dropped without a word.
  */
 static int conn_start(cc_server *srv, int fd, struct sockaddr_storage *ss,
                       socklen_t len)
@@ -234,9 +264,12 @@ static int conn_start(cc_server *srv, int fd, struct sockaddr_storage *ss,
     s = cc__stream_new(fd, (struct sockaddr *)ss, len);
     c = calloc(1, sizeof(*c));
     if (s == NULL || c == NULL) {
-        free(s);
+        if (s != NULL)
+            cc_stream_free(s); /* closes fd */
+        else
+            close(fd);
         free(c);
-        close(fd);
+        report_unserved(srv, ss, len, ENOMEM, "out of memory");
         return ENOMEM;
     }
     atomic_store_explicit(&s->limit, srv->limit, memory_order_relaxed);
@@ -268,8 +301,13 @@ static int conn_start(cc_server *srv, int fd, struct sockaddr_storage *ss,
     }
     cc__mutex_unlock(&srv->mu);
     if (rc != 0) {
+        char why[256];
+
+        snprintf(why, sizeof(why), "%s", cc_errmsg());
         cc_stream_free(s);
         free(c);
+        if (rc != ESHUTDOWN)
+            report_unserved(srv, ss, len, rc, why);
     }
     return rc;
 }
