@@ -142,11 +142,13 @@ static cc_future *next_pending(cc__proc_pool *p)
 
 /* ------------------------------------------------------------- epoll */
 
-static void watch(cc__proc_pool *p, int fd, uint64_t data, uint32_t events)
+/* Add fd to the manager's set.  0, or -1 with errno (ENOMEM, ENOSPC: the
+ * kernel's memory or its max_user_watches) and nothing added. */
+static int watch(cc__proc_pool *p, int fd, uint64_t data, uint32_t events)
 {
     struct epoll_event ev = {.events = events, .data.u64 = data};
 
-    (void)epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
+    return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 /* Explicitly: a forked child of the program may hold a copy of the fd, and
@@ -186,8 +188,22 @@ static cc__pool_worker *start_worker(cc__proc_pool *p)
         free(w);
         return NULL;
     }
-    watch(p, w->sock, (uint64_t)(uintptr_t)w, EPOLLIN);
-    watch(p, w->pidfd, (uint64_t)(uintptr_t)w | TAG_PIDFD, EPOLLIN);
+    /* A worker the manager cannot watch could never be heard from: its
+     * tasks would wait forever.  Stop it and fail instead. */
+    if (watch(p, w->sock, (uint64_t)(uintptr_t)w, EPOLLIN) != 0 ||
+        watch(p, w->pidfd, (uint64_t)(uintptr_t)w | TAG_PIDFD, EPOLLIN) != 0) {
+        int e = errno;
+        char text[128];
+
+        unwatch(p, w);
+        (void)cc__pool_reap(w, true, text, sizeof(text));
+        cc__buf_free(&w->in);
+        cc__buf_free(&w->out);
+        free(w);
+        return cc__errf_null(e, "process pool '%s': cannot watch a new "
+                                "worker (epoll_ctl: %s)", p->base.name,
+                             strerror(e));
+    }
     return w;
 }
 

@@ -6,8 +6,8 @@
  * (malloc, calloc, realloc, strdup, posix_memalign), threads
  * (pthread_create), processes (fork, posix_spawn, posix_spawnp,
  * pidfd_open), descriptors (pipe, pipe2, socket, socketpair, accept4,
- * eventfd, epoll_create1), mappings (mmap) and epoll_ctl (ADD and MOD; a
- * DEL cannot run out of anything).  Only the library's own calls pass
+ * eventfd, epoll_create1), mappings (mmap) and epoll_ctl (ADD: the only
+ * operation that allocates in the kernel).  Only the library's own calls pass
  * through the shim: the test program's, libc's and libcurl's do not.
  *
  * Once armed, the shim counts those calls in this process and makes the

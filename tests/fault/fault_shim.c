@@ -307,11 +307,11 @@ int __wrap_epoll_create1(int flags)
     return __real_epoll_create1(flags);
 }
 
-/* Only ADD and MOD can run out of memory (ENOMEM, or ENOSPC at the
- * max_user_watches limit); DEL and the others are not counted. */
+/* Only ADD allocates in the kernel (ENOMEM, or ENOSPC at the
+ * max_user_watches limit); MOD and DEL are not counted. */
 int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-    if (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD)
+    if (op == EPOLL_CTL_ADD)
         FAIL_ERRNO(FAULT_EPOLL_CTL, ENOMEM, -1);
     return __real_epoll_ctl(epfd, op, fd, ev);
 }
