@@ -306,7 +306,7 @@ static int loop_run(cc_loop *l, cc_future *until, bool drain)
 #endif
     for (;;) {
         take_remote(l);
-        if (l->ntimers > 0)
+        if (l->ntimers > 0 || l->spilled != NULL)
             cc__timers_expire(l, cc__now_ns());
         if (atomic_load_explicit(&l->sigint, memory_order_acquire)) {
             atomic_store(&l->sigint, false);
