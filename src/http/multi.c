@@ -12,6 +12,11 @@
  * Everything here runs on the loop's thread -- tasks, fd callbacks and
  * timers alike -- so the multi handle is never touched by two threads.
  *
+ * When the loop cannot do what curl asks -- arm its timer or watch a
+ * socket, for want of memory -- curl would wait for a call that never
+ * comes.  Every running transfer of the loop is then ended at once with
+ * ENOMEM ("aborted"): its task takes its handle out of the multi.
+ *
  * The multi handle keeps the loop's connection cache (MAXCONNECTS), so
  * tasks reuse each other's kept-alive connections; finished easy handles
  * go to a small free list for the next request.  A cancelled task (or
@@ -20,6 +25,7 @@
  * transfer -- and frees it.  The multi is freed with the loop
  * (cc__loop_attach), after its tasks.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "http/xfer.h"
@@ -36,6 +42,7 @@ typedef struct http_multi {
     CURLM *multi;
     cc_loop *loop;
     cc_timer *timer;        /* curl's next timeout, or NULL */
+    cc__list running;       /* transfers in the multi (http_xfer.w.link) */
     CURL *spare[FREE_MAX];  /* reset easy handles for the next requests */
     int nspare;
 } http_multi;
@@ -61,6 +68,29 @@ static void reap(http_multi *m)
         if (cc__waiter_claim(&x->w, &wk))
             cc__wakeup_fire(wk);
         /* else the task gave up (timeout, cancel) and looks at x->done */
+    }
+}
+
+/*
+ * End every running transfer with ENOMEM and `why`: the loop cannot drive
+ * them any more.  Called from inside curl (its callbacks), so a parked
+ * task is woken and removes its handle itself; one not parked yet (its
+ * task is the caller, inside curl_multi_add_handle) sees `aborted` before
+ * it parks.
+ */
+static void abort_running(http_multi *m, const char *why)
+{
+    for (cc__link *n = m->running.head; n != NULL; n = n->next) {
+        http_xfer *x = CC__CONTAINER_OF(n, http_xfer, w.link);
+        cc__wakeup wk;
+
+        if (x->done || x->aborted)
+            continue;
+        x->aborted = true;
+        x->result = CURLE_OUT_OF_MEMORY;
+        snprintf(x->errbuf, sizeof(x->errbuf), "%s", why);
+        if (x->parked && cc__waiter_claim(&x->w, &wk))
+            cc__wakeup_fire(wk);
     }
 }
 
@@ -97,9 +127,9 @@ static int socket_cb(CURL *e, curl_socket_t s, int what, void *arg,
 
     (void)e;
     (void)sockp;
-    /* ENOMEM leaves the socket unwatched: the transfer then ends at its
-     * timeout, never hangs. */
-    (void)cc__fd_watch(m->loop, s, events, on_fd, m);
+    if (cc__fd_watch(m->loop, s, events, on_fd, m) != 0)
+        abort_running(m, "out of memory: the loop cannot watch the "
+                         "transfer's socket");
     return 0;
 }
 
@@ -114,10 +144,14 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
         cc_timer_cancel(m->timer);
         m->timer = NULL;
     }
-    if (timeout_ms >= 0)
+    if (timeout_ms >= 0) {
         m->timer = cc_loop_call_later(m->loop, (double)timeout_ms / 1000.0,
                                       on_timer, m);
-    return m->timer != NULL || timeout_ms < 0 ? 0 : -1;
+        if (m->timer == NULL)
+            abort_running(m, "out of memory: the loop cannot arm curl's "
+                             "timer");
+    }
+    return 0;
 }
 
 /* The loop's end (cc__loop_attach): its tasks are gone, so are their
@@ -144,6 +178,7 @@ static http_multi *multi_get(cc_loop *l)
     if (m == NULL)
         return cc__err_null(ENOMEM, "cc_http_request: out of memory");
     m->loop = l;
+    cc__list_init(&m->running);
     m->multi = curl_multi_init();
     if (m->multi == NULL) {
         free(m);
@@ -214,8 +249,12 @@ cc_http_response *cc__http_loop_request(const char *url,
         return NULL;
     }
     cc__waiter_init(&x.w);
+    x.parked = false;
+    x.aborted = false;
+    cc__list_push_back(&m->running, &x.w.link);
     mc = curl_multi_add_handle(m->multi, e);
     if (mc != CURLM_OK) {
+        cc__list_remove(&m->running, &x.w.link);
         cc__xfer_release(&x);
         curl_easy_cleanup(e);
         return cc__xfer_fail(&x, mc == CURLM_OUT_OF_MEMORY ? ENOMEM : EIO,
@@ -223,9 +262,22 @@ cc_http_response *cc__http_loop_request(const char *url,
     }
     /* curl stops at the deadline itself (CURLOPT_TIMEOUT_MS); the park's
      * own deadline, a little later, only backs that up. */
-    rc = cc__waiter_park(&x.w, x.deadline == CC__NS_FOREVER
-                                   ? CC__NS_FOREVER
-                                   : x.deadline + 200 * 1000000LL);
+    rc = 0;
+    if (!x.aborted) {
+        x.parked = true;
+        rc = cc__waiter_park(&x.w, x.deadline == CC__NS_FOREVER
+                                       ? CC__NS_FOREVER
+                                       : x.deadline + 200 * 1000000LL);
+        x.parked = false;
+    }
+    cc__list_remove(&m->running, &x.w.link);
+    if (rc == 0 && x.aborted && !x.done) {
+        curl_multi_remove_handle(m->multi, e);
+        curl_easy_cleanup(e);
+        r = cc__xfer_finish(&x, e, x.result);
+        cc__xfer_release(&x);
+        return r;
+    }
     if (rc == 0) {
         r = cc__xfer_finish(&x, e, x.result);
         cc__xfer_release(&x);

@@ -56,8 +56,13 @@ typedef struct http_xfer {
     int64_t deadline;       /* effective deadline (scopes included) */
     char errbuf[CURL_ERROR_SIZE];
     /* the loop path (multi.c) */
-    cc__waiter w;           /* claimed by the loop when the transfer ends */
+    cc__waiter w;           /* claimed by the loop when the transfer ends;
+                               its link puts the transfer on the multi's
+                               list of running ones */
     bool done;              /* curl reported the end (result below) */
+    bool parked;            /* its task waits in cc__waiter_park */
+    bool aborted;           /* the loop could not drive it (out of memory
+                               for curl's timer or a socket watch) */
     CURLcode result;
 } http_xfer;
 

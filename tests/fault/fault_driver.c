@@ -365,7 +365,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    const scenario *const groups[] = {sc_threads, sc_aio, sc_process};
+    const scenario *const groups[] = {sc_threads, sc_aio, sc_process,
+                                      sc_http};
     options o = {NULL, 1, 5000, 120.0, false};
     totals t = {0};
     bool list = false;

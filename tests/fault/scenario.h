@@ -90,5 +90,6 @@ int sc_also_failed(int rc, const char *what);
 extern const scenario sc_threads[];
 extern const scenario sc_aio[];
 extern const scenario sc_process[];
+extern const scenario sc_http[];
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scenario.h"
 
@@ -274,6 +275,228 @@ static int net_threads(void)
     return serve_and_echo(CC_SERVE_THREADS);
 }
 
+
+/* ------------------------------------- primitives shared by tasks */
+
+typedef struct shared_prims {
+    cc_lock *lock;
+    cc_event *ev;
+    cc_queue *q;
+    cc_sem *sem;
+    long total;
+} shared_prims;
+
+/* A task: waits for the event, then moves 10 items from the queue into
+ * the total under the lock, a semaphore unit each. */
+static void *prim_task(void *arg)
+{
+    shared_prims *sp = arg;
+
+    if (cc_event_wait(sp->ev, SC_WAIT) != 0)
+        return cc_fail(0, "event: %s", cc_errmsg());
+    for (int i = 0; i < 10; i++) {
+        void *item;
+
+        if (cc_queue_get(sp->q, &item, SC_WAIT) != 0)
+            return cc_fail(0, "get: %s", cc_errmsg());
+        if (cc_sem_acquire(sp->sem, SC_WAIT) != 0)
+            return cc_fail(0, "sem: %s", cc_errmsg());
+        if (cc_lock_acquire(sp->lock, SC_WAIT) != 0) {
+            cc_sem_release(sp->sem);
+            return cc_fail(0, "lock: %s", cc_errmsg());
+        }
+        sp->total += (long)(uintptr_t)item;
+        cc_yield();
+        cc_lock_release(sp->lock);
+        cc_sem_release(sp->sem);
+    }
+    return sp;
+}
+
+/* A thread feeds the queue that the tasks drain: the same primitives
+ * between threads and tasks. */
+static void *prim_feeder(void *arg)
+{
+    shared_prims *sp = arg;
+
+    for (uintptr_t i = 1; i <= 30; i++)
+        if (cc_queue_put(sp->q, (void *)i, SC_WAIT) != 0)
+            return cc_fail(0, "put: %s", cc_errmsg());
+    return sp;
+}
+
+static void *prims_main(void *arg)
+{
+    aio_run *a = arg;
+    shared_prims sp = {0};
+    cc_future *fs[3] = {0};
+    cc_thread *feeder = NULL;
+    int rc = SC_DONE;
+
+    SC_CALL((sp.lock = cc_lock_new()) != NULL, "cc_lock_new");
+    SC_CALL((sp.ev = cc_event_new()) != NULL, "cc_event_new");
+    SC_CALL((sp.q = cc_queue_new(4, CC_FIFO)) != NULL, "cc_queue_new");
+    SC_CALL((sp.sem = cc_sem_new(2)) != NULL, "cc_sem_new");
+    for (int i = 0; i < 3; i++)
+        SC_CALL((fs[i] = cc_spawn(prim_task, &sp)) != NULL, "cc_spawn");
+    SC_CALL((feeder = cc_thread_start(prim_feeder, &sp, "feeder")) != NULL,
+            "cc_thread_start");
+    SC_CALL(cc_event_set(sp.ev) == 0, "cc_event_set");
+    SC_CALL(cc_gather(fs, 3, NULL, false) == 0, "cc_gather");
+    SC_CALL(cc_thread_join(feeder, NULL, SC_WAIT) == 0, "cc_thread_join");
+    SC_EXPECT(sp.total == 30 * 31 / 2, "tasks summed %ld, expected %d",
+              sp.total, 30 * 31 / 2);
+out:
+    for (int i = 0; i < 3; i++)
+        if (fs[i] != NULL)
+            cc_future_cancel(fs[i]);
+    if (feeder != NULL) {
+        if (sp.q != NULL)
+            cc_queue_shutdown(sp.q, true);
+        cc_thread_join(feeder, NULL, SC_WAIT);
+        cc_thread_free(feeder);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (fs[i] != NULL)
+            cc_wait_for(fs[i], NULL, SC_WAIT);
+        cc_future_free(fs[i]);
+    }
+    cc_sem_free(sp.sem);
+    cc_queue_free(sp.q);
+    cc_event_free(sp.ev);
+    cc_lock_free(sp.lock);
+    a->rc = rc;
+    return a;
+}
+
+static int aio_primitives(void)
+{
+    return run_main(prims_main);
+}
+
+/* ------------------------------ deadlines, shields, cancelled groups */
+
+static void *wait_event(void *arg)
+{
+    if (cc_event_wait(arg, 3600) != 0)
+        return cc_fail(0, "event: %s", cc_errmsg());
+    return arg;
+}
+
+static void *cancel_main(void *arg)
+{
+    aio_run *a = arg;
+    cc_event *ev = NULL;
+    cc_group *g = NULL;
+    bool pushed = false;
+    int rc = SC_DONE;
+
+    SC_CALL((ev = cc_event_new()) != NULL, "cc_event_new");
+    /* A deadline scope cuts a long wait short. */
+    SC_CALL(cc_deadline_push(0.002) == 0, "cc_deadline_push");
+    pushed = true;
+    SC_EXPECT(cc_event_wait(ev, 3600) != 0, "event wait in a 2 ms scope "
+                                            "returned 0");
+    SC_CALL(errno == ETIMEDOUT, "cc_event_wait");
+    cc_deadline_pop();
+    pushed = false;
+    /* A shield lets cleanup wait inside a cancelled task. */
+    SC_CALL(cc_shield_push(SC_WAIT) == 0, "cc_shield_push");
+    SC_CALL(cc_sleep(0.001) == 0, "cc_sleep (shielded)");
+    cc_shield_pop();
+    /* A cancelled group cancels its members. */
+    SC_CALL((g = cc_group_new()) != NULL, "cc_group_new");
+    for (int i = 0; i < 3; i++)
+        SC_CALL(cc_group_spawn(g, wait_event, ev) != NULL, "cc_group_spawn");
+    SC_CALL(cc_yield() == 0, "cc_yield");
+    cc_group_cancel(g);
+    SC_EXPECT(cc_group_wait(g) != 0, "a cancelled group's wait returned 0");
+    SC_CALL(errno == ECANCELED, "cc_group_wait");
+out:
+    if (pushed)
+        cc_deadline_pop();
+    if (g != NULL && rc != SC_DONE) {
+        cc_group_cancel(g);
+        cc_group_wait(g);
+    }
+    cc_group_free(g);
+    cc_event_free(ev);
+    a->rc = rc;
+    return a;
+}
+
+static int aio_cancel(void)
+{
+    return run_main(cancel_main);
+}
+
+/* -------------------------------------------- UNIX socket, threads' pool */
+
+/* Reads a 4-byte length and that many bytes, then a "\r\n\r\n"-ended
+ * block; answers with both lengths. */
+static int frame_handler(cc_stream *s, void *arg)
+{
+    uint32_t n;
+    char buf[64];
+    void *block;
+    int rc;
+
+    (void)arg;
+    if (cc_stream_readexactly(s, &n, sizeof(n), SC_WAIT) != 0 ||
+        n > sizeof(buf) || cc_stream_readexactly(s, buf, n, SC_WAIT) != 0)
+        return -1;
+    if ((block = cc_stream_readuntil(s, "\r\n\r\n", 4, SC_WAIT)) == NULL)
+        return -1;
+    rc = cc_stream_printf(s, "%u %zu\n", n, cc_blob_len(block));
+    cc_blob_free(block);
+    return rc == 0 ? cc_stream_drain(s, SC_WAIT) : -1;
+}
+
+static int net_unix_pool(void)
+{
+    handler_error herr = {0};
+    char path[64];
+    cc_executor *ex = NULL;
+    cc_server *srv = NULL;
+    cc_stream *s = NULL;
+    void *line = NULL;
+    uint32_t n = 5;
+    int rc = SC_DONE;
+
+    snprintf(path, sizeof(path), "/tmp/concur-fault-%d.sock", (int)getpid());
+    cc_serve_opts opts = {.mode = CC_SERVE_POOL, .unix_path = path,
+                          .on_error = keep_handler_error};
+    SC_CALL((ex = cc_thread_pool_new(2, NULL)) != NULL, "cc_thread_pool_new");
+    opts.pool = ex;
+    SC_CALL((srv = cc_serve(NULL, 0, frame_handler, &herr, &opts)) != NULL,
+            "cc_serve");
+    SC_CALL((s = cc_open_unix_connection(path, SC_WAIT)) != NULL,
+            "cc_open_unix_connection");
+    SC_CALL(cc_stream_write(s, &n, sizeof(n)) == 0, "cc_stream_write");
+    SC_CALL(cc_stream_write(s, "hello", 5) == 0, "cc_stream_write");
+    SC_CALL(cc_stream_printf(s, "a: b\r\n\r\n") == 0, "cc_stream_printf");
+    SC_CALL((line = cc_stream_readline(s, SC_WAIT)) != NULL,
+            "cc_stream_readline");
+    if (cc_blob_len(line) == 0) {
+        cc_stream_free(s);
+        s = NULL;
+        cc_server_free(srv);
+        srv = NULL;
+        rc = sc_reported_error("the frame handler", herr.code, herr.msg);
+        goto out;
+    }
+    SC_EXPECT(cc_blob_len(line) == 4 && memcmp(line, "5 8\n", 4) == 0,
+              "the handler answered something else");
+    SC_CALL(cc_stream_close(s, SC_WAIT) == 0, "cc_stream_close");
+    SC_CALL(cc_server_close(srv, SC_WAIT) >= 0, "cc_server_close");
+out:
+    cc_blob_free(line);
+    cc_stream_free(s);
+    cc_server_free(srv);
+    cc_executor_free(ex);
+    return rc;
+}
+
 const scenario sc_aio[] = {
     {"aio_tasks", "tasks: gather, group, wait_for timeout, to_thread",
      aio_tasks},
@@ -282,5 +505,10 @@ const scenario sc_aio[] = {
     {"net_tasks", "TCP echo, server and client as tasks", net_tasks},
     {"net_threads", "TCP echo, a thread per connection, a thread client",
      net_threads},
+    {"aio_primitives", "lock, event, queue, semaphore between tasks and a "
+     "thread", aio_primitives},
+    {"aio_cancel", "deadline scope, shield, a cancelled group", aio_cancel},
+    {"net_unix_pool", "UNIX socket, handlers on a thread pool, "
+     "readexactly/readuntil", net_unix_pool},
     {NULL, NULL, NULL},
 };

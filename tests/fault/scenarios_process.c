@@ -213,6 +213,165 @@ out:
     return rc;
 }
 
+
+/* ------------------------- pool: initializer, worker replacement, errors */
+
+static void *check_initarg(void *arg)
+{
+    if (!blob_is(arg, "init"))
+        return cc_fail(EINVAL, "initializer got another argument");
+    return arg;
+}
+
+/* In a worker: fails for odd numbers, squares the even ones. */
+static void *even_only(void *arg)
+{
+    int64_t v;
+
+    if (arg == NULL || cc_blob_len(arg) != sizeof(v))
+        return cc_fail(EINVAL, "even_only: not an int64");
+    memcpy(&v, arg, sizeof(v));
+    if (v % 2 != 0)
+        return cc_fail(EDOM, "odd number %lld", (long long)v);
+    return square_blob(arg);
+}
+
+#define N_RECYCLE 6
+
+/* Workers with an initializer that are replaced after two tasks each; the
+ * odd jobs fail in the worker, and that failure (EDOM, its message) must
+ * come back, not be lost or turned into something else. */
+static int process_pool_recycle(void)
+{
+    cc_pool_opts opts = {.initializer = check_initarg,
+                         .max_tasks_per_child = 2};
+    cc_executor *ex = NULL;
+    cc_future *fs[N_RECYCLE] = {0};
+    void *args[N_RECYCLE] = {0};
+    int rc = SC_DONE;
+
+    SC_CALL((opts.initarg = cc_blob_strdup("init")) != NULL,
+            "cc_blob_strdup");
+    SC_CALL((ex = cc_process_pool_new(1, &opts)) != NULL,
+            "cc_process_pool_new");
+    for (int64_t i = 0; i < N_RECYCLE; i++)
+        SC_CALL((args[i] = cc_blob_dup(&i, sizeof(i))) != NULL, "cc_blob_dup");
+    for (int i = 0; i < N_RECYCLE; i++)
+        SC_CALL((fs[i] = cc_submit(ex, even_only, args[i])) != NULL,
+                "cc_submit");
+    for (int i = 0; i < N_RECYCLE; i++) {
+        void *r;
+
+        if (i % 2 == 0) {
+            SC_CALL(cc_future_result(fs[i], &r, SC_WAIT) == 0,
+                    "cc_future_result");
+            SC_EXPECT(blob_int(r, (int64_t)i * i), "job %d gave a wrong "
+                                                   "result", i);
+            continue;
+        }
+        SC_EXPECT(cc_future_result(fs[i], &r, SC_WAIT) != 0,
+                  "odd job %d succeeded", i);
+        /* EDOM is the job's own failure; anything else is the pool's, and
+         * must be reported as well as any other. */
+        if (errno != EDOM)
+            SC_CALL(false, "cc_future_result (odd job)");
+        SC_EXPECT(strstr(cc_errmsg(), "odd number") != NULL,
+                  "odd job %d failed with \"%s\"", i, cc_errmsg());
+    }
+    SC_CALL(cc_executor_shutdown(ex, true, false) == 0, "cc_executor_shutdown");
+out:
+    for (int i = 0; i < N_RECYCLE; i++) {
+        cc_future_free(fs[i]);
+        cc_blob_free(args[i]);
+    }
+    cc_executor_free(ex);
+    cc_blob_free(opts.initarg);
+    return rc;
+}
+
+/* ------------------------------------- several children, one queue */
+
+static void *put_ten(void *arg)
+{
+    cc_mpqueue *q = arg;
+
+    for (int64_t i = 1; i <= 10; i++)
+        if (cc_mpqueue_put_bytes(q, &i, sizeof(i), SC_WAIT) != 0)
+            return cc_fail(0, "put: %s", cc_errmsg());
+    return q;
+}
+
+/* Three children put ten numbers each on a small process queue; the
+ * parent gets all thirty; a shared dict and semaphore count them too. */
+static int mpqueue_children(void)
+{
+    cc_mpqueue *q = NULL;
+    cc_process *kids[3] = {0};
+    int started = 0;
+    int64_t sum = 0;
+    int got = 0;
+    int rc = SC_DONE;
+
+    SC_CALL((q = cc_mpqueue_new(4, 256)) != NULL, "cc_mpqueue_new");
+    for (; started < 3; started++)
+        SC_CALL((kids[started] = cc_process_start(put_ten, q, NULL)) != NULL,
+                "cc_process_start");
+    for (; got < 30; got++) {
+        void *item;
+
+        SC_CALL(cc_mpqueue_get(q, &item, SC_WAIT) == 0, "cc_mpqueue_get");
+        SC_EXPECT(cc_blob_len(item) == sizeof(int64_t), "an item of %zu bytes",
+                  cc_blob_len(item));
+        int64_t v;
+        memcpy(&v, item, sizeof(v));
+        cc_blob_free(item);
+        sum += v;
+    }
+    SC_EXPECT(sum == 3 * 55, "the queue summed %lld, expected 165",
+              (long long)sum);
+out:
+    for (int i = 0; i < started; i++) {
+        int code = -1;
+
+        if (rc != SC_DONE)
+            cc_process_kill(kids[i]);
+        if (cc_process_join(kids[i], SC_WAIT) != 0)
+            rc = sc_also_failed(rc, "cc_process_join");
+        else if (rc == SC_DONE &&
+                 (cc_process_exitcode(kids[i], &code) != 0 || code != 0))
+            rc = sc_bad("child %d exited with %d", i, code);
+        cc_process_free(kids[i]);
+    }
+    cc_mpqueue_free(q);
+    return rc;
+}
+
+/* ------------------------------------------- shell, environment, timeout */
+
+static int subprocess_shell(void)
+{
+    const char *const set[] = {"FAULT_WORD=bird", NULL};
+    const char *const sleeper[] = {"/bin/sleep", "10", NULL};
+    cc_run_opts ro = {.capture_output = true, .popen = {.env_set = set}};
+    cc_run_opts quick = {.timeout = 0.05, .popen = {.new_session = true}};
+    cc_completed done = {0}, late = {0};
+    int rc = SC_DONE;
+
+    SC_CALL(cc_subprocess_shell("echo $FAULT_WORD; echo oops >&2", &ro,
+                                &done) == 0,
+            "cc_subprocess_shell");
+    SC_EXPECT(done.returncode == 0 && blob_is(done.out, "bird\n") &&
+                  blob_is(done.err, "oops\n"),
+              "shell: code %d, other output", done.returncode);
+    SC_EXPECT(cc_subprocess_run(sleeper, &quick, &late) != 0,
+              "a 10 s sleep finished within its 50 ms timeout");
+    SC_CALL(errno == ETIMEDOUT, "cc_subprocess_run (timeout)");
+out:
+    cc_completed_free(&done);
+    cc_completed_free(&late);
+    return rc;
+}
+
 const scenario sc_process[] = {
     {"process_pipe", "a forked child: pipe and process queue", process_pipe},
     {"process_pool", "process pool: submit, result, map", process_pool},
@@ -220,5 +379,11 @@ const scenario sc_process[] = {
      ipc_objects},
     {"subprocess", "subprocess.run with output, Popen.communicate",
      subprocess},
+    {"pool_recycle", "process pool: initializer, workers replaced, "
+     "failing jobs", process_pool_recycle},
+    {"mpqueue_children", "three children put on one process queue",
+     mpqueue_children},
+    {"subprocess_shell", "shell with environment and stderr, a timeout "
+     "that kills", subprocess_shell},
     {NULL, NULL, NULL},
 };

@@ -3,6 +3,7 @@
  * threads and locks, the queue, the thread pool behind futures.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scenario.h"
@@ -327,6 +328,165 @@ out:
     return rc;
 }
 
+
+/* ------------------------------------- pool with initializer, shutdown */
+
+static void *name_worker(void *arg)
+{
+    (void)arg;
+    return cc_thread_current_name() != NULL ? (void *)1 : NULL;
+}
+
+static void *slow_square(void *arg)
+{
+    cc_sleep(0.0005);
+    return square(arg);
+}
+
+#define N_MANY 40
+
+/* A pool with an initializer; many jobs, then shutdown with
+ * cancel_futures: each future is either done with its square or
+ * cancelled, none lost. */
+static int thread_pool_cancel(void)
+{
+    cc_pool_opts opts = {.thread_name_prefix = "fault", .initializer =
+                                                            name_worker};
+    cc_executor *ex = NULL;
+    cc_future *fs[N_MANY] = {0};
+    int rc = SC_DONE;
+
+    SC_CALL((ex = cc_thread_pool_new(2, &opts)) != NULL, "cc_thread_pool_new");
+    for (uintptr_t i = 0; i < N_MANY; i++)
+        SC_CALL((fs[i] = cc_submit(ex, slow_square, (void *)i)) != NULL,
+                "cc_submit");
+    SC_CALL(cc_executor_shutdown(ex, true, true) == 0, "cc_executor_shutdown");
+    for (uintptr_t i = 0; i < N_MANY; i++) {
+        void *r;
+
+        SC_EXPECT(cc_future_done(fs[i]), "future %zu not done after shutdown",
+                  (size_t)i);
+        if (cc_future_cancelled(fs[i]))
+            continue;
+        SC_CALL(cc_future_result(fs[i], &r, 0) == 0, "cc_future_result");
+        SC_EXPECT(r == (void *)(i * i), "job %zu gave %p", (size_t)i, r);
+    }
+out:
+    if (rc != SC_DONE && ex != NULL)
+        cc_executor_shutdown(ex, true, true);
+    for (int i = 0; i < N_MANY; i++)
+        cc_future_free(fs[i]);
+    cc_executor_free(ex);
+    return rc;
+}
+
+/* ---------------------------------------- LIFO queue, many consumers */
+
+static void free_item(void *item)
+{
+    free(item);
+}
+
+typedef struct lifo_run {
+    cc_queue *q;
+    cc_lock *lock;
+    long sum;
+} lifo_run;
+
+static void *lifo_consume(void *arg)
+{
+    lifo_run *lr = arg;
+    void *item;
+
+    while (cc_queue_get(lr->q, &item, SC_WAIT) == 0) {
+        long v = *(long *)item;
+
+        free(item);
+        if (cc_lock_acquire(lr->lock, SC_WAIT) != 0)
+            return cc_fail(0, "lock: %s", cc_errmsg());
+        lr->sum += v;
+        cc_lock_release(lr->lock);
+        cc_queue_task_done(lr->q);
+    }
+    return errno == ESHUTDOWN ? lr : cc_fail(0, "get: %s", cc_errmsg());
+}
+
+/* Three consumers of a LIFO queue of malloc'd items; join, then an
+ * immediate shutdown with items left, which the free function takes. */
+static int queue_lifo(void)
+{
+    lifo_run lr = {0};
+    cc_thread *t[3] = {0};
+    int started = 0;
+    long want = 0;
+    int rc = SC_DONE;
+
+    SC_CALL((lr.q = cc_queue_new(0, CC_LIFO)) != NULL, "cc_queue_new");
+    SC_CALL(cc_queue_set_item_free(lr.q, free_item) == 0,
+            "cc_queue_set_item_free");
+    SC_CALL((lr.lock = cc_lock_new()) != NULL, "cc_lock_new");
+    for (; started < 3; started++)
+        SC_CALL((t[started] = cc_thread_start(lifo_consume, &lr, NULL)) != NULL,
+                "cc_thread_start");
+    for (long i = 1; i <= N_ITEMS; i++) {
+        long *item = malloc(sizeof(*item));
+
+        SC_EXPECT(item != NULL, "the test's own malloc failed");
+        *item = i;
+        if (cc_queue_put(lr.q, item, SC_WAIT) != 0) {
+            free(item);
+            SC_CALL(false, "cc_queue_put");
+        }
+        want += i;
+    }
+    SC_CALL(cc_queue_join(lr.q, SC_WAIT) == 0, "cc_queue_join");
+out:
+    if (lr.q != NULL)
+        cc_queue_shutdown(lr.q, true);
+    for (int i = 0; i < started; i++) {
+        if (cc_thread_join(t[i], NULL, SC_WAIT) != 0)
+            rc = sc_also_failed(rc, "cc_thread_join");
+        cc_thread_free(t[i]);
+    }
+    if (rc == SC_DONE && lr.sum != want)
+        rc = sc_bad("LIFO sum %ld, expected %ld", lr.sum, want);
+    cc_lock_free(lr.lock);
+    cc_queue_free(lr.q);
+    return rc;
+}
+
+/* ------------------------------------------------------------ throttle */
+
+static void *take_tokens(void *arg)
+{
+    for (int i = 0; i < 20; i++)
+        if (cc_throttle_acquire(arg, 1, SC_WAIT) != 0)
+            return cc_fail(0, "acquire: %s", cc_errmsg());
+    return arg;
+}
+
+/* Two threads draw 40 tokens from a fast bucket. */
+static int throttle_threads(void)
+{
+    cc_throttle *th = NULL;
+    cc_thread *t[2] = {0};
+    int started = 0;
+    int rc = SC_DONE;
+
+    SC_CALL((th = cc_throttle_new(4000, 10)) != NULL, "cc_throttle_new");
+    for (; started < 2; started++)
+        SC_CALL((t[started] = cc_thread_start(take_tokens, th, NULL)) != NULL,
+                "cc_thread_start");
+out:
+    for (int i = 0; i < started; i++) {
+        if (cc_thread_join(t[i], NULL, SC_WAIT) != 0)
+            rc = sc_also_failed(rc, "cc_thread_join");
+        cc_thread_free(t[i]);
+    }
+    cc_throttle_free(th);
+    return rc;
+}
+
 const scenario sc_threads[] = {
     {"sync_counter", "threads, lock, semaphore, event, barrier", sync_counter},
     {"sync_cond_tls", "condition over an rlock, thread-local values",
@@ -339,5 +499,11 @@ const scenario sc_threads[] = {
      thread_pool},
     {"future_by_hand", "a future resolved by another thread, callbacks",
      future_by_hand},
+    {"thread_pool_cancel", "pool with initializer, shutdown cancelling "
+     "pending jobs", thread_pool_cancel},
+    {"queue_lifo", "LIFO queue, three consumers, join, immediate shutdown",
+     queue_lifo},
+    {"throttle_threads", "a token bucket shared by two threads",
+     throttle_threads},
     {NULL, NULL, NULL},
 };
