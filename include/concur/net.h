@@ -292,8 +292,9 @@ typedef struct cc_serve_opts {
      * for <peer> failed: <error with its cause chain>", a documented
      * warning.  Also called when a connection was accepted but no handler
      * could be started for it (ENOMEM, or EAGAIN: no thread): the
-     * connection is closed and the error says "closed unserved".  Never
-     * called concurrently with itself. */
+     * connection is closed and the error says "closed unserved"; and, with
+     * peer "", when accept itself keeps failing (EMFILE...: once per
+     * spell).  Never called concurrently with itself. */
     void (*on_error)(cc_server *srv, const char *peer, const cc_error *err,
                      void *arg);
     size_t stack_size;        /* TASKS: the stack of each handler task, in
@@ -317,8 +318,10 @@ typedef struct cc_serve_opts {
  * first cancels the acceptor and the handlers), or in an acceptor thread
  * (THREADS, POOL).  Accepted sockets are non-blocking, close-on-exec, with
  * TCP_NODELAY.  Running out of descriptors on accept (EMFILE/ENFILE)
- * pauses accepting for 50 ms and retries, logging nothing: the server
- * keeps serving once descriptors free up.  NULL with errno: EADDRINUSE,
+ * pauses accepting for 50 ms and retries until it succeeds: the server
+ * keeps serving once descriptors free up.  The first failure of such a
+ * spell is reported like a handler's error (on_error, with "" as the
+ * peer), the retries are not.  NULL with errno: EADDRINUSE,
  * EACCES, ENOENT (host unknown), EINVAL (handler NULL, port out of range,
  * CC_SERVE_POOL without a pool, CC_SERVE_TASKS outside a coroutine, an
  * unknown mode, stack_size over 1 GiB), ENAMETOOLONG (unix_path), EMFILE,

@@ -12,8 +12,9 @@
  * Running out of descriptors (EMFILE, ENFILE) or memory on accept pauses
  * the acceptor for PAUSE seconds and retries: a level-triggered listening
  * socket stays readable while a connection waits in the backlog, so
- * retrying at once would spin.  Nothing is logged; the server serves again
- * as soon as descriptors free up.  max_connections is a semaphore taken
+ * retrying at once would spin.  The first failure of such a spell is
+ * reported (on_error, with an empty peer), the retries are not; the
+ * server serves again as soon as descriptors free up.  max_connections is a semaphore taken
  * before each accept and given back when a connection has been closed.
  *
  * See server.h for the records, the lists and who may free what.
@@ -128,6 +129,21 @@ static void report_unserved(cc_server *srv, struct sockaddr_storage *ss,
     cc__errf(code, "cc_serve: the connection from %s was closed unserved: "
                    "%s", peer, why);
     report_error(srv, peer, cc_last_error());
+}
+
+/*
+ * accept() keeps failing with err (out of descriptors or memory, or
+ * errors in a row): report it once per spell -- *reported is cleared by
+ * the next accept that succeeds -- with an empty peer.
+ */
+static void report_accept_spell(cc_server *srv, bool *reported, int err)
+{
+    if (*reported)
+        return;
+    *reported = true;
+    cc__errf(err, "cc_serve: accept: %s; retrying every %d ms until it "
+                  "succeeds", strerror(err), PAUSE_MS);
+    report_error(srv, "", cc_last_error());
 }
 
 /* ---------------------------------------------------------- connections */
@@ -353,12 +369,14 @@ static void *accept_task(void *arg)
     cc_server *srv = l->srv;
     unsigned retries = 0;
     unsigned in_a_row = 0;
+    bool spell_reported = false;
 
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t len;
         int fd;
         int rc;
+        int err;
 
         if (srv->slots != NULL && cc_sem_acquire(srv->slots, CC_FOREVER) != 0)
             break; /* cancelled */
@@ -366,7 +384,8 @@ static void *accept_task(void *arg)
             fd = accept_one(l->fd, &ss, &len);
             if (fd >= 0)
                 break;
-            switch (accept_verdict(errno)) {
+            err = errno;
+            switch (accept_verdict(err)) {
             case ACC_WAIT:
                 in_a_row = 0;
                 if (cc_wait_fd(l->fd, CC_READABLE, CC_FOREVER) < 0)
@@ -378,6 +397,7 @@ static void *accept_task(void *arg)
                 __attribute__((fallthrough)); /* it keeps failing: pause */
             case ACC_PAUSE:
                 retries = 0;
+                report_accept_spell(srv, &spell_reported, err);
                 if (cc_sleep(PAUSE) != 0)
                     goto stop;
                 continue;
@@ -386,6 +406,7 @@ static void *accept_task(void *arg)
             }
         }
         retries = 0;
+        spell_reported = false;
         rc = conn_start(srv, fd, &ss, len);
         if (rc != 0) {
             if (srv->slots != NULL)
@@ -431,12 +452,14 @@ static void *accept_thread(void *arg)
     cc_server *srv = arg;
     unsigned retries = 0;
     int next = 0;
+    bool spell_reported = false;
 
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t len;
         int fd = -1;
         int verdict = ACC_WAIT;
+        int err = 0;
 
         if (srv->slots != NULL)
             cc_sem_acquire(srv->slots, CC_FOREVER);
@@ -453,14 +476,17 @@ static void *accept_thread(void *arg)
             {
                 int v = accept_verdict(errno);
 
-                if (v > verdict)
+                if (v > verdict) {
                     verdict = v;
+                    err = errno;
+                }
             }
         }
         if (fd >= 0) {
             int rc;
 
             retries = 0;
+            spell_reported = false;
             rc = conn_start(srv, fd, &ss, len);
             if (rc != 0 && srv->slots != NULL)
                 cc_sem_release(srv->slots);
@@ -478,6 +504,7 @@ static void *accept_thread(void *arg)
             continue;
         if (verdict == ACC_RETRY || verdict == ACC_PAUSE) {
             retries = 0;
+            report_accept_spell(srv, &spell_reported, err);
             if (!thread_wait(srv, false, PAUSE_MS))
                 break;
             continue;

@@ -13,9 +13,11 @@
  * Once armed, the shim counts those calls in this process and makes the
  * nth one fail the way the real call fails when the resource runs out:
  * NULL or -1 with ENOMEM / EMFILE / EAGAIN in errno, or that code as the
- * return value for pthread_create, posix_spawn and posix_memalign.  Exactly
- * one call fails; the ones after it succeed again, as they would once
- * memory or descriptors are freed.  A forked child starts disarmed.
+ * return value for pthread_create, posix_spawn and posix_memalign.  Armed
+ * once, exactly one call fails: the ones after it succeed again, as they
+ * would once memory or descriptors are freed.  Armed persistently, every
+ * call from the nth on fails, as when memory stays short: cleanup code
+ * must then get by without allocating.  A forked child starts disarmed.
  */
 #ifndef CONCUR_TESTS_FAULT_H
 #define CONCUR_TESTS_FAULT_H
@@ -42,10 +44,11 @@ typedef struct fault_hit {
 
 /*
  * fault_arm - from now on, count the library's calls and fail the nth
- * (n >= 1; 0 counts without failing anything).  When it fails one, the shim
- * writes a fault_hit to report_fd (-1: nowhere).  Resets the count.
+ * (n >= 1; 0 counts without failing anything), and with `persistent` every
+ * one after it too.  When it fails the nth, the shim writes a fault_hit to
+ * report_fd (-1: nowhere).  Resets the count.
  */
-void fault_arm(unsigned long n, int report_fd);
+void fault_arm(unsigned long n, bool persistent, int report_fd);
 
 /* fault_disarm - stop counting and failing (the count is kept). */
 void fault_disarm(void);

@@ -1,14 +1,15 @@
 /*
  * fault_driver.c - the fault-injection campaign (`make fault`).
  *
- *   fault_driver [--only NAME,...] [--list] [--from N] [--max-runs N]
- *                [--timeout SECONDS] [--verbose]
+ *   fault_driver [--persistent] [--only NAME,...] [--list] [--from N]
+ *                [--max-runs N] [--timeout SECONDS] [--verbose]
  *
  * For every scenario (scenario.h): one run with nothing failing, which
  * must complete and counts the library's resource calls; then runs that
  * fail the 1st, 2nd, 3rd, ... call (fault.h), each in a fresh process
  * forked from this one, until a run completes without reaching the failing
- * call.  A run passes when it ends SC_DONE or SC_REPORTED, exits normally
+ * call.  With --persistent, every call from that one on fails too (memory
+ * that stays short: the cleanup after the first failure must get by).  A run passes when it ends SC_DONE or SC_REPORTED, exits normally
  * with no leak (LeakSanitizer, in the ASan build this driver is made for)
  * and leaves no more descriptors open than the run without failures did;
  * it fails on a wrong result, an error without errno or message, a crash,
@@ -59,6 +60,7 @@ typedef struct options {
     unsigned long max_runs;
     double timeout;
     bool verbose;
+    bool persistent;
 } options;
 
 /* One injection point: a kind of call from one place in the library. */
@@ -86,8 +88,8 @@ static int count_fds(void)
 }
 
 /* The child: run `sc` with call n armed to fail (0: none), report, exit. */
-static void child_run(const scenario *sc, unsigned long n, int hit_fd,
-                      int res_fd, int err_fd)
+static void child_run(const scenario *sc, unsigned long n, bool persistent,
+                      int hit_fd, int res_fd, int err_fd)
 {
     run_result res;
     int before;
@@ -96,7 +98,7 @@ static void child_run(const scenario *sc, unsigned long n, int hit_fd,
     close(err_fd);
     memset(&res, 0, sizeof(res));
     before = count_fds();
-    fault_arm(n, hit_fd);
+    fault_arm(n, persistent, hit_fd);
     res.rc = sc->run();
     fault_disarm();
     res.fired = fault_fired();
@@ -210,7 +212,8 @@ static enum run_end run_once(const scenario *sc, unsigned long n,
     if (pid == 0) {
         close(hit_pipe[0]);
         close(res_pipe[0]);
-        child_run(sc, n, hit_pipe[1], res_pipe[1], fileno(err));
+        child_run(sc, n, o->persistent, hit_pipe[1], res_pipe[1],
+                  fileno(err));
     }
     close(hit_pipe[1]);
     close(res_pipe[1]);
@@ -358,8 +361,9 @@ static void run_scenario(const scenario *sc, const options *o, totals *t)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: fault_driver [--only NAME,...] [--list] [--from N]"
-                    " [--max-runs N] [--timeout SECONDS] [--verbose]\n");
+    fprintf(stderr, "usage: fault_driver [--persistent] [--only NAME,...] "
+                    "[--list] [--from N] [--max-runs N] [--timeout SECONDS] "
+                    "[--verbose]\n");
     exit(2);
 }
 
@@ -367,7 +371,7 @@ int main(int argc, char **argv)
 {
     const scenario *const groups[] = {sc_threads, sc_aio, sc_process,
                                       sc_http};
-    options o = {NULL, 1, 5000, 120.0, false};
+    options o = {NULL, 1, 5000, 120.0, false, false};
     totals t = {0};
     bool list = false;
     unsigned long per_kind[FAULT_NKINDS] = {0};
@@ -379,6 +383,8 @@ int main(int argc, char **argv)
             list = true;
         else if (strcmp(a, "--verbose") == 0)
             o.verbose = true;
+        else if (strcmp(a, "--persistent") == 0)
+            o.persistent = true;
         else if (i + 1 < argc && strcmp(a, "--only") == 0)
             o.only = argv[++i];
         else if (i + 1 < argc && strcmp(a, "--from") == 0)
@@ -401,6 +407,9 @@ int main(int argc, char **argv)
         }
     if (list)
         return 0;
+    printf("\nmode: %s\n", o.persistent ? "persistent (every call from the "
+                                           "nth on fails)"
+                                         : "once (only the nth call fails)");
     for (size_t i = 0; i < n_points; i++)
         per_kind[points[i].kind]++;
     printf("\n%lu runs with a failing call: %lu absorbed, %lu reported, "

@@ -30,6 +30,7 @@ static atomic_bool armed;
 static atomic_bool fired;
 static atomic_ulong calls;
 static unsigned long nth;
+static bool persist;
 static int report_fd = -1;
 static uintptr_t lib_base;
 static char lib_path[4096];
@@ -51,10 +52,11 @@ static void install_hook(void)
     }
 }
 
-FAULT_API void fault_arm(unsigned long n, int fd)
+FAULT_API void fault_arm(unsigned long n, bool persistent, int fd)
 {
     pthread_once(&hook_once, install_hook);
     nth = n;
+    persist = persistent;
     report_fd = fd;
     atomic_store(&calls, 0);
     atomic_store(&fired, false);
@@ -107,8 +109,10 @@ static bool fail_now(int kind, void *caller)
     if (!atomic_load_explicit(&armed, memory_order_relaxed))
         return false;
     n = atomic_fetch_add(&calls, 1) + 1;
-    if (n != nth)
+    if (nth == 0 || n < nth || (n > nth && !persist))
         return false;
+    if (n > nth)
+        return true; /* persistent: reported once, at the nth */
     atomic_store(&fired, true);
     if (report_fd >= 0) {
         memset(&hit, 0, sizeof(hit));

@@ -366,17 +366,55 @@ static void emfile_then_recover(cc_server *srv, int port)
     close(b);
 }
 
+/* The server's reports during a spell of failing accepts: one, EMFILE,
+ * with an empty peer (a server stuck on EMFILE used to say nothing). */
+typedef struct spell_log {
+    _Atomic int reports;
+    _Atomic int code;
+    _Atomic bool peer_empty;
+} spell_log;
+
+static void log_spell(cc_server *srv, const char *peer, const cc_error *err,
+                      void *arg)
+{
+    spell_log *log = arg;
+
+    (void)srv;
+    atomic_fetch_add(&log->reports, 1);
+    atomic_store(&log->code, cc_error_code(err));
+    atomic_store(&log->peer_empty, peer != NULL && peer[0] == '\0');
+}
+
+static void expect_one_spell_report(spell_log *log)
+{
+    assert_int_equal(atomic_load(&log->reports), 1);
+    assert_int_equal(atomic_load(&log->code), EMFILE);
+    assert_true(atomic_load(&log->peer_empty));
+}
+
+static int echo_logged(cc_stream *s, void *arg)
+{
+    (void)arg;
+    return nu_echo_lines(s, NULL);
+}
+
 static void test_d_emfile_on_accept(void **state)
 {
     (void)state;
     int fds = tu_fds();
-    cc_server *srv = cc_serve("127.0.0.1", 0, nu_echo_lines, NULL, NULL);
+    spell_log threads_log = {0}, tasks_log = {0};
+    cc_serve_opts opts = {.on_error = log_spell};
+    cc_server *srv = cc_serve("127.0.0.1", 0, echo_logged, &threads_log,
+                              &opts);
     emfile_then_recover(srv, cc_server_port(srv));
     cc_server_free(srv);
-    loop_server ls = {.handler = nu_echo_lines};
+    expect_one_spell_report(&threads_log);
+    loop_server ls = {.handler = echo_logged, .arg = &tasks_log,
+                      .opts = {.on_error = log_spell}};
     ls_start(&ls);
     emfile_then_recover(ls.srv, ls.port);
     ls_stop(&ls);
+    expect_one_spell_report(&tasks_log);
     tu_no_fd_leak(fds);
 }
 
