@@ -16,7 +16,8 @@
 #                     (default 60) from its seed corpus (build-fuzz/)
 #   make fault        the fault-injection campaign (tests/fault/): every
 #                     scenario with the library's 1st, 2nd, 3rd... resource
-#                     call failing, under ASan (build-fault/)
+#                     call failing, then with every call from the nth on
+#                     failing, under ASan (build-fault/)
 #   make demo         the main job: `concur tour`, every seed scenario in
 #                     every model, one table of times and speedups
 #   make examples-demo run every example program with its timings
@@ -95,6 +96,8 @@ fault: deps
 	@cmake --build build-fault -j$(JOBS) --target fault_driver
 	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
 	    build-fault/tests/fault/fault_driver
+	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	    build-fault/tests/fault/fault_driver --persistent
 
 demo: all
 	@scripts/demo.sh $(BUILD)
