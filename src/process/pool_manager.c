@@ -547,56 +547,43 @@ static void on_result(cc__proc_pool *p, cc__pool_worker *w,
         retire(p, w);
 }
 
-/* False (and the pool broken) when header h from w cannot start a frame a
- * worker sends: checked before its payload is waited for. */
-static bool header_ok(cc__proc_pool *p, cc__pool_worker *w, const cc__frame *h)
-{
-    if (h->type != CC__FR_RESULT && h->type != CC__FR_CHUNK_RESULT &&
-        h->type != CC__FR_INIT_FAILED) {
-        break_malformed(p, w);
-        return false;
-    }
-    if (h->len > p->frame_max) {
-        break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
-                                 "worker %d sent a frame header claiming "
-                                 "%llu bytes, more than this machine's "
-                                 "memory and swap", (int)w->pid,
-                                 (unsigned long long)h->len));
-        return false;
-    }
-    return true;
-}
-
-/* Handle every complete frame w has sent. */
+/* Handle every complete frame w has sent.  A header that cannot start a
+ * frame a worker sends breaks the pool at once, before its payload is
+ * waited for. */
 static void parse_frames(cc__proc_pool *p, cc__pool_worker *w)
 {
     cc__buf *in = &w->in;
 
-    while (!p->done && in->len - in->off >= sizeof(cc__frame)) {
+    while (!p->done) {
         cc__frame h;
         cc__rd r;
         int code;
+        int cut = cc__wire_cut_frame(in->data, in->len, &in->off,
+                                     p->frame_max, &h, &r);
 
-        memcpy(&h, in->data + in->off, sizeof(h));
-        if (!header_ok(p, w, &h))
-            return;
-        if (h.len > in->len - in->off - sizeof(h))
+        if (cut == CC__CUT_MORE)
             break; /* the rest is on its way */
-        r.p = in->data + in->off + sizeof(h);
-        r.end = r.p + h.len;
-        r.bad = false;
-        in->off += sizeof(h) + h.len;
+        if (cut == CC__CUT_BAD_TYPE) {
+            break_malformed(p, w);
+            return;
+        }
+        if (cut == CC__CUT_TOO_BIG) {
+            break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is "
+                                     "broken: worker %d sent a frame "
+                                     "header claiming %llu bytes, more "
+                                     "than this machine's memory and swap",
+                                     (int)w->pid, (unsigned long long)h.len));
+            return;
+        }
         if (h.type == CC__FR_RESULT || h.type == CC__FR_CHUNK_RESULT) {
             on_result(p, w, &h, &r);
-        } else if (h.type == CC__FR_INIT_FAILED) {
+        } else {
             cc_error *cause = cc__error_decode(&r, &code);
 
             break_pool(p, make_error(CC_EBROKEN, cause, "process pool is "
                                      "broken: a worker's initializer "
                                      "failed"));
             cc_error_free(cause);
-        } else {
-            break_malformed(p, w);
         }
     }
     if (!p->done)

@@ -157,3 +157,25 @@ bool cc__wire_get_outcome(cc__rd *r, void **result, cc_error **err)
         *err = oom_error("process pool: out of memory for a task's error");
     return *err != NULL;
 }
+
+int cc__wire_cut_frame(const char *data, size_t len, size_t *off,
+                       uint64_t max, cc__frame *h, cc__rd *payload)
+{
+    size_t left = len - *off;
+
+    if (left < sizeof(*h))
+        return CC__CUT_MORE;
+    memcpy(h, data + *off, sizeof(*h));
+    if (h->type != CC__FR_RESULT && h->type != CC__FR_CHUNK_RESULT &&
+        h->type != CC__FR_INIT_FAILED)
+        return CC__CUT_BAD_TYPE;
+    if (h->len > max)
+        return CC__CUT_TOO_BIG;
+    if (h->len > left - sizeof(*h))
+        return CC__CUT_MORE;
+    payload->p = data + *off + sizeof(*h);
+    payload->end = payload->p + h->len;
+    payload->bad = false;
+    *off += sizeof(*h) + h->len;
+    return CC__CUT_FRAME;
+}

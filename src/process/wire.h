@@ -184,6 +184,25 @@ int cc__wire_get_item_blob(cc__rd *r, void **out);
  */
 bool cc__wire_get_outcome(cc__rd *r, void **result, cc_error **err);
 
+/* What cc__wire_cut_frame found. */
+enum {
+    CC__CUT_FRAME = 0,    /* a whole frame: *h and *payload are set */
+    CC__CUT_MORE = 1,     /* a part of one: the rest has not arrived */
+    CC__CUT_BAD_TYPE = 2, /* a header no worker sends (*h set) */
+    CC__CUT_TOO_BIG = 3,  /* a header claiming more than max bytes (*h set) */
+};
+
+/*
+ * The next frame a worker sent, from the bytes in data[*off, len): the
+ * header is judged as soon as it is there -- a type other than RESULT,
+ * CHUNK_RESULT or INIT_FAILED, or a length over `max`, is an error before
+ * any payload is waited for -- then a whole frame moves *off past itself
+ * and sets *payload to its bytes (the manager's parse_frames, and the
+ * fuzzer, cut a stream with this).  Returns CC__CUT_*.
+ */
+int cc__wire_cut_frame(const char *data, size_t len, size_t *off,
+                       uint64_t max, cc__frame *h, cc__rd *payload);
+
 /*
  * An error chain on the wire: count (u32), then for each error from the
  * outermost to the innermost cause: code (i32), message length (u32),

@@ -4,9 +4,9 @@
  * RESULT and CHUNK_RESULT, src/process/wire.c) and cc__error_decode for
  * INIT_FAILED.
  *
- * The input is cut into frames the way the manager's parse_frames does
- * (src/process/pool_manager.c: a 24-byte header, a payload of its length;
- * an unknown type or a payload longer than what is left ends the stream),
+ * The input is cut into frames by the manager's own cutter,
+ * cc__wire_cut_frame (a 24-byte header, a payload of its length; an
+ * unknown type or a payload longer than what is left ends the stream),
  * and each payload is read as the manager reads it: the run time (u64),
  * then one outcome (RESULT) or a count (u32) and outcomes up to the first
  * error (CHUNK_RESULT).  Checks: a failed read sets nothing; an outcome
@@ -77,19 +77,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data;
     const char *end = p + size;
+    size_t off = 0;
+    cc__frame h;
+    cc__rd r;
 
-    while ((size_t)(end - p) >= sizeof(cc__frame)) {
-        cc__frame h;
-        cc__rd r;
-
-        memcpy(&h, p, sizeof(h));
-        if (h.type != CC__FR_RESULT && h.type != CC__FR_CHUNK_RESULT &&
-            h.type != CC__FR_INIT_FAILED)
-            break;
-        if (h.len > (size_t)(end - p) - sizeof(h))
-            break;
-        r = (cc__rd){.p = p + sizeof(h), .end = p + sizeof(h) + h.len};
-        p = r.end;
+    /* The manager's own cutter; its limit (RAM + swap there) is the
+     * input's size here, so a header claiming more ends the input. */
+    while (cc__wire_cut_frame(p, size, &off, size, &h, &r) == CC__CUT_FRAME) {
+        CHECK(r.p >= p && r.end <= end && off <= size);
         if (h.type == CC__FR_INIT_FAILED) {
             int code = -1;
             cc_error *cause = cc__error_decode(&r, &code);
