@@ -18,15 +18,10 @@ for name in $(cat "$build/tests/fuzz/harnesses.txt" | tr ';' ' '); do
     corpus="$build/fuzz-corpus/$name"
     arts="$build/fuzz-artifacts/"
     log="$build/fuzz-$name.log"
-    # fuzz_service's service thread runs across inputs; the per-input leak
-    # check reported, at random, a task's future a replay does not leak
-    # (likely held only by a coroutine stack, which LSan does not scan).
-    extra=
-    [ "$name" = service ] && extra=-detect_leaks=0
     mkdir -p "$corpus" "$arts"
     echo "fuzz_$name: ${secs} s"
     if ! "$build/tests/fuzz/fuzz_$name" -max_total_time="$secs" \
-            -print_final_stats=1 -artifact_prefix="$arts" $extra \
+            -print_final_stats=1 -artifact_prefix="$arts" \
             "$corpus" "$src/tests/fuzz/corpus/$name" >"$log" 2>&1; then
         tail -n 60 "$log"
         echo "fuzz_$name FAILED (log: $log; input in $arts)"

@@ -366,12 +366,12 @@ static void emfile_then_recover(cc_server *srv, int port)
     close(b);
 }
 
-/* The server's reports during a spell of failing accepts: one, EMFILE,
- * with an empty peer (a server stuck on EMFILE used to say nothing). */
+/* The server's reports of a spell of failing accepts (those with an empty
+ * peer: a handler cancelled by the server's close is reported with its
+ * peer, and may be, when the close beats the client's end of stream). */
 typedef struct spell_log {
     _Atomic int reports;
     _Atomic int code;
-    _Atomic bool peer_empty;
 } spell_log;
 
 static void log_spell(cc_server *srv, const char *peer, const cc_error *err,
@@ -380,16 +380,18 @@ static void log_spell(cc_server *srv, const char *peer, const cc_error *err,
     spell_log *log = arg;
 
     (void)srv;
+    if (peer == NULL || peer[0] != '\0')
+        return;
     atomic_fetch_add(&log->reports, 1);
     atomic_store(&log->code, cc_error_code(err));
-    atomic_store(&log->peer_empty, peer != NULL && peer[0] == '\0');
 }
 
+/* One report of the spell (a server stuck on EMFILE used to say nothing),
+ * not one per retry. */
 static void expect_one_spell_report(spell_log *log)
 {
     assert_int_equal(atomic_load(&log->reports), 1);
     assert_int_equal(atomic_load(&log->code), EMFILE);
-    assert_true(atomic_load(&log->peer_empty));
 }
 
 static int echo_logged(cc_stream *s, void *arg)
