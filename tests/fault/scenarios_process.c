@@ -4,6 +4,7 @@
  * and child programs (subprocess).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "scenario.h"
@@ -372,6 +373,93 @@ out:
     return rc;
 }
 
+
+/* ---------------------------------------- a pipeline, a shared dict */
+
+/* printf | tr | the parent: CC_FROM joins the two children. */
+static int subprocess_pipeline(void)
+{
+    const char *const printf_argv[] = {"/usr/bin/printf", "a b c", NULL};
+    const char *const tr_argv[] = {"/usr/bin/tr", "a-z", "A-Z", NULL};
+    cc_popen_opts first = {.out = CC_STDIO(CC_PIPE)};
+    cc_popen_opts second = {.out = CC_STDIO(CC_PIPE)};
+    cc_popen *a = NULL, *b = NULL;
+    void *out = NULL;
+    int code_a = -1, code_b = -1;
+    int rc = SC_DONE;
+
+    SC_CALL((a = cc_popen_new(printf_argv, &first)) != NULL, "cc_popen_new");
+    second.in = CC_STDIO_FROM(a);
+    SC_CALL((b = cc_popen_new(tr_argv, &second)) != NULL, "cc_popen_new");
+    SC_CALL(cc_popen_communicate(b, NULL, 0, SC_WAIT, &out, NULL, &code_b) ==
+                0,
+            "cc_popen_communicate");
+    SC_CALL(cc_popen_wait(a, SC_WAIT, &code_a) == 0, "cc_popen_wait");
+    SC_EXPECT(code_a == 0 && code_b == 0 && blob_is(out, "A B C"),
+              "pipeline: codes %d %d, other output", code_a, code_b);
+out:
+    if (rc != SC_DONE) {
+        if (a != NULL) {
+            cc_popen_kill(a);
+            cc_popen_wait(a, SC_WAIT, &code_a);
+        }
+        if (b != NULL) {
+            cc_popen_kill(b);
+            cc_popen_wait(b, SC_WAIT, &code_b);
+        }
+    }
+    cc_popen_free(b);
+    cc_popen_free(a);
+    cc_blob_free(out);
+    return rc;
+}
+
+static void *fill_dict(void *arg)
+{
+    char key[8];
+
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        if (cc_shdict_set_bytes(arg, key, key, strlen(key)) != 0)
+            return cc_fail(0, "set %s: %s", key, cc_errmsg());
+    }
+    return arg;
+}
+
+/* A child fills a shared dict; the parent reads every key back. */
+static int shdict_child(void)
+{
+    cc_shdict *d = NULL;
+    cc_process *p = NULL;
+    int code = -1;
+    int rc = SC_DONE;
+
+    SC_CALL((d = cc_shdict_new(16, 4096)) != NULL, "cc_shdict_new");
+    SC_CALL((p = cc_process_start(fill_dict, d, "filler")) != NULL,
+            "cc_process_start");
+    SC_CALL(cc_process_join(p, SC_WAIT) == 0, "cc_process_join");
+    SC_CALL(cc_process_exitcode(p, &code) == 0, "cc_process_exitcode");
+    SC_EXPECT(code == 0, "the child exited with %d", code);
+    for (int i = 0; i < 5; i++) {
+        char key[8];
+        void *v = NULL;
+
+        snprintf(key, sizeof(key), "k%d", i);
+        SC_CALL(cc_shdict_get(d, key, &v) == 0, "cc_shdict_get");
+        bool same = blob_is(v, key);
+        cc_blob_free(v);
+        SC_EXPECT(same, "the dict gave something else for %s", key);
+    }
+out:
+    if (p != NULL && rc != SC_DONE) {
+        cc_process_kill(p);
+        cc_process_join(p, SC_WAIT);
+    }
+    cc_process_free(p);
+    cc_shdict_free(d);
+    return rc;
+}
+
 const scenario sc_process[] = {
     {"process_pipe", "a forked child: pipe and process queue", process_pipe},
     {"process_pool", "process pool: submit, result, map", process_pool},
@@ -385,5 +473,8 @@ const scenario sc_process[] = {
      mpqueue_children},
     {"subprocess_shell", "shell with environment and stderr, a timeout "
      "that kills", subprocess_shell},
+    {"pipeline", "printf | tr joined by CC_FROM", subprocess_pipeline},
+    {"shdict_child", "a child fills a shared dict, the parent reads it",
+     shdict_child},
     {NULL, NULL, NULL},
 };
