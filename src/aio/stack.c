@@ -37,6 +37,13 @@
  * reported with the task's name and spawn site before the default action
  * (a core dump) takes over.
  *
+ * Under valgrind (a CONCUR_VALGRIND build, internal/vg.h) a stack is
+ * registered with memcheck from cc__stack_get to cc__stack_put: unregistered,
+ * every switch looked like a wild stack-pointer move, and memcheck marked
+ * nearby heap as dead stack (invalid reads, and a future slab reported
+ * "definitely lost" although the free list held all of it).  The alternate
+ * signal stack needs nothing: valgrind sees sigaltstack itself.
+ *
  * Across fork() (fork hooks, internal/atfork.h) region_mu and handler_mu
  * are held by the forking thread, so a child inherits consistent region
  * state and spares; the per-thread pools of the other threads are simply
@@ -411,6 +418,7 @@ static int own_get(size_t size, cc__stack *out)
 int cc__stack_get(size_t size, cc__stack *out)
 {
     stack_class *c;
+    int rc;
 
     pthread_once(&init_once, stack_init);
     if (size == 0)
@@ -421,7 +429,13 @@ int cc__stack_get(size_t size, cc__stack *out)
     if (size < 4 * page_size)
         size = 4 * page_size;
     c = size == default_size ? &classes[0] : class_of(size);
-    return c != NULL ? class_get(c, out) : own_get(size, out);
+    rc = c != NULL ? class_get(c, out) : own_get(size, out);
+#if CC__VG_ON
+    /* valgrind: this range is a stack until cc__stack_put (internal/vg.h) */
+    if (rc == 0)
+        out->vg_id = CC__VG_STACK_REGISTER(out->base, out->base + out->size);
+#endif
+    return rc;
 }
 
 void cc__stack_put(cc__stack *stack)
@@ -430,6 +444,9 @@ void cc__stack_put(cc__stack *stack)
     free_stack *node = node_of(s.base, s.size);
     stack_pool *pool;
 
+#if CC__VG_ON
+    CC__VG_STACK_DEREGISTER(s.vg_id);
+#endif
     if (s.cls < 0) {
         munmap(s.base - page_size, s.size + page_size);
         return;
