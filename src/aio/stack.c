@@ -173,6 +173,7 @@ static void stack_init(void)
     }
     class_init(&classes[0], default_size); /* class 0: the default size */
     atomic_store_explicit(&nclasses, 1, memory_order_release);
+    CC__VG_RELEASE(&init_once);
 }
 
 /*
@@ -204,6 +205,7 @@ static stack_class *class_of(size_t size)
 size_t cc__stack_default_size(void)
 {
     pthread_once(&init_once, stack_init);
+    CC__VG_ONCE_DONE(&init_once);
     return default_size;
 }
 
@@ -421,6 +423,7 @@ int cc__stack_get(size_t size, cc__stack *out)
     int rc;
 
     pthread_once(&init_once, stack_init);
+    CC__VG_ONCE_DONE(&init_once);
     if (size == 0)
         size = default_size;
     if (size > SIZE_MAX / 2)
@@ -571,6 +574,7 @@ static void altstack_free(void *mem)
 static void altstack_key_init(void)
 {
     altstack_key_ok = pthread_key_create(&altstack_key, altstack_free) == 0;
+    CC__VG_RELEASE(&altstack_once);
 }
 
 /* Write a string with write(2): the only output safe in a signal handler. */
@@ -681,6 +685,7 @@ void cc__stack_watch_overflow(void)
         return;
     }
     pthread_once(&altstack_once, altstack_key_init);
+    CC__VG_ONCE_DONE(&altstack_once);
     if (!altstack_key_ok)
         return; /* no way to free it: go without (faults are not named) */
     ss.ss_size = ALTSTACK_SIZE;

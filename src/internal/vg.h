@@ -25,9 +25,15 @@
  *   CC__VG_RELEASE(obj) just before the publishing store, CC__VG_ACQUIRE(obj)
  *   just after the load that observed it.  These are helgrind's
  *   ANNOTATE_HAPPENS_BEFORE/AFTER; DRD implements the same requests (same
- *   request codes), so one annotation serves both.  All releases on an
+ *   request codes: drd.h's macros of those names, which win, send them),
+ *   so one annotation serves both.  All releases on an
  *   object happen before any later acquire on it, which is exactly what a
  *   lock, a completion or a FIFO gives.
+ *
+ * pthread_once is built on atomics too: an init function ends with
+ * CC__VG_RELEASE(&once), and each caller follows pthread_once with
+ * CC__VG_ONCE_DONE(&once), so that what the init wrote is seen as written
+ * before everything its callers do next.
  *
  * CC__VG_ATOMIC_WORD(addr, size) marks a word that is only ever touched
  * through C11 atomics (a futex word, a lock-free state): neither tool
@@ -50,8 +56,14 @@
 #define CC__VG_STACK_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
 #define CC__VG_RELEASE(obj) ANNOTATE_HAPPENS_BEFORE(obj)
 #define CC__VG_ACQUIRE(obj) ANNOTATE_HAPPENS_AFTER(obj)
-#define CC__VG_ATOMIC_WORD(addr, size) \
-    ANNOTATE_BENIGN_RACE_SIZED((addr), (size), "atomic word")
+#define CC__VG_ONCE_DONE(once) ANNOTATE_HAPPENS_AFTER(once)
+/* Two requests: ANNOTATE_BENIGN_RACE_SIZED is DRD's (drd.h, included
+ * last, defines it); helgrind's own spelling is VALGRIND_HG_DISABLE_CHECKING. */
+#define CC__VG_ATOMIC_WORD(addr, size)                                  \
+    do {                                                                \
+        VALGRIND_HG_DISABLE_CHECKING((addr), (size));                   \
+        ANNOTATE_BENIGN_RACE_SIZED((addr), (size), "atomic word");      \
+    } while (0)
 #define CC__VG_RUNNING() (RUNNING_ON_VALGRIND != 0)
 
 #else
@@ -61,6 +73,7 @@
 #define CC__VG_STACK_DEREGISTER(id) ((void)(id))
 #define CC__VG_RELEASE(obj) ((void)0)
 #define CC__VG_ACQUIRE(obj) ((void)0)
+#define CC__VG_ONCE_DONE(once) ((void)0)
 #define CC__VG_ATOMIC_WORD(addr, size) ((void)0)
 #define CC__VG_RUNNING() 0
 
