@@ -14,8 +14,6 @@ void cc__mutex_lock_slow(cc__mutex *m)
 {
     uint32_t c;
 
-    /* valgrind: a statically initialised mutex never saw cc__mutex_init */
-    CC__VG_ATOMIC_WORD(m, sizeof(*m));
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         c = atomic_load_explicit(&m->word, memory_order_relaxed);
         if (c == 0) {

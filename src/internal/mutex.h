@@ -84,6 +84,8 @@ static inline void cc__mutex_lock(cc__mutex *m)
 {
     uint32_t expected = 0;
 
+    /* valgrind: a statically initialised mutex never saw cc__mutex_init */
+    CC__VG_ATOMIC_WORD(m, sizeof(*m));
     CC__ASSERT(!cc__mutex_owned(m)); /* not recursive */
     if (__builtin_expect(!atomic_compare_exchange_strong_explicit(
                              &m->word, &expected, 1, memory_order_acquire,

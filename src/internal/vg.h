@@ -65,6 +65,10 @@
         ANNOTATE_BENIGN_RACE_SIZED((addr), (size), "atomic word");      \
     } while (0)
 #define CC__VG_RUNNING() (RUNNING_ON_VALGRIND != 0)
+/* No error reports from the calling thread in between (one system call
+ * whose memory argument the kernel does not read). */
+#define CC__VG_QUIET_BEGIN() VALGRIND_DISABLE_ERROR_REPORTING
+#define CC__VG_QUIET_END() VALGRIND_ENABLE_ERROR_REPORTING
 
 #else
 
@@ -76,6 +80,8 @@
 #define CC__VG_ONCE_DONE(once) ((void)0)
 #define CC__VG_ATOMIC_WORD(addr, size) ((void)0)
 #define CC__VG_RUNNING() 0
+#define CC__VG_QUIET_BEGIN() ((void)0)
+#define CC__VG_QUIET_END() ((void)0)
 
 #endif
 
