@@ -7,6 +7,11 @@
 #                     the repository checks such as the layering)
 #   make test-asan    the same under AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan    the same under ThreadSanitizer (build-tsan/)
+#   make test-valgrind a representative subset of the tests under valgrind:
+#                     memcheck (no error, nothing definitely lost), then
+#                     helgrind and DRD (no error); gcc -O1 -g with
+#                     CONCUR_VALGRIND=ON, the library's annotations for
+#                     valgrind (build-valgrind/, scripts/valgrind.sh)
 #   make test-ucontext the coroutine tests with the portable ucontext switch
 #   make test-aarch64  the AArch64 switch, cross-built and run under qemu-user
 #   make chaos        tests/stress/chaos_process.c for CHAOS_SECONDS (60):
@@ -33,7 +38,7 @@ FUZZ_SECONDS ?= 60
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps release test test-asan test-tsan test-ucontext test-aarch64 chaos fuzz fault demo examples-demo bench install clean
+.PHONY: all deps release test test-asan test-tsan test-valgrind test-ucontext test-aarch64 chaos fuzz fault demo examples-demo bench install clean
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -65,6 +70,13 @@ test-tsan: deps
 	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_BENCH=OFF >/dev/null
 	@cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && $(CTEST)
+
+test-valgrind: deps
+	@cmake -S . -B build-valgrind -DCONCUR_VALGRIND=ON -DCMAKE_C_COMPILER=gcc \
+	      -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" \
+	      -DCONCUR_ASSERTS=ON -DCONCUR_BENCH=OFF -DCONCUR_EXAMPLES=OFF >/dev/null
+	@cmake --build build-valgrind -j$(JOBS)
+	scripts/valgrind.sh build-valgrind
 
 test-ucontext: deps
 	@cmake -S . -B build-ucontext -DCONCUR_UCONTEXT=ON \
@@ -113,5 +125,5 @@ install: release
 	cmake --install $(RELEASE) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(RELEASE) build-asan build-tsan build-clang build-ucontext \
-	       build-fuzz build-fault
+	rm -rf $(BUILD) $(RELEASE) build-asan build-tsan build-valgrind build-clang \
+	       build-ucontext build-fuzz build-fault

@@ -12,8 +12,11 @@ set -eu
 # layer's transfers, TLS through OpenSSL), Node's http-parser (request
 # parsing in the local service `concur serve`), cJSON (the JSON the
 # exchange-rate examples read and the service writes), python3 (the
-# layering check, scripts/check_layers.py, that `make test` runs).
+# layering check, scripts/check_layers.py, that `make test` runs),
+# valgrind (`make test-valgrind`: the tools and their client-request
+# headers).
 pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl python3"
+pkgs="$pkgs valgrind"
 pkgs="$pkgs libcurl4-openssl-dev libhttp-parser-dev libcjson-dev"
 if [ "${1:-build}" = "bench" ]; then
     # bench: the peers our benchmarks run beside ours (Go, Python's

@@ -56,9 +56,21 @@
                      cc_errname(errno), cc_errmsg());                      \
     } while (0)
 
-/* Sanitizer builds run slower: scale tolerances. */
+/* True when the test runs under valgrind (only a CONCUR_VALGRIND build,
+ * `make test-valgrind`, asks valgrind's headers). */
+#if defined(CONCUR_VALGRIND)
+#include <valgrind/valgrind.h>
+#define tu_under_valgrind() (RUNNING_ON_VALGRIND != 0)
+#else
+#define tu_under_valgrind() 0
+#endif
+
+/* Sanitizer builds run slower: scale tolerances.  Under valgrind (one
+ * thread at a time, 10-50x slower) more again. */
 #if defined(CONCUR_TSAN) || defined(CONCUR_ASAN)
 #define TU_SLOW 4.0
+#elif defined(CONCUR_VALGRIND)
+#define TU_SLOW (tu_under_valgrind() ? 20.0 : 1.0)
 #else
 #define TU_SLOW 1.0
 #endif

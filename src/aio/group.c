@@ -53,7 +53,7 @@ int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors)
  * executor's job or a hand-made future may run on whatever we ask. */
 static bool is_task(cc_future *f)
 {
-    return (atomic_load_explicit(&f->state, memory_order_acquire) &
+    return (cc__future_state_word(f) &
             CC__F_RUNNER) != 0;
 }
 

@@ -46,6 +46,13 @@
  * (Stale pointers in a pooled stack may then hide a leak; a trimmed
  * stack's pages are zero.)
  *
+ * Under valgrind (a CONCUR_VALGRIND build, internal/vg.h) a stack is
+ * registered with memcheck from cc__stack_get to cc__stack_put: unregistered,
+ * every switch looked like a wild stack-pointer move, and memcheck marked
+ * nearby heap as dead stack (invalid reads, and a future slab reported
+ * "definitely lost" although the free list held all of it).  The alternate
+ * signal stack needs nothing: valgrind sees sigaltstack itself.
+ *
  * Across fork() (fork hooks, internal/atfork.h) region_mu and handler_mu
  * are held by the forking thread, so a child inherits consistent region
  * state and spares; the per-thread pools of the other threads are simply
@@ -179,6 +186,7 @@ static void stack_init(void)
     }
     class_init(&classes[0], default_size); /* class 0: the default size */
     atomic_store_explicit(&nclasses, 1, memory_order_release);
+    CC__VG_RELEASE(&init_once);
 }
 
 /*
@@ -210,6 +218,7 @@ static stack_class *class_of(size_t size)
 size_t cc__stack_default_size(void)
 {
     pthread_once(&init_once, stack_init);
+    CC__VG_ONCE_DONE(&init_once);
     return default_size;
 }
 
@@ -431,8 +440,10 @@ static int own_get(size_t size, cc__stack *out)
 int cc__stack_get(size_t size, cc__stack *out)
 {
     stack_class *c;
+    int rc;
 
     pthread_once(&init_once, stack_init);
+    CC__VG_ONCE_DONE(&init_once);
     if (size == 0)
         size = default_size;
     if (size > SIZE_MAX / 2)
@@ -441,7 +452,13 @@ int cc__stack_get(size_t size, cc__stack *out)
     if (size < 4 * page_size)
         size = 4 * page_size;
     c = size == default_size ? &classes[0] : class_of(size);
-    return c != NULL ? class_get(c, out) : own_get(size, out);
+    rc = c != NULL ? class_get(c, out) : own_get(size, out);
+#if CC__VG_ON
+    /* valgrind: this range is a stack until cc__stack_put (internal/vg.h) */
+    if (rc == 0)
+        out->vg_id = CC__VG_STACK_REGISTER(out->base, out->base + out->size);
+#endif
+    return rc;
 }
 
 void cc__stack_put(cc__stack *stack)
@@ -450,6 +467,9 @@ void cc__stack_put(cc__stack *stack)
     free_stack *node = node_of(s.base, s.size);
     stack_pool *pool;
 
+#if CC__VG_ON
+    CC__VG_STACK_DEREGISTER(s.vg_id);
+#endif
     if (s.cls < 0) {
 #if defined(CONCUR_ASAN)
         __lsan_unregister_root_region(s.base, s.size);
@@ -577,6 +597,7 @@ static void altstack_free(void *mem)
 static void altstack_key_init(void)
 {
     altstack_key_ok = pthread_key_create(&altstack_key, altstack_free) == 0;
+    CC__VG_RELEASE(&altstack_once);
 }
 
 /* Write a string with write(2): the only output safe in a signal handler. */
@@ -687,6 +708,7 @@ void cc__stack_watch_overflow(void)
         return;
     }
     pthread_once(&altstack_once, altstack_key_init);
+    CC__VG_ONCE_DONE(&altstack_once);
     if (!altstack_key_ok)
         return; /* no way to free it: go without (faults are not named) */
     ss.ss_size = ALTSTACK_SIZE;

@@ -35,6 +35,7 @@
 #include "internal/fiber.h"
 #include "internal/future.h"
 #include "internal/list.h"
+#include "internal/vg.h"
 #include "internal/waiter.h"
 
 typedef struct cc__task cc__task;
@@ -73,6 +74,9 @@ typedef struct cc__stack {
     uint8_t guard;          /* CC__GUARD_* in effect for this stack */
     int8_t cls;             /* its size class (stack.c), returned to that
                                class's pool; -1: a mapping of its own */
+#if CC__VG_ON
+    unsigned vg_id;         /* valgrind's id for it while a task has it */
+#endif
 } cc__stack;
 
 enum { CC__GUARD_MADVISE = 1, CC__GUARD_MPROTECT = 2, CC__GUARD_CANARY = 3 };

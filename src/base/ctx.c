@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal/ctx.h"
+#include "internal/vg.h"
 
 __thread cc__ctx *cc__cur __attribute__((tls_model("initial-exec")));
 __thread char cc__thread_anchor __attribute__((tls_model("initial-exec")));
@@ -31,6 +32,7 @@ static void ctx_key_create(void)
 {
     /* Failure only loses the exit-time cleanup of error chains. */
     (void)pthread_key_create(&ctx_key, ctx_key_destroy);
+    CC__VG_RELEASE(&ctx_key_once); /* see CC__VG_ONCE_DONE */
 }
 
 void cc__ctx_release(cc__ctx *c)
@@ -76,6 +78,7 @@ cc__ctx *cc__ctx_init_thread(void)
         cc__ctx_set_name(c, os_name);
     }
     pthread_once(&ctx_key_once, ctx_key_create);
+    CC__VG_ONCE_DONE(&ctx_key_once);
     pthread_setspecific(ctx_key, c);
     cc__cur = c;
     return c;

@@ -30,6 +30,9 @@ static cc_future *future_init(cc_future *f, bool user, cc_executor *ex,
     f->arg = arg;
     f->ex = ex;
     atomic_init(&f->next, NULL);
+    CC__VG_ATOMIC_WORD(&f->state, sizeof(f->state));
+    CC__VG_ATOMIC_WORD(&f->refs, sizeof(f->refs));
+    CC__VG_ATOMIC_WORD(&f->next, sizeof(f->next));
     cc__list_init(&f->watchers);
     return f;
 }
@@ -81,11 +84,13 @@ void cc__future_unref(cc_future *f)
     uint32_t s;
 
     CC__ASSERT(f->magic == CC__FUTURE_MAGIC); /* before: after, f may be gone */
+    CC__VG_RELEASE(&f->refs); /* the last one's free comes after */
     refs = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
     CC__ASSERT(refs >= 1);
     if (refs != 1)
         return;
-    s = atomic_load_explicit(&f->state, memory_order_acquire);
+    CC__VG_ACQUIRE(&f->refs);
+    s = cc__future_state_word(f);
     if ((s & CC__F_RUNNER) && !(s & CC__F_AWAITED) && !(s & CC__F_FAILED) &&
         cc__debug())
         cc__debugf("a task's future was freed without its outcome ever "
@@ -184,6 +189,7 @@ void cc__future_finish(cc_future *f, void *result, cc_error *error)
         f->result = result;
     /* Keep the flags that stay (USER); drop WATCHED (after_done handles
      * the watchers it announced). */
+    CC__VG_RELEASE(f); /* the outcome, for whoever sees FINISHED */
     do {
         done = (old & CC__F_STICKY) | CC__F_FINISHED |
                (error != NULL ? CC__F_FAILED : 0);
@@ -204,6 +210,7 @@ bool cc__future_run(cc_future *f)
     } while (!atomic_compare_exchange_weak_explicit(
         &f->state, &s, (s & ~CC__F_STATE_MASK) | CC__F_RUNNING,
         memory_order_acquire, memory_order_relaxed));
+    CC__VG_ACQUIRE(f); /* fn and arg, as the submitter wrote them */
     CC__ASSERT(!(s & CC__F_RUNNER) && f->fn != NULL);
     result = f->fn(f->arg); /* fn and arg are dead after this read */
     if (result == NULL)
@@ -218,6 +225,7 @@ bool cc__future_cancel(cc_future *f)
 {
     uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
 
+    CC__VG_RELEASE(f);
     for (;;) {
         uint32_t st = s & CC__F_STATE_MASK;
 
@@ -257,14 +265,17 @@ bool cc_future_cancel(cc_future *f)
         cc__err(EINVAL, "cc_future_cancel: not a future");
         return false;
     }
-    if (atomic_load_explicit(&f->state, memory_order_acquire) & CC__F_RUNNER)
+    if (cc__future_state_word(f) & CC__F_RUNNER)
         return cancel_runner(f); /* a running task: ask it */
     return cc__future_cancel(f);
 }
 
 void cc__future_finish_cancelled(cc_future *f)
 {
-    uint32_t old = atomic_exchange_explicit(
+    uint32_t old;
+
+    CC__VG_RELEASE(f);
+    old = atomic_exchange_explicit(
         &f->state,
         (atomic_load(&f->state) & CC__F_STICKY) | CC__F_CANCELLED,
         memory_order_acq_rel);
@@ -288,7 +299,7 @@ bool cc__future_runner_call(cc_future *f, void (*fn)(cc__runner *, void *),
 {
     bool called = false;
 
-    if (!(atomic_load_explicit(&f->state, memory_order_acquire) &
+    if (!(cc__future_state_word(f) &
           CC__F_RUNNER))
         return false;
     cc__mutex_lock(&f->mu);
@@ -310,7 +321,7 @@ bool cc__future_runner_call(cc_future *f, void (*fn)(cc__runner *, void *),
  */
 static bool watch_unless_done_locked(cc_future *f)
 {
-    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    uint32_t s = cc__future_state_word(f);
 
     CC__ASSERT(cc__mutex_owned(&f->mu));
     do {
@@ -423,7 +434,7 @@ int cc_future_result(cc_future *f, void **result, double timeout)
     }
     if (st == CC__F_CANCELLED)
         return cc__err(ECANCELED, "future was cancelled");
-    if (atomic_load_explicit(&f->state, memory_order_acquire) & CC__F_FAILED) {
+    if (cc__future_state_word(f) & CC__F_FAILED) {
         cc_error *copy = cc_error_copy(f->error);
 
         atomic_fetch_or(&f->state, CC__F_ERROR_SEEN | CC__F_AWAITED);
@@ -440,7 +451,7 @@ int cc_future_result(cc_future *f, void **result, double timeout)
 const cc_error *cc_future_error(cc_future *f)
 {
     if (!cc__future_ok(f) ||
-        !(atomic_load_explicit(&f->state, memory_order_acquire) &
+        !(cc__future_state_word(f) &
           CC__F_FAILED))
         return NULL;
     atomic_fetch_or(&f->state, CC__F_ERROR_SEEN | CC__F_AWAITED);

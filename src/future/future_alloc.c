@@ -84,6 +84,7 @@ static void cache_destroy(void *unused)
 static void cache_key_create(void)
 {
     (void)pthread_key_create(&cache_key, cache_destroy);
+    CC__VG_RELEASE(&cache_once);
 }
 
 /* Arrange for the cache to be flushed when this thread ends (a non-NULL
@@ -91,6 +92,7 @@ static void cache_key_create(void)
 static void cache_arm(void)
 {
     pthread_once(&cache_once, cache_key_create);
+    CC__VG_ONCE_DONE(&cache_once);
     cache_armed = pthread_setspecific(cache_key, (void *)1) == 0;
 }
 

@@ -269,6 +269,7 @@ static int spawn_locked(thread_pool *p)
         return 0;
     snprintf(name, sizeof(name), "%s_%d", p->prefix, n);
     p->slots[n].pool = p;
+    CC__VG_ATOMIC_WORD(&p->slots[n].running, sizeof(p->slots[n].running));
     t = cc_thread_start(worker_main, &p->slots[n], name);
     if (t == NULL)
         return errno;
@@ -456,6 +457,13 @@ cc_executor *cc_thread_pool_new(int max_workers, const cc_pool_opts *opts)
     atomic_init(&p->nparked, 0);
     atomic_init(&p->shutdown, false);
     atomic_init(&p->broken, NULL);
+    /* valgrind: counters and flags the workers and submitters share are
+     * only ever touched atomically (internal/vg.h) */
+    CC__VG_ATOMIC_WORD(&p->nthreads, sizeof(p->nthreads));
+    CC__VG_ATOMIC_WORD(&p->idle_tokens, sizeof(p->idle_tokens));
+    CC__VG_ATOMIC_WORD(&p->nparked, sizeof(p->nparked));
+    CC__VG_ATOMIC_WORD(&p->shutdown, sizeof(p->shutdown));
+    CC__VG_ATOMIC_WORD(&p->broken, sizeof(p->broken));
     cc__waitq_init(&p->parked);
     return &p->base;
 }

@@ -30,7 +30,7 @@ typedef struct wait_group {
 /* Failed, or (when cancel_fails) cancelled. */
 static bool bad_future(cc_future *f, bool cancel_fails)
 {
-    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    uint32_t s = cc__future_state_word(f);
 
     return (s & CC__F_FAILED) != 0 ||
            (cancel_fails && (s & CC__F_STATE_MASK) == CC__F_CANCELLED);

@@ -38,6 +38,7 @@
 #include "internal/assert.h"
 #include "internal/list.h"
 #include "internal/mutex.h"
+#include "internal/vg.h"
 #include "internal/waiter.h"
 
 #define CC__FUTURE_MAGIC 0x46555455u   /* "FUTU" */
@@ -124,10 +125,20 @@ static inline bool cc__future_ok(const cc_future *f)
     return f != NULL && f->magic == CC__FUTURE_MAGIC;
 }
 
+/* The state word, read with acquire; for helgrind and DRD (internal/vg.h)
+ * also an acquire on f, pairing with the release every transition that
+ * publishes (a completion, a cancellation) makes on f first. */
+static inline uint32_t cc__future_state_word(cc_future *f)
+{
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+
+    CC__VG_ACQUIRE(f);
+    return s;
+}
+
 static inline uint32_t cc__future_state(cc_future *f)
 {
-    return atomic_load_explicit(&f->state, memory_order_acquire) &
-           CC__F_STATE_MASK;
+    return cc__future_state_word(f) & CC__F_STATE_MASK;
 }
 
 /* A task future for `ex`, holding two references: the caller's and the

@@ -15,6 +15,11 @@
  * can put them in different cache lines (`tail` is written by producers,
  * `head` by the consumer; the stub is watched by spinning consumers).  The
  * owner initialises them as: stub.next = NULL, tail = &stub, head = &stub.
+ *
+ * For helgrind and DRD (internal/vg.h) a push is a release on the future
+ * and its pop an acquire: what the producer wrote into it (the job) is
+ * seen as written before the consumer reads it.  The links and the two
+ * ends are atomic words.
  */
 #ifndef CC_INTERNAL_MPSC_H
 #define CC_INTERNAL_MPSC_H
@@ -26,6 +31,7 @@
 
 #include "internal/future.h"
 #include "internal/futex.h"
+#include "internal/vg.h"
 
 #define CC__MPSC_CLOSED ((uintptr_t)1)
 
@@ -44,7 +50,10 @@ static inline bool cc__mpsc_push(_Atomic uintptr_t *tail, cc_future *f)
 {
     uintptr_t t = atomic_load_explicit(tail, memory_order_relaxed);
 
+    CC__VG_ATOMIC_WORD(tail, sizeof(*tail));
+    CC__VG_ATOMIC_WORD(&f->next, sizeof(f->next));
     atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
+    CC__VG_RELEASE(f);
     do {
         if (t & CC__MPSC_CLOSED)
             return false;
@@ -60,6 +69,7 @@ static inline void cc__mpsc_push_stub(_Atomic uintptr_t *tail, cc_future *stub)
 {
     uintptr_t t = atomic_load_explicit(tail, memory_order_relaxed);
 
+    CC__VG_ATOMIC_WORD(&stub->next, sizeof(stub->next));
     atomic_store_explicit(&stub->next, NULL, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(
         tail, &t, (uintptr_t)stub | (t & CC__MPSC_CLOSED),
@@ -91,6 +101,8 @@ static inline cc_future *cc__mpsc_pop(_Atomic uintptr_t *tail,
                                       cc_future *_Atomic *headp,
                                       cc_future *stub)
 {
+    CC__VG_ATOMIC_WORD(headp, sizeof(*headp));
+    CC__VG_ATOMIC_WORD(&stub->next, sizeof(stub->next));
     for (unsigned spins = 0;; spins++) {
         cc_future *head = atomic_load_explicit(headp, memory_order_relaxed);
         cc_future *next = atomic_load_explicit(&head->next,
@@ -109,6 +121,7 @@ static inline cc_future *cc__mpsc_pop(_Atomic uintptr_t *tail,
         }
         if (next != NULL) {
             atomic_store_explicit(headp, next, memory_order_relaxed);
+            CC__VG_ACQUIRE(head);
             return head;
         }
         if (head == cc__mpsc_node(atomic_load_explicit(tail,
@@ -118,6 +131,7 @@ static inline cc_future *cc__mpsc_pop(_Atomic uintptr_t *tail,
             next = atomic_load_explicit(&head->next, memory_order_acquire);
             if (next != NULL) {
                 atomic_store_explicit(headp, next, memory_order_relaxed);
+                CC__VG_ACQUIRE(head);
                 return head;
             }
         }

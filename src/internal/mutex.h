@@ -15,6 +15,9 @@
  * fails at once instead of deadlocking, and an unlock by a thread that
  * does not hold it is caught.  The record is one more word, written only
  * by the holder; release builds have neither the word nor the checks.
+ *
+ * For helgrind and DRD (internal/vg.h) an unlock is a release on the mutex
+ * and a lock an acquire: what the holder wrote is visible to the next.
  */
 #ifndef CC_INTERNAL_MUTEX_H
 #define CC_INTERNAL_MUTEX_H
@@ -26,6 +29,7 @@
 #include "internal/assert.h"
 #include "internal/ctx.h"
 #include "internal/futex.h"
+#include "internal/vg.h"
 
 typedef struct cc__mutex {
     _Atomic uint32_t word;      /* 0 free, 1 held, 2 held + maybe sleepers */
@@ -44,6 +48,7 @@ static inline void cc__mutex_init(cc__mutex *m)
 #if CC__ASSERTS_ON
     atomic_init(&m->owner, 0);
 #endif
+    CC__VG_ATOMIC_WORD(m, sizeof(*m)); /* only ever touched atomically */
 }
 
 /* For assertions: true when the calling thread holds m (release builds,
@@ -64,8 +69,10 @@ static inline bool cc__mutex_held(cc__mutex *m)
     return atomic_load_explicit(&m->word, memory_order_relaxed) != 0;
 }
 
+/* Record the new holder (assertions) and, for valgrind, the acquire. */
 static inline void cc__mutex_acquired(cc__mutex *m)
 {
+    CC__VG_ACQUIRE(m);
 #if CC__ASSERTS_ON
     atomic_store_explicit(&m->owner, cc__thread_id(), memory_order_relaxed);
 #else
@@ -77,6 +84,8 @@ static inline void cc__mutex_lock(cc__mutex *m)
 {
     uint32_t expected = 0;
 
+    /* valgrind: a statically initialised mutex never saw cc__mutex_init */
+    CC__VG_ATOMIC_WORD(m, sizeof(*m));
     CC__ASSERT(!cc__mutex_owned(m)); /* not recursive */
     if (__builtin_expect(!atomic_compare_exchange_strong_explicit(
                              &m->word, &expected, 1, memory_order_acquire,
@@ -103,6 +112,7 @@ static inline void cc__mutex_unlock(cc__mutex *m)
 #if CC__ASSERTS_ON
     atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
 #endif
+    CC__VG_RELEASE(m);
     if (atomic_exchange_explicit(&m->word, 0, memory_order_release) == 2)
         cc__futex_wake(&m->word, 1);
 }

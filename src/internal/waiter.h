@@ -47,6 +47,7 @@
 #include "internal/fiber.h"
 #include "internal/futex.h"
 #include "internal/list.h"
+#include "internal/vg.h"
 
 enum {
     CC__W_PARKED = 0,    /* waiting, thread still spinning (or a fiber) */
@@ -79,6 +80,7 @@ static inline void cc__waiter_init(cc__waiter *w)
 {
     cc__link_init(&w->link);
     atomic_init(&w->state, CC__W_PARKED);
+    CC__VG_ATOMIC_WORD(&w->state, sizeof(w->state));
     w->ctx = cc__ctx_get();
     w->tag = 0;
 }
@@ -148,6 +150,9 @@ static inline bool cc__waiter_claim(cc__waiter *w, cc__wakeup *wk)
     cc__fiber *fiber = w->ctx->fiber; /* read before the claim: after it,
                                          w may be gone */
 
+    /* valgrind: the waker's writes happen before the woken waiter's
+     * return from park (which acquires on w) */
+    CC__VG_RELEASE(w);
     while (s == CC__W_PARKED || s == CC__W_SLEEPING) {
         if (atomic_compare_exchange_weak_explicit(&w->state, &s, CC__W_WOKEN,
                                                   memory_order_release,

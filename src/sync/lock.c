@@ -13,6 +13,10 @@
  * it in between -- and a newcomer queues behind them.  While nobody is
  * parked, the lock goes to whoever comes first (a spinning thread
  * included), which is where its throughput comes from.
+ *
+ * For helgrind and DRD (internal/vg.h): every release is a release on l,
+ * every way of becoming the owner (the fast path, a free lock found while
+ * queueing, a hand-over) an acquire on l.
  */
 #include <stdlib.h>
 
@@ -27,6 +31,8 @@ void cc__lock_init(struct cc_lock *l)
     l->magic = CC__LOCK_MAGIC;
     atomic_init(&l->state, 0);
     atomic_init(&l->owner, NULL);
+    CC__VG_ATOMIC_WORD(&l->state, sizeof(l->state));
+    CC__VG_ATOMIC_WORD(&l->owner, sizeof(l->owner));
     cc__mutex_init(&l->mu);
     cc__waitq_init(&l->waiters);
 }
@@ -35,8 +41,12 @@ static bool try_fast(struct cc_lock *l)
 {
     uint32_t expected = 0;
 
-    return atomic_compare_exchange_strong_explicit(
-        &l->state, &expected, 1, memory_order_acquire, memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(
+            &l->state, &expected, 1, memory_order_acquire,
+            memory_order_relaxed))
+        return false;
+    CC__VG_ACQUIRE(l);
+    return true;
 }
 
 /*
@@ -54,6 +64,7 @@ static int wait_turn(struct cc_lock *l, cc__ctx *me, int64_t deadline)
     cc__mutex_lock(&l->mu);
     /* Announce a waiter; if the lock was free we own it now. */
     if (atomic_exchange_explicit(&l->state, 2, memory_order_acquire) == 0) {
+        CC__VG_ACQUIRE(l);
         cc__mutex_unlock(&l->mu);
         return 0;
     }
@@ -61,6 +72,8 @@ static int wait_turn(struct cc_lock *l, cc__ctx *me, int64_t deadline)
     cc__waitq_push(&l->waiters, &w);
     cc__mutex_unlock(&l->mu);
     rc = cc__waiter_park(&w, deadline);
+    if (rc == 0)
+        CC__VG_ACQUIRE(l); /* handed over: after the releaser's writes */
     if (rc == 0 && cc__cancel_pending()) {
         atomic_store_explicit(&l->owner, me, memory_order_relaxed);
         cc__lock_release_owned(l);
@@ -128,6 +141,7 @@ void cc__lock_release_owned(struct cc_lock *l)
 
     CC__ASSERT(cc__lock_is_owner(l, cc__ctx_get()));
     CC__ASSERT(atomic_load_explicit(&l->state, memory_order_relaxed) != 0);
+    CC__VG_RELEASE(l);
     atomic_store_explicit(&l->owner, NULL, memory_order_relaxed);
     if (atomic_compare_exchange_strong_explicit(&l->state, &held, 0,
                                                 memory_order_release,
