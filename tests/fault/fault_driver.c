@@ -9,7 +9,9 @@
  * fail the 1st, 2nd, 3rd, ... call (fault.h), each in a fresh process
  * forked from this one, until a run completes without reaching the failing
  * call.  With --persistent, every call from that one on fails too (memory
- * that stays short: the cleanup after the first failure must get by).  A run passes when it ends SC_DONE or SC_REPORTED, exits normally
+ * that stays short: the cleanup after the first failure must get by).
+ *
+ * A run passes when it ends SC_DONE or SC_REPORTED, exits normally
  * with no leak (LeakSanitizer, in the ASan build this driver is made for)
  * and leaves no more descriptors open than the run without failures did;
  * it fails on a wrong result, an error without errno or message, a crash,

@@ -64,6 +64,19 @@ int sc_reported_error(const char *what, int code, const char *msg)
     return SC_REPORTED;
 }
 
+void sc_keep_server_error(cc_server *srv, const char *peer,
+                          const cc_error *err, void *arg)
+{
+    sc_server_log *log = arg;
+
+    (void)srv, (void)peer;
+    if (!atomic_load(&log->reported)) {
+        log->code = cc_error_code(err);
+        snprintf(log->msg, sizeof(log->msg), "%s", cc_error_message(err));
+        atomic_store(&log->reported, true);
+    }
+}
+
 int sc_also_failed(int rc, const char *what)
 {
     int now = sc_failed(what);

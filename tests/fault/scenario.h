@@ -23,6 +23,8 @@
 #ifndef CONCUR_TESTS_FAULT_SCENARIO_H
 #define CONCUR_TESTS_FAULT_SCENARIO_H
 
+#include <stdatomic.h>
+
 #include <concur.h>
 
 enum { SC_DONE = 0, SC_REPORTED = -1, SC_BAD = -2 };
@@ -60,6 +62,21 @@ int sc_failed(const char *what);
  * and a message, SC_BAD when either is missing.
  */
 int sc_reported_error(const char *what, int code, const char *msg);
+
+/*
+ * The first error a server reported (a handler's, a connection it could
+ * not serve, a spell of failing accepts): give sc_keep_server_error as
+ * cc_serve_opts.on_error and the log as the server's arg.  `reported` is
+ * set last, so a client thread that sees it may read the rest.
+ */
+typedef struct sc_server_log {
+    int code;
+    char msg[256];
+    _Atomic bool reported;
+} sc_server_log;
+
+void sc_keep_server_error(cc_server *srv, const char *peer,
+                          const cc_error *err, void *arg);
 
 /* sc_bad - a wrong result (printf-style description).  Returns SC_BAD. */
 int sc_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -183,35 +183,13 @@ static int echo_lines(cc_stream *s, void *arg)
     return -1;
 }
 
-/* The first error the server reported (a handler's, a connection it
- * could not serve, a spell of failing accepts); `reported` is set last,
- * so a client that sees it may read the rest. */
-typedef struct handler_error {
-    int code;
-    char msg[256];
-    _Atomic bool reported;
-} handler_error;
-
-static void keep_handler_error(cc_server *srv, const char *peer,
-                               const cc_error *err, void *arg)
-{
-    handler_error *h = arg;
-
-    (void)srv, (void)peer;
-    if (!atomic_load(&h->reported)) {
-        h->code = cc_error_code(err);
-        snprintf(h->msg, sizeof(h->msg), "%s", cc_error_message(err));
-        atomic_store(&h->reported, true);
-    }
-}
-
 /*
  * The server's answer line, or NULL: with *gave_up set when the server
  * reported an error before answering (it may never answer: its accepts
  * keep failing), else with the read's own failure in errno.  Polls in
  * short reads, so a reported failure ends the wait at once.
  */
-static void *read_answer(cc_stream *s, handler_error *h, bool *gave_up)
+static void *read_answer(cc_stream *s, sc_server_log *h, bool *gave_up)
 {
     double deadline = cc_deadline(SC_WAIT);
 
@@ -235,7 +213,7 @@ static void *read_answer(cc_stream *s, handler_error *h, bool *gave_up)
  * in a thread alike.  A line that comes back empty is the end of the
  * stream: the server's handler gave up; *early_eof says so, as it does
  * when the server reported a failure instead of answering. */
-static int echo_client(int port, handler_error *h, bool *early_eof)
+static int echo_client(int port, sc_server_log *h, bool *early_eof)
 {
     static const char *const lines[] = {"one\n", "two\n", "three\n"};
     cc_stream *s = NULL;
@@ -273,8 +251,8 @@ out:
  * must have reported it (to on_error) with a code and a message. */
 static int serve_and_echo(cc_serve_mode mode)
 {
-    handler_error herr = {0};
-    cc_serve_opts opts = {.mode = mode, .on_error = keep_handler_error};
+    sc_server_log herr = {0};
+    cc_serve_opts opts = {.mode = mode, .on_error = sc_keep_server_error};
     cc_server *srv = NULL;
     bool early_eof = false;
     int rc = SC_DONE;
@@ -488,7 +466,7 @@ static int frame_handler(cc_stream *s, void *arg)
 
 static int net_unix_pool(void)
 {
-    handler_error herr = {0};
+    sc_server_log herr = {0};
     char path[64];
     cc_executor *ex = NULL;
     cc_server *srv = NULL;
@@ -499,7 +477,7 @@ static int net_unix_pool(void)
 
     snprintf(path, sizeof(path), "/tmp/concur-fault-%d.sock", (int)getpid());
     cc_serve_opts opts = {.mode = CC_SERVE_POOL, .unix_path = path,
-                          .on_error = keep_handler_error};
+                          .on_error = sc_keep_server_error};
     SC_CALL((ex = cc_thread_pool_new(2, NULL)) != NULL, "cc_thread_pool_new");
     opts.pool = ex;
     SC_CALL((srv = cc_serve(NULL, 0, frame_handler, &herr, &opts)) != NULL,

@@ -62,32 +62,17 @@ static int http_handler(cc_stream *s, void *arg)
 typedef struct http_server {
     cc_server *srv;
     char url[64];
-    int err_code;
-    char err_msg[256];
-    _Atomic bool reported;  /* set after err_code and err_msg */
+    sc_server_log log;      /* what the server reported */
 } http_server;
-
-static void keep_error(cc_server *srv, const char *peer, const cc_error *err,
-                       void *arg)
-{
-    http_server *h = arg;
-
-    (void)srv, (void)peer;
-    if (!atomic_load(&h->reported)) {
-        h->err_code = cc_error_code(err);
-        snprintf(h->err_msg, sizeof(h->err_msg), "%s", cc_error_message(err));
-        atomic_store(&h->reported, true);
-    }
-}
 
 static int http_start(http_server *h)
 {
-    cc_serve_opts opts = {.mode = CC_SERVE_THREADS, .on_error = keep_error};
+    cc_serve_opts opts = {.mode = CC_SERVE_THREADS,
+                          .on_error = sc_keep_server_error};
     int rc = SC_DONE;
 
-    SC_CALL((h->srv = cc_serve("127.0.0.1", 0, http_handler, h, &opts)) !=
-                NULL,
-            "cc_serve");
+    h->srv = cc_serve("127.0.0.1", 0, http_handler, &h->log, &opts);
+    SC_CALL(h->srv != NULL, "cc_serve");
     snprintf(h->url, sizeof(h->url), "http://127.0.0.1:%d/x",
              cc_server_port(h->srv));
 out:
@@ -99,8 +84,9 @@ out:
  * could not start); any other failure must be reported by the client. */
 static int http_failed(http_server *h, const char *what)
 {
-    if (errno == ETIMEDOUT && atomic_load(&h->reported))
-        return sc_reported_error("the http server", h->err_code, h->err_msg);
+    if (errno == ETIMEDOUT && atomic_load(&h->log.reported))
+        return sc_reported_error("the http server", h->log.code,
+                                 h->log.msg);
     return sc_failed(what);
 }
 
@@ -135,8 +121,9 @@ static int http_stop(http_server *h, int rc)
 {
     cc_server_free(h->srv);
     cc_http_thread_cleanup();
-    if (rc == SC_DONE && atomic_load(&h->reported))
-        return sc_reported_error("the http server", h->err_code, h->err_msg);
+    if (rc == SC_DONE && atomic_load(&h->log.reported))
+        return sc_reported_error("the http server", h->log.code,
+                                 h->log.msg);
     return rc;
 }
 

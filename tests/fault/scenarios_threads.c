@@ -277,7 +277,8 @@ static int thread_pool(void)
     SC_EXPECT(done == N_JOBS, "as_completed gave %d of %d", done, N_JOBS);
     for (uintptr_t i = 0; i < N_JOBS; i++)
         args[i] = (void *)(i + 2);
-    SC_CALL(cc_map(ex, square, args, N_JOBS, 3, results, SC_WAIT) == 0, "cc_map");
+    SC_CALL(cc_map(ex, square, args, N_JOBS, 3, results, SC_WAIT) == 0,
+            "cc_map");
     for (uintptr_t i = 0; i < N_JOBS; i++)
         SC_EXPECT(results[i] == (void *)((i + 2) * (i + 2)),
                   "map item %zu gave %p", (size_t)i, results[i]);
