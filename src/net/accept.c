@@ -195,7 +195,9 @@ static void *conn_main(void *arg)
         return NULL; /* the closing server took it and ended it */
     srv = c->srv;
     rc = srv->handler(c->s, srv->arg);
-    if (rc != 0)
+    /* A handler the server's close cancelled failed because it was asked
+     * to stop: cc_server_close counts it, on_error does not hear of it. */
+    if (rc != 0 && !atomic_load(&c->s->cancelled))
         report_failure(srv, c->s);
     cc__conn_end(c);
     return NULL;

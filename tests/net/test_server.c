@@ -211,6 +211,7 @@ typedef struct counters {
     _Atomic int other;      /* a call failed otherwise */
     _Atomic int active;
     _Atomic int max_active;
+    _Atomic int reports;    /* on_error calls */
 } counters;
 
 /* Read a line, wait for the gate, answer. */
@@ -370,6 +371,57 @@ static void test_forced_close_cancels_blocked_handlers(void **state)
             printf("# forced close, %s handlers in %s: ok\n",
                    h == 0 ? "readline" : "drain", mode_name(modes[m]));
         }
+    }
+    tu_no_fd_leak(fds);
+}
+
+/* A handler that passes its failure up, as most do: -1 once its read
+ * fails. */
+static int failing_reader(cc_stream *s, void *arg)
+{
+    counters *k = arg;
+    atomic_fetch_add(&k->started, 1);
+    char *l = cc_stream_readline(s, CC_FOREVER);
+    if (l == NULL)
+        atomic_fetch_add(errno == ECANCELED ? &k->cancelled : &k->other, 1);
+    atomic_fetch_add(&k->finished, 1);
+    if (l == NULL)
+        return -1;
+    cc_blob_free(l);
+    return 0;
+}
+
+static void count_report(cc_server *srv, const char *peer, const cc_error *err,
+                         void *arg)
+{
+    (void)srv, (void)peer, (void)err;
+    atomic_fetch_add(&((counters *)arg)->reports, 1);
+}
+
+/* A handler that fails because the server's close cancelled it is not a
+ * failure to report: the close counts it.  (Each such handler used to be
+ * reported, "the server is closing (the connection was cancelled)".) */
+static void test_handlers_cancelled_by_close_are_not_reported(void **state)
+{
+    (void)state;
+    int fds = tu_fds();
+    for (size_t m = 0; m < 3; m++) {
+        counters k = {0};
+        box b = {0};
+        cc_stream *c[2];
+        b.opts.on_error = count_report;
+        box_start(&b, modes[m], failing_reader, &k);
+        for (int i = 0; i < 2; i++) {
+            c[i] = cc_open_connection("127.0.0.1", b.port, 5);
+            assert_non_null(c[i]);
+        }
+        wait_started(&k, 2);
+        assert_int_equal(box_close(&b, 0), 2);
+        assert_int_equal(atomic_load(&k.cancelled), 2);
+        assert_int_equal(atomic_load(&k.reports), 0);
+        for (int i = 0; i < 2; i++)
+            cc_stream_free(c[i]);
+        box_end(&b);
     }
     tu_no_fd_leak(fds);
 }
@@ -961,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_every_server_style_with_every_client_style),
         cmocka_unit_test(test_graceful_close_lets_handlers_finish),
         cmocka_unit_test(test_forced_close_cancels_blocked_handlers),
+        cmocka_unit_test(test_handlers_cancelled_by_close_are_not_reported),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_handler_errors_reach_on_error_with_the_peer),
         cmocka_unit_test(test_handler_errors_go_to_stderr_by_default),
