@@ -273,8 +273,8 @@ cc_http_response *cc__http_loop_request(const char *url,
     cc__list_remove(&m->running, &x.w.link);
     if (rc == 0 && x.aborted && !x.done) {
         curl_multi_remove_handle(m->multi, e);
-        curl_easy_cleanup(e);
-        r = cc__xfer_finish(&x, e, x.result);
+        r = cc__xfer_finish(&x, e, x.result); /* ENOMEM and the reason */
+        curl_easy_cleanup(e); /* not kept: the transfer did not end */
         cc__xfer_release(&x);
         return r;
     }
