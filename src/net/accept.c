@@ -14,8 +14,9 @@
  * socket stays readable while a connection waits in the backlog, so
  * retrying at once would spin.  The first failure of such a spell is
  * reported (on_error, with an empty peer), the retries are not; the
- * server serves again as soon as descriptors free up.  max_connections is a semaphore taken
- * before each accept and given back when a connection has been closed.
+ * server serves again as soon as descriptors free up.  max_connections is
+ * a semaphore taken before each accept and given back when a connection
+ * has been closed.
  *
  * See server.h for the records, the lists and who may free what.
  */
@@ -70,9 +71,12 @@ void cc__wait_event_hold(cc_event *e)
 
 /* -------------------------------------------------------- error reports */
 
-/* Hand err (never NULL) about the connection from `peer` to on_error, or
- * print it.  One report at a time. */
-static void report_error(cc_server *srv, const char *peer, const cc_error *err)
+/* Hand err (never NULL) about the connection from `peer` ("": about the
+ * server itself) to on_error, or print it: "concur: handler for <peer>
+ * failed: <err>" for a handler's failure, "concur: <err>" for the rest.
+ * One report at a time. */
+static void report_error(cc_server *srv, const char *peer, const cc_error *err,
+                         bool handler)
 {
     cc__stream_lock_hold(&srv->report);
     if (srv->on_error != NULL) {
@@ -81,7 +85,11 @@ static void report_error(cc_server *srv, const char *peer, const cc_error *err)
         char text[1024];
 
         cc_error_format(err, text, sizeof(text));
-        fprintf(stderr, "concur: handler for %s failed: %s\n", peer, text);
+        if (handler)
+            fprintf(stderr, "concur: handler for %s failed: %s\n", peer,
+                    text);
+        else
+            fprintf(stderr, "concur: %s\n", text);
     }
     cc__lock_release_owned(&srv->report);
 }
@@ -105,7 +113,7 @@ static void report_failure(cc_server *srv, cc_stream *s)
     err = pending != NULL ? pending : cc_last_error();
     copy = cc_error_copy(err);
     cc__stream_peer(s, peer);
-    report_error(srv, peer, copy != NULL ? copy : err);
+    report_error(srv, peer, copy != NULL ? copy : err, true);
     cc_error_free(copy);
     if (pending != NULL)
         cc_error_clear();
@@ -128,7 +136,7 @@ static void report_unserved(cc_server *srv, struct sockaddr_storage *ss,
         snprintf(peer, sizeof(peer), "?");
     cc__errf(code, "cc_serve: the connection from %s was closed unserved: "
                    "%s", peer, why);
-    report_error(srv, peer, cc_last_error());
+    report_error(srv, peer, cc_last_error(), false);
 }
 
 /*
@@ -143,7 +151,7 @@ static void report_accept_spell(cc_server *srv, bool *reported, int err)
     *reported = true;
     cc__errf(err, "cc_serve: accept: %s; retrying every %d ms until it "
                   "succeeds", strerror(err), PAUSE_MS);
-    report_error(srv, "", cc_last_error());
+    report_error(srv, "", cc_last_error(), false);
 }
 
 /* ---------------------------------------------------------- connections */
