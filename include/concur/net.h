@@ -294,8 +294,9 @@ typedef struct cc_serve_opts {
      * could be started for it (ENOMEM, or EAGAIN: no thread): the
      * connection is closed and the error says "closed unserved"; and, with
      * peer "", when accept itself keeps failing (EMFILE...: once per
-     * spell).  Without on_error these two print "concur: <error>".  Not called for a handler that failed because the server's
-     * close cancelled it (cc_server_close counts those).  Never called
+     * spell).  Without on_error these two print "concur: <error>".  Not
+     * called for a handler that failed because the server's close
+     * cancelled it (cc_server_close counts those).  Never called
      * concurrently with itself. */
     void (*on_error)(cc_server *srv, const char *peer, const cc_error *err,
                      void *arg);

@@ -391,8 +391,8 @@ static int failing_reader(cc_stream *s, void *arg)
     return 0;
 }
 
-static void count_report(cc_server *srv, const char *peer, const cc_error *err,
-                         void *arg)
+static void count_report(cc_server *srv, const char *peer,
+                         const cc_error *err, void *arg)
 {
     (void)srv, (void)peer, (void)err;
     atomic_fetch_add(&((counters *)arg)->reports, 1);
