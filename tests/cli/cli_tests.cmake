@@ -1,9 +1,9 @@
-# tests/cli: the `concur` command's fetch and tour, run as programs
+# tests/cli: the `concur` command, its fetch and tour, run as programs
 # (included by tests/CMakeLists.txt): fetch against a service each case
 # starts with its knobs; a quick tour; and the full quick tour's table
 # checked line by line.  (`concur serve` has its own, tests/service/.)
 if(TARGET concur_tool AND TARGET concur_service)
-  foreach(t test_fetch test_tour)
+  foreach(t test_cli test_fetch test_tour)
     concur_test(${t} cli/${t}.c 180 LABELS cli)
     target_link_libraries(${t} PRIVATE concur_service)
     target_compile_definitions(${t} PRIVATE

@@ -8,3 +8,5 @@ set_target_properties(concur_tool PROPERTIES OUTPUT_NAME concur
 target_include_directories(concur_tool PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(concur_tool PRIVATE concur_service concur_static
   concur_flags)
+# `make install` puts the command in <prefix>/bin.
+install(TARGETS concur_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

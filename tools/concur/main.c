@@ -1,10 +1,14 @@
 /*
  * main.c - the `concur` tool: dispatches `concur <command> [args]` to the
  * command's entry point (commands.h).  `concur help` / `--help` lists the
- * commands; an unknown one is an error with exit status 2.
+ * commands (exit 0); `concur version` / `--version` prints the library's
+ * version and libcurl's (exit 0); no command, or an unknown one, is a
+ * usage error: the list on stderr, exit status 2.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <concur.h>
 
 #include "commands.h"
 
@@ -26,6 +30,8 @@ static void help(FILE *f)
     fprintf(f, "usage: concur <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-8s %s\n", "version",
+            "the version of concur and of the libcurl it uses");
     fprintf(f, "  %-8s %s\n", "help", "this list");
     fprintf(f, "\n`concur <command> --help` describes a command.\n");
 }
@@ -41,6 +47,11 @@ int main(int argc, char **argv)
     if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 ||
         strcmp(name, "-h") == 0) {
         help(stdout);
+        return 0;
+    }
+    if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0 ||
+        strcmp(name, "-V") == 0) {
+        printf("concur %s (%s)\n", cc_version(), cc_http_version());
         return 0;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
