@@ -45,6 +45,9 @@ extern "C" {
 #define CC_PRINTF(f, a)
 #endif
 
+/* The version, defined here only: CMake reads these three lines for the
+ * package, the shared library's name and concur.pc; cc_version() gives
+ * them as text. */
 #define CC_VERSION_MAJOR 0
 #define CC_VERSION_MINOR 1
 #define CC_VERSION_PATCH 0
