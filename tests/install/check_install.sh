@@ -1,7 +1,10 @@
 #!/bin/sh
 # Installs the built library into a scratch prefix, then builds and runs a
-# tiny outside program against it twice: with pkg-config and with CMake's
-# find_package(concur).  Usage: check_install.sh <build-dir> <this-dir> <cc>
+# tiny outside program against it: with pkg-config, with CMake's
+# find_package(concur), and with pkg-config again in a /usr-style tree
+# whose libdir is Debian's multiarch lib/x86_64-linux-gnu (its concur.pc
+# from a configure with that libdir: the prefix is one folder further up).
+# Usage: check_install.sh <build-dir> <this-dir> <cc>
 set -eu
 build=$1
 here=$2
@@ -10,6 +13,11 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
 cmake --install "$build" --prefix "$scratch/prefix" >/dev/null
+
+# 0. The command is installed with the library, and says its version.
+if [ -e "$build/bin/concur" ]; then
+    "$scratch/prefix/bin/concur" --version | grep -q '^concur [0-9]'
+fi
 
 # 1. pkg-config, shared library.
 export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib64/pkgconfig"
@@ -24,4 +32,24 @@ cmake --build "$scratch/cmake-build" >/dev/null
 "$scratch/cmake-build/consumer_static"
 LD_LIBRARY_PATH="$scratch/prefix/lib:$scratch/prefix/lib64" \
     "$scratch/cmake-build/consumer_shared"
-echo "ok: pkg-config and find_package(concur) both work"
+# 3. pkg-config in a multiarch /usr-style tree.
+multi=lib/x86_64-linux-gnu
+cmake -S "$here/../.." -B "$scratch/multiarch-build" -DCMAKE_C_COMPILER="$cc" \
+      -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=$multi \
+      -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_BENCH=OFF >/dev/null
+usr=$scratch/root/usr
+mkdir -p "$usr/$multi/pkgconfig"
+cp -R "$scratch/prefix/include" "$usr/include"
+for lib in "$scratch"/prefix/lib*/libconcur.*; do
+    cp -P "$lib" "$usr/$multi/"
+done
+cp "$scratch/multiarch-build/concur.pc" "$usr/$multi/pkgconfig/"
+flags=$(PKG_CONFIG_PATH="$usr/$multi/pkgconfig" pkg-config --cflags --libs concur)
+inc=$(PKG_CONFIG_PATH="$usr/$multi/pkgconfig" pkg-config --variable=includedir concur)
+if [ "$(realpath "$inc")" != "$(realpath "$usr/include")" ]; then
+    echo "multiarch concur.pc: includedir $inc is not $usr/include" >&2
+    exit 1
+fi
+"$cc" -std=c11 -Wall -Werror "$here/consumer.c" $flags -o "$scratch/via_multiarch"
+LD_LIBRARY_PATH="$usr/$multi" "$scratch/via_multiarch"
+echo "ok: pkg-config (lib/ and multiarch) and find_package(concur) work"
