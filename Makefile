@@ -37,11 +37,13 @@ PREFIX  ?= /usr/local
 FUZZ_SECONDS ?= 60
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST    = ctest --output-on-failure -j$(JOBS)
+# Every build made here treats warnings as errors (a plain cmake does not).
+DEV      = -DCONCUR_WERROR=ON
 
 .PHONY: all deps release test test-asan test-tsan test-valgrind test-ucontext test-aarch64 chaos fuzz fault demo examples-demo bench install clean
 
 all: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake $(DEV) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 deps:
@@ -50,7 +52,7 @@ deps:
 # What users get: the same optimisation as the development build, without
 # the internal assertions (CONCUR_ASSERTS, src/internal/assert.h), no tests.
 release: deps
-	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	@cmake $(DEV) -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	      -DCONCUR_ASSERTS=OFF -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF >/dev/null
 	@cmake --build $(RELEASE) -j$(JOBS)
 
@@ -60,26 +62,26 @@ test: all
 # Sanitizer builds use clang (its TSan/ASan runtimes are the ones Debian
 # keeps current) and their own folders.
 test-asan: deps
-	@cmake -S . -B build-asan -DCONCUR_SANITIZE=address -DCMAKE_C_COMPILER=clang \
+	@cmake $(DEV) -S . -B build-asan -DCONCUR_SANITIZE=address -DCMAKE_C_COMPILER=clang \
 	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_BENCH=OFF >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 	cd build-asan && $(CTEST)
 
 test-tsan: deps
-	@cmake -S . -B build-tsan -DCONCUR_SANITIZE=thread -DCMAKE_C_COMPILER=clang \
+	@cmake $(DEV) -S . -B build-tsan -DCONCUR_SANITIZE=thread -DCMAKE_C_COMPILER=clang \
 	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_BENCH=OFF >/dev/null
 	@cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && $(CTEST)
 
 test-valgrind: deps
-	@cmake -S . -B build-valgrind -DCONCUR_VALGRIND=ON -DCMAKE_C_COMPILER=gcc \
+	@cmake $(DEV) -S . -B build-valgrind -DCONCUR_VALGRIND=ON -DCMAKE_C_COMPILER=gcc \
 	      -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" \
 	      -DCONCUR_ASSERTS=ON -DCONCUR_BENCH=OFF -DCONCUR_EXAMPLES=OFF >/dev/null
 	@cmake --build build-valgrind -j$(JOBS)
 	scripts/valgrind.sh build-valgrind
 
 test-ucontext: deps
-	@cmake -S . -B build-ucontext -DCONCUR_UCONTEXT=ON \
+	@cmake $(DEV) -S . -B build-ucontext -DCONCUR_UCONTEXT=ON \
 	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_BENCH=OFF -DCONCUR_EXAMPLES=OFF >/dev/null
 	@cmake --build build-ucontext -j$(JOBS)
 	cd build-ucontext && $(CTEST) -L aio
@@ -93,7 +95,7 @@ chaos: all
 # libFuzzer (clang): the harnesses and a library with the coverage hooks,
 # under ASan + UBSan; new corpus entries stay in build-fuzz/.
 fuzz: deps
-	@cmake -S . -B build-fuzz -DCONCUR_FUZZ=ON -DCONCUR_SANITIZE=address \
+	@cmake $(DEV) -S . -B build-fuzz -DCONCUR_FUZZ=ON -DCONCUR_SANITIZE=address \
 	      -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	      -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_BENCH=OFF >/dev/null
 	@cmake --build build-fuzz -j$(JOBS) --target fuzz_all
@@ -102,7 +104,7 @@ fuzz: deps
 # Fault injection: the library linked with a shim that fails its nth
 # malloc, pthread_create, fork, pipe, socket, mmap, epoll_ctl...
 fault: deps
-	@cmake -S . -B build-fault -DCONCUR_FAULT=ON -DCONCUR_SANITIZE=address \
+	@cmake $(DEV) -S . -B build-fault -DCONCUR_FAULT=ON -DCONCUR_SANITIZE=address \
 	      -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	      -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_BENCH=OFF >/dev/null
 	@cmake --build build-fault -j$(JOBS) --target fault_driver
