@@ -144,11 +144,12 @@ static void test_serve_and_signals(void **state)
     }
 }
 
-/* `--max-connections 1 --max-memory 1M`: one kept-alive client is
- * served, a second one gets a 503 with Retry-After at once. */
+/* `--max-connections=1 --max-memory 1M` (both forms of a value): one
+ * kept-alive client is served, a second one gets a 503 with Retry-After
+ * at once. */
 static void test_budget_options_take_effect(void **state)
 {
-    static const char *const opts[] = {"--max-connections", "1",
+    static const char *const opts[] = {"--max-connections=1",
                                        "--max-memory", "1M", NULL};
     int port = 0;
     int rc = -1;

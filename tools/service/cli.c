@@ -1,6 +1,7 @@
 /*
- * cli.c - `concur serve [options]`: parse the options into svc_opts, start
- * the service, print where it listens, and serve until SIGINT or SIGTERM.
+ * cli.c - `concur serve [options]`: parse the options into svc_opts
+ * (getopt_long), start the service, print where it listens, and serve
+ * until SIGINT or SIGTERM.
  *
  * Signals: SIGINT and SIGTERM are blocked before the service thread starts
  * (it inherits the mask), so they stay pending for the whole process until
@@ -9,6 +10,7 @@
  * service cannot start (port in use...), 2 for bad options.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,68 +89,114 @@ static bool parse_latency(const char *s, double *lo, double *hi)
     return parse_num(tmp, lo) && parse_num(dash + 1, hi) && *lo <= *hi;
 }
 
-/* Parse argv (argv[0] is "serve") into o.  0, or the exit status to
- * return (2: bad option; -1: --help printed, exit 0). */
+/* The long options; the value is the option's own code. */
+enum {
+    OPT_HOST = 1, OPT_PORT, OPT_LATENCY, OPT_ERROR_RATE, OPT_RATE_LIMIT,
+    OPT_LOG, OPT_SEED, OPT_READ_TIMEOUT, OPT_MAX_CONNECTIONS, OPT_MAX_MEMORY,
+    OPT_HELP,
+};
+
+static const struct option long_options[] = {
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"latency", required_argument, NULL, OPT_LATENCY},
+    {"error-rate", required_argument, NULL, OPT_ERROR_RATE},
+    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+    {"log", no_argument, NULL, OPT_LOG},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"read-timeout", required_argument, NULL, OPT_READ_TIMEOUT},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option's value into o.  0, or 2 (bad value, said on stderr). */
+static int take_option(int code, const char *v, svc_opts *o)
+{
+    double d;
+
+    switch (code) {
+    case OPT_HOST:
+        if (*v == '\0' || strlen(v) >= 64)
+            return bad("bad host '%s'%s", v, "");
+        o->host = v;
+        return 0;
+    case OPT_PORT:
+        if (!parse_num(v, &d) || d > 65535 || d != floor(d))
+            return bad("bad port '%s' (0..65535)%s", v, "");
+        o->port = (int)d;
+        return 0;
+    case OPT_LATENCY:
+        if (!parse_latency(v, &o->latency_min, &o->latency_max))
+            return bad("bad latency '%s' (seconds, or MIN-MAX)%s", v, "");
+        return 0;
+    case OPT_ERROR_RATE:
+        if (!parse_num(v, &o->error_rate) || o->error_rate > 1)
+            return bad("bad error rate '%s' (0..1)%s", v, "");
+        return 0;
+    case OPT_RATE_LIMIT:
+        if (!parse_num(v, &o->rate_limit))
+            return bad("bad rate limit '%s' (requests/s)%s", v, "");
+        return 0;
+    case OPT_SEED:
+        if (!parse_num(v, &d) || d > 4294967295.0 || d != floor(d))
+            return bad("bad seed '%s'%s", v, "");
+        o->seed = (unsigned)d;
+        return 0;
+    case OPT_MAX_CONNECTIONS:
+        if (!parse_num(v, &d) || d < 1 || d > 1000000 || d != floor(d))
+            return bad("bad connection limit '%s' (1..1000000)%s", v, "");
+        o->max_connections = (int)d;
+        return 0;
+    case OPT_MAX_MEMORY:
+        if (!svc_parse_size(v, &o->max_memory) ||
+            o->max_memory < ((size_t)1 << 20))
+            return bad("bad memory budget '%s' (a size of at least 1M, "
+                       "like 64M or 1G)%s", v, "");
+        return 0;
+    default: /* OPT_READ_TIMEOUT */
+        if (!parse_num(v, &o->read_timeout) || o->read_timeout == 0)
+            return bad("bad read timeout '%s' (seconds > 0)%s", v, "");
+        return 0;
+    }
+}
+
+/*
+ * Parse argv (argv[0] is "serve") into o with getopt_long: "--port 0" and
+ * "--port=0" alike, unambiguous prefixes too.  0, or the exit status to
+ * return (2: bad option; -1: --help printed, exit 0).
+ */
 static int parse_args(int argc, char **argv, svc_opts *o)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double d;
+    int code;
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    optind = 0; /* a full restart: svc_main may run twice in a process */
+    opterr = 0; /* our own messages */
+    while ((code = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+        const char *opt = argv[optind - 1];
+        int rc;
+
+        switch (code) {
+        case 'h':
+        case OPT_HELP:
             usage(stdout);
             return -1;
-        } else if (strcmp(a, "--log") == 0) {
+        case OPT_LOG:
             o->log = stdout;
-            continue;
-        }
-        if (strcmp(a, "--host") != 0 && strcmp(a, "--port") != 0 &&
-            strcmp(a, "--latency") != 0 && strcmp(a, "--error-rate") != 0 &&
-            strcmp(a, "--rate-limit") != 0 && strcmp(a, "--seed") != 0 &&
-            strcmp(a, "--read-timeout") != 0 &&
-            strcmp(a, "--max-connections") != 0 &&
-            strcmp(a, "--max-memory") != 0)
-            return bad("unknown option '%s'%s", a, "");
-        if (v == NULL)
-            return bad("option %s needs a value%s", a, "");
-        i++;
-        if (strcmp(a, "--host") == 0) {
-            if (*v == '\0' || strlen(v) >= 64)
-                return bad("bad host '%s'%s", v, "");
-            o->host = v;
-        } else if (strcmp(a, "--port") == 0) {
-            if (!parse_num(v, &d) || d > 65535 || d != floor(d))
-                return bad("bad port '%s' (0..65535)%s", v, "");
-            o->port = (int)d;
-        } else if (strcmp(a, "--latency") == 0) {
-            if (!parse_latency(v, &o->latency_min, &o->latency_max))
-                return bad("bad latency '%s' (seconds, or MIN-MAX)%s", v, "");
-        } else if (strcmp(a, "--error-rate") == 0) {
-            if (!parse_num(v, &o->error_rate) || o->error_rate > 1)
-                return bad("bad error rate '%s' (0..1)%s", v, "");
-        } else if (strcmp(a, "--rate-limit") == 0) {
-            if (!parse_num(v, &o->rate_limit))
-                return bad("bad rate limit '%s' (requests/s)%s", v, "");
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!parse_num(v, &d) || d > 4294967295.0 || d != floor(d))
-                return bad("bad seed '%s'%s", v, "");
-            o->seed = (unsigned)d;
-        } else if (strcmp(a, "--max-connections") == 0) {
-            if (!parse_num(v, &d) || d < 1 || d > 1000000 || d != floor(d))
-                return bad("bad connection limit '%s' (1..1000000)%s", v,
-                           "");
-            o->max_connections = (int)d;
-        } else if (strcmp(a, "--max-memory") == 0) {
-            if (!svc_parse_size(v, &o->max_memory) ||
-                o->max_memory < ((size_t)1 << 20))
-                return bad("bad memory budget '%s' (a size of at least 1M, "
-                           "like 64M or 1G)%s", v, "");
-        } else {
-            if (!parse_num(v, &o->read_timeout) || o->read_timeout == 0)
-                return bad("bad read timeout '%s' (seconds > 0)%s", v, "");
+            break;
+        case ':':
+            return bad("option %s needs a value%s", opt, "");
+        case '?':
+            return bad("unknown option '%s'%s", opt, "");
+        default:
+            rc = take_option(code, optarg, o);
+            if (rc != 0)
+                return rc;
         }
     }
+    if (optind < argc)
+        return bad("unexpected argument '%s'%s", argv[optind], "");
     return 0;
 }
 
