@@ -153,6 +153,13 @@ CC_API void *cc_http_response_take_body(cc_http_response *r);
 CC_API double cc_http_elapsed(const cc_http_response *r);
 
 /*
+ * cc_http_retry_after - the delay the response's Retry-After header asks
+ * for, in seconds (delta-seconds or an HTTP date, read by libcurl); -1
+ * when there is none, it cannot be read or it asks for no delay.
+ */
+CC_API double cc_http_retry_after(const cc_http_response *r);
+
+/*
  * cc_http_check - 0 when the status is below 400; else -1 with errno
  * CC_EHTTP and the message requests' raise_for_status gives:
  * "404 Client Error: Not Found for url: http://...",

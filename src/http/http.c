@@ -195,6 +195,11 @@ double cc_http_elapsed(const cc_http_response *r)
     return ok(r) ? r->elapsed : 0;
 }
 
+double cc_http_retry_after(const cc_http_response *r)
+{
+    return ok(r) ? r->retry_after : -1;
+}
+
 int cc_http_check(const cc_http_response *r)
 {
     if (!ok(r))

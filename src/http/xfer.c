@@ -449,6 +449,16 @@ cc_http_response *cc__xfer_finish(http_xfer *x, CURL *e, CURLcode rc)
     r->body = x->body;
     r->h = x->h;
     r->elapsed = (double)(cc__now_ns() - x->start) / 1e9;
+    /* curl reads Retry-After for us, delta-seconds or an HTTP date (0 when
+     * absent or unreadable, as for "0": only a positive delay counts). */
+    {
+        curl_off_t after = 0;
+
+        r->retry_after = curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &after) ==
+                                 CURLE_OK && after > 0
+                             ? (double)after
+                             : -1;
+    }
     x->body = NULL;
     memset(&x->h, 0, sizeof(x->h));
     return r;

@@ -39,6 +39,7 @@ struct cc_http_response {
     char *body;             /* a blob, or NULL once taken */
     http_headers h;
     double elapsed;
+    double retry_after;     /* seconds Retry-After asks for, -1: none */
 };
 
 typedef struct http_xfer {

@@ -191,10 +191,15 @@ static void test_bad_url_exits_2_fetching_nothing(void **state)
     tool_free(&r);
     tool(&r, NULL, "fetch", "http://127.0.0.1:99999/");
     assert_status(&r, 2);
-    assert_output_has(&r, "port");
+    assert_output_has(&r, "Port number"); /* libcurl's words */
     tool_free(&r);
-    tool(&r, NULL, "fetch", "http:///nohost");
+    tool(&r, NULL, "fetch", "http://:80/");
     assert_status(&r, 2);
+    assert_output_has(&r, "No host part"); /* libcurl's words */
+    tool_free(&r);
+    tool(&r, NULL, "fetch", "http://127.0.0.1:0/");
+    assert_status(&r, 2);
+    assert_output_has(&r, "port 0");
     tool_free(&r);
     snprintf(list, sizeof(list), "%s/dice\n\nnot a url\n", svc_url(s));
     tool(&r, list, "fetch", "-f", "-");
@@ -202,6 +207,23 @@ static void test_bad_url_exits_2_fetching_nothing(void **state)
     assert_output_has(&r, "standard input, line 3: bad URL 'not a url'");
     tool_free(&r);
     assert_int_equal(svc_requests(s), 0);
+    svc_stop(s);
+}
+
+/* The scheme in capitals is still http (libcurl's URL parser reads it):
+ * fetched, not refused. */
+static void test_scheme_in_capitals_is_fetched(void **state)
+{
+    svc *s = tool_service(0, 0, 0);
+    char url[256];
+    tool_run r;
+
+    (void)state;
+    snprintf(url, sizeof(url), "HTTP://%s/dice", svc_url(s) + 7);
+    tool(&r, NULL, "fetch", "-m", "sync", url);
+    assert_status(&r, 0);
+    tool_free(&r);
+    assert_int_equal(svc_requests(s), 1);
     svc_stop(s);
 }
 
@@ -496,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_timeout_fails_the_url),
         cmocka_unit_test(test_rate_spaces_requests),
         cmocka_unit_test(test_bad_url_exits_2_fetching_nothing),
+        cmocka_unit_test(test_scheme_in_capitals_is_fetched),
         cmocka_unit_test(test_bad_options_exit_2),
         cmocka_unit_test(test_failed_url_exits_1),
         cmocka_unit_test(test_file_input),

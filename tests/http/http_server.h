@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "test_util.h"
 
@@ -161,6 +162,24 @@ static inline int sh_one(sh_server *sv, cc_stream *s)
             snprintf(loc, sizeof(loc), "Location: /redirect/%d\r\n", n - 1);
             rc = sh_reply(s, head, 302, loc, "moved", 5);
         }
+    } else if (strncmp(target, "/retry-after/", 13) == 0) {
+        /* 503 with Retry-After: the seconds given, "date" (an HTTP date
+         * two hours ahead), or the text as it is */
+        char h[96];
+        const char *v = target + 13;
+
+        if (strcmp(v, "date") == 0) {
+            time_t t = time(NULL) + 7200;
+            struct tm tm;
+            char d[64];
+
+            gmtime_r(&t, &tm);
+            strftime(d, sizeof(d), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+            snprintf(h, sizeof(h), "Retry-After: %s\r\n", d);
+        } else {
+            snprintf(h, sizeof(h), "Retry-After: %.60s\r\n", v);
+        }
+        rc = sh_reply(s, head, 503, h, "later", 5);
     } else if (strcmp(target, "/loop") == 0) {
         rc = sh_reply(s, head, 302, "Location: /loop\r\n", "", 0);
     } else if (strcmp(target, "/headers") == 0) {

@@ -171,6 +171,36 @@ static void test_response_headers(void **state)
     cc_http_response_free(r);
 }
 
+/* Retry-After, read by libcurl: seconds or an HTTP date; -1 when absent,
+ * unreadable or on no response. */
+static void test_retry_after(void **state)
+{
+    char url[128];
+    cc_http_response *r;
+
+    (void)state;
+    r = cc_http_get(URL("/retry-after/7"), 10);
+    assert_non_null(r);
+    assert_int_equal(cc_http_status(r), 503);
+    assert_true(cc_http_retry_after(r) == 7);
+    cc_http_response_free(r);
+    r = cc_http_get(URL("/retry-after/date"), 10);
+    assert_non_null(r);
+    double after = cc_http_retry_after(r);
+    if (!(after > 7000 && after <= 7200))
+        fail_msg("an HTTP date two hours ahead gave %g s", after);
+    cc_http_response_free(r);
+    r = cc_http_get(URL("/retry-after/soon"), 10);
+    assert_non_null(r);
+    assert_true(cc_http_retry_after(r) == -1);
+    cc_http_response_free(r);
+    r = cc_http_get(URL("/status/200"), 10);
+    assert_non_null(r);
+    assert_true(cc_http_retry_after(r) == -1);
+    cc_http_response_free(r);
+    assert_true(cc_http_retry_after(NULL) == -1);
+}
+
 /* Redirects: followed (final URL, final headers only), limited (ELOOP),
  * or not followed at all. */
 static void test_redirects(void **state)
@@ -353,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_methods_and_headers),
         cmocka_unit_test(test_response_headers),
+        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_redirects),
         cmocka_unit_test(test_big_body),
         cmocka_unit_test(test_timeout),

@@ -97,16 +97,14 @@ int fetch_mode_parse(const char *name, fetch_mode *mode);
 /* ----------------------------------------------------- fetch_text.c */
 
 /* fetch_url_check - NULL when url is an absolute http:// or https:// URL
- * with a host and no spaces or control characters; else why not. */
+ * (the scheme in any case) with a host and no spaces or control
+ * characters, as libcurl's URL parser reads it; else why not. */
 const char *fetch_url_check(const char *url);
 
 /* fetch_has_word - true when `word` occurs in text[0..len) as a whole word
  * (not preceded or followed by a letter, digit or '_'); case-sensitive. */
 bool fetch_has_word(const char *text, size_t len, const char *word);
 
-/* fetch_retry_after - the delay a Retry-After value asks for, in seconds
- * (delta-seconds or an HTTP date); -1 when absent or unreadable. */
-double fetch_retry_after(const char *value);
 
 /* ----------------------------------------------------- fetch_urls.c */
 

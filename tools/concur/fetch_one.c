@@ -63,7 +63,7 @@ int fetch_try_here(void *ctx, const char *url, const fetch_opts *o,
     if (cc_http_check(r) != 0) {
         out->err = CC_EHTTP;
         out->errmsg = errmsg_dup();
-        out->retry_after = fetch_retry_after(cc_http_header(r, "Retry-After"));
+        out->retry_after = cc_http_retry_after(r);
     }
     if (o->keep_body)
         out->body = cc_http_response_take_body(r);

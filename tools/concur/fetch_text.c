@@ -1,70 +1,58 @@
 /*
  * fetch_text.c - the text checks of the fetch engine: is a URL one we can
- * fetch, does a body hold a word, what delay does a Retry-After ask for.
- * Pure functions; no state.
+ * fetch (libcurl's URL parser reads it), does a body hold a word.  Pure
+ * functions; no state.  (Retry-After is read by the http layer:
+ * cc_http_retry_after.)
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
+
+#include <curl/curl.h>
 
 #include "fetch.h"
 
 const char *fetch_url_check(const char *url)
 {
-    const char *host;
-    size_t host_len;
+    CURLU *u;
+    CURLUcode rc;
+    char *scheme = NULL;
+    char *host = NULL;
+    char *port = NULL;
+    const char *why = NULL;
 
     if (url == NULL || url[0] == '\0')
         return "empty URL";
     for (const char *p = url; *p != '\0'; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
             return "spaces or control characters in the URL";
-    if (strncmp(url, "http://", 7) == 0)
-        host = url + 7;
-    else if (strncmp(url, "https://", 8) == 0)
-        host = url + 8;
-    else
-        return "not an http:// or https:// URL";
-    host_len = strcspn(host, "/?#");
-    if (host_len == 0)
-        return "no host in the URL";
-    /* user@host:port -- the host part after any user info must not be
-     * empty, and a port must be digits in 1..65535 */
-    const char *at = memchr(host, '@', host_len);
-    if (at != NULL) {
-        host_len -= (size_t)(at + 1 - host);
-        host = at + 1;
-    }
-    const char *end = host + host_len;
-    const char *colon = NULL;
-    if (host[0] == '[') {
-        const char *close = memchr(host, ']', host_len);
-        if (close == NULL)
-            return "unclosed '[' in the host";
-        if (close + 1 < end && close[1] != ':')
-            return "junk after the IPv6 address";
-        colon = close + 1 < end ? close + 1 : NULL;
-    } else {
-        colon = memchr(host, ':', host_len);
-    }
-    if ((colon != NULL ? colon : end) == host)
-        return "no host in the URL";
-    if (colon != NULL) {
-        long port = 0;
-        if (colon + 1 == end)
-            return "empty port";
-        for (const char *p = colon + 1; p < end; p++) {
-            if (!isdigit((unsigned char)*p))
-                return "the port is not a number";
-            port = port * 10 + (*p - '0');
-            if (port > 65535)
-                return "the port is past 65535";
-        }
-        if (port == 0)
-            return "port 0";
-    }
-    return NULL;
+    u = curl_url();
+    if (u == NULL)
+        return "out of memory";
+    rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (rc == CURLUE_OK && strcasecmp(scheme, "http") != 0 &&
+        strcasecmp(scheme, "https") != 0)
+        why = "not an http:// or https:// URL";
+    else if (rc == CURLUE_OK &&
+             (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+              host[0] == '\0'))
+        why = "no host in the URL";
+    else if (rc == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+             strcmp(port, "0") == 0)
+        why = "port 0";
+    else if (rc == CURLUE_BAD_SCHEME || rc == CURLUE_UNSUPPORTED_SCHEME)
+        why = "not an http:// or https:// URL";
+    else if (rc != CURLUE_OK)
+        why = curl_url_strerror(rc);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return why;
 }
 
 /* A letter, digit or '_': what a word is made of. */
@@ -92,27 +80,4 @@ bool fetch_has_word(const char *text, size_t len, const char *word)
         p = hit + 1;
     }
     return false;
-}
-
-double fetch_retry_after(const char *value)
-{
-    char *end;
-    double s;
-    struct tm tm;
-
-    if (value == NULL || *value == '\0')
-        return -1;
-    if (isdigit((unsigned char)value[0])) {
-        s = strtod(value, &end);
-        while (*end == ' ')
-            end++;
-        return *end == '\0' && s >= 0 ? s : -1;
-    }
-    /* an HTTP date: "Wed, 21 Oct 2015 07:28:00 GMT" */
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == NULL)
-        return -1;
-    s = difftime(timegm(&tm), time(NULL));
-    return s > 0 ? s : 0;
 }
