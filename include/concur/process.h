@@ -367,8 +367,8 @@ CC_API void cc_shdict_free(cc_shdict *d);
  * tasks, and leaves with _exit (stdio flushed).  Hence the rules:
  *
  *   - The task function (and the initializer) must lie in the code (an
- *     executable segment) of the main executable or of a shared library
- *     loaded in the calling process.  It is sent as that module -- the
+ *     executable segment) of the main executable (a static one too) or of
+ *     a shared library loaded in the calling process.  It is sent as that module -- the
  *     program, or the library's path as it was loaded -- and its offset in
  *     it, and found at the same place in the worker: a library the
  *     executable links is there already; one the program dlopen'ed is

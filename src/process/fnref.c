@@ -4,7 +4,9 @@
  *
  * Parent side: dladdr names the module (its base address) that holds fn;
  * dl_iterate_phdr finds that module's entry, its load bias and the segment
- * fn lies in, which must be an executable PT_LOAD.  A shared library is
+ * fn lies in, which must be an executable PT_LOAD.  (In a static
+ * executable dladdr finds nothing; dl_iterate_phdr, searched by address
+ * alone, still finds the program.)  A shared library is
  * made RTLD_NODELETE when one of its functions is first named, so that a
  * cached reference can never outlive its module.  References are cached
  * in a fixed table that is read without a lock (a slot's key is published
@@ -227,24 +229,33 @@ static const cc__fnref *compute(cc_fn fn, const char *what)
     Dl_info info;
     size_t len;
 
-    if (dladdr((void *)fn, &info) == 0 || info.dli_fbase == NULL)
-        return cc__errf_null(EINVAL, "%s: a process pool task must be a "
-                             "function of the program or of a shared library "
-                             "it loads: %p is in no loaded module", what,
-                             (void *)fn);
+    /* In a static executable dladdr knows nothing (no dynamic symbol
+     * table), but dl_iterate_phdr still lists the program itself: search
+     * by address alone then. */
+    if (dladdr((void *)fn, &info) == 0 || info.dli_fbase == NULL) {
+        info.dli_fbase = NULL;
+        info.dli_fname = NULL;
+    }
     q = calloc(1, sizeof(*q));
     if (q == NULL)
         return cc__errf_null(ENOMEM, "%s: out of memory", what);
     q->addr = addr;
     q->base = (uintptr_t)info.dli_fbase;
     dl_iterate_phdr(visit, q);
-    if (!q->found) { /* dladdr's base is not a segment start: any module */
+    if (!q->found && q->base != 0) { /* dladdr's base is not a segment
+                                       * start: any module */
         q->base = 0;
         dl_iterate_phdr(visit, q);
     }
-    if (!q->found || !q->in_code) {
-        const char *module = !q->found ? info.dli_fname
-                             : q->main ? "the program" : q->path;
+    if (!q->found) {
+        free(q);
+        return cc__errf_null(EINVAL, "%s: a process pool task must be a "
+                             "function of the program or of a shared library "
+                             "it loads: %p is in no loaded module", what,
+                             (void *)fn);
+    }
+    if (!q->in_code) {
+        const char *module = q->main ? "the program" : q->path;
 
         cc__errf(EINVAL, "%s: a process pool task must be a function of the "
                          "program or of a shared library it loads: %p is not "

@@ -3,7 +3,8 @@
 # tiny outside program against it: with pkg-config, with CMake's
 # find_package(concur), and with pkg-config again in a /usr-style tree
 # whose libdir is Debian's multiarch lib/x86_64-linux-gnu (its concur.pc
-# from a configure with that libdir: the prefix is one folder further up).
+# from a configure with that libdir: the prefix is one folder further up);
+# then a fully static program with a process pool.
 # Usage: check_install.sh <build-dir> <this-dir> <cc>
 set -eu
 build=$1
@@ -52,4 +53,14 @@ if [ "$(realpath "$inc")" != "$(realpath "$usr/include")" ]; then
 fi
 "$cc" -std=c11 -Wall -Werror "$here/consumer.c" $flags -o "$scratch/via_multiarch"
 LD_LIBRARY_PATH="$usr/$multi" "$scratch/via_multiarch"
-echo "ok: pkg-config (lib/ and multiarch) and find_package(concur) work"
+# 4. A fully static executable (README's recipe): the library archive, no
+# libcurl (the program makes no HTTP request), and a process pool.  The
+# linker's warning about dlopen in a static program is expected.
+archive=$(ls "$scratch"/prefix/lib*/libconcur.a | head -n 1)
+"$cc" -std=c11 -static "$here/static_pool.c" -I"$scratch/prefix/include" \
+      "$archive" -pthread -o "$scratch/static_pool" 2>"$scratch/static.log" || {
+    cat "$scratch/static.log" >&2
+    exit 1
+}
+"$scratch/static_pool"
+echo "ok: pkg-config (lib/ and multiarch), find_package(concur) and a static program work"
