@@ -37,7 +37,8 @@ LD_LIBRARY_PATH="$scratch/prefix/lib:$scratch/prefix/lib64" \
 multi=lib/x86_64-linux-gnu
 cmake -S "$here/../.." -B "$scratch/multiarch-build" -DCMAKE_C_COMPILER="$cc" \
       -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=$multi \
-      -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_BENCH=OFF >/dev/null
+      -DCONCUR_TOOLS=OFF -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF \
+      -DCONCUR_BENCH=OFF >/dev/null
 usr=$scratch/root/usr
 mkdir -p "$usr/$multi/pkgconfig"
 cp -R "$scratch/prefix/include" "$usr/include"
