@@ -447,9 +447,7 @@ cc_executor *cc_thread_pool_new(int max_workers, const cc_pool_opts *opts)
         p->initializer = opts->initializer;
         p->initarg = opts->initarg;
     }
-    atomic_init(&p->stub.next, NULL);
-    atomic_init(&p->tail, (uintptr_t)&p->stub);
-    atomic_init(&p->head, &p->stub);
+    cc__mpsc_init(&p->tail, &p->head, &p->stub);
     cc__mutex_init(&p->pop_mu);
     cc__mutex_init(&p->mu);
     atomic_init(&p->nthreads, 0);

@@ -14,12 +14,14 @@
  * The functions take the queue's three parts separately so that an owner
  * can put them in different cache lines (`tail` is written by producers,
  * `head` by the consumer; the stub is watched by spinning consumers).  The
- * owner initialises them as: stub.next = NULL, tail = &stub, head = &stub.
+ * owner initialises them with cc__mpsc_init.
  *
  * For helgrind and DRD (internal/vg.h) a push is a release on the future
  * and its pop an acquire: what the producer wrote into it (the job) is
  * seen as written before the consumer reads it.  The links and the two
- * ends are atomic words.
+ * ends are atomic words: the ends and the stub's link are marked so once,
+ * by cc__mpsc_init, and every future's link by its own initialisation
+ * (future.c).
  */
 #ifndef CC_INTERNAL_MPSC_H
 #define CC_INTERNAL_MPSC_H
@@ -40,6 +42,18 @@ static inline cc_future *cc__mpsc_node(uintptr_t t)
     return (cc_future *)(t & ~CC__MPSC_CLOSED);
 }
 
+/* An empty queue: stub.next = NULL, tail = head = &stub. */
+static inline void cc__mpsc_init(_Atomic uintptr_t *tail,
+                                 cc_future *_Atomic *headp, cc_future *stub)
+{
+    atomic_init(&stub->next, NULL);
+    atomic_init(tail, (uintptr_t)stub);
+    atomic_init(headp, stub);
+    CC__VG_ATOMIC_WORD(&stub->next, sizeof(stub->next));
+    CC__VG_ATOMIC_WORD(tail, sizeof(*tail));
+    CC__VG_ATOMIC_WORD(headp, sizeof(*headp));
+}
+
 /*
  * Push f unless the queue is closed (then false).  The CAS is seq_cst: an
  * owner may pair it with a consumer's announcement that it goes to sleep
@@ -50,8 +64,6 @@ static inline bool cc__mpsc_push(_Atomic uintptr_t *tail, cc_future *f)
 {
     uintptr_t t = atomic_load_explicit(tail, memory_order_relaxed);
 
-    CC__VG_ATOMIC_WORD(tail, sizeof(*tail));
-    CC__VG_ATOMIC_WORD(&f->next, sizeof(f->next));
     atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
     CC__VG_RELEASE(f);
     do {
@@ -69,7 +81,6 @@ static inline void cc__mpsc_push_stub(_Atomic uintptr_t *tail, cc_future *stub)
 {
     uintptr_t t = atomic_load_explicit(tail, memory_order_relaxed);
 
-    CC__VG_ATOMIC_WORD(&stub->next, sizeof(stub->next));
     atomic_store_explicit(&stub->next, NULL, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(
         tail, &t, (uintptr_t)stub | (t & CC__MPSC_CLOSED),
@@ -101,8 +112,6 @@ static inline cc_future *cc__mpsc_pop(_Atomic uintptr_t *tail,
                                       cc_future *_Atomic *headp,
                                       cc_future *stub)
 {
-    CC__VG_ATOMIC_WORD(headp, sizeof(*headp));
-    CC__VG_ATOMIC_WORD(&stub->next, sizeof(stub->next));
     for (unsigned spins = 0;; spins++) {
         cc_future *head = atomic_load_explicit(headp, memory_order_relaxed);
         cc_future *next = atomic_load_explicit(&head->next,

@@ -335,9 +335,7 @@ cc_executor *cc_process_pool_new(int max_workers, const cc_pool_opts *opts)
     else
         snprintf(p->prefix, sizeof(p->prefix), "ProcessPool-%u", k);
     snprintf(p->base.name, sizeof(p->base.name), "%s", p->prefix);
-    atomic_init(&p->stub.next, NULL);
-    atomic_init(&p->tail, (uintptr_t)&p->stub);
-    atomic_init(&p->head, &p->stub);
+    cc__mpsc_init(&p->tail, &p->head, &p->stub);
     atomic_init(&p->wants_work, 0);
     atomic_init(&p->poked, 0);
     atomic_init(&p->broken, NULL);
