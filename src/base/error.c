@@ -364,6 +364,17 @@ const char *cc_error_where(const cc_error *e)
     return e != NULL ? e->where : "";
 }
 
+cc_error *cc__error_newf(int code, const cc_error *cause, const char *fmt, ...)
+{
+    va_list ap;
+    cc_error *e;
+
+    va_start(ap, fmt);
+    e = cc__error_vnew(NULL, 0, code, cause, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
 cc_error *cc_error_new(int code, const cc_error *cause, const char *fmt, ...)
 {
     va_list ap;

@@ -53,6 +53,11 @@ cc_error *cc__error_vnew(const char *file, int line, int code,
                          const cc_error *cause, const char *fmt, va_list ap);
 bool cc__error_is_static(const cc_error *e);
 
+/* cc__error_vnew with its arguments inline and no place: what a pool hands
+ * a future it must fail, which therefore can never be NULL. */
+cc_error *cc__error_newf(int code, const cc_error *cause, const char *fmt, ...)
+    CC_PRINTF(3, 4);
+
 /* Take the calling context's pending failure (NULL if none); the caller now
  * owns it. */
 cc_error *cc__error_take_pending(void);

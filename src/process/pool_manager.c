@@ -42,7 +42,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,27 +63,11 @@
 
 /* ------------------------------------------------------------- errors */
 
-/* A heap error, or the static out-of-memory one: never NULL, so a future
- * can always be failed. */
-static cc_error *make_error(int code, const cc_error *cause, const char *fmt,
-                            ...) CC_PRINTF(3, 4);
-static cc_error *make_error(int code, const cc_error *cause, const char *fmt,
-                            ...)
-{
-    va_list ap;
-    cc_error *e;
-
-    va_start(ap, fmt);
-    e = cc__error_vnew(NULL, 0, code, cause, fmt, ap);
-    va_end(ap);
-    return e;
-}
-
 static cc_error *copy_error(const cc_error *e)
 {
     cc_error *copy = cc_error_copy(e);
 
-    return copy != NULL ? copy : make_error(cc_error_code(e), NULL, "%s",
+    return copy != NULL ? copy : cc__error_newf(cc_error_code(e), NULL, "%s",
                                             cc_error_message(e));
 }
 
@@ -176,6 +159,9 @@ static void want_output(cc__proc_pool *p, cc__pool_worker *w, bool on)
 
 /* ------------------------------------------------------------ workers */
 
+static bool bury(cc__proc_pool *p, cc__pool_worker *w, bool kill_it,
+                 char *text, size_t size);
+
 /* Start a worker for slot i; NULL with the error recorded. */
 static cc__pool_worker *start_worker(cc__proc_pool *p)
 {
@@ -195,11 +181,7 @@ static cc__pool_worker *start_worker(cc__proc_pool *p)
         int e = errno;
         char text[128];
 
-        unwatch(p, w);
-        (void)cc__pool_reap(w, true, text, sizeof(text));
-        cc__buf_free(&w->in);
-        cc__buf_free(&w->out);
-        free(w);
+        (void)bury(p, w, true, text, sizeof(text)); /* freed with the dead */
         return cc__errf_null(e, "process pool '%s': cannot watch a new "
                                 "worker (epoll_ctl: %s)", p->base.name,
                              strerror(e));
@@ -334,7 +316,7 @@ static void break_pool(cc__proc_pool *p, cc_error *err)
 
 static void break_malformed(cc__proc_pool *p, cc__pool_worker *w)
 {
-    break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
+    break_pool(p, cc__error_newf(CC_EBROKEN, NULL, "process pool is broken: "
                              "worker %d sent a malformed message",
                              (int)w->pid));
 }
@@ -372,7 +354,7 @@ static void send_future(cc__proc_pool *p, cc__pool_worker *w, cc_future *f,
     if (w->out.oom) {
         w->out.len = before;
         w->out.oom = false;
-        complete(f, NULL, make_error(ENOMEM, NULL, "process pool '%s': out "
+        complete(f, NULL, cc__error_newf(ENOMEM, NULL, "process pool '%s': out "
                                      "of memory sending a task",
                                      p->base.name));
         return;
@@ -476,7 +458,7 @@ static void retire(cc__proc_pool *p, cc__pool_worker *w)
             return; /* nothing left to do: no replacement needed */
         p->workers[i] = start_worker(p);
         if (p->workers[i] == NULL)
-            break_pool(p, make_error(CC_EBROKEN, cc_last_error(),
+            break_pool(p, cc__error_newf(CC_EBROKEN, cc_last_error(),
                                      "process pool is broken: cannot start "
                                      "a replacement worker"));
         return;
@@ -502,7 +484,7 @@ static bool read_chunk(cc__rd *r, cc__map_chunk *chunk, cc_error **err)
             return false;
         job->results[i] = res;
         if (e != NULL) {
-            *err = make_error(cc_error_code(e), e, "map: item %zu of %zu "
+            *err = cc__error_newf(cc_error_code(e), e, "map: item %zu of %zu "
                               "failed", i, job->n);
             cc_error_free(e);
             return true; /* the chunk stopped here */
@@ -568,7 +550,7 @@ static void parse_frames(cc__proc_pool *p, cc__pool_worker *w)
             return;
         }
         if (cut == CC__CUT_TOO_BIG) {
-            break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is "
+            break_pool(p, cc__error_newf(CC_EBROKEN, NULL, "process pool is "
                                      "broken: worker %d sent a frame "
                                      "header claiming %llu bytes, more "
                                      "than this machine's memory and swap",
@@ -580,7 +562,7 @@ static void parse_frames(cc__proc_pool *p, cc__pool_worker *w)
         } else {
             cc_error *cause = cc__error_decode(&r, &code);
 
-            break_pool(p, make_error(CC_EBROKEN, cause, "process pool is "
+            break_pool(p, cc__error_newf(CC_EBROKEN, cause, "process pool is "
                                      "broken: a worker's initializer "
                                      "failed"));
             cc_error_free(cause);
@@ -598,7 +580,7 @@ static bool read_worker(cc__proc_pool *p, cc__pool_worker *w, bool drain)
         ssize_t n;
 
         if (!cc__buf_reserve(&w->in, READ_SIZE)) {
-            break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is "
+            break_pool(p, cc__error_newf(CC_EBROKEN, NULL, "process pool is "
                                      "broken: out of memory reading from "
                                      "worker %d", (int)w->pid));
             return true;
@@ -659,7 +641,7 @@ static void on_end(cc__proc_pool *p, cc__pool_worker *w)
     /* Reap it first, so that the message says how it ended; its unanswered
      * futures stay in its ring and fail with the rest. */
     (void)bury(p, w, false, text, sizeof(text));
-    break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
+    break_pool(p, cc__error_newf(CC_EBROKEN, NULL, "process pool is broken: "
                              "worker %d %s", (int)pid, text));
     fail_inflight(p, w);
 }
@@ -720,14 +702,14 @@ static void break_stalled(cc__proc_pool *p, const cc__pool_worker *w)
     cc__frame h;
 
     if (have < sizeof(h)) {
-        break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
+        break_pool(p, cc__error_newf(CC_EBROKEN, NULL, "process pool is broken: "
                                  "worker %d sent %zu bytes of a frame "
                                  "header, then nothing for %d s",
                                  (int)w->pid, have, CC__POOL_STALL_S));
         return;
     }
     memcpy(&h, w->in.data + w->in.off, sizeof(h));
-    break_pool(p, make_error(CC_EBROKEN, NULL, "process pool is broken: "
+    break_pool(p, cc__error_newf(CC_EBROKEN, NULL, "process pool is broken: "
                              "worker %d sent %zu bytes of a %llu-byte "
                              "frame, then nothing for %d s", (int)w->pid,
                              have, (unsigned long long)(h.len + sizeof(h)),

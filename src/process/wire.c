@@ -5,7 +5,6 @@
  * locks.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 
 #include "concur/base.h"
@@ -114,19 +113,6 @@ int cc__wire_get_item_blob(cc__rd *r, void **out)
     return *out != NULL ? 0 : ENOMEM;
 }
 
-/* The error an outcome that cannot be rebuilt for want of memory becomes. */
-static cc_error *oom_error(const char *fmt, ...) CC_PRINTF(1, 2);
-static cc_error *oom_error(const char *fmt, ...)
-{
-    va_list ap;
-    cc_error *e;
-
-    va_start(ap, fmt);
-    e = cc__error_vnew(NULL, 0, ENOMEM, NULL, fmt, ap);
-    va_end(ap);
-    return e;
-}
-
 bool cc__wire_get_outcome(cc__rd *r, void **result, cc_error **err)
 {
     uint8_t kind = cc__rd_u8(r);
@@ -146,15 +132,17 @@ bool cc__wire_get_outcome(cc__rd *r, void **result, cc_error **err)
             return false;
         *result = cc_blob_dup(bytes, (size_t)len);
         if (*result == NULL)
-            *err = oom_error("process pool: out of memory for a result of "
-                             "%llu bytes", (unsigned long long)len);
+            *err = cc__error_newf(ENOMEM, NULL, "process pool: out of "
+                                  "memory for a result of %llu bytes",
+                                  (unsigned long long)len);
         return true;
     }
     if (kind != CC__OUT_ERROR)
         return false;
     *err = cc__error_decode(r, &code);
     if (*err == NULL && code == ENOMEM)
-        *err = oom_error("process pool: out of memory for a task's error");
+        *err = cc__error_newf(ENOMEM, NULL, "process pool: out of memory "
+                                            "for a task's error");
     return *err != NULL;
 }
 
