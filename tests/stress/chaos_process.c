@@ -33,7 +33,6 @@
  */
 #include <concur.h>
 #include <errno.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "children.h"
 /* cc__mpqueue_check, cc__mpqueue_repairs (internal, from src/) */
 #include "process/ipc_debug.h"
 
@@ -149,28 +149,10 @@ static unsigned long pool_kills;    /* under pool_lock */
 /* The pids of this process's children (every thread's). */
 static int children(pid_t *out, int max)
 {
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
+    int n = tc_children(out, max);
 
-    if (d == NULL)
-        die("opendir /proc/self/task: %s", strerror(errno));
-    while ((e = readdir(d)) != NULL) {
-        char path[300];
-        FILE *f;
-        long pid;
-
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
-        f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        while (n < max && fscanf(f, "%ld", &pid) == 1)
-            out[n++] = (pid_t)pid;
-        fclose(f);
-    }
-    closedir(d);
+    if (n < 0)
+        die("cannot read /proc/self/task: %s", strerror(errno));
     return n;
 }
 
