@@ -14,7 +14,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 # allocator_may_return_null: the decoders are meant to answer ENOMEM.
 export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-for name in $(cat "$build/tests/fuzz/harnesses.txt" | tr ';' ' '); do
+for name in $(cat "$build/tests/fuzz/harnesses.txt"); do
     corpus="$build/fuzz-corpus/$name"
     arts="$build/fuzz-artifacts/"
     log="$build/fuzz-$name.log"
