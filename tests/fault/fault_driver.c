@@ -245,8 +245,6 @@ static enum run_end run_once(const scenario *sc, unsigned long n,
         res->rc = SC_BAD;
         snprintf(why, sizeof(why), "ended before its report");
     }
-    if (*hit_seen)
-        describe(hit->offset, site, sizeof(site));
     if (WIFSIGNALED(status))
         snprintf(why, sizeof(why), "killed by signal %d (%s)",
                  WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -264,17 +262,19 @@ static enum run_end run_once(const scenario *sc, unsigned long n,
         snprintf(why, sizeof(why),
                  "left %d more descriptors open than the clean run (%d)",
                  res->extra_fds, baseline_fds);
+    /* addr2line runs only for a line that names the call */
+    if (*hit_seen && (why[0] != '\0' || (o->verbose && n > 0)))
+        describe(hit->offset, site, sizeof(site));
     if (why[0] != '\0') {
         fprintf(stderr, "FAIL %s, call %lu (%s %s): %s\n", sc->name, n,
                 *hit_seen ? fault_kind_name(hit->kind) : "", site, why);
         print_stderr(err);
         end = END_FAIL;
     } else if (o->verbose && n > 0) {
-        printf("  %s call %lu: %s %s -> %s%s%s\n", sc->name, n,
+        printf("  %s call %lu: %s %s -> %s%s\n", sc->name, n,
                *hit_seen ? fault_kind_name(hit->kind) : "", site,
                res->rc == SC_DONE ? "done" : "reported ",
-               res->rc == SC_DONE ? "" : res->out.what,
-               res->rc == SC_DONE ? "" : "");
+               res->rc == SC_DONE ? "" : res->out.what);
         if (res->rc != SC_DONE)
             printf("      %s: %s\n", strerrorname_np(res->out.err),
                    res->out.msg);
