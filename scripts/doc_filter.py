@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""doc_filter.py - Doxygen's input filter for concur's public headers.
+
+The headers are written for people reading them in an editor: plain C
+comments, the first line of an entry "name - what it does", tables of errno
+values aligned by spaces.  This filter hands Doxygen the same text as
+documentation, so the headers stay the only source of the reference and of
+the man pages, with no Doxygen markup in them:
+
+  - the comment opening a header becomes the file's documentation (its
+    first sentence the brief);
+  - a comment standing right before a declaration (function, type, macro,
+    struct member) becomes that declaration's documentation, without its
+    "name - " prefix;
+  - a comment after code on the same line (a struct member, an enum value)
+    becomes that member's documentation;
+  - section rules ("/* ----- errors */") and comments before preprocessor
+    guards stay plain comments.
+
+Inside a doc comment, a paragraph (lines between blank lines) that has an
+indented line -- an errno table, a list, an example -- is kept verbatim;
+any other paragraph is prose, with Doxygen's special characters escaped so
+that "<prefix>_<n>", "%s" or "\\n" print as written.  The output keeps the
+input's line count, so Doxygen's warnings point at the header's own lines.
+
+usage: doc_filter.py HEADER   (writes the filtered header on stdout)
+"""
+import re
+import sys
+
+SEPARATOR = re.compile(r"^\s*/\*\s*-{4,}")
+NAME_PREFIX = re.compile(r"^[A-Za-z_][\w/.]*(\(\))?(, [A-Za-z_]\w*)* - ")
+NOT_DOCUMENTABLE = ("#if", "#endif", "#include", "#else", "#elif", "}",
+                    "extern", "/*", "#undef", "#error", "#pragma")
+ESCAPES = {c: "\\" + c for c in "\\@<>&%$#"}
+
+
+def escape(text):
+    """Prose for Doxygen: its command and markup characters made literal."""
+    return "".join(ESCAPES.get(c, c) for c in text)
+
+
+def body_lines(block):
+    """The text lines of a comment block, without /*, */ and ' * '."""
+    out = []
+    for i, line in enumerate(block):
+        s = line.rstrip("\n").rstrip()
+        if s.endswith("*/"):
+            s = s[:-2].rstrip()
+        if i == 0:
+            s = s.lstrip()[2:].strip()
+        else:
+            m = re.match(r"^\s*\*(?: (.*)|)$", s)
+            s = (m.group(1) or "") if m else s.strip()
+        out.append(s.rstrip())
+    return out
+
+
+def render(block, is_file):
+    """A doc comment with the same number of lines as `block`."""
+    text = body_lines(block)
+    for i, t in enumerate(text):
+        if t.strip():
+            text[i] = NAME_PREFIX.sub("", t, count=1)
+            break
+    # Paragraphs: runs of non-empty lines.
+    paras, cur = [], []
+    for i, t in enumerate(text):
+        if t.strip() == "":
+            if cur:
+                paras.append(cur)
+                cur = []
+        else:
+            cur.append(i)
+    if cur:
+        paras.append(cur)
+    lines = list(text)
+    bare = set()  # verbatim lines written without the " * " decoration
+    for p in paras:
+        verbatim = any(text[i].startswith(" ") for i in p)
+        if verbatim:
+            lines[p[0]] = "\\verbatim " + text[p[0]]
+            lines[p[-1]] = lines[p[-1]] + " \\endverbatim"
+            bare.update(p[1:])
+            # \verbatim swallows the rest of its line; keep the first line's
+            # text on it so the count of lines stays the same.
+        else:
+            for i in p:
+                lines[i] = escape(text[i])
+    n = len(block)
+    out = []
+    for i in range(n):
+        prefix = "/** " if i == 0 else ("" if i in bare else " * ")
+        suffix = ""
+        if i == n - 1:
+            # @file (no name: this file) goes last: on the first line it
+            # would take the text after it for a file name.
+            suffix = " @file */" if is_file else " */"
+        out.append(prefix + lines[i] + suffix + "\n")
+    return out
+
+
+def trailing(line):
+    """Code with a comment after it on the same line: the member's doc."""
+    m = re.match(r"^(.*\S.*?)(\s*)/\*(?!\*)(.*)$", line.rstrip("\n"))
+    code = m.group(1).lstrip() if m else ""
+    if not m or code.startswith(("/*", "*")) or \
+            (code.startswith("#") and not code.startswith("#define")):
+        return None
+    code, gap, rest = m.groups()
+    if code.count('"') % 2:  # "/*" inside a string literal
+        return None
+    return code, gap, rest
+
+
+def verbatim_fix(text):
+    """A trailing comment's text, escaped."""
+    closing = text.endswith("*/")
+    body = text[:-2] if closing else text
+    return escape(body) + ("*/" if closing else "")
+
+
+def main(path):
+    with open(path, encoding="utf-8") as f:
+        src = f.readlines()
+    out, i, first = [], 0, True
+    while i < len(src):
+        line = src[i]
+        stripped = line.lstrip()
+        if stripped.startswith("/*") and not stripped.startswith("/**"):
+            j = i
+            while "*/" not in src[j]:
+                j += 1
+            block = src[i:j + 1]
+            k = j + 1
+            while k < len(src) and src[k].strip() == "":
+                k += 1
+            nxt = src[k].strip() if k < len(src) else ""
+            if first:
+                out.extend(render(block, True))
+            elif SEPARATOR.match(line) or nxt.startswith(NOT_DOCUMENTABLE) \
+                    or nxt == "":
+                out.extend(block)
+            else:
+                indent = line[:len(line) - len(stripped)]
+                out.extend(indent + l for l in render(block, False))
+            first = False
+            i = j + 1
+            continue
+        t = trailing(line)
+        if t and not first:
+            code, gap, rest = t
+            out.append(code + gap + "/**<" + verbatim_fix(rest) + "\n")
+            if "*/" not in rest:
+                i += 1
+                while i < len(src):
+                    cont = src[i].rstrip("\n")
+                    out.append(verbatim_fix(cont) + "\n")
+                    if "*/" in cont:
+                        break
+                    i += 1
+            i += 1
+            continue
+        out.append(line)
+        i += 1
+    sys.stdout.write("".join(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
