@@ -28,7 +28,11 @@
 #   make examples-demo run every example program with its timings
 #   make bench        run the benchmarks beside their peers (a build without
 #                     assertions, build-release/) and write docs/benchmarks.md
-#   make install PREFIX=/usr/local   (from build-release/: no assertions)
+#   make docs         the HTML reference and the man pages, made by Doxygen
+#                     from the headers (build/docs/html, build/docs/man)
+#   make install PREFIX=/usr/local   (from build-release/: no assertions;
+#                     the library, headers, the concur command, concur.pc,
+#                     the CMake package, man pages and the HTML reference)
 #   make clean
 
 BUILD   ?= build
@@ -40,7 +44,7 @@ CTEST    = ctest --output-on-failure -j$(JOBS)
 # Every build made here treats warnings as errors (a plain cmake does not).
 DEV      = -DCONCUR_WERROR=ON
 
-.PHONY: all deps release test test-asan test-tsan test-valgrind test-ucontext test-aarch64 chaos fuzz fault demo examples-demo bench install clean
+.PHONY: all deps release docs test test-asan test-tsan test-valgrind test-ucontext test-aarch64 chaos fuzz fault demo examples-demo bench install clean
 
 all: deps
 	@cmake $(DEV) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -53,8 +57,14 @@ deps:
 # the internal assertions (CONCUR_ASSERTS, src/internal/assert.h), no tests.
 release: deps
 	@cmake $(DEV) -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	      -DCONCUR_ASSERTS=OFF -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF >/dev/null
+	      -DCONCUR_ASSERTS=OFF -DCONCUR_TESTS=OFF -DCONCUR_EXAMPLES=OFF -DCONCUR_DOCS=ON >/dev/null
 	@cmake --build $(RELEASE) -j$(JOBS)
+
+docs: deps
+	@cmake $(DEV) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCUR_DOCS=ON >/dev/null
+	@cmake --build $(BUILD) --target docs
+	@echo "HTML: $(BUILD)/docs/html/index.html"
+	@echo "man:  MANPATH=$(BUILD)/docs/man man 3 concur   (or man -l $(BUILD)/docs/man/man3/concur-queue.3)"
 
 test: all
 	cd $(BUILD) && $(CTEST)

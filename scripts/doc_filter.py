@@ -35,9 +35,22 @@ NOT_DOCUMENTABLE = ("#if", "#endif", "#include", "#else", "#elif", "}",
 ESCAPES = {c: "\\" + c for c in "\\@<>&%$#"}
 
 
-def escape(text):
-    """Prose for Doxygen: its command and markup characters made literal."""
-    return "".join(ESCAPES.get(c, c) for c in text)
+def escape(text, quoted=False):
+    """Prose for Doxygen: its command and markup characters made literal.
+
+    Doxygen reads text inside double quotes as written, so characters there
+    are left alone.  Returns the text and whether a quote is still open at
+    its end (prose lines are escaped in order, a quote may span lines)."""
+    out = []
+    for c in text:
+        if c == '"':
+            quoted = not quoted
+            out.append(c)
+        elif not quoted and c in ESCAPES:
+            out.append(ESCAPES[c])
+        else:
+            out.append(c)
+    return "".join(out), quoted
 
 
 def body_lines(block):
@@ -85,8 +98,9 @@ def render(block, is_file):
             # \verbatim swallows the rest of its line; keep the first line's
             # text on it so the count of lines stays the same.
         else:
+            quoted = False
             for i in p:
-                lines[i] = escape(text[i])
+                lines[i], quoted = escape(text[i], quoted)
     n = len(block)
     out = []
     for i in range(n):
@@ -113,11 +127,11 @@ def trailing(line):
     return code, gap, rest
 
 
-def verbatim_fix(text):
-    """A trailing comment's text, escaped."""
+def trailing_text(text, quoted):
+    """A trailing comment's text, escaped (see escape)."""
     closing = text.endswith("*/")
-    body = text[:-2] if closing else text
-    return escape(body) + ("*/" if closing else "")
+    body, quoted = escape(text[:-2] if closing else text, quoted)
+    return body + ("*/" if closing else ""), quoted
 
 
 def main(path):
@@ -150,12 +164,14 @@ def main(path):
         t = trailing(line)
         if t and not first:
             code, gap, rest = t
-            out.append(code + gap + "/**<" + verbatim_fix(rest) + "\n")
+            text, quoted = trailing_text(rest, False)
+            out.append(code + gap + "/**<" + text + "\n")
             if "*/" not in rest:
                 i += 1
                 while i < len(src):
                     cont = src[i].rstrip("\n")
-                    out.append(verbatim_fix(cont) + "\n")
+                    text, quoted = trailing_text(cont, quoted)
+                    out.append(text + "\n")
                     if "*/" in cont:
                         break
                     i += 1

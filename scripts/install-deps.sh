@@ -14,9 +14,11 @@ set -eu
 # exchange-rate examples read and the service writes), python3 (the
 # layering check, scripts/check_layers.py, that `make test` runs),
 # valgrind (`make test-valgrind`: the tools and their client-request
-# headers).
+# headers), Doxygen (the HTML reference and the man pages, from the
+# headers' comments), man-db and groff-base (the tests read the man pages
+# as man does).
 pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl python3"
-pkgs="$pkgs valgrind"
+pkgs="$pkgs valgrind doxygen man-db groff-base"
 pkgs="$pkgs libcurl4-openssl-dev libhttp-parser-dev libcjson-dev"
 if [ "${1:-build}" = "bench" ]; then
     # bench: the peers our benchmarks run beside ours (Go, Python's

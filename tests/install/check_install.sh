@@ -20,6 +20,29 @@ if [ -e "$build/bin/concur" ]; then
     "$scratch/prefix/bin/concur" --version | grep -q '^concur [0-9]'
 fi
 
+# 0b. The man pages are installed and man finds them: concur(1), the
+# overview concur(3), a page per layer and one per function.
+if [ -f "$build/docs/man/man3/concur-queue.3" ]; then
+    mandir=$(ls -d "$scratch"/prefix/share/man)
+    for page in "3 concur" "3 concur-queue" "3 cc_queue_put"; do
+        # shellcheck disable=SC2086
+        MANWIDTH=80 man -M "$mandir" -P cat $page 2>/dev/null | grep -q 'cc_queue_put\|concur' || {
+            echo "installed man pages: 'man $page' does not work" >&2
+            exit 1
+        }
+    done
+    if [ -e "$build/bin/concur" ]; then
+        MANWIDTH=80 man -M "$mandir" -P cat 1 concur 2>/dev/null | grep -q 'CONCUR SERVE' || {
+            echo "installed man pages: 'man 1 concur' does not work" >&2
+            exit 1
+        }
+    fi
+    [ -f "$(ls -d "$scratch"/prefix/share/doc/*)/html/index.html" ] || {
+        echo "the HTML reference is not installed" >&2
+        exit 1
+    }
+fi
+
 # 1. pkg-config, shared library.
 export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib64/pkgconfig"
 flags=$(pkg-config --cflags --libs concur)
