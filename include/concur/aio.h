@@ -101,6 +101,7 @@ typedef struct cc_task_opts {
                             see "Stacks" above for what it costs.  A
                             server's handlers have their own default,
                             256 KiB (cc_serve_opts.stack_size) */
+    unsigned long long reserved[4]; /* must be zero (room for new options) */
 } cc_task_opts;
 
 /*

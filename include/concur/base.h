@@ -15,6 +15,15 @@
  *     nothing when given NULL.
  *   - Every object is safe to use from many threads at once unless its entry
  *     says otherwise.
+ *   - An options struct (cc_pool_opts, cc_serve_opts...) means "defaults"
+ *     when zeroed: start from `= {0}` or a designated initializer and set
+ *     what you need; NULL instead of a pointer to one is all defaults.  Its
+ *     last member, `reserved`, must stay zero: new options are carved out
+ *     of it, so the struct keeps its size and layout across 0.y.z
+ *     releases, and a call given a non-zero `reserved` fails with EINVAL
+ *     (a program built against a newer concur set an option this library
+ *     does not have).  A result struct (cc_completed) has the same room,
+ *     zeroed by the call that fills it.
  *
  * Errors of this layer: EINVAL (bad argument), ENOMEM (out of memory),
  * EOVERFLOW (too many nested deadline scopes).

@@ -121,6 +121,7 @@ typedef struct cc_pool_opts {
     int max_tasks_per_child;        /* process pools: replace a worker after
                                        this many tasks (0: never); a thread
                                        pool rejects it (EINVAL) */
+    unsigned long long reserved[4]; /* must be zero (room for new options) */
 } cc_pool_opts;
 
 /*

@@ -89,6 +89,7 @@ typedef struct cc_http_opts {
                                   server's against instead of the system's
                                   (a private CA, a self-signed server);
                                   NULL: the system's store */
+    unsigned long long reserved[4]; /* must be zero (room for new options) */
 } cc_http_opts;
 
 /*

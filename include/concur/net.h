@@ -307,6 +307,7 @@ typedef struct cc_serve_opts {
                                  memory only once the handler touches it.
                                  THREADS and POOL ignore it (their threads
                                  have the system's stacks, 8 MiB here). */
+    unsigned long long reserved[4]; /* must be zero (room for new options) */
 } cc_serve_opts;
 
 /*

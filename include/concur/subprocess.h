@@ -123,6 +123,7 @@ typedef struct cc_popen_opts {
                                  cc_subprocess_run and
                                  cc_popen_signal_group reach as a whole
                                  (grandchildren included) */
+    unsigned long long reserved[4]; /* must be zero (room for new options) */
 } cc_popen_opts;
 
 /* --------------------------------------------------------------- Popen */
@@ -278,6 +279,7 @@ typedef struct cc_run_opts {
                                  apply) */
     bool check;               /* a non-zero return code fails the call
                                  with CC_ECALLEDPROCESS */
+    unsigned long long reserved[4]; /* must be zero (room for new options) */
 } cc_run_opts;
 
 /* The outcome of a run.  out and err are blobs or NULL (not captured). */
@@ -285,6 +287,7 @@ typedef struct cc_completed {
     int returncode;           /* exit status, or -signal */
     void *out;                /* captured stdout */
     void *err;                /* captured stderr */
+    unsigned long long reserved[4]; /* zeroed by the call (room to grow) */
 } cc_completed;
 
 /*

@@ -360,6 +360,9 @@ cc_future *cc_spawn_at(const char *file, int line, cc_fn fn, void *arg,
                                     "thread (use cc_run or cc_loop_spawn)");
     if (fn == NULL)
         return cc__err_null(EINVAL, "cc_spawn: fn is NULL");
+    if (opts != NULL &&
+        CC__OPTS_RESERVED(opts, "cc_spawn", "cc_task_opts") != 0)
+        return NULL;
     if (l->closing)
         return cc__err_null(ESHUTDOWN, "cc_spawn: the loop is being freed");
     t = task_new(l, fn, arg, opts, file, line);

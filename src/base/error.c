@@ -479,3 +479,14 @@ const char *cc_errname(int code)
 
     return name != NULL ? name : "E?";
 }
+
+int cc__opts_reserved(const unsigned long long *reserved, size_t n,
+                      const char *call, const char *type)
+{
+    for (size_t i = 0; i < n; i++)
+        if (reserved[i] != 0)
+            return cc__errf(EINVAL, "%s: %s.reserved is not zero: an option "
+                                    "of a newer concur? (zero the struct, "
+                                    "e.g. = {0})", call, type);
+    return 0;
+}

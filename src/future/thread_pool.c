@@ -414,6 +414,9 @@ cc_executor *cc_thread_pool_new(int max_workers, const cc_pool_opts *opts)
     if (max_workers < 0)
         return cc__errf_null(EINVAL, "cc_thread_pool_new: max_workers must be "
                                      ">= 0, got %d", max_workers);
+    if (opts != NULL &&
+        CC__OPTS_RESERVED(opts, "cc_thread_pool_new", "cc_pool_opts") != 0)
+        return NULL;
     if (opts != NULL && opts->max_tasks_per_child != 0)
         return cc__err_null(EINVAL, "cc_thread_pool_new: max_tasks_per_child "
                                     "is for process pools");

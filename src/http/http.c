@@ -16,6 +16,9 @@
 
 cc_http_response *cc_http_request(const char *url, const cc_http_opts *opts)
 {
+    if (opts != NULL &&
+        CC__OPTS_RESERVED(opts, "cc_http_request", "cc_http_opts") != 0)
+        return NULL;
     cc__http_global_init();
     /* A task suspends on its loop; anything else (a thread, or a loop
      * callback, which must not suspend) blocks its thread. */

@@ -47,6 +47,19 @@ void *cc__errf_null(int code, const char *fmt, ...) CC_PRINTF(2, 3);
  */
 int cc__err_adopt(cc_error *err);
 
+/*
+ * cc__opts_reserved - check the `reserved` words at the end of an options
+ * struct (concur/base.h): 0 when all n are zero, else -1 with EINVAL and a
+ * message naming the call and the struct ("cc_serve: cc_serve_opts.reserved
+ * is not zero: an option of a newer concur?").
+ */
+int cc__opts_reserved(const unsigned long long *reserved, size_t n,
+                      const char *call, const char *type);
+#define CC__OPTS_RESERVED(opts, call, type) \
+    cc__opts_reserved((opts)->reserved, \
+                      sizeof((opts)->reserved) / sizeof((opts)->reserved[0]), \
+                      (call), (type))
+
 /* A heap error; cause is deep-copied.  Never returns NULL: out of memory it
  * returns the static out-of-memory error (cc__error_is_static). */
 cc_error *cc__error_vnew(const char *file, int line, int code,

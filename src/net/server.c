@@ -75,6 +75,9 @@ static int check_opts(const char *host, int port, cc_stream_handler handler,
     (void)host;
     if (handler == NULL)
         return cc__err(EINVAL, "cc_serve: handler is NULL");
+    if (opts != NULL &&
+        CC__OPTS_RESERVED(opts, "cc_serve", "cc_serve_opts") != 0)
+        return -1;
     if ((opts == NULL || opts->unix_path == NULL) &&
         (port < 0 || port > 65535))
         return cc__errf(EINVAL, "cc_serve: port %d is not in 0..65535", port);

@@ -270,6 +270,8 @@ static int check_opts(int max_workers, const cc_pool_opts *opts)
                                 ">= 0, got %d", max_workers);
     if (opts == NULL)
         return 0;
+    if (CC__OPTS_RESERVED(opts, "cc_process_pool_new", "cc_pool_opts") != 0)
+        return -1;
     if (opts->max_tasks_per_child < 0)
         return cc__errf(EINVAL, "cc_process_pool_new: max_tasks_per_child "
                                 "must be >= 0, got %d",

@@ -245,6 +245,8 @@ cc_popen *cc_popen_new(const char *const argv[], const cc_popen_opts *opts)
         return cc__err_null(EINVAL, "cc_popen_new: argv is NULL or empty");
     if (opts == NULL)
         opts = &defaults;
+    if (CC__OPTS_RESERVED(opts, "cc_popen_new", "cc_popen_opts") != 0)
+        return NULL;
     std[0] = &opts->in;
     std[1] = &opts->out;
     std[2] = &opts->err;

@@ -146,6 +146,8 @@ int cc_subprocess_run(const char *const argv[], const cc_run_opts *opts,
     memset(result, 0, sizeof(*result));
     if (opts == NULL)
         opts = &defaults;
+    if (CC__OPTS_RESERVED(opts, "cc_subprocess_run", "cc_run_opts") != 0)
+        return -1;
     if (isnan(opts->timeout))
         return cc__err(EINVAL, "cc_subprocess_run: timeout is NaN");
     if (opts->input == NULL && opts->input_len > 0)
