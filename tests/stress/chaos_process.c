@@ -1,6 +1,6 @@
 /*
  * chaos_process - kill -9 while work flows through the process layer
- * (issue 16).  Not a cmocka test: a program that runs for a set time and
+ * (`make chaos`).  Not a cmocka test: a program that runs for a set time and
  * counts.
  *
  *   chaos_process [--seconds S] [--seed N]     (defaults: 10 s, from time)
