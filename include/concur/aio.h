@@ -76,6 +76,8 @@
 extern "C" {
 #endif
 
+/* An event loop, one per thread at a time: cc_run makes and frees one;
+ * by hand, cc_loop_new and cc_loop_free. */
 typedef struct cc_loop cc_loop;
 
 /* ----------------------------------------------------------------- running */
@@ -108,14 +110,25 @@ typedef struct cc_task_opts {
  * cc_spawn - start fn(arg) as a new task on the calling thread's loop
  * (asyncio.create_task).  It starts running once the caller blocks or
  * yields.  Returns its future (the caller holds one reference), or NULL
- * with EINVAL (no loop runs in this thread, fn NULL) or ENOMEM.
+ * with EINVAL (no loop runs in this thread, fn NULL), ESHUTDOWN (the loop
+ * is being freed) or ENOMEM (also when no stack can be had).
  * The macro records the spawn site for debug reports.
  */
 CC_API cc_future *cc_spawn(cc_fn fn, void *arg);
+
+/* cc_spawn_opts - cc_spawn with options (opts may be NULL: the defaults).
+ * The same returns and errors; the macro records the spawn site. */
 CC_API cc_future *cc_spawn_opts(cc_fn fn, void *arg, const cc_task_opts *opts);
+
+/* cc_spawn_at - cc_spawn_opts with the spawn site given (file NULL: none);
+ * the cc_spawn and cc_spawn_opts macros call it. */
 CC_API cc_future *cc_spawn_at(const char *file, int line, cc_fn fn, void *arg,
                               const cc_task_opts *opts);
+
+/* The cc_spawn macro: cc_spawn_at with this file and line, no options. */
 #define cc_spawn(fn, arg) cc_spawn_at(__FILE__, __LINE__, (fn), (arg), NULL)
+
+/* The cc_spawn_opts macro: cc_spawn_at with this file and line. */
 #define cc_spawn_opts(fn, arg, opts) \
     cc_spawn_at(__FILE__, __LINE__, (fn), (arg), (opts))
 
@@ -163,6 +176,9 @@ CC_API bool cc_cancelled(void);
  * Returns 0, or -1 with EINVAL (outside a task, NaN) or EOVERFLOW.
  */
 CC_API int cc_shield_push(double timeout);
+
+/* cc_shield_pop - close the innermost shield scope and its deadline: a
+ * cancellation fails blocking calls again.  Does nothing outside a scope. */
 CC_API void cc_shield_pop(void);
 
 /* ----------------------------------------------------- threads from tasks */
@@ -238,6 +254,8 @@ CC_API int cc_wait_for(cc_future *f, void **result, double timeout);
  * spawn more members into it while the wait runs.
  */
 typedef struct cc_group cc_group;
+
+/* A new, empty group, or NULL (ENOMEM).  Free it with cc_group_free. */
 CC_API cc_group *cc_group_new(void);
 
 /*
@@ -265,9 +283,20 @@ CC_API cc_future *cc_group_spawn(cc_group *g, cc_fn fn, void *arg);
  * task of the members' loop while some still run.
  */
 CC_API int cc_group_wait(cc_group *g);
+
+/* How many members failed, as counted by the last cc_group_wait (0 before
+ * one, or for a bad group). */
 CC_API size_t cc_group_error_count(cc_group *g);
+
+/* The error of the i-th failed member (in the order they were spawned),
+ * 0 <= i < cc_group_error_count; NULL otherwise.  Owned by the group: valid
+ * until the next cc_group_wait or cc_group_free. */
 CC_API const cc_error *cc_group_error(cc_group *g, size_t i);
+
+/* Cancel the group: its members are cancelled, later spawns fail with
+ * ESHUTDOWN and cc_group_wait with ECANCELED.  A bad group is ignored. */
 CC_API void cc_group_cancel(cc_group *g);
+
 /* Free the group; tasks still running are cancelled and waited for.  Called
  * with members still running from outside a task of their loop, it
  * cannot wait: it cancels them, frees nothing and prints a warning on
@@ -314,13 +343,24 @@ CC_API cc_loop *cc_loop_current(void);
  * call_later from the loop's own thread (tasks or callbacks of that loop);
  * call_soon_threadsafe from anywhere.  0, or -1 with EINVAL/ENOMEM. */
 typedef void (*cc_callback_fn)(void *arg);
+
+/* cc_loop_call_soon - run fn(arg) on the loop's next pass, from the loop's
+ * own thread.  Returns 0, or -1 with EINVAL (bad loop, fn NULL, another
+ * thread: use cc_loop_call_soon_threadsafe) or ENOMEM. */
 CC_API int cc_loop_call_soon(cc_loop *loop, cc_callback_fn fn, void *arg);
+
+/* cc_loop_call_soon_threadsafe - the same, from any thread (it wakes the
+ * loop).  Returns 0, or -1 with EINVAL (bad loop, fn NULL) or ENOMEM. */
 CC_API int cc_loop_call_soon_threadsafe(cc_loop *loop, cc_callback_fn fn,
                                         void *arg);
 
-/* A callback after `delay` seconds; returns a handle for cc_timer_cancel
- * (valid until the callback has run or been cancelled), NULL on error. */
+/* A pending call_later, for cc_timer_cancel. */
 typedef struct cc_timer cc_timer;
+
+/* cc_loop_call_later - run fn(arg) after `delay` seconds, from the loop's
+ * own thread.  Returns a handle for cc_timer_cancel (valid until the
+ * callback has run or been cancelled; the loop frees it), or NULL with
+ * EINVAL (bad loop, fn NULL, another thread, delay < 0 or NaN) or ENOMEM. */
 CC_API cc_timer *cc_loop_call_later(cc_loop *loop, double delay,
                                     cc_callback_fn fn, void *arg);
 /* Cancel a pending call_later; true when it will not run. */

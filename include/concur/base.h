@@ -41,24 +41,33 @@
 extern "C" {
 #endif
 
-/* Marks the public API; everything else in the library is hidden. */
 #if defined(CC_BUILDING_LIBRARY)
+/* Marks the public API; everything else in the library is hidden. */
 #define CC_API __attribute__((visibility("default")))
 #else
+/* Marks the public API; empty outside the library's own build (which gives
+ * these names default visibility and hides everything else). */
 #define CC_API
 #endif
 
 #if defined(__GNUC__)
+/* Marks a printf-like function (format: argument f, its values from argument
+ * a on) so that the compiler checks its calls. */
 #define CC_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
+/* Marks a printf-like function (format: argument f, its values from
+ * argument a on); empty for a compiler that cannot check the calls. */
 #define CC_PRINTF(f, a)
 #endif
 
-/* The version, defined here only: CMake reads these three lines for the
- * package, the shared library's name and concur.pc; cc_version() gives
- * them as text. */
+/* The major version.  The version is defined here only: CMake reads the
+ * three CC_VERSION_ lines (nothing may follow the number) for the package,
+ * the shared library's name and concur.pc; cc_version() gives them as
+ * text. */
 #define CC_VERSION_MAJOR 0
+/* The minor version. */
 #define CC_VERSION_MINOR 1
+/* The patch level. */
 #define CC_VERSION_PATCH 0
 
 /* Wait without a time limit (any negative timeout means the same). */
@@ -136,16 +145,26 @@ CC_API void *cc_fail(int code, const char *fmt, ...) CC_PRINTF(2, 3);
 CC_API void *cc_fail_from(const cc_error *cause, int code, const char *fmt, ...)
     CC_PRINTF(3, 4);
 
-/* The same two, with the raising place given: used by the cc_fail macros. */
+/* cc_fail_at - cc_fail with the raising place given; the cc_fail macro
+ * calls it.  Always returns NULL. */
 CC_API void *cc_fail_at(const char *file, int line, int code,
                         const char *fmt, ...) CC_PRINTF(4, 5);
+
+/* cc_fail_from_at - cc_fail_from with the raising place given; the
+ * cc_fail_from macro calls it.  Always returns NULL. */
 CC_API void *cc_fail_from_at(const char *file, int line, const cc_error *cause,
                              int code, const char *fmt, ...) CC_PRINTF(5, 6);
+
+/* cc_vfail_at - cc_fail_from_at with a va_list (cause NULL: no cause), for
+ * functions that take a format of their own.  Always returns NULL. */
 CC_API void *cc_vfail_at(const char *file, int line, const cc_error *cause,
                          int code, const char *fmt, va_list ap)
     CC_PRINTF(5, 0);
 
+/* The cc_fail macro: cc_fail_at with this file and line. */
 #define cc_fail(...) cc_fail_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/* The cc_fail_from macro: cc_fail_from_at with this file and line. */
 #define cc_fail_from(...) cc_fail_from_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /*
@@ -157,11 +176,20 @@ CC_API const cc_error *cc_error_pending(void);
 /* cc_error_clear - forget the running task's pending failure (`except: pass`). */
 CC_API void cc_error_clear(void);
 
-/* Accessors; each returns 0 / NULL / "" when given NULL. */
+/* Accessors: each reads an error (owned by it) and accepts NULL. */
+
+/* The error's code, an errno value; 0 for NULL. */
 CC_API int cc_error_code(const cc_error *e);
+
+/* The error's message; "" for NULL.  Owned by the error. */
 CC_API const char *cc_error_message(const cc_error *e);
+
+/* The error's cause, itself a cc_error owned by e; NULL when it has none,
+ * or for NULL. */
 CC_API const cc_error *cc_error_cause(const cc_error *e);
-/* Where it was raised: "src.c:42 in thread 'name'" ("" when unknown). */
+
+/* Where it was raised: "src.c:42 in thread 'name'" ("" when unknown, and
+ * for NULL).  Owned by the error. */
 CC_API const char *cc_error_where(const cc_error *e);
 
 /*
@@ -293,6 +321,8 @@ CC_API int cc_cpu_count(void);
  * or after cc_set_debug(true).
  */
 CC_API void cc_set_debug(bool on);
+
+/* True while debug mode is on. */
 CC_API bool cc_debug_enabled(void);
 
 /* cc_version - "0.1.0". */

@@ -34,7 +34,13 @@
 extern "C" {
 #endif
 
+/* A task's outcome, reference-counted: cc_submit, cc_spawn or
+ * cc_future_new makes one, cc_future_ref takes another reference,
+ * cc_future_free releases one. */
 typedef struct cc_future cc_future;
+
+/* Runs tasks and hands out futures: cc_thread_pool_new or
+ * cc_process_pool_new makes one, cc_executor_free frees it. */
 typedef struct cc_executor cc_executor;
 
 /* ----------------------------------------------------------------- futures */
@@ -67,10 +73,21 @@ CC_API const cc_error *cc_future_error(cc_future *f);
  */
 CC_API bool cc_future_cancel(cc_future *f);
 
-/* State queries (snapshots). */
+/* State queries: snapshots. */
+
+/* True when the future was cancelled; false for a bad handle. */
 CC_API bool cc_future_cancelled(cc_future *f);
+
+/* True while the task runs (started, not yet finished or cancelled); false
+ * for a bad handle. */
 CC_API bool cc_future_running(cc_future *f);
-CC_API bool cc_future_done(cc_future *f); /* finished or cancelled */
+
+/* True when the future is finished or cancelled; false for a bad handle. */
+CC_API bool cc_future_done(cc_future *f);
+
+/* A done callback: returns 0, or -1 to fail (cc_future_add_done_callback
+ * says what then happens). */
+typedef int (*cc_done_fn)(cc_future *f, void *arg);
 
 /*
  * cc_future_add_done_callback - call fn(f, arg) once the future is done:
@@ -78,9 +95,9 @@ CC_API bool cc_future_done(cc_future *f); /* finished or cancelled */
  * that completes it (a pool worker, or whoever cancels it).  Callbacks run
  * in the order they were added.  A callback fails by returning -1 (after
  * cc_fail, ideally); its error is printed on stderr with the future's
- * description, never silently dropped.  Returns 0, or -1 with ENOMEM/EINVAL.
+ * description, never silently dropped.  Returns 0, or -1 with ENOMEM/EINVAL
+ * (f not a future, fn NULL).
  */
-typedef int (*cc_done_fn)(cc_future *f, void *arg);
 CC_API int cc_future_add_done_callback(cc_future *f, cc_done_fn fn, void *arg);
 
 /*
@@ -184,9 +201,12 @@ CC_API int cc_executor_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
  */
 CC_API void cc_executor_free(cc_executor *ex);
 
-/* The executor's kind ("thread pool", "process pool") and its workers'
- * limit. */
+/* The executor's kind: "thread pool" or "process pool" ("" for a bad
+ * handle).  A static string. */
 CC_API const char *cc_executor_kind(cc_executor *ex);
+
+/* The executor's limit of workers, the default filled in when it was made
+ * with 0 (0 for a bad handle). */
 CC_API int cc_executor_max_workers(cc_executor *ex);
 
 /* ------------------------------------------------------- waiting for many */
@@ -227,9 +247,21 @@ CC_API int cc_wait(cc_future **fs, size_t n, int return_when, double timeout);
  * ENOMEM.
  */
 typedef struct cc_as_completed cc_as_completed;
+
+/* cc_as_completed_new - an iterator over the n futures at fs, its deadline
+ * `timeout` from now.  It takes its own reference to each future (fs may be
+ * freed after the call).  NULL with EINVAL (fs NULL with n > 0, an entry
+ * not a future, NaN timeout) or ENOMEM.  Free it with cc_as_completed_free. */
 CC_API cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n,
                                             double timeout);
+
+/* cc_as_completed_next - store the next done future in *f and return 1;
+ * 0 when all have been given; -1 with ETIMEDOUT, ECANCELED or EINVAL (a bad
+ * iterator, f NULL).  *f is borrowed: the iterator's reference keeps it
+ * valid until cc_as_completed_free; cc_future_ref it to keep it longer. */
 CC_API int cc_as_completed_next(cc_as_completed *it, cc_future **f);
+
+/* Free the iterator and drop its references; NULL does nothing. */
 CC_API void cc_as_completed_free(cc_as_completed *it);
 
 #ifdef __cplusplus

@@ -66,14 +66,17 @@ extern "C" {
 /* The errno of cc_http_check for a status >= 400. */
 #define CC_EHTTP EBADMSG
 
+/* A response: status, headers and body; cc_http_request (or cc_http_get,
+ * cc_http_post) makes one, cc_http_response_free frees it. */
 typedef struct cc_http_response cc_http_response;
 
+/* Options of cc_http_request.  Zero = default. */
 typedef struct cc_http_opts {
     const char *method;        /* NULL: "GET" ("POST" when body is set);
                                   any token: "PUT", "DELETE", "HEAD"... */
     const void *body;          /* the request body (sent with a
                                   Content-Length), or NULL */
-    size_t body_len;
+    size_t body_len;           /* bytes at body */
     const char *content_type;  /* for the body (NULL:
                                   "application/octet-stream") */
     const char *const *headers;/* extra request headers, "Name: value",
@@ -128,10 +131,14 @@ CC_API const char *cc_http_url(const cc_http_response *r);
  */
 CC_API const char *cc_http_header(const cc_http_response *r, const char *name);
 
-/* cc_http_header_count, cc_http_header_at - every header of the final
- * response in the order received.  header_at returns 0 and sets *name and
- * *value, or -1 with ERANGE past the end. */
+/* cc_http_header_count - how many headers the final response has (0 for
+ * NULL); cc_http_header_at reads them, in the order received. */
 CC_API size_t cc_http_header_count(const cc_http_response *r);
+
+/* cc_http_header_at - the i-th header of the final response (0 <= i <
+ * cc_http_header_count): returns 0 and sets *name and *value (either may
+ * be NULL: not wanted), strings owned by the response; -1 with ERANGE past
+ * the end, EINVAL when r is not a response. */
 CC_API int cc_http_header_at(const cc_http_response *r, size_t i, const char **name,
                              const char **value);
 

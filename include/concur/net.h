@@ -54,7 +54,13 @@
 extern "C" {
 #endif
 
+/* A buffered TCP or UNIX stream connection; cc_open_connection,
+ * cc_open_unix_connection or cc_stream_from_fd makes one (a server hands
+ * one to each handler), cc_stream_free frees it. */
 typedef struct cc_stream cc_stream;
+
+/* A listening server running a handler per connection; cc_serve makes one,
+ * cc_server_free frees it. */
 typedef struct cc_server cc_server;
 
 /* The default line limit of readline/readuntil (asyncio's 64 KiB). */
@@ -225,15 +231,20 @@ CC_API int cc_stream_close(cc_stream *s, double timeout);
 CC_API void cc_stream_free(cc_stream *s);
 
 /*
- * cc_stream_peername, cc_stream_sockname - the remote and local address
- * as text: "127.0.0.1:8888", "[::1]:8888", or the UNIX path ("" when
- * unnamed; "@name" for an abstract one).  Writes at most len bytes (NUL
- * included) into buf; 0, or -1 with ERANGE (buf too small), ENOTCONN (the
- * peer's address is unknown) or ESHUTDOWN (sockname after close).  The
- * peer's address is taken when the stream is made, so peername still
- * answers after a reset or a close.  Never waits.
+ * cc_stream_peername - the remote address as text: "127.0.0.1:8888",
+ * "[::1]:8888", or the UNIX path ("" when unnamed; "@name" for an abstract
+ * one).  Writes at most len bytes (NUL included) into buf; 0, or -1 with
+ * ERANGE (buf too small), ENOTCONN (the peer's address is unknown),
+ * EINVAL.  The peer's address is taken when the stream is made, so
+ * peername still answers after a reset or a close.  Never waits.
  */
 CC_API int cc_stream_peername(const cc_stream *s, char *buf, size_t len);
+
+/*
+ * cc_stream_sockname - the local address, as text of the same forms, into
+ * buf as cc_stream_peername does.  0, or -1 with ERANGE, ESHUTDOWN (after
+ * close: it asks the socket), EINVAL, or getsockname's error.  Never waits.
+ */
 CC_API int cc_stream_sockname(const cc_stream *s, char *buf, size_t len);
 
 /* cc_stream_fd - the socket, for setsockopt and the like.  Owned by the
@@ -261,6 +272,7 @@ CC_API int cc_stream_fd(const cc_stream *s);
  */
 typedef int (*cc_stream_handler)(cc_stream *s, void *arg);
 
+/* How cc_serve runs its handlers (cc_serve_opts.mode). */
 typedef enum cc_serve_mode {
     CC_SERVE_AUTO = 0,  /* tasks from a coroutine, else THREADS */
     CC_SERVE_TASKS,     /* a task per connection on the caller's loop */
@@ -268,8 +280,9 @@ typedef enum cc_serve_mode {
     CC_SERVE_POOL       /* handlers run on opts->pool (a cc_executor) */
 } cc_serve_mode;
 
+/* Options of cc_serve.  Zero = default. */
 typedef struct cc_serve_opts {
-    cc_serve_mode mode;
+    cc_serve_mode mode;       /* where handlers run (0: CC_SERVE_AUTO) */
     cc_executor *pool;        /* CC_SERVE_POOL: the executor (the caller's;
                                  it must outlive the server) */
     int backlog;              /* listen backlog (0: 128) */

@@ -51,6 +51,7 @@ extern "C" {
 
 /* ----------------------------------------------------------------- Process */
 
+/* A function run in a forked child; cc_process_start, cc_process_free. */
 typedef struct cc_process cc_process;
 
 /*
@@ -91,22 +92,31 @@ CC_API int cc_process_exitcode(cc_process *p, int *code);
 /* cc_process_is_alive - true while the child has not ended (never blocks). */
 CC_API bool cc_process_is_alive(cc_process *p);
 
-/* The child's pid, and its name (owned by the handle). */
+/* The child's pid; -1 with EINVAL for a bad handle. */
 CC_API pid_t cc_process_pid(cc_process *p);
+
+/* The child's name ("" for a bad handle).  Owned by the handle. */
 CC_API const char *cc_process_name(cc_process *p);
 
 /*
- * cc_process_terminate / cc_process_kill / cc_process_signal - send
- * SIGTERM, SIGKILL or `sig` (through the child's pidfd: never to a
- * recycled pid).  A child that has already ended (joined, or a zombie this
- * call reaps first) is left alone and the call returns 0, as Python's
- * Process.terminate and kill do; its exit code stays what ended it.  0,
- * or -1 with EINVAL (not a process, or `sig` outside 0..NSIG-1; 0 only
- * checks, as in kill(2)) or the kernel's error (EPERM).  They do not wait:
- * join afterwards.  (The same rule as cc_popen_send_signal.)
+ * cc_process_terminate - send SIGTERM to the child; cc_process_kill and
+ * cc_process_signal below send SIGKILL or `sig` the same way (through the
+ * child's pidfd: never to a recycled pid).  A child that has already ended
+ * (joined, or a zombie this call reaps first) is left alone and the call
+ * returns 0, as Python's Process.terminate and kill do; its exit code stays
+ * what ended it.  0, or -1 with EINVAL (not a process, or `sig` outside
+ * 0..NSIG-1; 0 only checks, as in kill(2)) or the kernel's error (EPERM).
+ * They do not wait: join afterwards.  (The same rule as
+ * cc_popen_send_signal.)
  */
 CC_API int cc_process_terminate(cc_process *p);
+
+/* cc_process_kill - send SIGKILL to the child, as cc_process_terminate
+ * sends SIGTERM (the same returns and errors). */
 CC_API int cc_process_kill(cc_process *p);
+
+/* cc_process_signal - send `sig` to the child (0: only check), as
+ * cc_process_terminate does (the same returns and errors). */
 CC_API int cc_process_signal(cc_process *p, int sig);
 
 /*
@@ -126,6 +136,7 @@ CC_API void cc_process_exit(int code) __attribute__((noreturn));
 
 /* -------------------------------------------------------------------- Pipe */
 
+/* One end of a pipe; cc_pipe_new makes a pair, cc_conn_close frees an end. */
 typedef struct cc_conn cc_conn;
 
 /*
@@ -150,6 +161,9 @@ CC_API int cc_pipe_new(cc_conn **a, cc_conn **b, bool duplex);
  * next message starts.  Concurrent senders are serialized per message.
  */
 CC_API int cc_conn_send(cc_conn *c, const void *blob, double timeout);
+
+/* cc_conn_send_bytes - send one message of len bytes at p (p may be NULL
+ * when len is 0), as cc_conn_send: the same returns and errors. */
 CC_API int cc_conn_send_bytes(cc_conn *c, const void *p, size_t len,
                               double timeout);
 
@@ -176,6 +190,7 @@ CC_API void cc_conn_close(cc_conn *c);
 
 /* ------------------------------------------------------ process queue */
 
+/* A queue of messages between processes; cc_mpqueue_new, cc_mpqueue_free. */
 typedef struct cc_mpqueue cc_mpqueue;
 
 /*
@@ -202,6 +217,9 @@ CC_API cc_mpqueue *cc_mpqueue_new(size_t maxsize, size_t capacity);
  * EMSGSIZE (larger than the queue's buffer can ever hold), EINVAL.
  */
 CC_API int cc_mpqueue_put(cc_mpqueue *q, const void *blob, double timeout);
+
+/* cc_mpqueue_put_bytes - append a message of len bytes at p (p may be NULL
+ * when len is 0), as cc_mpqueue_put: the same returns and errors. */
 CC_API int cc_mpqueue_put_bytes(cc_mpqueue *q, const void *p, size_t len,
                                 double timeout);
 
@@ -229,8 +247,13 @@ CC_API void cc_mpqueue_free(cc_mpqueue *q);
 
 /* ------------------------------------------------- shared memory, locks */
 
+/* A Lock shared by processes; cc_plock_new, cc_plock_free. */
 typedef struct cc_plock cc_plock;
+
+/* A Semaphore shared by processes; cc_psem_new, cc_psem_free. */
 typedef struct cc_psem cc_psem;
+
+/* Memory shared with forked children; cc_shared_new, cc_shared_free. */
 typedef struct cc_shared cc_shared;
 
 /*
@@ -286,9 +309,14 @@ CC_API void cc_psem_free(cc_psem *s);
  */
 CC_API cc_shared *cc_shared_new(size_t size, bool with_lock);
 
-/* The memory, its size, and its lock (NULL when made without one). */
+/* The memory (mapped in this process); NULL with EINVAL for a bad handle. */
 CC_API void *cc_shared_ptr(cc_shared *s);
+
+/* The size it was made with, in bytes; 0 for a bad handle. */
 CC_API size_t cc_shared_size(cc_shared *s);
+
+/* Its lock, owned by the cc_shared; NULL when made without one (or for a
+ * bad handle). */
 CC_API cc_plock *cc_shared_lock(cc_shared *s);
 
 /* Unmap it in this process and free its lock handle.  NULL does nothing. */
@@ -296,6 +324,7 @@ CC_API void cc_shared_free(cc_shared *s);
 
 /* ----------------------------------------------------------- shared dict */
 
+/* A key -> blob map shared by processes; cc_shdict_new, cc_shdict_free. */
 typedef struct cc_shdict cc_shdict;
 
 /*
@@ -320,6 +349,9 @@ CC_API cc_shdict *cc_shdict_new(size_t max_entries, size_t capacity);
  * for the bytes, even after compaction), EINVAL (bad key).
  */
 CC_API int cc_shdict_set(cc_shdict *d, const char *key, const void *blob);
+
+/* cc_shdict_set_bytes - store a copy of len bytes at p (p may be NULL when
+ * len is 0) under key, as cc_shdict_set: the same returns and errors. */
 CC_API int cc_shdict_set_bytes(cc_shdict *d, const char *key, const void *p,
                                size_t len);
 
@@ -339,6 +371,8 @@ CC_API size_t cc_shdict_len(cc_shdict *d);
  * ENOMEM, EINVAL.
  */
 CC_API int cc_shdict_keys(cc_shdict *d, char ***keys, size_t *n);
+
+/* Free the n keys and the array cc_shdict_keys gave; NULL does nothing. */
 CC_API void cc_shdict_keys_free(char **keys, size_t n);
 
 /* Release this process's handle.  NULL does nothing. */

@@ -25,6 +25,7 @@
 extern "C" {
 #endif
 
+/* A thread-safe FIFO/LIFO/priority queue; cc_queue_new, cc_queue_free. */
 typedef struct cc_queue cc_queue;
 
 /* Kinds of queue. */
@@ -105,13 +106,27 @@ CC_API int cc_queue_join(cc_queue *q, double timeout);
  */
 CC_API int cc_queue_shutdown(cc_queue *q, bool immediate);
 
-/* Snapshots (0 / false for a bad handle). */
+/* Snapshots. */
+
+/* How many items the queue holds now; 0 for a bad handle. */
 CC_API size_t cc_queue_size(cc_queue *q);
+
+/* True when the queue holds no item (also for a bad handle: size 0). */
 CC_API bool cc_queue_empty(cc_queue *q);
-CC_API bool cc_queue_full(cc_queue *q);      /* never true when unbounded */
+
+/* True when a bounded queue holds maxsize items; never when unbounded,
+ * false for a bad handle. */
+CC_API bool cc_queue_full(cc_queue *q);
+
+/* The bound it was made with (0: unbounded, or a bad handle). */
 CC_API size_t cc_queue_maxsize(cc_queue *q);
+
+/* True once cc_queue_shutdown has been called; false for a bad handle. */
 CC_API bool cc_queue_is_shutdown(cc_queue *q);
-CC_API size_t cc_queue_unfinished(cc_queue *q); /* put minus task_done */
+
+/* Unfinished tasks for join: items put minus cc_queue_task_done calls (and
+ * minus items discarded by an immediate shutdown); 0 for a bad handle. */
+CC_API size_t cc_queue_unfinished(cc_queue *q);
 
 /*
  * cc_queue_free - free the queue; items still in it go to the item

@@ -60,6 +60,7 @@
 extern "C" {
 #endif
 
+/* A started child program (Popen); cc_popen_new, cc_popen_free. */
 typedef struct cc_popen cc_popen;
 
 /*
@@ -86,15 +87,18 @@ typedef enum cc_stdio_mode {
                        EOF and SIGPIPE travel along the pipeline */
 } cc_stdio_mode;
 
+/* One of the child's standard streams: a mode, and what it needs. */
 typedef struct cc_stdio {
-    cc_stdio_mode mode;
-    int fd;           /* CC_FD: the descriptor */
-    cc_popen *from;   /* CC_FROM: the upstream process */
+    cc_stdio_mode mode;       /* how the stream is set up */
+    int fd;                   /* CC_FD: the descriptor */
+    cc_popen *from;           /* CC_FROM: the upstream process */
 } cc_stdio;
 
 /* Shorthands for the fields of cc_popen_opts: .out = CC_STDIO(CC_PIPE). */
 #define CC_STDIO(mode_) ((cc_stdio){.mode = (mode_), .fd = -1, .from = NULL})
+/* A cc_stdio for the caller's descriptor fd_ (CC_FD). */
 #define CC_STDIO_FD(fd_) ((cc_stdio){.mode = CC_FD, .fd = (fd_), .from = NULL})
+/* A cc_stdio for stdin from the stdout pipe of the cc_popen p_ (CC_FROM). */
 #define CC_STDIO_FROM(p_) ((cc_stdio){.mode = CC_FROM, .fd = -1, .from = (p_)})
 
 /*
@@ -102,7 +106,9 @@ typedef struct cc_stdio {
  * the environment and the working directory.
  */
 typedef struct cc_popen_opts {
-    cc_stdio in, out, err;    /* the child's stdin, stdout, stderr */
+    cc_stdio in,              /* the child's stdin */
+             out,             /* the child's stdout */
+             err;             /* the child's stderr */
     const char *cwd;          /* run there (NULL: the parent's); ENOENT etc.
                                  are reported like an exec failure */
     /* The environment: `env` (NULL-terminated "NAME=value" strings)
@@ -111,13 +117,13 @@ typedef struct cc_popen_opts {
      * one of that name (the last of several wins).  Read during the call
      * only, nothing is kept; NULL lists are empty. */
     const char *const *env;
-    const char *const *env_set;
-    const char *const *env_unset;
+    const char *const *env_set;   /* "NAME=value" to add or replace */
+    const char *const *env_unset; /* names to remove */
     const int *pass_fds;      /* more descriptors the child keeps, as they
                                  are numbered in the parent (close-on-exec
                                  or not; 0-2 here are ignored: in/out/err
                                  say what they are) */
-    size_t n_pass_fds;
+    size_t n_pass_fds;        /* how many descriptors pass_fds holds */
     bool new_session;         /* setsid(): the child leads a new session
                                  and process group, which the timeouts of
                                  cc_subprocess_run and
@@ -234,15 +240,22 @@ CC_API int cc_popen_communicate(cc_popen *p, const void *input, size_t len,
 CC_API const void *cc_popen_partial(const cc_popen *p, int which, size_t *len);
 
 /*
- * cc_popen_send_signal, cc_popen_terminate (SIGTERM), cc_popen_kill
- * (SIGKILL) - signal the child.  A child that has already ended (or been
- * reaped) is left alone and the call returns 0, as in Python.  Signals go
- * through the child's pidfd, so a recycled pid is never signalled.
+ * cc_popen_send_signal - send signal `sig` to the child (cc_popen_terminate
+ * and cc_popen_kill below send SIGTERM and SIGKILL).  A child that has
+ * already ended (or been reaped) is left alone and the call returns 0, as
+ * in Python.  Signals go through the child's pidfd, so a recycled pid is
+ * never signalled.
  * -1 with EINVAL for a bad signal number (0 only checks, as in kill(2)),
  * or the kernel's error (EPERM).  (The same rule as cc_process_signal.)
  */
 CC_API int cc_popen_send_signal(cc_popen *p, int sig);
+
+/* cc_popen_terminate - send SIGTERM to the child, as cc_popen_send_signal
+ * (the same returns and errors). */
 CC_API int cc_popen_terminate(cc_popen *p);
+
+/* cc_popen_kill - send SIGKILL to the child, as cc_popen_send_signal (the
+ * same returns and errors). */
 CC_API int cc_popen_kill(cc_popen *p);
 
 /*
@@ -263,6 +276,7 @@ CC_API void cc_popen_free(cc_popen *p);
 
 /* ----------------------------------------------------------------- run */
 
+/* Options of cc_subprocess_run.  Zero (or NULL) = default. */
 typedef struct cc_run_opts {
     cc_popen_opts popen;      /* streams, cwd, env, pass_fds, new_session;
                                  the three below set .in/.out/.err for
@@ -273,7 +287,7 @@ typedef struct cc_run_opts {
     const void *input;        /* bytes for stdin (stdin becomes a pipe; may
                                  be empty), or NULL to leave stdin as
                                  popen.in says */
-    size_t input_len;
+    size_t input_len;         /* bytes at input */
     double timeout;           /* seconds; 0 (the zeroed default) or
                                  CC_FOREVER: none (deadline scopes still
                                  apply) */

@@ -25,6 +25,7 @@ extern "C" {
 
 /* ----------------------------------------------------------------- threads */
 
+/* A thread handle: cc_thread_start makes it, cc_thread_free releases it. */
 typedef struct cc_thread cc_thread;
 
 /*
@@ -140,19 +141,23 @@ CC_API void cc_lock_free(cc_lock *l);
  */
 typedef struct cc_rlock cc_rlock;
 
+/* A new unlocked reentrant lock, or NULL (ENOMEM). */
 CC_API cc_rlock *cc_rlock_new(void);
 
-/* Returns 0; or -1 with EAGAIN (timeout 0, held by another), ETIMEDOUT,
- * ECANCELED (as cc_lock_acquire), EOVERFLOW (acquired more than UINT_MAX
- * times), EINVAL.  Waiters are served in order, as cc_lock's. */
+/* cc_rlock_acquire - take the lock (again, for its owner), waiting up to
+ * `timeout`.  Returns 0; or -1 with EAGAIN (timeout 0, held by another),
+ * ETIMEDOUT, ECANCELED (as cc_lock_acquire), EOVERFLOW (acquired more than
+ * UINT_MAX times), EINVAL.  Waiters are served in order, as cc_lock's. */
 CC_API int cc_rlock_acquire(cc_rlock *l, double timeout);
 
-/* Returns 0; or -1 with EPERM (the caller does not hold it), EINVAL. */
+/* cc_rlock_release - undo one acquire; the lock is free once the depth is 0.
+ * Returns 0; or -1 with EPERM (the caller does not hold it), EINVAL. */
 CC_API int cc_rlock_release(cc_rlock *l);
 
 /* How many times the calling thread holds it (0 when it does not). */
 CC_API unsigned cc_rlock_depth(cc_rlock *l);
 
+/* Free the lock; NULL does nothing.  Freeing a held lock is a bug. */
 CC_API void cc_rlock_free(cc_rlock *l);
 
 /* -------------------------------------------------------------- Condition */
@@ -179,8 +184,12 @@ CC_API cc_cond *cc_cond_new(cc_lock *lock);
  * default.  NULL with EINVAL (not an rlock) or ENOMEM. */
 CC_API cc_cond *cc_cond_new_rlock(cc_rlock *lock);
 
-/* Acquire / release the condition's lock (same errors as the lock's). */
+/* Acquire the condition's lock: the lock's returns and errors (as
+ * cc_lock_acquire or cc_rlock_acquire); EINVAL when c is not a condition. */
 CC_API int cc_cond_acquire(cc_cond *c, double timeout);
+
+/* Release the condition's lock: the lock's returns and errors (as
+ * cc_lock_release or cc_rlock_release); EINVAL when c is not a condition. */
 CC_API int cc_cond_release(cc_cond *c);
 
 /*
@@ -237,7 +246,11 @@ CC_API void cc_cond_free(cc_cond *c);
  */
 typedef struct cc_sem cc_sem;
 
+/* A semaphore holding `value` units, or NULL (ENOMEM). */
 CC_API cc_sem *cc_sem_new(unsigned value);
+
+/* A bounded semaphore holding `value` units, never more (release fails
+ * above it), or NULL (ENOMEM). */
 CC_API cc_sem *cc_sem_new_bounded(unsigned value);
 
 /*
@@ -259,6 +272,7 @@ CC_API int cc_sem_release_n(cc_sem *s, unsigned n);
 /* The current value (a snapshot). */
 CC_API unsigned cc_sem_value(cc_sem *s);
 
+/* Free the semaphore; NULL does nothing.  No waiter may remain. */
 CC_API void cc_sem_free(cc_sem *s);
 
 /* ------------------------------------------------------------------ Event */
@@ -266,6 +280,7 @@ CC_API void cc_sem_free(cc_sem *s);
 /* cc_event - a flag threads can wait for (threading.Event); starts clear. */
 typedef struct cc_event cc_event;
 
+/* A new event, its flag clear, or NULL (ENOMEM). */
 CC_API cc_event *cc_event_new(void);
 
 /* Set the flag and wake every waiter.  -1/EINVAL on a bad handle. */
@@ -274,12 +289,14 @@ CC_API int cc_event_set(cc_event *e);
 /* Clear the flag.  -1/EINVAL on a bad handle. */
 CC_API int cc_event_clear(cc_event *e);
 
+/* True when the flag is set (a snapshot); false for a bad handle. */
 CC_API bool cc_event_is_set(cc_event *e);
 
 /* Wait until the flag is set.  Returns 0 (set), or -1 with EAGAIN (timeout 0
  * and clear), ETIMEDOUT, EINVAL. */
 CC_API int cc_event_wait(cc_event *e, double timeout);
 
+/* Free the event; NULL does nothing.  No waiter may remain. */
 CC_API void cc_event_free(cc_event *e);
 
 /* ---------------------------------------------------------------- Barrier */
@@ -302,9 +319,13 @@ CC_API void cc_event_free(cc_event *e);
  * included.)
  */
 typedef struct cc_barrier cc_barrier;
+
+/* The action run by the last party to arrive; non-zero breaks the barrier. */
 typedef int (*cc_barrier_action)(void *arg);
 
-/* NULL with EINVAL when parties is 0, ENOMEM. */
+/* cc_barrier_new - a barrier for `parties` parties that runs action(arg)
+ * (action may be NULL) as each wave completes.  NULL with EINVAL when
+ * parties is 0, ENOMEM. */
 CC_API cc_barrier *cc_barrier_new(unsigned parties, cc_barrier_action action,
                                   void *arg);
 
@@ -323,17 +344,24 @@ CC_API cc_barrier *cc_barrier_new(unsigned parties, cc_barrier_action action,
  */
 CC_API int cc_barrier_wait(cc_barrier *b, double timeout);
 
-/* Break the barrier: current and later waits fail with EPIPE. */
+/* Break the barrier: current and later waits fail with EPIPE.  Returns 0,
+ * or -1 with EINVAL. */
 CC_API int cc_barrier_abort(cc_barrier *b);
 
-/* Return to the initial state; parties waiting right now get EPIPE. */
+/* Return to the initial state; parties waiting right now get EPIPE.
+ * Returns 0, or -1 with EINVAL. */
 CC_API int cc_barrier_reset(cc_barrier *b);
 
+/* True while the barrier is broken (a snapshot); false for a bad handle. */
 CC_API bool cc_barrier_broken(cc_barrier *b);
+
+/* The number of parties it was made for; 0 for a bad handle. */
 CC_API unsigned cc_barrier_parties(cc_barrier *b);
+
 /* Parties waiting in the current wave (a snapshot). */
 CC_API unsigned cc_barrier_n_waiting(cc_barrier *b);
 
+/* Free the barrier; NULL does nothing.  No party may be waiting. */
 CC_API void cc_barrier_free(cc_barrier *b);
 
 /* ----------------------------------------------------- thread-local values */
@@ -355,6 +383,7 @@ CC_API void *cc_tls_get(cc_tls *t);
  * Returns 0; -1 with EINVAL or ENOMEM. */
 CC_API int cc_tls_set(cc_tls *t, void *value);
 
+/* Free the key; NULL does nothing.  Values still set are not destroyed. */
 CC_API void cc_tls_free(cc_tls *t);
 
 #ifdef __cplusplus

@@ -19,6 +19,7 @@
 extern "C" {
 #endif
 
+/* A token-bucket rate limiter; cc_throttle_new, cc_throttle_free. */
 typedef struct cc_throttle cc_throttle;
 
 /*
@@ -52,9 +53,14 @@ CC_API int cc_throttle_acquire(cc_throttle *t, double n, double timeout);
 /* Tokens in the bucket now (negative while waiters hold reservations). */
 CC_API double cc_throttle_tokens(cc_throttle *t);
 
+/* The rate, tokens per second; 0 for a bad handle. */
 CC_API double cc_throttle_rate(cc_throttle *t);
+
+/* The bucket's capacity (the rate when made with burst 0); 0 for a bad
+ * handle. */
 CC_API double cc_throttle_burst(cc_throttle *t);
 
+/* Free the throttle; NULL does nothing.  No waiter may remain. */
 CC_API void cc_throttle_free(cc_throttle *t);
 
 #ifdef __cplusplus
