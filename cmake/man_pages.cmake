@@ -62,6 +62,11 @@ foreach(p IN LISTS pages)
   # Doxygen prints "text" as 'text' and does not guard a line that then
   # starts with the quote, which troff takes for a request: guard it.
   string(REGEX REPLACE "\n'" "\n\\\\&'" text "${text}")
+  # A backslash of the text comes out as "\\", which is one backslash in
+  # running text but an escape again inside a macro's quoted argument
+  # (.RI "... '\\n' ..." reads a number register): "\e" prints one
+  # backslash in both.
+  string(REPLACE "\\\\" "\\e" text "${text}")
   file(WRITE ${OUT}/${name} "${text}")
 endforeach()
 if(headers LESS 11)

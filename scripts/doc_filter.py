@@ -17,11 +17,12 @@ the man pages, with no Doxygen markup in them:
   - section rules ("/* ----- errors */") and comments before preprocessor
     guards stay plain comments.
 
-Inside a doc comment, a paragraph (lines between blank lines) that has an
-indented line -- an errno table, a list, an example -- is kept verbatim;
-any other paragraph is prose, with Doxygen's special characters escaped so
-that "<prefix>_<n>", "%s" or "\\n" print as written.  The output keeps the
-input's line count, so Doxygen's warnings point at the header's own lines.
+Inside a doc comment, a paragraph (lines between blank lines) is prose up
+to its first indented line -- an errno table, an example -- and verbatim
+from there (a list is verbatim as a whole).  Prose has Doxygen's special
+characters escaped, so that "<prefix>_<n>", "%s" or "\\n" print as
+written.  The output keeps the input's line count, so Doxygen's warnings
+point at the header's own lines.
 
 usage: doc_filter.py HEADER   (writes the filtered header on stdout)
 """
@@ -90,17 +91,23 @@ def render(block, is_file):
     lines = list(text)
     bare = set()  # verbatim lines written without the " * " decoration
     for p in paras:
-        verbatim = any(text[i].startswith(" ") for i in p)
-        if verbatim:
-            lines[p[0]] = "\\verbatim " + text[p[0]]
-            lines[p[-1]] = lines[p[-1]] + " \\endverbatim"
-            bare.update(p[1:])
-            # \verbatim swallows the rest of its line; keep the first line's
-            # text on it so the count of lines stays the same.
-        else:
-            quoted = False
-            for i in p:
-                lines[i], quoted = escape(text[i], quoted)
+        # Prose up to the first indented line (an errno table, an example,
+        # the continuation of a list item), verbatim from there on; a list
+        # is verbatim as a whole.
+        cut = next((k for k, i in enumerate(p) if text[i].startswith(" ")),
+                   len(p))
+        if re.match(r"^([-*]|\d+[.)]) ", text[p[0]]) and cut < len(p):
+            cut = 0
+        quoted = False
+        for i in p[:cut]:
+            lines[i], quoted = escape(text[i], quoted)
+        v = p[cut:]
+        if v:
+            # \verbatim swallows the rest of its line: the first verbatim
+            # line's text goes on it, so the count of lines stays the same.
+            lines[v[0]] = "\\verbatim " + text[v[0]]
+            lines[v[-1]] = lines[v[-1]] + " \\endverbatim"
+            bare.update(v[1:])
     n = len(block)
     out = []
     for i in range(n):
