@@ -77,7 +77,7 @@ struct svc {
 /* A parsed request, as routes see it. */
 typedef struct svc_request {
     const char *method;          /* "GET", "HEAD", "POST"... */
-    int method_id;               /* http_parser's enum http_method */
+    int method_id;               /* SVC_METHOD_* (svc_parse.h) */
     const char *path;            /* NUL-terminated, without the query */
     const char *query;           /* after '?', "" when none */
     const char *body;            /* POST body (may hold NULs), or "" */
@@ -124,7 +124,7 @@ double svc_random(svc *s);
 double svc_latency(svc *s);
 bool svc_admit(svc *s);
 
-/* head.c: the request head's rules that http-parser leaves to us (a
+/* head.c: the request head's rules that a parser may leave to us (a
  * header name that is not a token, obs-fold, no version: 400; a version
  * other than 1.0/1.1: 505; Transfer-Encoding with Content-Length: 400,
  * other than exactly "chunked": 501).  One per connection, in its conn;
