@@ -47,4 +47,11 @@ if(TARGET concur_service)
       add_dependencies(test_service_faults_${id} fail_malloc)
     endif()
   endforeach()
+  # The target splitter both parsers share, against http-parser's own.
+  if(TARGET http_parser)
+    concur_test(test_service_target service/test_service_target.c 60
+                LABELS unit service)
+    target_link_libraries(test_service_target PRIVATE
+      concur_service_http_parser)
+  endif()
 endif()
