@@ -117,8 +117,14 @@ void svc_parse_init(svc_parser *p, const svc_parse_ops *ops, void *arg)
     lh *h = (lh *)p->opaque;
 
     llhttp_init(&h->p, HTTP_REQUEST, &settings);
-    /* Versions and transfer codings: svc_head_check's (see above). */
-    h->p.lenient_flags |= LENIENT_VERSION | LENIENT_TRANSFER_ENCODING;
+    /* Versions and transfer codings: svc_head_check's (see above); 8.1,
+     * Debian 12's, has no setter for the version flag yet. */
+    llhttp_set_lenient_transfer_encoding(&h->p, 1);
+#if LLHTTP_VERSION_MAJOR >= 9
+    llhttp_set_lenient_version(&h->p, 1);
+#else
+    h->p.lenient_flags |= LENIENT_VERSION;
+#endif
     h->p.data = h;
     h->ops = ops;
     h->arg = arg;
