@@ -9,8 +9,11 @@ set -eu
 # checking the installed concur.pc), clang (second compiler, sanitizers),
 # openssl (the command the subprocess examples and their tests run; its
 # libssl3 brings the legacy provider with Whirlpool), libcurl (the http
-# layer's transfers, TLS through OpenSSL), Node's http-parser (request
-# parsing in the local service `concur serve`), cJSON (the JSON the
+# layer's transfers, TLS through OpenSSL), node-llhttp (Node's llhttp,
+# the request parser of the local service `concur serve`: Debian 12 ships
+# it only as C sources, which the build compiles; Debian 13 has
+# libllhttp-dev), Node's older http-parser (the service's fallback
+# parser, and the second one its tests run on), cJSON (the JSON the
 # exchange-rate examples read and the service writes), python3 (the
 # layering check, scripts/check_layers.py, that `make test` runs),
 # valgrind (`make test-valgrind`: the tools and their client-request
@@ -19,7 +22,7 @@ set -eu
 # as man does).
 pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl python3"
 pkgs="$pkgs valgrind doxygen man-db groff-base"
-pkgs="$pkgs libcurl4-openssl-dev libhttp-parser-dev libcjson-dev"
+pkgs="$pkgs libcurl4-openssl-dev node-llhttp libhttp-parser-dev libcjson-dev"
 if [ "${1:-build}" = "bench" ]; then
     # bench: the peers our benchmarks run beside ours (Go, Python's
     # queue/threading/asyncio and uvloop, Node, GLib, libuv for W5's C

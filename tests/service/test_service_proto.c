@@ -5,7 +5,9 @@
  * rules a server behind a proxy needs against request smuggling (400 for
  * a space in a header name, obs-fold and a missing version, 505 for other
  * versions, 501 for a Transfer-Encoding other than chunked, 400 for one
- * with a Content-Length), in one write and byte by byte, while ordinary
+ * with a Content-Length; 400 for what llhttp and http-parser read
+ * differently: an empty header name, a bare LF, a malformed version), in
+ * one write and byte by byte, while ordinary
  * requests (HEAD, pipelining, chunked POSTs) still pass; 431 for 64
  * KiB of headers, 413 for bodies past the limit (Content-Length and
  * chunked), 408 for a request that does not arrive within read_timeout,
@@ -255,6 +257,30 @@ static void test_request_line_without_version_is_400(void **state)
         "GET /\r\n\r\n",
         "GET /\n\n",
         "GET /pokedex/1\r\nHost: x\r\n\r\n",
+    };
+
+    (void)state;
+    expect_errors(bad, sizeof(bad) / sizeof(bad[0]), 400);
+}
+
+/* What the two request parsers read differently, refused by both: a
+ * header with an empty name (llhttp takes it), a line of the head that
+ * ends in a bare LF, a version other than HTTP/DIGIT.DIGIT (http-parser
+ * takes any letters for "TTP/" and leading zeros), a fourth word. */
+static void test_what_the_parsers_disagree_on_is_400(void **state)
+{
+    static const char *const bad[] = {
+        "GET / HTTP/1.1\r\n: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\n:\r\n\r\n",
+        "GET / HTTP/1.1\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\n\n",
+        "GET / HTge/1.1\r\n\r\n",
+        "GET / HTTP01.1\r\n\r\n",
+        "GET / HTTP/01.1\r\n\r\n",
+        "GET / HTTP/10.1\r\n\r\n",
+        "GET / HTTP/1.1x\r\n\r\n",
+        "GET / HTTP/1.1 x\r\n\r\n",
     };
 
     (void)state;
@@ -561,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_space_in_header_name_is_400),
         cmocka_unit_test(test_obs_fold_is_400),
         cmocka_unit_test(test_request_line_without_version_is_400),
+        cmocka_unit_test(test_what_the_parsers_disagree_on_is_400),
         cmocka_unit_test(test_other_versions_are_505),
         cmocka_unit_test(test_transfer_encoding_other_than_chunked_is_501),
         cmocka_unit_test(test_strict_rules_pass_ordinary_requests),

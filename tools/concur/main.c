@@ -2,7 +2,8 @@
  * main.c - the `concur` tool: dispatches `concur <command> [args]` to the
  * command's entry point (commands.h).  `concur help` / `--help` lists the
  * commands (exit 0); `concur version` / `--version` prints the library's
- * version and libcurl's (exit 0); no command, or an unknown one, is a
+ * version, libcurl's and the request parser `concur serve` was built with
+ * (exit 0); no command, or an unknown one, is a
  * usage error: the list on stderr, exit status 2.
  */
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <concur.h>
 
 #include "commands.h"
+#include "service.h"
 
 /* One line per command: name, entry point, one-line summary. */
 static const struct command {
@@ -51,7 +53,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0 ||
         strcmp(name, "-V") == 0) {
-        printf("concur %s (%s)\n", cc_version(), cc_http_version());
+        printf("concur %s (%s; serve: %s)\n", cc_version(),
+               cc_http_version(), svc_parser_name());
         return 0;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)

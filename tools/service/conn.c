@@ -1,7 +1,8 @@
 /*
  * conn.c - one connection of the local service: a task of the service's
  * loop (cc_serve, TASKS mode) that reads bytes as they come, feeds them to
- * Node's http-parser, and answers each complete request in order -- so
+ * the request parser (svc_parse.h: llhttp, or http-parser where llhttp
+ * is missing), and answers each complete request in order -- so
  * pipelined requests are answered in the order they came, and keep-alive
  * follows HTTP/1.1 (persistent unless "Connection: close") and HTTP/1.0
  * (closed unless "Connection: keep-alive").
@@ -23,7 +24,7 @@
  * Limits: the request line and headers may hold max_header_bytes (counted
  * in the url/field/value callbacks; http-parser's own 80 KiB cap maps to
  * the same 431), a body max_body_bytes (413).  Malformed input: 400;
- * what http-parser lets pass but a server behind a proxy must refuse
+ * what a parser may let pass but a server behind a proxy must refuse
  * (head.c: obs-fold, a space in a header name, no version, other
  * versions, other transfer codings): 400, 505 or 501.  A request must
  * arrive whole within read_timeout of the previous answer (or of the
@@ -40,9 +41,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <http_parser.h>
-
 #include "svc_internal.h"
+#include "svc_parse.h"
 
 #define READ_SIZE (32 * 1024)    /* >= half the stream's buffer: recv goes
                                     straight into ours, no copy */
@@ -57,10 +57,6 @@
 #define LINGER_TIME 2.0          /* seconds a lingering close reads */
 #define LINGER_BYTES (1 << 20)   /* ... and at most this much */
 
-/* F_CHUNKED and F_CONTENTLENGTH of http-parser's (semi-public) flags. */
-#define HP_F_CHUNKED (1 << 0)
-#define HP_F_CONTENTLENGTH (1 << 7)
-
 typedef struct buf {
     char *p;
     size_t len;
@@ -71,7 +67,8 @@ typedef struct buf {
 typedef struct conn {
     svc *s;
     cc_stream *st;
-    http_parser p;
+    svc_parser p;                /* the request parser (svc_parse.h) */
+    svc_parse_head req;          /* the current request's head */
     buf url;                     /* the request target as it came */
     buf body;                    /* a POST's body; its capacity is reserved
                                     from the service's max_memory */
@@ -193,7 +190,7 @@ static void answer(conn *c, const svc_response *r, bool head, bool keep,
                  r->status, svc_reason(r->status), http_date(), r->type,
                  r->len, r->retry_after ? "Retry-After: 1\r\n" : "",
                  !keep ? "Connection: close\r\n"
-                 : c->p.http_major == 1 && c->p.http_minor == 0
+                 : c->req.major == 1 && c->req.minor == 0
                      ? "Connection: keep-alive\r\n"
                      : "");
     if (!buf_add(&c->out, h, (size_t)n) ||
@@ -233,28 +230,23 @@ static void answer_error(conn *c, int status)
 /* Split the target into path and query (c->parts).  false: malformed. */
 static bool split_target(conn *c, const char **path, const char **query)
 {
-    struct http_parser_url u;
     const char *t = c->url.p;
+    size_t poff;
     size_t plen;
+    size_t qoff;
     size_t qlen;
 
-    http_parser_url_init(&u);
-    if (c->url.len == 0 || http_parser_parse_url(t, c->url.len, 0, &u) != 0)
+    if (!svc_split_target(t, c->url.len, &poff, &plen, &qoff, &qlen))
         return false;
-    if (!(u.field_set & (1 << UF_PATH)))
-        plen = 0;
-    else
-        plen = u.field_data[UF_PATH].len;
-    qlen = u.field_set & (1 << UF_QUERY) ? u.field_data[UF_QUERY].len : 0;
     c->parts.len = 0;
     if (plen == 0) {
         if (!buf_add(&c->parts, "/", 1))
             return false;
-    } else if (!buf_add(&c->parts, t + u.field_data[UF_PATH].off, plen)) {
+    } else if (!buf_add(&c->parts, t + poff, plen)) {
         return false;
     }
     if (!buf_add(&c->parts, "", 1) ||
-        !buf_add(&c->parts, t + u.field_data[UF_QUERY].off, qlen) ||
+        !buf_add(&c->parts, t + qoff, qlen) ||
         !buf_add(&c->parts, "", 1))
         return false;
     *path = c->parts.p;
@@ -278,8 +270,8 @@ static void respond(conn *c, bool keep)
     }
     c->url.len--;
     target = c->url.p;
-    rq.method = http_method_str((enum http_method)c->p.method);
-    rq.method_id = c->p.method;
+    rq.method = c->req.method_name;
+    rq.method_id = c->req.method;
     rq.body = c->body.p != NULL ? c->body.p : "";
     rq.body_len = c->body.len;
     if (!split_target(c, &rq.path, &rq.query)) {
@@ -292,7 +284,7 @@ static void respond(conn *c, bool keep)
         r.body = "429 Too Many Requests: slow down\n";
         r.len = strlen(r.body);
         r.retry_after = true;
-        answer(c, &r, rq.method_id == HTTP_HEAD, keep, rq.method, target);
+        answer(c, &r, rq.method_id == SVC_METHOD_HEAD, keep, rq.method, target);
         return;
     }
     delay = svc_latency(s);
@@ -313,7 +305,7 @@ static void respond(conn *c, bool keep)
     } else {
         svc_route(s, &rq, &r);
     }
-    answer(c, &r, rq.method_id == HTTP_HEAD, keep, rq.method, target);
+    answer(c, &r, rq.method_id == SVC_METHOD_HEAD, keep, rq.method, target);
     free(r.owned);
 }
 
@@ -369,9 +361,9 @@ static void body_release(conn *c, bool all)
 
 /* -------------------------------------------------- parser callbacks */
 
-static int on_begin(http_parser *p)
+static int on_begin(void *arg)
 {
-    conn *c = p->data;
+    conn *c = arg;
 
     c->url.len = 0;
     c->body.len = 0;
@@ -393,9 +385,9 @@ static int count_header(conn *c, size_t len)
     return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t len)
+static int on_url(void *arg, const char *at, size_t len)
 {
-    conn *c = p->data;
+    conn *c = arg;
 
     if (count_header(c, len) != 0)
         return -1;
@@ -407,9 +399,9 @@ static int on_url(http_parser *p, const char *at, size_t len)
 }
 
 /* A piece of a header name: counted, and a token or a 400. */
-static int on_header_field(http_parser *p, const char *at, size_t len)
+static int on_header_field(void *arg, const char *at, size_t len)
 {
-    conn *c = p->data;
+    conn *c = arg;
 
     if (count_header(c, len) != 0)
         return -1;
@@ -419,9 +411,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 
 /* A piece of a header value: counted, and kept when it is
  * Transfer-Encoding's. */
-static int on_header_value(http_parser *p, const char *at, size_t len)
+static int on_header_value(void *arg, const char *at, size_t len)
 {
-    conn *c = p->data;
+    conn *c = arg;
 
     if (count_header(c, len) != 0)
         return -1;
@@ -431,40 +423,39 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 
 /* The head is whole: the version and framing rules (505, 501, 400), then
  * the announced body's size (413). */
-static int on_headers_complete(http_parser *p)
+static int on_headers_complete(void *arg, const svc_parse_head *h)
 {
-    conn *c = p->data;
+    conn *c = arg;
 
-    c->fail_status = svc_head_check(&c->head, p->http_major, p->http_minor,
-                                    (p->flags & HP_F_CONTENTLENGTH) != 0,
-                                    (p->flags & HP_F_CHUNKED) != 0);
+    c->req = *h;
+    c->fail_status = svc_head_check(&c->head, h->major, h->minor,
+                                    h->has_length, h->chunked);
     if (c->fail_status != 0)
         return -1;
-    if ((p->flags & HP_F_CONTENTLENGTH) &&
-        p->content_length > c->s->o.max_body_bytes) {
+    if (h->has_length && h->length > c->s->o.max_body_bytes) {
         c->fail_status = 413;
         return -1;
     }
     /* An announced body is reserved whole, before it is read: refused
      * now, the client need not send it. */
-    if (p->method == HTTP_POST && (p->flags & HP_F_CONTENTLENGTH) &&
-        !body_grow(c, (size_t)p->content_length)) {
+    if (h->method == SVC_METHOD_POST && h->has_length &&
+        !body_grow(c, (size_t)h->length)) {
         c->fail_status = 503;
         return -1;
     }
     return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t len)
+static int on_body(void *arg, const char *at, size_t len)
 {
-    conn *c = p->data;
+    conn *c = arg;
 
     c->body_bytes += len;
     if (c->body_bytes > c->s->o.max_body_bytes) { /* chunked bodies */
         c->fail_status = 413;
         return -1;
     }
-    if (p->method != HTTP_POST)
+    if (c->req.method != SVC_METHOD_POST)
         return 0;
     if (!body_room(c, len)) { /* a chunked body past the budget */
         c->fail_status = 503;
@@ -478,10 +469,9 @@ static int on_body(http_parser *p, const char *at, size_t len)
 /* A whole request: answer it.  Returning nonzero stops the parser: after
  * a closing answer, whatever follows is not read.  Otherwise the parser
  * pauses, so that feed() learns where the next request starts. */
-static int on_complete(http_parser *p)
+static int on_complete(void *arg, bool keep)
 {
-    conn *c = p->data;
-    bool keep = http_should_keep_alive(p) && !p->upgrade;
+    conn *c = arg;
 
     c->in_message = false;
     respond(c, keep);
@@ -489,20 +479,17 @@ static int on_complete(http_parser *p)
     c->deadline = cc_deadline(c->s->o.read_timeout);
     if (!keep)
         c->closing = true;
-    if (c->closing || c->dead)
-        return -1;
-    http_parser_pause(p, 1);
-    return 0;
+    return c->closing || c->dead ? -1 : 0;
 }
 
-static const http_parser_settings settings = {
-    .on_message_begin = on_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_complete,
+static const svc_parse_ops parse_ops = {
+    .begin = on_begin,
+    .url = on_url,
+    .field = on_header_field,
+    .value = on_header_value,
+    .head = on_headers_complete,
+    .body = on_body,
+    .done = on_complete,
 };
 
 /* ------------------------------------------------------- the task */
@@ -524,18 +511,6 @@ static void linger(conn *c, char *scratch, size_t size)
             return;
         dropped += (size_t)n;
     }
-}
-
-/* Map what stopped the parser to an answer (0: none, just close). */
-static int parse_error_status(conn *c)
-{
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->p);
-
-    if (c->fail_status != 0)
-        return c->fail_status;
-    if (e == HPE_HEADER_OVERFLOW)
-        return 431;
-    return 400;
 }
 
 /* The connection's place in svc.conns, for svc_stop (loop thread). */
@@ -575,15 +550,14 @@ static int feed(conn *c, const char *p, size_t n)
 
         if (status != 0)
             return status;
-        done = http_parser_execute(&c->p, &settings, p, n);
+        status = svc_parse_execute(&c->p, p, n, &done);
         if (c->dead || c->closing)
             return -1;
-        if (HTTP_PARSER_ERRNO(&c->p) != HPE_PAUSED)
-            return HTTP_PARSER_ERRNO(&c->p) != HPE_OK || done != n
-                       ? parse_error_status(c)
-                       : 0;
-        http_parser_pause(&c->p, 0); /* a request ended at p + done */
-        svc_head_reset(&c->head);
+        if (status != SVC_PARSE_NEXT) /* all taken, or what stopped it */
+            return status == SVC_PARSE_MORE ? 0
+                   : c->fail_status != 0    ? c->fail_status
+                                            : status;
+        svc_head_reset(&c->head); /* a request ended at p + done */
         p += done;
         n -= done;
     }
@@ -681,8 +655,7 @@ int svc_connection(cc_stream *st, void *arg)
     memset(&c, 0, sizeof(c));
     c.s = arg;
     c.st = st;
-    http_parser_init(&c.p, HTTP_REQUEST);
-    c.p.data = &c;
+    svc_parse_init(&c.p, &parse_ops, &c);
     svc_head_reset(&c.head);
     c.deadline = cc_deadline(c.s->o.read_timeout);
     if (!svc_conn_begin(c.s)) {

@@ -9,9 +9,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <http_parser.h>
-
 #include "svc_internal.h"
+#include "svc_parse.h"
 
 #define HTML "text/html; charset=utf-8"
 #define JSON "application/json"
@@ -142,13 +141,13 @@ static void pokedex(const char *num, svc_response *out)
 void svc_route(svc *s, const svc_request *rq, svc_response *out)
 {
     const char *p = rq->path;
-    bool get = rq->method_id == HTTP_GET || rq->method_id == HTTP_HEAD;
+    bool get = rq->method_id == SVC_METHOD_GET || rq->method_id == SVC_METHOD_HEAD;
     size_t len = 0;
     char *page = NULL;
 
     memset(out, 0, sizeof(*out));
     if (strcmp(p, "/echo") == 0) {
-        if (rq->method_id != HTTP_POST) {
+        if (rq->method_id != SVC_METHOD_POST) {
             set_static(out, 405, TEXT, "405 Method Not Allowed: POST only\n");
             return;
         }

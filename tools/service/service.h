@@ -111,6 +111,10 @@ void svc_stop(svc *s);
 const char *const *svc_sponsor_paths(void);
 size_t svc_sponsor_count(void);
 
+/* svc_parser_name - the request parser the service was built with, and
+ * its version: "llhttp 8.1.0", "http-parser 2.9.4" (static text). */
+const char *svc_parser_name(void);
+
 /* svc_main - `concur serve [options]`: parse argv (argv[0] "serve";
  * --host, --port (default 8080, 0: a free one), --latency S or MIN-MAX,
  * --error-rate P, --rate-limit N, --log (to stdout), --seed,

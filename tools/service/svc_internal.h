@@ -77,7 +77,7 @@ struct svc {
 /* A parsed request, as routes see it. */
 typedef struct svc_request {
     const char *method;          /* "GET", "HEAD", "POST"... */
-    int method_id;               /* http_parser's enum http_method */
+    int method_id;               /* SVC_METHOD_* (svc_parse.h) */
     const char *path;            /* NUL-terminated, without the query */
     const char *query;           /* after '?', "" when none */
     const char *body;            /* POST body (may hold NULs), or "" */
@@ -124,15 +124,20 @@ double svc_random(svc *s);
 double svc_latency(svc *s);
 bool svc_admit(svc *s);
 
-/* head.c: the request head's rules that http-parser leaves to us (a
- * header name that is not a token, obs-fold, no version: 400; a version
- * other than 1.0/1.1: 505; Transfer-Encoding with Content-Length: 400,
- * other than exactly "chunked": 501).  One per connection, in its conn;
- * reset at the start of each request. */
+/* head.c: the request head's rules that the parsers leave to us or read
+ * differently (a header name that is not a token or empty, obs-fold, a
+ * bare LF, no version or a malformed one: 400; a version other than
+ * 1.0/1.1: 505; Transfer-Encoding with Content-Length: 400, other than
+ * exactly "chunked": 501).  One per connection, in its conn; reset at
+ * the start of each request. */
 typedef struct svc_head {
     int line;                    /* where the byte scan is (head.c) */
     int words;                   /* words of the request line so far */
     bool in_word;                /* the scan is inside one */
+    bool cr;                     /* the last byte scanned was a CR */
+    char version[8];             /* the third word ("HTTP/1.1", its
+                                    start) */
+    size_t version_len;          /* its whole length */
     bool field_open;             /* the last callback was a header name */
     char field[24];              /* that name in lower case (its start) */
     size_t field_len;            /* its whole length */
@@ -145,10 +150,11 @@ typedef struct svc_head {
 } svc_head;
 
 /* svc_head_reset: ready for the next request.  svc_head_scan: check the
- * line structure of the raw bytes p[0..n) of a request's head, called on
- * each piece as it comes, before the parser sees it (bytes past the
- * head's end are ignored); 0, or 400.  svc_head_field / svc_head_value:
- * from the parser's on_header_field / on_header_value (pieces of one name
+ * line structure and the version of the raw bytes p[0..n) of a request's
+ * head, called on each piece as it comes, before the parser sees it
+ * (bytes past the head's end are ignored); 0, or 400 or 505.
+ * svc_head_field / svc_head_value: from the parser's on_header_field /
+ * on_header_value (pieces of one name
  * or value as they come); svc_head_field returns 0, or 400 for a name
  * that is not a token.  svc_head_check: from on_headers_complete, with
  * the parser's version and whether it saw a Content-Length and took the
