@@ -33,7 +33,7 @@ static void help(FILE *f)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "  %-8s %s\n", "version",
-            "the version of concur and of the libcurl it uses");
+            "the versions of concur, libcurl and the request parser");
     fprintf(f, "  %-8s %s\n", "help", "this list");
     fprintf(f, "\n`concur <command> --help` describes a command.\n");
 }
