@@ -72,7 +72,7 @@ static void *yield_create_main(void *arg)
     t0 = cc_now();
     f[0] = cc_spawn(yielder, arg);
     f[1] = cc_spawn(yielder, arg);
-    bench_check(cc_gather(f, 2, NULL, false), "gather");
+    bench_check(cc_gather(f, 2, NULL, false, CC_FOREVER), "gather");
     BENCH_RESULT("yield_ns", (cc_now() - t0) / (2.0 * n_arg) * 1e9, "ns");
     cc_future_free(f[0]);
     cc_future_free(f[1]);
@@ -217,7 +217,7 @@ static void *timers_main(void *arg)
         t[i].want = (double)(seed >> 8 & 0xffff) / 65536.0 * 0.1;
         fs[i] = cc_spawn(timed_sleep, &t[i]);
     }
-    bench_check(cc_gather(fs, (size_t)n_arg, NULL, false), "gather");
+    bench_check(cc_gather(fs, (size_t)n_arg, NULL, false, CC_FOREVER), "gather");
     for (long i = 0; i < n_arg; i++)
         cc_future_free(fs[i]);
     qsort(t, (size_t)n_arg, sizeof(*t), cmp_late);

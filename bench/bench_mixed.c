@@ -217,7 +217,7 @@ static void *awaiters_main(void *arg)
     t0 = cc_now();
     for (long i = 0; i < n; i++)
         f[i] = cc_spawn(awaiter, (void *)(intptr_t)(i + 1));
-    bench_check(cc_gather(f, (size_t)n, NULL, false), "gather");
+    bench_check(cc_gather(f, (size_t)n, NULL, false, CC_FOREVER), "gather");
     t0 = cc_now() - t0;
     atomic_store(&ticking, 0);
     bench_check(cc_future_result(tick, NULL, CC_FOREVER), "ticker");

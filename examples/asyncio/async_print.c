@@ -75,11 +75,11 @@ static void *main_task(void *arg)
         if (tasks[spawned] == NULL)
             break;
     }
-    if (spawned < N_TASKS || cc_gather(tasks, N_TASKS, NULL, false) != 0) {
+    if (spawned < N_TASKS || cc_gather(tasks, N_TASKS, NULL, false, CC_FOREVER) != 0) {
         first = cc_error_copy(cc_last_error());
         for (int i = 0; i < spawned; i++)
             cc_future_cancel(tasks[i]);
-        (void)cc_gather(tasks, (size_t)spawned, NULL, true);
+        (void)cc_gather(tasks, (size_t)spawned, NULL, true, CC_FOREVER);
     }
     for (int i = 0; i < spawned; i++)
         cc_future_free(tasks[i]);

@@ -150,11 +150,11 @@ static void *run_transactions(void *arg)
             break;
     }
     if (spawned < N_TRANSFERS ||
-        cc_gather(tasks, N_TRANSFERS, NULL, false) != 0) {
+        cc_gather(tasks, N_TRANSFERS, NULL, false, CC_FOREVER) != 0) {
         first = cc_error_copy(cc_last_error());
         for (int i = 0; i < spawned; i++)
             cc_future_cancel(tasks[i]);
-        (void)cc_gather(tasks, (size_t)spawned, NULL, true);
+        (void)cc_gather(tasks, (size_t)spawned, NULL, true, CC_FOREVER);
     }
     for (int i = 0; i < spawned; i++)
         cc_future_free(tasks[i]);

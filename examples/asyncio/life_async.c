@@ -141,7 +141,7 @@ static void *simulate(void *arg)
             break;
         }
     }
-    if (cc_group_wait(group) != 0 && first == NULL) /* fan-in */
+    if (cc_group_wait(group, CC_FOREVER) != 0 && first == NULL) /* fan-in */
         first = cc_error_copy(cc_last_error());
     cc_group_free(group);
     if (first != NULL) {

@@ -46,7 +46,7 @@ static void *download_all_sites(void *arg)
             return cc_fail_from(cc_last_error(), 0, "spawn");
         }
     }
-    cc_gather(tasks, DS_SITES, results, true);
+    cc_gather(tasks, DS_SITES, results, true, CC_FOREVER);
     for (int i = 0; i < DS_SITES; i++) {
         if (results[i] != NULL)
             ok++;

@@ -48,7 +48,7 @@ static void *download_pokemon_list(void *arg)
     }
     printf("Done gathering tasks. Running + awaiting tasks...\n");
     fflush(stdout);
-    rc = cc_gather(tasks, N_POKEMON, NULL, false);
+    rc = cc_gather(tasks, N_POKEMON, NULL, false, CC_FOREVER);
     for (int i = 0; i < N_POKEMON; i++)
         cc_future_free(tasks[i]);
     if (rc != 0)

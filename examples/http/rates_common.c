@@ -187,7 +187,7 @@ static void *gather_rates(void *arg)
             break;
     }
     /* return_errors: wait for all, so that every result can be freed */
-    rc = cc_gather(tasks, (size_t)spawned, results, true);
+    rc = cc_gather(tasks, (size_t)spawned, results, true, CC_FOREVER);
     if (spawned < RATES_N)
         rc = -1; /* cc_spawn's error is the last one */
     for (int i = 0; i < spawned; i++) {

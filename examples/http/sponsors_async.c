@@ -49,7 +49,7 @@ static void *async_main(void *arg)
             break;
     }
     /* gather(..., return_exceptions=True) */
-    if (cc_gather(tasks, spawned, (void **)responses, true) != 0 ||
+    if (cc_gather(tasks, spawned, (void **)responses, true, CC_FOREVER) != 0 ||
         spawned < s->n)
         goto out;
     for (size_t i = 0; i < s->n; i++) {

@@ -212,7 +212,7 @@ static void *run_tasks_mixed(void *arg)
         }
     }
     shielded = cc_shield_push(CC_FOREVER) == 0;
-    if (cc_gather(fs, (size_t)started, NULL, true) != 0 && first == NULL)
+    if (cc_gather(fs, (size_t)started, NULL, true, CC_FOREVER) != 0 && first == NULL)
         first = cc_error_copy(cc_last_error());
     if (shielded)
         cc_shield_pop();
@@ -353,10 +353,10 @@ static int run_tail_group(struct merge *m, int (*write)(struct tail *t))
     if (rc != 0) {
         cc_error *e = cc_error_copy(cc_last_error());
 
-        (void)cc_group_wait(g);
+        (void)cc_group_wait(g, CC_FOREVER);
         cc_fail_from(e, cc_error_code(e), "cannot spawn the tails");
         cc_error_free(e);
-    } else if (cc_group_wait(g) != 0) {
+    } else if (cc_group_wait(g, CC_FOREVER) != 0) {
         cc_fail_from(cc_last_error(), cc_error_code(cc_last_error()),
                      "%zu tail(s) failed", cc_group_error_count(g));
         rc = -1;

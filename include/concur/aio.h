@@ -205,16 +205,22 @@ CC_API int cc_loop_set_default_executor(cc_loop *loop, cc_executor *ex);
 /* --------------------------------------------------------- many tasks */
 
 /*
- * cc_gather - wait for n futures (asyncio.gather).  With return_errors
- * false, returns -1 at the first failure (its error becomes the caller's;
- * the others keep running), else 0 once all are done with results[i]
- * holding each result.  With return_errors true, waits for all and returns
- * 0; a failed or cancelled future leaves NULL in its slot (read its error
- * with cc_future_error).  results may be NULL.  ECANCELED when the caller is
- * cancelled, EINVAL for bad arguments.
+ * cc_gather - wait for n futures (asyncio.gather), up to `timeout`.  With
+ * return_errors false, returns -1 at the first failure (its error becomes
+ * the caller's; the others keep running), else 0 once all are done with
+ * results[i] holding each result.  With return_errors true, waits for all
+ * and returns 0; a failed or cancelled future leaves NULL in its slot
+ * (read its error with cc_future_error).  results may be NULL.
+ * Other failures, with results untouched:
+ *   ETIMEDOUT  not all done at the deadline (the call's or the innermost
+ *              deadline scope's); EAGAIN for timeout 0.  Nothing is
+ *              cancelled: the futures run on, to gather again or cancel
+ *              (asyncio.wait_for(gather(...)) would cancel them)
+ *   ECANCELED  the calling task was cancelled: so is every future given
+ *   EINVAL     bad arguments, a NaN timeout
  */
 CC_API int cc_gather(cc_future **fs, size_t n, void **results,
-                     bool return_errors);
+                     bool return_errors, double timeout);
 
 /*
  * cc_wait_for - wait for a future up to `timeout` (asyncio.wait_for), from
@@ -274,15 +280,21 @@ CC_API cc_future *cc_group_spawn(cc_group *g, cc_fn fn, void *arg);
 
 /*
  * cc_group_wait - wait until every member has ended, including members
- * spawned while it waits.  The group is then finished: later spawns fail.
- * Returns 0 when all succeeded.  Returns -1 when any failed: errno and
- * cc_last_error() are the first failure's, cc_errmsg() says how many
- * failed; cc_group_error(g, i) gives each one.  ECANCELED when the group
- * (or the waiting task) was cancelled: the members are cancelled and
- * waited for first.  EINVAL for a bad group, or when the caller is not a
- * task of the members' loop while some still run.
+ * spawned while it waits, up to `timeout`.  The group is then finished:
+ * later spawns fail.  Returns 0 when all succeeded.  Returns -1 when any
+ * failed: errno and cc_last_error() are the first failure's, cc_errmsg()
+ * says how many failed; cc_group_error(g, i) gives each one.  Also -1
+ * with:
+ *   ETIMEDOUT  members still run at the deadline (EAGAIN for timeout 0):
+ *              nothing is cancelled and the group is not finished; wait
+ *              again, or cc_group_cancel and wait (what asyncio.timeout
+ *              around a TaskGroup does)
+ *   ECANCELED  the group (or the waiting task) was cancelled: the members
+ *              are cancelled and waited for first
+ *   EINVAL     a bad group, a NaN timeout, or the caller is not a task of
+ *              the members' loop while some still run
  */
-CC_API int cc_group_wait(cc_group *g);
+CC_API int cc_group_wait(cc_group *g, double timeout);
 
 /* How many members failed, as counted by the last cc_group_wait (0 before
  * one, or for a bad group). */

@@ -8,9 +8,18 @@
  *     failed) and sets errno to a standard code.  It also records a message
  *     for the calling thread (or coroutine): cc_errmsg() returns it.  A failed
  *     call changes nothing unless its entry says otherwise.
- *   - Timeouts are double seconds: CC_FOREVER (any negative value) waits
- *     forever, 0 does not wait, NaN is rejected with EINVAL.  Internally every
- *     wait uses an absolute monotonic deadline, so retries never stretch it.
+ *   - Timeouts are double seconds, by one rule.  Every blocking call takes
+ *     one, named timeout, as its last argument: CC_FOREVER (any negative
+ *     value) waits without limit; 0 does not wait -- the call does what it
+ *     can at once, else fails with EAGAIN (a call that cannot do anything
+ *     without waiting, an HTTP request, fails with EINVAL); a positive
+ *     value waits that long, then fails with ETIMEDOUT; NaN is EINVAL.  A
+ *     timeout in an options struct keeps the struct's rule that zero is the
+ *     default: 0 there is the default its field states (cc_http_opts: 30 s;
+ *     cc_run_opts: no limit), CC_FOREVER no limit, a positive value the
+ *     limit.  Every wait is also bounded by the innermost deadline scope
+ *     (cc_deadline_push).  Internally every wait uses an absolute monotonic
+ *     deadline, so retries never stretch it.
  *   - The caller owns what it creates; every _new has a _free that does
  *     nothing when given NULL.
  *   - Every object is safe to use from many threads at once unless its entry

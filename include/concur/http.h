@@ -103,11 +103,15 @@ typedef struct cc_http_opts {
  */
 CC_API cc_http_response *cc_http_request(const char *url, const cc_http_opts *opts);
 
-/* cc_http_get - a GET with the default options and `timeout` (0: 30 s). */
+/* cc_http_get - a GET with the default options, the whole exchange bounded
+ * by `timeout` seconds (CC_FOREVER: no limit).  A request cannot be made
+ * without waiting: timeout 0 (or NaN) is EINVAL.  Otherwise as
+ * cc_http_request. */
 CC_API cc_http_response *cc_http_get(const char *url, double timeout);
 
 /* cc_http_post - a POST of len bytes of body with that content type
- * (NULL: "application/octet-stream"). */
+ * (NULL: "application/octet-stream"), bounded by `timeout` as cc_http_get
+ * is (0: EINVAL). */
 CC_API cc_http_response *cc_http_post(const char *url, const void *body, size_t len,
                                       const char *content_type, double timeout);
 

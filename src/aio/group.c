@@ -10,27 +10,39 @@
 #include <stdlib.h>
 
 #include "aio/loop.h"
+#include "internal/deadline.h"
 #include "internal/error.h"
 #include "internal/fiber.h"
 #include "internal/future.h"
 
-int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors)
+int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors,
+              double timeout)
 {
     if (n > 0 && fs == NULL)
         return cc__err(EINVAL, "cc_gather: futures are NULL");
     for (size_t i = 0; i < n; i++)
         if (!cc__future_ok(fs[i]))
             return cc__errf(EINVAL, "cc_gather: entry %zu is not a future", i);
+    if (cc__check_timeout(timeout, "cc_gather") != 0)
+        return -1;
     if (cc__wait(fs, n, return_errors ? CC_ALL_COMPLETED : CC_FIRST_EXCEPTION,
-                 true, CC_FOREVER) < 0) {
-        /* The caller was cancelled: so are the children (as asyncio). */
+                 true, timeout) < 0) {
         int err = errno;
+        size_t done = 0;
 
+        if (err == ECANCELED) {
+            /* The caller was cancelled: so are the children (as asyncio). */
+            for (size_t i = 0; i < n; i++)
+                cc_future_cancel(fs[i]);
+            return cc__err(ECANCELED, "gather: the task was cancelled");
+        }
+        if (err != ETIMEDOUT && err != EAGAIN)
+            return cc__errf(err, "gather failed: %s", cc_errmsg());
+        /* The deadline: nothing is cancelled, the futures run on. */
         for (size_t i = 0; i < n; i++)
-            cc_future_cancel(fs[i]);
-        return cc__err(err, err == ECANCELED ? "gather: the task was "
-                                               "cancelled"
-                                             : "gather failed");
+            done += cc_future_done(fs[i]);
+        return cc__errf(err, "gather: %zu of %zu futures done %s", done, n,
+                        err == EAGAIN ? "(timeout 0)" : "at the deadline");
     }
     if (!return_errors) {
         for (size_t i = 0; i < n; i++)
@@ -295,11 +307,11 @@ static bool may_wait(const cc_group *g)
 }
 
 /*
- * Park until every member has ended, members spawned meanwhile included.
- * Returns 0, or ECANCELED when the calling task was cancelled first (not
- * inside a shield).
+ * Park until every member has ended, members spawned meanwhile included,
+ * or the deadline.  Returns 0, ETIMEDOUT (members still run), or ECANCELED
+ * when the calling task was cancelled first (not inside a shield).
  */
-static int wait_members(cc_group *g)
+static int wait_members(cc_group *g, int64_t deadline)
 {
     int rc = 0;
 
@@ -309,7 +321,7 @@ static int wait_members(cc_group *g)
 
         cc__waiter_init(&w);
         g->sleeper = &w;
-        rc = cc__waiter_park(&w, CC__NS_FOREVER);
+        rc = cc__waiter_park(&w, deadline);
         if (g->sleeper == &w)
             g->sleeper = NULL;
         if (rc != 0)
@@ -325,7 +337,7 @@ static int wait_members(cc_group *g)
 static void wait_all(cc_group *g)
 {
     cc__cancel_mask();
-    (void)wait_members(g);
+    (void)wait_members(g, CC__NS_FOREVER);
     cc__cancel_unmask();
     CC__ASSERT(g->live == 0);
 }
@@ -347,14 +359,26 @@ static size_t collect_errors(cc_group *g)
     return g->nerrors;
 }
 
-int cc_group_wait(cc_group *g)
+int cc_group_wait(cc_group *g, double timeout)
 {
+    int64_t deadline;
+    int rc;
+
     if (!group_ok(g))
         return cc__err(EINVAL, "cc_group_wait: not a group");
     if (!may_wait(g))
         return cc__err(EINVAL, "cc_group_wait: only a task of the group's "
                                "loop can wait for it");
-    if (wait_members(g) != 0) {
+    if (cc__deadline_for(timeout, "cc_group_wait", &deadline) != 0)
+        return -1;
+    if (timeout == 0 && g->live > 0)
+        return cc__errf(EAGAIN, "group wait: %zu of %zu tasks still run "
+                                "(timeout 0)", g->live, g->n);
+    rc = wait_members(g, deadline);
+    if (rc == ETIMEDOUT || rc == EAGAIN)
+        return cc__errf(ETIMEDOUT, "group wait: %zu of %zu tasks still run "
+                                   "at the deadline", g->live, g->n);
+    if (rc != 0) {
         /* The waiting task was cancelled: so is the group. */
         cc_group_cancel(g);
         wait_all(g);

@@ -3,6 +3,7 @@
  * loop (multi.c) or the calling thread's session (session.c); the
  * response's accessors, raise_for_status, reason phrases (http layer).
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,27 @@ cc_http_response *cc_http_request(const char *url, const cc_http_opts *opts)
     return cc__http_thread_request(url, opts);
 }
 
+/* The timeout argument of get and post, as an options field: a request
+ * cannot be made without waiting, so 0 is EINVAL (as in requests); a
+ * negative value is CC_FOREVER.  -1 with the error recorded, or 0. */
+static int arg_timeout(double timeout, const char *what, double *field)
+{
+    if (isnan(timeout))
+        return cc__errf(EINVAL, "%s: timeout is NaN", what);
+    if (timeout == 0)
+        return cc__errf(EINVAL, "%s: timeout 0: a request cannot be made "
+                                "without waiting (CC_FOREVER: no limit)",
+                        what);
+    *field = timeout < 0 ? CC_FOREVER : timeout;
+    return 0;
+}
+
 cc_http_response *cc_http_get(const char *url, double timeout)
 {
-    cc_http_opts o = {.timeout = timeout};
+    cc_http_opts o = {0};
 
+    if (arg_timeout(timeout, "cc_http_get", &o.timeout) != 0)
+        return NULL;
     return cc_http_request(url, &o);
 }
 
@@ -38,8 +56,10 @@ cc_http_response *cc_http_post(const char *url, const void *body, size_t len,
                                const char *content_type, double timeout)
 {
     cc_http_opts o = {.method = "POST", .body = body, .body_len = len,
-                      .content_type = content_type, .timeout = timeout};
+                      .content_type = content_type};
 
+    if (arg_timeout(timeout, "cc_http_post", &o.timeout) != 0)
+        return NULL;
     if (body == NULL && len == 0)
         o.body = ""; /* an empty POST still carries its Content-Type */
     return cc_http_request(url, &o);

@@ -266,7 +266,7 @@ static void *every_call_main(void *arg)
     double t0 = cc_now();
     for (size_t i = 0; i < N; i++)
         cc_future_cancel(f[i]);
-    cc_gather(f, N, NULL, true);
+    cc_gather(f, N, NULL, true, CC_FOREVER);
     double took = cc_now() - t0;
     void *res = arg;
     for (size_t i = 0; i < N; i++) {
@@ -376,7 +376,7 @@ static void *stress_main(void *arg)
     cc_future *c = cc_spawn(canceller, fs);
     cc_future_result(c, NULL, 60);
     cc_future_free(c);
-    cc_gather(fs, STRESS_TASKS, NULL, true);
+    cc_gather(fs, STRESS_TASKS, NULL, true, CC_FOREVER);
     for (int i = 0; i < STRESS_TASKS; i++) {
         if (cc_future_cancelled(fs[i]))
             atomic_fetch_add(&ended_cancelled, 1);

@@ -1,8 +1,11 @@
 /* test_group - many tasks together: cc_gather (first error vs every
- * result), task groups (all succeed; one fails and the others are
- * cancelled; cancelling the group; the waiter cancelled), cc_wait_for, and
+ * result; its timeout and poll, which cancel nothing), task groups (all
+ * succeed; one fails and the others are cancelled; cancelling the group;
+ * the waiter cancelled; the wait's timeout and poll), cc_wait_for, and
  * deadline scopes that are per task and nest. */
 #include "test_util.h"
+
+#include <math.h>
 
 static void *after(void *arg)
 {
@@ -31,14 +34,14 @@ static void *gather_main(void *arg)
     cc_future *f[3] = {cc_spawn(when_set, ev), cc_spawn(after, (void *)1020),
                        cc_spawn(after, (void *)30)};
     void *res[3];
-    if (cc_gather(f, 3, res, false) != -1 || errno != EIO ||
+    if (cc_gather(f, 3, res, false, CC_FOREVER) != -1 || errno != EIO ||
         strcmp(cc_errmsg(), "task 1020 failed") != 0)
         return cc_fail(EPROTO, "gather did not report the failure");
     if (cc_future_done(f[0]))
         return cc_fail(EPROTO, "gather waited for the slow task");
     cc_event_set(ev);
     /* return_errors true: every slot, NULL for the failed one */
-    if (cc_gather(f, 3, res, true) != 0)
+    if (cc_gather(f, 3, res, true, CC_FOREVER) != 0)
         return cc_fail_from(cc_last_error(), EPROTO, "gather all");
     if ((intptr_t)res[0] != 300 || res[1] != NULL || (intptr_t)res[2] != 30 ||
         cc_error_code(cc_future_error(f[1])) != EIO)
@@ -52,6 +55,78 @@ static void *gather_main(void *arg)
 static void test_gather(void **state)
 {
     assert_ok(cc_run(gather_main, state, NULL));
+}
+
+/* gather's timeout: ETIMEDOUT (EAGAIN for 0) leaves the futures running
+ * and the results untouched; a later gather collects them. */
+static void *gather_timeout_main(void *arg)
+{
+    cc_event *ev = cc_event_new();
+    cc_future *f[4];
+    void *res[4] = {(void *)7, (void *)7, (void *)7, (void *)7};
+
+    for (int i = 0; i < 4; i++)
+        f[i] = i % 2 ? cc_spawn(when_set, ev) : cc_spawn(after, (void *)1);
+    errno = 0;
+    if (cc_gather(f, 4, res, true, 0) != -1 || errno != EAGAIN)
+        return cc_fail(EPROTO, "gather timeout 0: %s", cc_errmsg());
+    errno = 0;
+    if (cc_gather(f, 4, res, false, 0.05) != -1 || errno != ETIMEDOUT ||
+        strstr(cc_errmsg(), "of 4 futures done at the deadline") == NULL)
+        return cc_fail(EPROTO, "gather timeout: %s", cc_errmsg());
+    errno = 0;
+    if (cc_gather(f, 4, res, true, NAN) != -1 || errno != EINVAL)
+        return cc_fail(EPROTO, "gather NaN: %s", cc_errmsg());
+    for (int i = 0; i < 4; i++)
+        if (res[i] != (void *)7 || cc_future_cancelled(f[i]))
+            return cc_fail(EPROTO, "a timed-out gather touched slot %d", i);
+    if (cc_future_done(f[1]) || cc_future_done(f[3]))
+        return cc_fail(EPROTO, "the waiting tasks did not run on");
+    cc_event_set(ev);
+    if (cc_gather(f, 4, res, false, CC_FOREVER) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "gather after the event");
+    for (int i = 0; i < 4; i++) {
+        if ((intptr_t)res[i] != (i % 2 ? 300 : 1))
+            return cc_fail(EPROTO, "slot %d holds %ld", i, (long)(intptr_t)res[i]);
+        cc_future_free(f[i]);
+    }
+    cc_event_free(ev);
+    return arg;
+}
+
+static void test_gather_timeout(void **state)
+{
+    assert_ok(cc_run(gather_timeout_main, state, NULL));
+}
+
+/* From a thread, gather waits on pool futures with the same timeout rule. */
+static void *pool_job(void *arg)
+{
+    if (cc_event_wait(arg, 10.0) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "never set");
+    return (void *)5;
+}
+
+static void test_gather_timeout_from_a_thread(void **state)
+{
+    cc_executor *ex = cc_thread_pool_new(3, NULL);
+    cc_event *ev = cc_event_new();
+    cc_future *f[3];
+    void *res[3];
+
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        f[i] = cc_submit(ex, pool_job, ev);
+    assert_fails_with(cc_gather(f, 3, res, true, 0.05), ETIMEDOUT);
+    assert_fails_with(cc_gather(f, 3, res, true, 0), EAGAIN);
+    cc_event_set(ev);
+    assert_ok(cc_gather(f, 3, res, true, CC_FOREVER));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal((intptr_t)res[i], 5);
+        cc_future_free(f[i]);
+    }
+    cc_event_free(ev);
+    cc_executor_free(ex);
 }
 
 /* ---- groups ---- */
@@ -76,7 +151,7 @@ static void *group_main(void *arg)
     cc_group *g = cc_group_new();
     for (intptr_t i = 1; i <= 5; i++)
         cc_group_spawn(g, member, (void *)(i * 5));
-    if (cc_group_wait(g) != 0 || cc_group_error_count(g) != 0)
+    if (cc_group_wait(g, CC_FOREVER) != 0 || cc_group_error_count(g) != 0)
         return cc_fail_from(cc_last_error(), EPROTO, "all-good group");
     cc_group_free(g);
 
@@ -90,7 +165,7 @@ static void *group_main(void *arg)
     cc_group_spawn(g, member, (void *)1010); /* fails after 10 ms */
     cc_group_spawn(g, member, (void *)1020); /* cancelled at 10 ms */
     cc_group_spawn(g, member, (void *)600);
-    if (cc_group_wait(g) != -1 || errno != EPIPE)
+    if (cc_group_wait(g, CC_FOREVER) != -1 || errno != EPIPE)
         return cc_fail(EPROTO, "failing group: %s", cc_errmsg());
     if (cc_group_error_count(g) != 1 ||
         strcmp(cc_error_message(cc_group_error(g, 0)), "member 1010 broke"))
@@ -110,10 +185,47 @@ static void *group_main(void *arg)
     cc_group_spawn(g, member, (void *)900);
     cc_sleep(0.01);
     cc_group_cancel(g);
-    if (cc_group_wait(g) != -1 || errno != ECANCELED)
+    if (cc_group_wait(g, CC_FOREVER) != -1 || errno != ECANCELED)
         return cc_fail(EPROTO, "cancelled group wait");
     cc_group_free(g);
     return arg;
+}
+
+/* group_wait's timeout: ETIMEDOUT (EAGAIN for 0) cancels nothing and does
+ * not finish the group: it still takes members, and a later wait sees
+ * them all. */
+static void *group_timeout_main(void *arg)
+{
+    cc_event *ev = cc_event_new();
+    cc_group *g = cc_group_new();
+
+    for (int i = 0; i < 5; i++)
+        if (cc_group_spawn(g, when_set, ev) == NULL)
+            return cc_fail_from(cc_last_error(), EPROTO, "spawn");
+    errno = 0;
+    if (cc_group_wait(g, 0) != -1 || errno != EAGAIN)
+        return cc_fail(EPROTO, "group wait 0: %s", cc_errmsg());
+    errno = 0;
+    if (cc_group_wait(g, 0.05) != -1 || errno != ETIMEDOUT ||
+        strstr(cc_errmsg(), "5 of 5 tasks still run at the deadline") == NULL)
+        return cc_fail(EPROTO, "group wait timeout: %s", cc_errmsg());
+    errno = 0;
+    if (cc_group_wait(g, NAN) != -1 || errno != EINVAL)
+        return cc_fail(EPROTO, "group wait NaN: %s", cc_errmsg());
+    /* not finished: one more member is welcome */
+    if (cc_group_spawn(g, after, (void *)2) == NULL)
+        return cc_fail_from(cc_last_error(), EPROTO, "spawn after a timeout");
+    cc_event_set(ev);
+    if (cc_group_wait(g, CC_FOREVER) != 0 || cc_group_error_count(g) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "final wait");
+    cc_group_free(g);
+    cc_event_free(ev);
+    return arg;
+}
+
+static void test_group_wait_timeout(void **state)
+{
+    assert_ok(cc_run(group_timeout_main, state, NULL));
 }
 
 static void test_task_groups(void **state)
@@ -126,7 +238,7 @@ static void *waits_on_group(void *arg)
     (void)arg;
     cc_group *g = cc_group_new();
     cc_group_spawn(g, member, (void *)900);
-    int rc = cc_group_wait(g); /* we get cancelled here */
+    int rc = cc_group_wait(g, CC_FOREVER); /* we get cancelled here */
     int e = errno;
     cc_group_free(g);
     errno = e;
@@ -227,7 +339,7 @@ static void *scopes_main(void *arg)
     cc_future *f[3];
     for (int i = 0; i < 3; i++)
         f[i] = cc_spawn(scoped, &limits[i]);
-    int rc = cc_gather(f, 3, NULL, false);
+    int rc = cc_gather(f, 3, NULL, false, CC_FOREVER);
     for (int i = 0; i < 3; i++)
         cc_future_free(f[i]);
     if (rc != 0)
@@ -247,6 +359,9 @@ int main(void)
     tu_seed();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_gather_timeout),
+        cmocka_unit_test(test_gather_timeout_from_a_thread),
+        cmocka_unit_test(test_group_wait_timeout),
         cmocka_unit_test(test_task_groups),
         cmocka_unit_test(test_cancelling_the_waiter_cancels_the_group),
         cmocka_unit_test(test_wait_for),

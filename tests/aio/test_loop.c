@@ -54,7 +54,7 @@ static void *fd_main(void *arg)
         return cc_fail(EPROTO, "an empty pipe should be writable at once");
     if (write(p[1], "x", 1) != 1)
         return cc_fail(0, "write");
-    if (cc_gather(f, 4, NULL, false) != 0)
+    if (cc_gather(f, 4, NULL, false, CC_FOREVER) != 0)
         return cc_fail_from(cc_last_error(), EPROTO, "gather");
     for (int i = 0; i < 3; i++)
         if (r[i].rc != CC_READABLE)
@@ -247,7 +247,7 @@ static void *cross_thread_main(void *arg)
         f[i] = cc_spawn(await_user_future, shared_future);
     cc_thread *t = cc_thread_start(complete_later, arg, "completer");
     void *res[100];
-    int rc = cc_gather(f, 100, res, false);
+    int rc = cc_gather(f, 100, res, false, CC_FOREVER);
     for (int i = 0; i < 100; i++) {
         if (rc == 0 && res[i] != arg)
             rc = -1;

@@ -385,7 +385,7 @@ static void *many_awaiters_main(void *arg)
     cc_future **f = calloc(N, sizeof(*f));
     for (intptr_t i = 0; i < N; i++)
         f[i] = cc_spawn(await_pool_job, (void *)(i + 1));
-    int rc = cc_gather(f, N, NULL, false);
+    int rc = cc_gather(f, N, NULL, false, CC_FOREVER);
     for (int i = 0; i < N; i++)
         cc_future_free(f[i]);
     free(f);
@@ -439,7 +439,7 @@ static void *long_job_main(void *arg)
         t[i] = cc_spawn(ticker, &stop_at);
     void *r;
     int rc = cc_future_result(job, &r, 10); /* suspends only this task */
-    cc_gather(t, 5, NULL, false);
+    cc_gather(t, 5, NULL, false, CC_FOREVER);
     for (int i = 0; i < 5; i++)
         cc_future_free(t[i]);
     cc_future_free(job);

@@ -124,7 +124,7 @@ static void *fairness_main(void *arg)
     atomic_store(&order_len, 0);
     for (int i = 0; i < 3; i++)
         f[i] = cc_spawn(round_robin, &names[i]);
-    cc_gather(f, 3, NULL, false);
+    cc_gather(f, 3, NULL, false, CC_FOREVER);
     for (int i = 0; i < 3; i++)
         cc_future_free(f[i]);
     order[atomic_load(&order_len)] = '\0';
@@ -200,7 +200,7 @@ static void *sleep_order_main(void *arg)
         a[i].delay = 0.001 * (1 + tu_rand_below(50));
         f[i] = cc_spawn(sleeper, &a[i]);
     }
-    int rc = cc_gather(f, SLEEPERS, NULL, false);
+    int rc = cc_gather(f, SLEEPERS, NULL, false, CC_FOREVER);
     for (int i = 0; i < SLEEPERS; i++)
         cc_future_free(f[i]);
     if (rc != 0)
@@ -261,7 +261,7 @@ static void *fpu_main(void *arg)
     cc_future *f[4];
     for (int i = 0; i < 4; i++)
         f[i] = cc_spawn(fpu_task, &modes[i]);
-    int rc = cc_gather(f, 4, NULL, false);
+    int rc = cc_gather(f, 4, NULL, false, CC_FOREVER);
     for (int i = 0; i < 4; i++)
         cc_future_free(f[i]);
     if (fegetround() != FE_TONEAREST)

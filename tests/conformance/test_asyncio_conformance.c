@@ -268,7 +268,7 @@ static int run_hydra(int max_depth, long fail_at)
     for (int i = 0; i < 4; i++)
         if (!spawn_head(0))
             return -1;
-    rc = cc_group_wait(hy.g);
+    rc = cc_group_wait(hy.g, CC_FOREVER);
     e = errno;
     for (long i = 0; i < hy.spawned; i++)
         if (!cc_future_done(hy.members[i])) {
@@ -353,7 +353,7 @@ static void *finished_main(void *arg)
 
     atomic_store(&late_ran, 0);
     cc_group_spawn(g, tu_nothing, (void *)1);
-    if (cc_group_wait(g) != 0)
+    if (cc_group_wait(g, CC_FOREVER) != 0)
         return cc_fail_from(cc_last_error(), EPROTO, "wait");
     f = cc_group_spawn(g, late_task, NULL);
     e = errno;
@@ -440,7 +440,7 @@ static void *group_same_pass_main(void *arg)
             others[i] = cc_group_spawn(g, short_sleep, NULL);
         cc_yield();       /* every member sleeps */
         block_the_loop(); /* every timer expires */
-        if (cc_group_wait(g) != -1 || errno != EPIPE ||
+        if (cc_group_wait(g, CC_FOREVER) != -1 || errno != EPIPE ||
             cc_group_error_count(g) != 1)
             return cc_fail(EPROTO, "round %d: %zu errors (%s)", round,
                            cc_group_error_count(g), cc_errmsg());

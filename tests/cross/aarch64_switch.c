@@ -56,7 +56,7 @@ static void *checks(void *arg)
 
     for (int i = 0; i < 4; i++)
         f[i] = cc_spawn(keeps_state, &modes[i]);
-    rc = cc_gather(f, 4, NULL, false);
+    rc = cc_gather(f, 4, NULL, false, CC_FOREVER);
     for (int i = 0; i < 4; i++)
         cc_future_free(f[i]);
     if (rc != 0)

@@ -46,7 +46,7 @@ static void *tasks_main(void *arg)
 
     for (uintptr_t i = 0; i < N_TASKS; i++)
         SC_CALL((fs[i] = cc_spawn(twice, (void *)(i + 1))) != NULL, "cc_spawn");
-    SC_CALL(cc_gather(fs, N_TASKS, results, false) == 0, "cc_gather");
+    SC_CALL(cc_gather(fs, N_TASKS, results, false, CC_FOREVER) == 0, "cc_gather");
     for (uintptr_t i = 0; i < N_TASKS; i++)
         SC_EXPECT(results[i] == (void *)(2 * (i + 1)), "task %zu gave %p",
                   (size_t)i, results[i]);
@@ -55,7 +55,7 @@ static void *tasks_main(void *arg)
         /* borrowed: the group keeps it */
         SC_CALL(cc_group_spawn(g, twice, (void *)i) != NULL, "cc_group_spawn");
     }
-    SC_CALL(cc_group_wait(g) == 0, "cc_group_wait");
+    SC_CALL(cc_group_wait(g, CC_FOREVER) == 0, "cc_group_wait");
     SC_CALL((slow = cc_spawn(forever, NULL)) != NULL, "cc_spawn");
     SC_EXPECT(cc_wait_for(slow, &r, 0.005) != 0,
               "wait_for on a sleeping task returned 0");
@@ -354,7 +354,7 @@ static void *prims_main(void *arg)
     SC_CALL((feeder = cc_thread_start(prim_feeder, &sp, "feeder")) != NULL,
             "cc_thread_start");
     SC_CALL(cc_event_set(sp.ev) == 0, "cc_event_set");
-    SC_CALL(cc_gather(fs, 3, NULL, false) == 0, "cc_gather");
+    SC_CALL(cc_gather(fs, 3, NULL, false, CC_FOREVER) == 0, "cc_gather");
     SC_CALL(cc_thread_join(feeder, NULL, SC_WAIT) == 0, "cc_thread_join");
     SC_EXPECT(sp.total == 30 * 31 / 2, "tasks summed %ld, expected %d",
               sp.total, 30 * 31 / 2);
@@ -422,14 +422,14 @@ static void *cancel_main(void *arg)
         SC_CALL(cc_group_spawn(g, wait_event, ev) != NULL, "cc_group_spawn");
     SC_CALL(cc_yield() == 0, "cc_yield");
     cc_group_cancel(g);
-    SC_EXPECT(cc_group_wait(g) != 0, "a cancelled group's wait returned 0");
+    SC_EXPECT(cc_group_wait(g, CC_FOREVER) != 0, "a cancelled group's wait returned 0");
     SC_CALL(errno == ECANCELED, "cc_group_wait");
 out:
     if (pushed)
         cc_deadline_pop();
     if (g != NULL && rc != SC_DONE) {
         cc_group_cancel(g);
-        cc_group_wait(g);
+        cc_group_wait(g, CC_FOREVER);
     }
     cc_group_free(g);
     cc_event_free(ev);

@@ -159,7 +159,7 @@ static void *http_main(void *arg)
 
     for (int i = 0; i < 2; i++)
         SC_CALL((fs[i] = cc_spawn(http_one, &slots[i])) != NULL, "cc_spawn");
-    SC_CALL(cc_gather(fs, 2, NULL, true) == 0, "cc_gather");
+    SC_CALL(cc_gather(fs, 2, NULL, true, CC_FOREVER) == 0, "cc_gather");
 out:
     for (int i = 0; i < 2; i++)
         cc_future_free(fs[i]);

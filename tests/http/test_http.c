@@ -289,6 +289,16 @@ static void test_timeout(void **state)
     assert_null_with(cc_http_get(URL("/status/200"), 30), ETIMEDOUT);
     cc_deadline_pop();
     assert_null_with(cc_http_get(URL("/status/200"), NAN), EINVAL);
+    /* a request cannot be made without waiting: timeout 0 is refused, for
+     * get and post alike, with a message saying what to pass */
+    assert_null_with(cc_http_get(URL("/status/200"), 0), EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "timeout 0"));
+    assert_null_with(cc_http_post(URL("/echo"), "x", 1, NULL, 0), EINVAL);
+    /* any negative timeout is CC_FOREVER */
+    cc_http_response *r = cc_http_get(URL("/status/200"), -5);
+    assert_non_null(r);
+    assert_int_equal(cc_http_status(r), 200);
+    cc_http_response_free(r);
 }
 
 /* Nobody there, no such name, not a URL, TLS to a plain server. */

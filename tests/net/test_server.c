@@ -154,7 +154,7 @@ static void *run_task_clients(void *arg)
     cc_future **f = calloc((size_t)tc->n, sizeof(*f));
     for (int i = 0; i < tc->n; i++)
         f[i] = cc_spawn(echo_client, &tc->c[i]);
-    int rc = cc_gather(f, (size_t)tc->n, NULL, false);
+    int rc = cc_gather(f, (size_t)tc->n, NULL, false, CC_FOREVER);
     for (int i = 0; i < tc->n; i++)
         cc_future_free(f[i]);
     free(f);

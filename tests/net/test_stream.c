@@ -748,7 +748,7 @@ static void *tasks_block(void *arg)
     cc_future *f[2];
     for (int i = 0; i < 2; i++)
         f[i] = cc_spawn(block_in_call, &bl[i]);
-    cc_gather(f, 2, NULL, true);
+    cc_gather(f, 2, NULL, true, CC_FOREVER);
     for (int i = 0; i < 2; i++)
         cc_future_free(f[i]);
     return arg;
@@ -1003,7 +1003,7 @@ static void *run_rec_tasks(void *arg)
     cc_future *f[READERS];
     for (int i = 0; i < READERS; i++)
         f[i] = cc_spawn(rec_reader, arg);
-    int rc = cc_gather(f, READERS, NULL, false);
+    int rc = cc_gather(f, READERS, NULL, false, CC_FOREVER);
     for (int i = 0; i < READERS; i++)
         cc_future_free(f[i]);
     return rc == 0 ? arg : NULL;

@@ -148,7 +148,7 @@ static void *loop_main(void *arg)
                                                 ? 128 * 1024 : 0};
             f[i] = cc_spawn_opts(wave_task, arg, &o);
         }
-        (void)cc_gather(f, (size_t)n, NULL, true);
+        (void)cc_gather(f, (size_t)n, NULL, true, CC_FOREVER);
         for (int i = 0; i < n; i++)
             cc_future_free(f[i]);
         for (int i = 0; i < 8; i++)
@@ -202,7 +202,7 @@ static void *child_loop_main(void *arg)
         f[i] = cc_spawn(child_task, q);
     for (int i = 0; i < 50; i++)
         cc_queue_put(q, (void *)(intptr_t)(i + 1), 1);
-    int rc = cc_gather(f, 50, NULL, false);
+    int rc = cc_gather(f, 50, NULL, false, CC_FOREVER);
     for (int i = 0; i < 50; i++)
         cc_future_free(f[i]);
     cc_queue_free(q);

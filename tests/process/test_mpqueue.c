@@ -363,7 +363,7 @@ static void *close_tasks_main(void *arg)
     cc_future *f[5];
     for (int i = 0; i < 5; i++)
         f[i] = cc_spawn(get_until_closed, arg);
-    int rc = cc_gather(f, 5, NULL, false);
+    int rc = cc_gather(f, 5, NULL, false, CC_FOREVER);
     for (int i = 0; i < 5; i++)
         cc_future_free(f[i]);
     return rc == 0 ? arg : NULL;
@@ -465,7 +465,7 @@ static void *cancel_main(void *arg)
     double t0 = cc_now();
     cc_future_cancel(f[0]);
     cc_future_cancel(f[1]);
-    cc_gather(f, 2, NULL, true);
+    cc_gather(f, 2, NULL, true, CC_FOREVER);
     if (cc_now() - t0 > tu_hang_bound(0)) /* the calls would block 30 s */
         res = cc_fail(EPROTO, "cancellation took too long");
     for (int i = 0; i < 2; i++)
@@ -478,7 +478,7 @@ static void *cancel_main(void *arg)
     cc_mpqueue_put_bytes(empty, "e", 1, 1);
     cc_mpqueue_get(full, &got, 1);
     cc_blob_free(got);
-    cc_gather(f + 2, 2, NULL, true);
+    cc_gather(f + 2, 2, NULL, true, CC_FOREVER);
     if (b[2].err != 0 || b[3].err != 0)
         res = cc_fail(EPROTO, "woken waiters failed: %s %s",
                       cc_errname(b[2].err), cc_errname(b[3].err));
@@ -606,9 +606,9 @@ static void *many_tasks_main(void *arg)
     for (int i = 0; i < P_TASKS; i++)
         p[i] = cc_spawn(producer_task,
                         (void *)(intptr_t)(P_CHILDREN + P_THREADS + i));
-    rc = cc_gather(p, P_TASKS, NULL, false);
+    rc = cc_gather(p, P_TASKS, NULL, false, CC_FOREVER);
     cc_event_set(task_producers_done);
-    rc |= cc_gather(c, C_TASKS, NULL, false);
+    rc |= cc_gather(c, C_TASKS, NULL, false, CC_FOREVER);
     for (int i = 0; i < P_TASKS; i++)
         cc_future_free(p[i]);
     for (int i = 0; i < C_TASKS; i++)

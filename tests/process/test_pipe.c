@@ -672,7 +672,7 @@ static void *task_receivers(void *arg)
     cc_future *f[4];
     for (int i = 0; i < 4; i++)
         f[i] = cc_spawn(receiver, arg);
-    int rc = cc_gather(f, 4, NULL, false);
+    int rc = cc_gather(f, 4, NULL, false, CC_FOREVER);
     for (int i = 0; i < 4; i++)
         cc_future_free(f[i]);
     return rc == 0 ? arg : NULL;

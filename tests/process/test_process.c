@@ -608,7 +608,7 @@ static void *tasks_join_shared(void *arg)
     (void)arg;
     for (int i = 0; i < 8; i++)
         f[i] = cc_spawn(join_shared, NULL);
-    int rc = cc_gather(f, 8, res, false);
+    int rc = cc_gather(f, 8, res, false, CC_FOREVER);
     for (int i = 0; i < 8; i++)
         cc_future_free(f[i]);
     return rc == 0 ? shared_proc : NULL;
@@ -698,7 +698,7 @@ static void *child_task_main(void *arg)
     void *res[10];
     for (int i = 0; i < 10; i++)
         f[i] = cc_spawn(grand_task, (void *)(intptr_t)(i + 1));
-    int rc = cc_gather(f, 10, res, false);
+    int rc = cc_gather(f, 10, res, false, CC_FOREVER);
     intptr_t sum = 0;
     for (int i = 0; i < 10; i++) {
         if (rc == 0)

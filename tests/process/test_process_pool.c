@@ -922,7 +922,7 @@ static void *many_awaiters_main(void *arg)
     cc_future **f = calloc(N, sizeof(*f));
     for (int i = 0; i < N; i++)
         f[i] = cc_spawn(await_twice, pu_int(i));
-    int rc = cc_gather(f, N, NULL, false);
+    int rc = cc_gather(f, N, NULL, false, CC_FOREVER);
     for (int i = 0; i < N; i++)
         cc_future_free(f[i]);
     free(f);

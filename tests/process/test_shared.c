@@ -194,7 +194,7 @@ static void *mx_tasks_main(void *arg)
 
     for (int i = 0; i < MX_TASKS; i++)
         f[i] = cc_spawn(mx_task, arg);
-    int rc = cc_gather(f, MX_TASKS, NULL, false);
+    int rc = cc_gather(f, MX_TASKS, NULL, false, CC_FOREVER);
     for (int i = 0; i < MX_TASKS; i++)
         cc_future_free(f[i]);
     return rc == 0 ? arg : cc_fail_from(cc_last_error(), EPROTO, "tasks");
@@ -369,7 +369,7 @@ static void *takers_main(void *arg)
 
     for (int i = 0; i < TAKER_TASKS; i++)
         f[i] = cc_spawn(taker, arg);
-    int rc = cc_gather(f, TAKER_TASKS, NULL, false);
+    int rc = cc_gather(f, TAKER_TASKS, NULL, false, CC_FOREVER);
     for (int i = 0; i < TAKER_TASKS; i++)
         cc_future_free(f[i]);
     return rc == 0 ? arg : cc_fail_from(cc_last_error(), EPROTO, "takers");
@@ -447,7 +447,7 @@ static void *cancel_main(void *arg)
     double t0 = cc_now();
     cc_future_cancel(f[0]);
     cc_future_cancel(f[1]);
-    cc_gather(f, 2, NULL, true);
+    cc_gather(f, 2, NULL, true, CC_FOREVER);
     if (cc_now() - t0 > tu_hang_bound(0))
         res = cc_fail(EPROTO, "cancellation took too long");
     for (int i = 0; i < 2; i++)
@@ -459,7 +459,7 @@ static void *cancel_main(void *arg)
         res = cc_fail(EPROTO, "a cancellation woke a neighbour");
     cc_plock_release(l);
     cc_psem_release(s);
-    cc_gather(f + 2, 2, NULL, true);
+    cc_gather(f + 2, 2, NULL, true, CC_FOREVER);
     if (b[2].err != 0 || b[3].err != 0)
         res = cc_fail(EPROTO, "woken waiters failed: %s %s",
                       cc_errname(b[2].err), cc_errname(b[3].err));

@@ -80,7 +80,7 @@ static void *big_cat_main(void *arg)
                        : -1;
     double took = cc_now() - t0;
     atomic_store(&stop_ticking, true);
-    cc_gather(t, 4, NULL, false);
+    cc_gather(t, 4, NULL, false, CC_FOREVER);
     for (int i = 0; i < 4; i++)
         cc_future_free(t[i]);
     cc_popen_free(p);

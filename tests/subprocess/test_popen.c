@@ -171,7 +171,7 @@ static void *tasks_main(void *arg)
     cc_future *f[TASKS];
     for (int i = 0; i < TASKS; i++)
         f[i] = cc_spawn(waiter_task, arg);
-    cc_gather(f, TASKS, NULL, false);
+    cc_gather(f, TASKS, NULL, false, CC_FOREVER);
     for (int i = 0; i < TASKS; i++)
         cc_future_free(f[i]);
     return arg;

@@ -388,7 +388,7 @@ static void *many_main(void *arg)
     for (int i = 0; i < TASKS; i++)
         f[i] = cc_spawn(one_run, (void *)(intptr_t)(i + 1));
     double t0 = cc_now();
-    int rc = cc_gather(f, TASKS, NULL, false);
+    int rc = cc_gather(f, TASKS, NULL, false, CC_FOREVER);
     double took = cc_now() - t0;
     for (int i = 0; i < TASKS; i++)
         cc_future_free(f[i]);

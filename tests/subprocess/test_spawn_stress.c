@@ -175,7 +175,7 @@ static void *tasks_main(void *arg)
     unsigned base = (unsigned)(uintptr_t)arg * 100;
     for (int i = 0; i < TASKS; i++)
         f[i] = cc_spawn(starter_task, (void *)(uintptr_t)(base + i + 1));
-    int rc = cc_gather(f, TASKS, NULL, false);
+    int rc = cc_gather(f, TASKS, NULL, false, CC_FOREVER);
     const cc_error *first = NULL;
     for (int i = 0; i < TASKS && first == NULL; i++)
         first = cc_future_error(f[i]);
