@@ -325,14 +325,50 @@ CC_API void cc_blob_free(void *blob);
 CC_API int cc_cpu_count(void);
 
 /*
- * Debug mode: reports, on stderr, errors that nobody retrieved and other
- * likely mistakes.  On when the environment has CONCUR_DEBUG=1 at start-up,
+ * Debug mode: reports errors that nobody retrieved and other likely
+ * mistakes (on stderr, or to cc_set_log's sink, at CC_LOG_DEBUG).  On when the environment has CONCUR_DEBUG=1 at start-up,
  * or after cc_set_debug(true).
  */
 CC_API void cc_set_debug(bool on);
 
 /* True while debug mode is on. */
 CC_API bool cc_debug_enabled(void);
+
+/* ------------------------------------------------------------------ logging */
+
+/* The levels of the library's own reports (cc_set_log). */
+enum {
+    CC_LOG_ERROR = 0,   /* something failed that no caller can be told of:
+                           a child process's uncaught error, a refused
+                           free, fork hooks that could not be installed */
+    CC_LOG_WARNING = 1, /* a failure nobody asked to hear about: a server
+                           handler's error without on_error, a failing
+                           done-callback */
+    CC_LOG_DEBUG = 2,   /* debug mode's reports (cc_set_debug) */
+};
+
+/* Receives one report: its level, the line as it would be printed (no
+ * newline; "concur: ..." or "Process <name>: ..."), and cc_set_log's arg. */
+typedef void (*cc_log_fn)(int level, const char *line, void *arg);
+
+/*
+ * cc_set_log - send the library's own reports to fn(level, line, arg)
+ * instead of stderr; NULL goes back to stderr (one write per line).  These
+ * are every line the library writes by itself: a server handler's failure
+ * when there is no on_error, a process's uncaught error ("Process
+ * <name>: ..."), refused frees of executors and groups, a failing
+ * done-callback, fork hooks that could not be installed, and debug mode's
+ * reports.  The one exception is the report of a task that overflowed its
+ * stack, written from the signal handler, where no callback may run.
+ *
+ * fn may be called from any thread, several at once, and in a forked
+ * child; the line is valid during the call.  It should be quick and must
+ * not wait on the thread that reports.  The setting is process-wide, and
+ * a forked child inherits it; switching it while reports flow is safe
+ * (each report goes whole to the old sink or the new one).  Never fails
+ * (out of memory, the old sink stays).
+ */
+CC_API void cc_set_log(cc_log_fn fn, void *arg);
 
 /* cc_version - "0.1.0". */
 CC_API const char *cc_version(void);

@@ -14,6 +14,7 @@
 #include "internal/error.h"
 #include "internal/fiber.h"
 #include "internal/future.h"
+#include "internal/log.h"
 
 int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors,
               double timeout)
@@ -417,9 +418,10 @@ void cc_group_free(cc_group *g)
         cancel_members(g);
         if (!may_wait(g)) {
             /* Its members' callbacks still point at it: keep it. */
-            fprintf(stderr, "concur: cc_group_free(%p) refused: %zu tasks "
-                            "still run and only a task of the group's loop "
-                            "can wait for them\n", (void *)g, g->live);
+            cc__logf(CC_LOG_ERROR, "concur: cc_group_free(%p) refused: %zu "
+                                   "tasks still run and only a task of the "
+                                   "group's loop can wait for them",
+                     (void *)g, g->live);
             return;
         }
         wait_all(g);

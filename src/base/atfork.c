@@ -45,6 +45,7 @@
 #include <stdio.h>
 
 #include "internal/atfork.h"
+#include "internal/log.h"
 
 static const cc__fork_hooks *_Atomic hooks[CC__FORK_HOOKS_MAX];
 static _Atomic unsigned nclaimed;  /* slots handed out */
@@ -89,8 +90,9 @@ static void install(void)
     int rc = pthread_atfork(fork_prepare, fork_parent, fork_child);
 
     if (rc != 0) /* ENOMEM at start-up: say so, forks stay unprotected */
-        fprintf(stderr, "concur: pthread_atfork failed (%d); forks made while "
-                        "other threads use concur are not protected\n", rc);
+        cc__logf(CC_LOG_ERROR, "concur: pthread_atfork failed (%d); forks "
+                               "made while other threads use concur are not "
+                               "protected", rc);
     atomic_store(&installed, rc == 0);
 }
 
@@ -101,8 +103,8 @@ void cc__atfork_register(const cc__fork_hooks *h)
     pthread_once(&install_once, install);
     i = atomic_fetch_add_explicit(&nclaimed, 1, memory_order_relaxed);
     if (i >= CC__FORK_HOOKS_MAX) {
-        fprintf(stderr, "concur: no room for the fork hooks of %s (raise "
-                        "CC__FORK_HOOKS_MAX)\n", h->module);
+        cc__logf(CC_LOG_ERROR, "concur: no room for the fork hooks of %s "
+                               "(raise CC__FORK_HOOKS_MAX)", h->module);
         return;
     }
     atomic_store_explicit(&hooks[i], h, memory_order_release);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal/ctx.h"
+#include "internal/log.h"
 
 _Atomic int cc__debug_on;
 
@@ -40,8 +41,7 @@ void cc__debugf(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    /* One write per report so that reports from threads do not interleave. */
-    fprintf(stderr, "concur: %s\n", line);
+    cc__logf(CC_LOG_DEBUG, "concur: %s", line);
 }
 
 int cc_cpu_count(void)

@@ -23,6 +23,7 @@
 #include "internal/ctx.h"
 #include "internal/deadline.h"
 #include "internal/future.h"
+#include "internal/log.h"
 
 cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg)
 {
@@ -58,8 +59,8 @@ void cc_executor_free(cc_executor *ex)
     if (ex->ops->shutdown(ex, true, false) != 0) {
         /* A worker freeing its own executor: its siblings still run, so
          * freeing now would pull the executor from under them. */
-        fprintf(stderr, "concur: cc_executor_free(%s '%s') refused: %s\n",
-                ex->ops->kind, ex->name, cc_errmsg());
+        cc__logf(CC_LOG_ERROR, "concur: cc_executor_free(%s '%s') refused: %s",
+                 ex->ops->kind, ex->name, cc_errmsg());
         return;
     }
     ex->magic = 0;

@@ -18,6 +18,7 @@
 #include "internal/deadline.h"
 #include "internal/fiber.h"
 #include "internal/future.h"
+#include "internal/log.h"
 
 static cc_future *future_init(cc_future *f, bool user, cc_executor *ex,
                               cc_fn fn, void *arg)
@@ -142,8 +143,9 @@ static void run_callbacks(cc_future *f, cc__list *cbs)
             const cc_error *e = cc_last_error();
 
             cc_error_format(e, text, sizeof(text));
-            fprintf(stderr, "concur: a done-callback of a future failed: %s\n",
-                    e != NULL ? text : "(no error recorded)");
+            cc__logf(CC_LOG_WARNING, "concur: a done-callback of a future "
+                                     "failed: %s",
+                     e != NULL ? text : "(no error recorded)");
             cc_error_clear();
         }
         free(cb);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "internal/error.h"
+#include "internal/log.h"
 #include "net/server.h"
 #include "net/stream.h"
 
@@ -86,10 +87,10 @@ static void report_error(cc_server *srv, const char *peer, const cc_error *err,
 
         cc_error_format(err, text, sizeof(text));
         if (handler)
-            fprintf(stderr, "concur: handler for %s failed: %s\n", peer,
-                    text);
+            cc__logf(CC_LOG_WARNING, "concur: handler for %s failed: %s",
+                     peer, text);
         else
-            fprintf(stderr, "concur: %s\n", text);
+            cc__logf(CC_LOG_WARNING, "concur: %s", text);
     }
     cc__lock_release_owned(&srv->report);
 }

@@ -29,6 +29,7 @@
 
 #include "internal/blob.h"
 #include "internal/clock.h"
+#include "internal/log.h"
 #include "internal/process.h"
 #include "process/pool.h"
 
@@ -334,7 +335,8 @@ void cc__pool_worker_run(const char *spec)
 
     if (sscanf(spec, "%d,%ld,%u,%n", &me.fd, &ppid, &number, &used) != 3 ||
         used == 0) {
-        fprintf(stderr, "concur: malformed %s='%s'\n", CC__POOL_ENV, spec);
+        cc__logf(CC_LOG_ERROR, "concur: malformed %s='%s'", CC__POOL_ENV,
+                 spec);
         _exit(2);
     }
     snprintf(name, sizeof(name), "%s", spec + used);

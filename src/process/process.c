@@ -32,6 +32,7 @@
 #include "internal/atfork.h"
 #include "internal/child.h"
 #include "internal/error.h"
+#include "internal/log.h"
 #include "internal/process.h"
 
 #if defined(CONCUR_ASAN)
@@ -99,7 +100,8 @@ __attribute__((noreturn)) static void child_run(const child_start *s)
             text = small; /* truncated rather than nothing */
         else if (text != small)
             cc_error_format(e, text, need + 1);
-        fprintf(stderr, "Process %s: %s\n", cc_process_current_name(), text);
+        cc__logf(CC_LOG_ERROR, "Process %s: %s", cc_process_current_name(),
+                 text);
         cc_process_exit(1);
     }
     cc_process_exit(0);
@@ -133,8 +135,9 @@ __attribute__((noreturn)) static void run_on_fresh_stack(const child_start *s)
 
     if (m == MAP_FAILED || mprotect(m, page, PROT_NONE) != 0 ||
         getcontext(&to) != 0) {
-        fprintf(stderr, "Process %s: cannot make a stack for the child: %s\n",
-                cc_process_current_name(), strerror(errno));
+        cc__logf(CC_LOG_ERROR, "Process %s: cannot make a stack for the "
+                               "child: %s",
+                 cc_process_current_name(), strerror(errno));
         cc_process_exit(1);
     }
     to.uc_stack.ss_sp = m + page;
