@@ -15,6 +15,7 @@ set -f  # no globbing when the argument lists are split
 # One example per line: "<name> [args...] # <what it shows>".  Add new
 # examples here, in the order they should run (quotes are fine in the text).
 EXAMPLES=$(cat <<'LIST'
+thread_hello   # Expert Python ch. 6, my_function in a thread, started and joined
 thread_visits  # Expert Python ch. 6, counting visits with and without a lock
 sensor_counter # Effective Python item 69, a shared counter and a Lock
 slow_syscall   # Effective Python item 68, blocking system calls in threads
@@ -32,6 +33,7 @@ life_pool_error # Effective Python item 74, a task's error reaches result()
 life_big       # Effective Python items 72/74, 10,000 cells: threads vs pool
 gcd            # Effective Python item 79, slow gcds serially and on 2 workers
 do_math        # the blog's CPU-bound do_math, serially and on a pool
+async_hello    # Expert Python ch. 6, a coroutine run by hand with run_until_complete
 async_print    # Expert Python ch. 6, ten tasks print as their cc_sleeps end
 waiters        # Expert Python ch. 6, a blocking sleep stalls the loop
 bank_transfers_async # the blog's async transfers: updates lost at the sleeps
