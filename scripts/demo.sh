@@ -80,6 +80,9 @@ sponsors_async # the blog's sponsors checker, a task per page on one loop
 pokemon_sync   # the blog's web/1_sync.py, 20 Pokemon one after the other
 pokemon_threads # the blog's web/3_threaded.py, the 20 on a thread pool
 pokemon_async  # the blog's web/2_async_aiohttp.py, the 20 as gathered tasks
+pokemon_tasks --create-task # the blog's Pokemon tasks created by hand, awaited one by one
+pokemon_tasks --task-group # the same twenty tasks in an asyncio.TaskGroup
+pokemon_tasks --until-complete # a plain function runs a loop until their gather is done
 download_site_threads # the course notes: 160 pages, 5 threads, a session each
 download_site_async # the course notes: 160 pages as gathered tasks
 download_site_processes # the course notes: a process pool with an initializer
