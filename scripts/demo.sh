@@ -39,7 +39,7 @@ waiters        # Expert Python ch. 6, a blocking sleep stalls the loop
 bank_transfers_async # the blog's async transfers: updates lost at the sleeps
 bank_transfers_async --locked # the same with a cc_lock held by each task
 life_async     # Effective Python item 75, one task per cell per generation
-log_merge      # Effective Python items 77-78, growing logs merged four ways
+log_merge      # Effective Python items 77-78, growing logs merged five ways
 slow_coroutine # Effective Python item 78, debug mode reports a blocked loop
 guess_game --server threads --client threads # Effective Python item 76, the guessing game on threads
 guess_game --server async --client async # item 76 ported to tasks: the same session code
