@@ -15,6 +15,7 @@ set -f  # no globbing when the argument lists are split
 # One example per line: "<name> [args...] # <what it shows>".  Add new
 # examples here, in the order they should run (quotes are fine in the text).
 EXAMPLES=$(cat <<'LIST'
+thread_hello   # Expert Python ch. 6, my_function in a thread, started and joined
 thread_visits  # Expert Python ch. 6, counting visits with and without a lock
 sensor_counter # Effective Python item 69, a shared counter and a Lock
 slow_syscall   # Effective Python item 68, blocking system calls in threads
@@ -32,12 +33,13 @@ life_pool_error # Effective Python item 74, a task's error reaches result()
 life_big       # Effective Python items 72/74, 10,000 cells: threads vs pool
 gcd            # Effective Python item 79, slow gcds serially and on 2 workers
 do_math        # the blog's CPU-bound do_math, serially and on a pool
+async_hello    # Expert Python ch. 6, a coroutine run by hand with run_until_complete
 async_print    # Expert Python ch. 6, ten tasks print as their cc_sleeps end
 waiters        # Expert Python ch. 6, a blocking sleep stalls the loop
 bank_transfers_async # the blog's async transfers: updates lost at the sleeps
 bank_transfers_async --locked # the same with a cc_lock held by each task
 life_async     # Effective Python item 75, one task per cell per generation
-log_merge      # Effective Python items 77-78, growing logs merged four ways
+log_merge      # Effective Python items 77-78, growing logs merged five ways
 slow_coroutine # Effective Python item 78, debug mode reports a blocked loop
 guess_game --server threads --client threads # Effective Python item 76, the guessing game on threads
 guess_game --server async --client async # item 76 ported to tasks: the same session code
@@ -78,6 +80,9 @@ sponsors_async # the blog's sponsors checker, a task per page on one loop
 pokemon_sync   # the blog's web/1_sync.py, 20 Pokemon one after the other
 pokemon_threads # the blog's web/3_threaded.py, the 20 on a thread pool
 pokemon_async  # the blog's web/2_async_aiohttp.py, the 20 as gathered tasks
+pokemon_tasks --create-task # the blog's Pokemon tasks created by hand, awaited one by one
+pokemon_tasks --task-group # the same twenty tasks in an asyncio.TaskGroup
+pokemon_tasks --until-complete # a plain function runs a loop until their gather is done
 download_site_threads # the course notes: 160 pages, 5 threads, a session each
 download_site_async # the course notes: 160 pages as gathered tasks
 download_site_processes # the course notes: a process pool with an initializer

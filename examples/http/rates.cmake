@@ -21,6 +21,10 @@ foreach(name rates_sync rates_threads rates_pool rates_two_queues
   concur_net_example(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.c
     LIBS ex_rates_common)
 endforeach()
+# multiprocessing.dummy's point: the same program on a thread or a process
+# pool, chosen by a flag; both runs print the same matrix.
+concur_net_example(pool_swap ${CMAKE_CURRENT_LIST_DIR}/pool_swap.c
+  LIBS ex_rates_common)
 concur_net_example(rates_errors ${CMAKE_CURRENT_LIST_DIR}/rates_errors.c
   LIBS ex_rates_common)
 
@@ -29,6 +33,10 @@ concur_example_test(rates_sync 60 EXPECT rates_ordered.expect)
 concur_example_test(rates_processes 90 EXPECT rates_ordered.expect)
 concur_example_test(rates_async 60 EXPECT rates_ordered.expect)
 concur_example_test(rates_async_pool 60 EXPECT rates_ordered.expect)
+concur_example_test(pool_swap 60 NAME pool_swap_threads
+  EXPECT pool_swap.expect ARGS --threads)
+concur_example_test(pool_swap 90 NAME pool_swap_processes
+  EXPECT pool_swap.expect ARGS --processes)
 # The matrix in the order the answers came (threads and the queues).
 concur_example_test(rates_threads 60 EXPECT rates_any_order.expect)
 concur_example_test(rates_pool 60 EXPECT rates_any_order.expect)

@@ -1,9 +1,12 @@
 /*
  * log_merge - producer threads keep appending to N logs while they are
- * tailed and merged into one file, four ways: tail threads under a cc_lock;
+ * tailed and merged into one file, five ways: tail threads under a cc_lock;
  * the same blocking tail awaited through cc_to_thread; tail tasks; tail
- * tasks feeding a writer thread that runs a loop of its own.  Rebuilds
- * Effective Python items 77 (run_threads, run_tasks_mixed, run_tasks), 78.
+ * threads that each run the tail task on a loop of their own (the
+ * bottom-up step); tail tasks feeding a writer thread that runs a loop of
+ * its own.  Rebuilds Effective Python items 77 (run_threads,
+ * run_tasks_mixed, run_tasks, and run_threads over the tail_file that
+ * wraps tail_async), 78.
  * The shared inputs, producers and check are in log_inputs.c; the writer
  * thread of item 78 is in write_thread.c.
  */
@@ -93,9 +96,10 @@ static int write_locked(struct tail *t)
     return 0;
 }
 
-/* One tail thread per input, all writing under one cc_lock.  0, or -1
- * with the first failure in cc_last_error(). */
-static int run_threads(struct merge *m)
+/* One thread per input running tail(&m->tails[i]), each tail writing
+ * with `write`.  0, or -1 with the first failure in cc_last_error(). */
+static int run_tail_threads(struct merge *m, cc_fn tail,
+                            int (*write)(struct tail *t))
 {
     int n = m->cfg->inputs;
     cc_thread **threads = calloc((size_t)n, sizeof(*threads));
@@ -114,10 +118,9 @@ static int run_threads(struct merge *m)
     for (started = 0; started < n; started++) {
         char name[32];
 
-        m->tails[started].write = write_locked;
+        m->tails[started].write = write;
         snprintf(name, sizeof(name), "tail-%d", started);
-        threads[started] = cc_thread_start(tail_file, &m->tails[started],
-                                           name);
+        threads[started] = cc_thread_start(tail, &m->tails[started], name);
         if (threads[started] == NULL) {
             first = cc_error_copy(cc_last_error());
             break;
@@ -140,6 +143,12 @@ static int run_threads(struct merge *m)
                              : "a tail thread failed");
     cc_error_free(first);
     return -1;
+}
+
+/* One tail thread per input, all writing under one cc_lock. */
+static int run_threads(struct merge *m)
+{
+    return run_tail_threads(m, tail_file, write_locked);
 }
 
 /* -------------------------------------------- Item 77: run_tasks_mixed */
@@ -379,6 +388,77 @@ static void *run_tasks(void *arg)
                                       "cannot merge");
 }
 
+/* ------------------------------------------- Item 77: bottom-up */
+
+/* bottom-up: the blocking write of the threads variant (write_locked, the
+ * seed's write_func) as a pool job. */
+static void *write_locked_job(void *arg)
+{
+    struct tail *t = arg;
+
+    if (write_locked(t) != 0)
+        return cc_fail_from(cc_last_error(), cc_error_code(cc_last_error()),
+                            "cannot write the line");
+    return t;
+}
+
+/* bottom-up: the seed's write_async, run_in_executor(None, write_func):
+ * the blocking write runs on this thread's loop's pool, the task awaits. */
+static int write_in_executor(struct tail *t)
+{
+    return await_job(write_locked_job, t);
+}
+
+/*
+ * The bottom-up step: tail_file, still what each tail thread runs, now
+ * only wraps the coroutine.  It makes a loop for its thread, runs
+ * tail_async on it until that ends (run_until_complete), and frees it;
+ * run_threads above it stays as it was.
+ */
+static void *tail_file_bottom_up(void *arg)
+{
+    struct tail *t = arg;
+    cc_loop *loop = cc_loop_new(); /* asyncio.new_event_loop() */
+    cc_future *coro;
+    int rc;
+
+    if (loop == NULL)
+        return cc_fail_from(cc_last_error(), cc_error_code(cc_last_error()),
+                            "tail of input %d: no loop", t->in->index);
+    coro = cc_loop_spawn(loop, tail_async, t);
+    if (coro == NULL) {
+        cc_error *e = cc_error_copy(cc_last_error());
+
+        cc_loop_free(loop);
+        cc_fail_from(e, cc_error_code(e), "tail of input %d: cannot spawn",
+                     t->in->index);
+        cc_error_free(e);
+        return NULL;
+    }
+    /* loop.run_until_complete(coro) */
+    rc = cc_loop_run_until_done(loop, coro);
+    if (rc == 0)
+        rc = cc_future_result(coro, NULL, 0);
+    if (rc != 0) {
+        cc_error *e = cc_error_copy(cc_last_error());
+
+        cc_future_free(coro);
+        cc_loop_free(loop);
+        cc_fail_from(e, cc_error_code(e), "tail of input %d failed",
+                     t->in->index);
+        cc_error_free(e);
+        return NULL;
+    }
+    cc_future_free(coro);
+    cc_loop_free(loop);
+    return t;
+}
+
+static int run_bottom_up(struct merge *m)
+{
+    return run_tail_threads(m, tail_file_bottom_up, write_in_executor);
+}
+
 /* ----------------------------------------- Item 78: the writer thread */
 
 /* writer: each tail hands its line to the writer thread. */
@@ -439,6 +519,8 @@ static const struct variant variants[] = {
      run_mixed},
     {"async", "tail tasks cc_sleep between polls, cc_lock held by tasks",
      run_async},
+    {"bottomup", "tail threads run the tail task on a loop of their own",
+     run_bottom_up},
     {"writer", "tail tasks hand their lines to a writer thread's own loop",
      run_writer},
 };
@@ -536,7 +618,8 @@ out_free:
 
 static int usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [--mode threads|mixed|async|writer|all] "
+    fprintf(stderr, "usage: %s "
+            "[--mode threads|mixed|async|bottomup|writer|all] "
             "[--inputs N] [--lines N] [--interval S]\n", prog);
     return 2;
 }

@@ -4,7 +4,9 @@
  * with the default number of workers.  C threads use every CPU, so the pool
  * divides the time by about the CPU count, unlike Python's threads.
  * Rebuilds cpu_bound/1_sync.py and 2_threaded_no_improvement.py of the blog
- * post on async, threads and multiprocessing.
+ * post on async, threads and multiprocessing, with their lines: each task
+ * says "Doing math" when it starts and "Done with math" when it ends, so
+ * the pool's run shows the tasks overlapping (and finishing out of order).
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -27,11 +29,17 @@ struct math_task {
 
 static atomic_int finished; /* tasks of the pool run done so far */
 
+/* print() with flush=True: one line, out at once.  The pool's tasks
+ * print from their threads; stdio's lock keeps each line whole. */
+#define say(...) (printf(__VA_ARGS__), fflush(stdout))
+
 /* The seed's do_math_once: x **= 4; x **= 0.25; x **= 2; x **= 0.5;
- * x += 1, `iterations` times. */
+ * x += 1, `iterations` times, between its two lines. */
 static double do_math_once(int starting_number, long iterations)
 {
     double x = starting_number;
+
+    say("Doing math, starting_number=%d...\n", starting_number);
 
     for (long i = 0; i < iterations; i++) {
         x = pow(x, 4);
@@ -40,6 +48,7 @@ static double do_math_once(int starting_number, long iterations)
         x = pow(x, 0.5);
         x += 1;
     }
+    say("Done with math, starting_number=%d.\n", starting_number);
     return x;
 }
 
@@ -93,21 +102,27 @@ int main(int argc, char **argv)
 
     printf("%d tasks of %ld iterations, one after the other:\n", N_TASKS,
            iterations);
+    printf("Starting tasks...\n");
     start = cc_now();
     for (int i = 0; i < N_TASKS; i++)
         serial[i].result = do_math_once(i + 1, iterations);
     serial_s = cc_now() - start;
-    printf("The code ran in %.2f seconds.\n", serial_s);
+    printf("\nThe code ran in %.2f seconds.\n\n", serial_s);
     print_results(serial);
 
-    start = cc_now();
     executor = cc_thread_pool_new(0, NULL);
     if (executor == NULL) {
         fprintf(stderr, "do_math: %s\n", cc_errmsg());
         return EXIT_FAILURE;
     }
-    printf("the same on a thread pool of %d workers (the default):\n",
+    printf("\nthe same on a thread pool of %d workers (the default):\n",
            cc_executor_max_workers(executor));
+    printf("Starting tasks...\n");
+    start = cc_now();
+    /* the seed's list of (function, args, kwargs): here the task structs */
+    printf("Defining tasks...\n");
+    printf("Kick off multiprocess tasks...\n"); /* sic: the seed's line */
+    fflush(stdout);
     for (submitted = 0; submitted < N_TASKS; submitted++) {
         work[submitted] = cc_submit(executor, math_task_run,
                                     &pooled[submitted]);
@@ -117,6 +132,7 @@ int main(int argc, char **argv)
             break;
         }
     }
+    say("Waiting for work...\n");
     for (int i = 0; i < submitted; i++) {
         if (cc_future_result(work[i], NULL, CC_FOREVER) != 0) {
             fprintf(stderr, "do_math: task %d: ", i + 1);
@@ -126,15 +142,16 @@ int main(int argc, char **argv)
         cc_future_free(work[i]);
     }
     cc_executor_free(executor);
-    pool_s = cc_now() - start;
     if (rc != 0)
         return EXIT_FAILURE;
-    printf("The code ran in %.2f seconds.\n", pool_s);
+    printf("Done with work\n");
+    pool_s = cc_now() - start;
+    printf("\nThe code ran in %.2f seconds.\n\n", pool_s);
     print_results(pooled);
 
     for (int i = 0; i < N_TASKS; i++)
         order[pooled[i].rank] = pooled[i].starting_number;
-    printf("finishing order:");
+    printf("\nfinishing order:");
     for (int i = 0; i < N_TASKS; i++)
         printf(" %d", order[i]);
     printf("\n");

@@ -7,6 +7,9 @@
  * 3_multiprocess.py); in C both pools divide the time by about the CPU
  * count, and the task code is the same for both: a number in, a number
  * out, as blobs.  See ../pools/do_math.c for the thread-only version.
+ * The seed's lines come too: "Doing math" and "Done with math" from each
+ * task, printed by a worker thread or a worker process (which writes to
+ * the same stdout), so the pools' runs show the tasks overlapping.
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,12 +24,17 @@ enum { N_TASKS = 20 };
 
 static long iterations = 2000000;
 
+/* print() with flush=True: one line, out at once (from a pool's worker
+ * thread or worker process alike; stdio keeps each line whole). */
+#define say(...) (printf(__VA_ARGS__), fflush(stdout))
+
 /* The seed's do_math_once: x **= 4; x **= 0.25; x **= 2; x **= 0.5;
  * x += 1, `iterations` times. */
 static double do_math_once(int starting_number, long n)
 {
     double x = starting_number;
 
+    say("Doing math, starting_number=%d...\n", starting_number);
     for (long i = 0; i < n; i++) {
         x = pow(x, 4);
         x = pow(x, 0.25);
@@ -34,6 +42,7 @@ static double do_math_once(int starting_number, long n)
         x = pow(x, 0.5);
         x += 1;
     }
+    say("Done with math, starting_number=%d.\n", starting_number);
     return x;
 }
 
@@ -73,6 +82,9 @@ static double run_on(cc_executor *ex, void **jobs, double *results)
     int submitted;
     int failed = 0;
 
+    printf("Starting tasks...\n");
+    printf("Defining tasks...\n"); /* the jobs are made once, in main */
+    say("Kick off multiprocess tasks...\n");
     for (submitted = 0; submitted < N_TASKS; submitted++) {
         work[submitted] = cc_submit(ex, math_task, jobs[submitted]);
         if (work[submitted] == NULL) {
@@ -81,6 +93,7 @@ static double run_on(cc_executor *ex, void **jobs, double *results)
             break;
         }
     }
+    say("Waiting for work...\n");
     for (int i = 0; i < submitted; i++) {
         void *r;
 
@@ -101,6 +114,7 @@ static double run_on(cc_executor *ex, void **jobs, double *results)
     }
     if (failed)
         exit(EXIT_FAILURE);
+    printf("Done with work\n");
     return cc_now() - start;
 }
 
@@ -136,21 +150,22 @@ int main(int argc, char **argv)
 
     printf("%d tasks of %ld iterations, one after the other:\n", N_TASKS,
            iterations);
+    printf("Starting tasks...\n");
     start = cc_now();
     for (int i = 0; i < N_TASKS; i++)
         serial[i] = do_math_once(i + 1, iterations);
     serial_s = cc_now() - start;
-    printf("The code ran in %.2f seconds.\n", serial_s);
+    printf("\nThe code ran in %.2f seconds.\n\n", serial_s);
     print_results(serial);
 
     start = cc_now();
     ex = cc_thread_pool_new(0, NULL);
-    printf("on a thread pool of %d workers (the default):\n",
+    printf("\non a thread pool of %d workers (the default):\n",
            cc_executor_max_workers(ex));
     threads_s = run_on(ex, jobs, threaded);
     cc_executor_free(ex);
     threads_s = cc_now() - start;
-    printf("The code ran in %.2f seconds.\n", threads_s);
+    printf("\nThe code ran in %.2f seconds.\n\n", threads_s);
     print_results(threaded);
 
     start = cc_now();
@@ -159,13 +174,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "do_math_processes: %s\n", cc_errmsg());
         return EXIT_FAILURE;
     }
-    printf("on a process pool of %d workers (the default):\n",
+    printf("\non a process pool of %d workers (the default):\n",
            cc_executor_max_workers(ex));
     (void)run_on(ex, jobs, processes);
     cc_executor_free(ex);
     processes_s = cc_now() - start; /* starting and stopping included */
-    printf("The code ran in %.2f seconds.\n", processes_s);
+    printf("\nThe code ran in %.2f seconds.\n\n", processes_s);
     print_results(processes);
+    printf("\n");
 
     for (int i = 0; i < N_TASKS; i++) {
         if (memcmp(&serial[i], &threaded[i], sizeof(double)) != 0 ||
