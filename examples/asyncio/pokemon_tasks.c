@@ -100,7 +100,7 @@ static void *download_pokemon_list_group(void *arg)
     }
     /* the end of the `async with`: every member done (the first failure
      * cancels the others) */
-    if (cc_group_wait(tg) != 0 && !failed) {
+    if (cc_group_wait(tg, CC_FOREVER) != 0 && !failed) {
         cc_fail_from(cc_last_error(), 0, "task group");
         failed = 1;
     }
@@ -126,7 +126,7 @@ static void *gather_all(void *arg)
     cc_future **tasks = arg;
     void *r[N_POKEMON];
 
-    if (cc_gather(tasks, N_POKEMON, r, false) != 0)
+    if (cc_gather(tasks, N_POKEMON, r, false, CC_FOREVER) != 0)
         return cc_fail_from(cc_last_error(), 0, "gather");
     for (int i = 0; i < N_POKEMON; i++)
         results[i] = *(pk_result *)r[i];
