@@ -261,6 +261,15 @@ CC_API cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n,
  * valid until cc_as_completed_free; cc_future_ref it to keep it longer. */
 CC_API int cc_as_completed_next(cc_as_completed *it, cc_future **f);
 
+/* cc_as_completed_next_at - cc_as_completed_next that also says which
+ * input finished: *index (when index is not NULL) is the future's place in
+ * the array given to cc_as_completed_new -- its first place, if it was
+ * there more than once -- so results can be matched to inputs without a
+ * search (Python's {executor.submit(...): url} dict).  Same returns and
+ * errors; *index is set only when it returns 1. */
+CC_API int cc_as_completed_next_at(cc_as_completed *it, cc_future **f,
+                                   size_t *index);
+
 /* Free the iterator and drop its references; NULL does nothing. */
 CC_API void cc_as_completed_free(cc_as_completed *it);
 

@@ -160,6 +160,7 @@ struct cc_as_completed {
     uint32_t magic;
     size_t n;                     /* distinct futures */
     cc_future **fs;               /* each once; our own references */
+    size_t *at;                   /* fs[i]'s first place in the caller's */
     as_watcher *ws;
     double deadline;
     cc__mutex mu;                 /* guards everything below */
@@ -217,10 +218,11 @@ static int by_future_then_place(const void *a, const void *b)
 /*
  * Write the distinct futures of fs[0..n) to out, each once, in the order
  * of their first appearance (concurrent.futures.as_completed takes a set
- * of them), and return how many there are; SIZE_MAX when out of memory.
- * O(n log n).
+ * of them), with that first place in fs to at, and return how many there
+ * are; SIZE_MAX when out of memory.  O(n log n).
  */
-static size_t distinct_futures(cc_future **fs, size_t n, cc_future **out)
+static size_t distinct_futures(cc_future **fs, size_t n, cc_future **out,
+                               size_t *at)
 {
     slot *s = malloc((n + 1) * sizeof(*s));
     bool *first = calloc(n + 1, sizeof(*first));
@@ -240,8 +242,10 @@ static size_t distinct_futures(cc_future **fs, size_t n, cc_future **out)
         if (i == 0 || s[i].f != s[i - 1].f)
             first[s[i].at] = true;
     for (size_t i = 0; i < n; i++)
-        if (first[i])
+        if (first[i]) {
+            at[m] = i;
             out[m++] = fs[i];
+        }
     free(s);
     free(first);
     return m;
@@ -264,21 +268,25 @@ cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n, double timeout)
         it->fs = calloc(n + 1, sizeof(*it->fs));
         it->ws = calloc(n + 1, sizeof(*it->ws));
         it->ready = calloc(n + 1, sizeof(*it->ready));
+        it->at = calloc(n + 1, sizeof(*it->at));
     }
-    if (it == NULL || it->fs == NULL || it->ws == NULL || it->ready == NULL) {
+    if (it == NULL || it->fs == NULL || it->ws == NULL || it->ready == NULL ||
+        it->at == NULL) {
         if (it != NULL) {
             free(it->fs);
             free(it->ws);
             free(it->ready);
+            free(it->at);
         }
         free(it);
         return cc__err_null(ENOMEM, "cc_as_completed_new: out of memory");
     }
-    n = distinct_futures(fs, n, it->fs);
+    n = distinct_futures(fs, n, it->fs, it->at);
     if (n == SIZE_MAX) {
         free(it->fs);
         free(it->ws);
         free(it->ready);
+        free(it->at);
         free(it);
         return cc__err_null(ENOMEM, "cc_as_completed_new: out of memory");
     }
@@ -302,6 +310,11 @@ cc_as_completed *cc_as_completed_new(cc_future **fs, size_t n, double timeout)
 
 int cc_as_completed_next(cc_as_completed *it, cc_future **f)
 {
+    return cc_as_completed_next_at(it, f, NULL);
+}
+
+int cc_as_completed_next_at(cc_as_completed *it, cc_future **f, size_t *index)
+{
     int64_t deadline;
 
     if (it == NULL || it->magic != AS_COMPLETED_MAGIC || f == NULL)
@@ -321,7 +334,11 @@ int cc_as_completed_next(cc_as_completed *it, cc_future **f)
             return 0;
         }
         if (it->given < it->nready) {
-            *f = it->fs[it->ready[it->given++]];
+            size_t k = it->ready[it->given++];
+
+            *f = it->fs[k];
+            if (index != NULL)
+                *index = it->at[k];
             atomic_fetch_or_explicit(&(*f)->state, CC__F_AWAITED,
                                      memory_order_relaxed);
             cc__mutex_unlock(&it->mu);
@@ -360,5 +377,6 @@ void cc_as_completed_free(cc_as_completed *it)
     free(it->fs);
     free(it->ws);
     free(it->ready);
+    free(it->at);
     free(it);
 }

@@ -105,6 +105,77 @@ static void test_wait_with_duplicates(void **state)
     cc_future_free(f);
 }
 
+/* next_at names the input: fs[index] is the future given, at its first
+ * place when it appears twice; every distinct input exactly once, whatever
+ * order threads finish them in. */
+enum { AT_N = 200 };
+
+static void *finish_shuffled(void *arg)
+{
+    cc_future **fs = arg;
+
+    for (int i = 0; i < AT_N; i++) {
+        int k = (int)tu_rand_below(AT_N);
+
+        (void)cc_future_set_result(fs[k], (void *)(intptr_t)k);
+        tu_jitter(20);
+    }
+    for (int k = 0; k < AT_N; k++) /* the rest, in order */
+        (void)cc_future_set_result(fs[k], (void *)(intptr_t)k);
+    return NULL;
+}
+
+static void test_as_completed_names_the_input(void **state)
+{
+    cc_future *distinct[AT_N];
+    cc_future *in[AT_N + AT_N / 2];
+    size_t first[AT_N];
+    int seen[AT_N] = {0};
+    size_t n_in = 0;
+
+    (void)state;
+    for (int k = 0; k < AT_N; k++) {
+        distinct[k] = cc_future_new();
+        first[k] = n_in;
+        in[n_in++] = distinct[k];
+        if (k % 2 == 0) /* every other one twice, later in the array */
+            in[AT_N + k / 2] = distinct[k];
+    }
+    n_in = AT_N + AT_N / 2;
+    cc_as_completed *it = cc_as_completed_new(in, n_in, CC_FOREVER);
+    assert_non_null(it);
+    cc_thread *t[2] = {cc_thread_start(finish_shuffled, distinct, "fin-1"),
+                       cc_thread_start(finish_shuffled, distinct, "fin-2")};
+    cc_future *got;
+    size_t index = SIZE_MAX;
+    int given = 0;
+    int rc;
+
+    while ((rc = cc_as_completed_next_at(it, &got, &index)) == 1) {
+        assert_true(index < n_in);
+        assert_ptr_equal(in[index], got);
+        void *r = NULL;
+        assert_ok(cc_future_result(got, &r, 0));
+        int k = (int)(intptr_t)r;
+        assert_int_equal(index, first[k]); /* the first place */
+        seen[k]++;
+        given++;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(given, AT_N);
+    for (int k = 0; k < AT_N; k++)
+        assert_int_equal(seen[k], 1);
+    /* NULL index is allowed; a bad iterator is EINVAL */
+    assert_int_equal(cc_as_completed_next_at(it, &got, NULL), 0);
+    assert_fails_with(cc_as_completed_next_at(NULL, &got, &index), EINVAL);
+    cc_as_completed_free(it);
+    for (int i = 0; i < 2; i++) {
+        assert_ok(cc_thread_join(t[i], NULL, 30));
+        cc_thread_free(t[i]);
+    }
+    free_all(distinct, AT_N);
+}
+
 static void test_as_completed_order_and_timeout(void **state)
 {
     (void)state;
@@ -268,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_wait_wakes_when_condition_met),
         cmocka_unit_test(test_wait_with_duplicates),
         cmocka_unit_test(test_as_completed_order_and_timeout),
+        cmocka_unit_test(test_as_completed_names_the_input),
         cmocka_unit_test(test_map_in_order_with_chunks),
         cmocka_unit_test(test_map_reports_first_failure_with_index),
         cmocka_unit_test(test_map_deadline),
