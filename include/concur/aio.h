@@ -210,10 +210,9 @@ CC_API int cc_loop_set_default_executor(cc_loop *loop, cc_executor *ex);
  * the caller's; the others keep running), else 0 once all are done with
  * results[i] holding each result.  With return_errors true, waits for all
  * and returns 0; a failed or cancelled future leaves NULL in its slot.
- * To tell a NULL slot's outcome: cc_future_error(fs[i]) is NULL for a
- * success (the task returned NULL), else the failure, whose code is
- * ECANCELED for a cancelled future (cc_future_cancelled says which of
- * the two).  results may be NULL.
+ * To tell a NULL slot's outcome: cc_future_cancelled(fs[i]) is true for
+ * a cancelled future; else cc_future_error(fs[i]) is the failure, or NULL
+ * for a task that returned NULL.  results may be NULL.
  * Other failures, with results untouched:
  *   ETIMEDOUT  not all done at the deadline (the call's or the innermost
  *              deadline scope's); EAGAIN for timeout 0.  Nothing is
