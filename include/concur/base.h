@@ -217,6 +217,17 @@ CC_API size_t cc_error_format(const cc_error *e, char *buf, size_t size);
 /* cc_error_print - write the same text, followed by a newline, to `out`. */
 CC_API void cc_error_print(const cc_error *e, FILE *out);
 
+/*
+ * cc_error_is - true when e or any error in its cause chain has the code
+ * `code` (Go's errors.Is; Python's isinstance on an exception and its
+ * __cause__s):
+ *
+ *     if (cc_error_is(cc_last_error(), ETIMEDOUT)) ...
+ *
+ * False for NULL e.  Reads e only; never fails, sets no error.
+ */
+CC_API bool cc_error_is(const cc_error *e, int code);
+
 /* cc_errname - the symbolic name of an errno value ("ETIMEDOUT"), or "E?". */
 CC_API const char *cc_errname(int code);
 

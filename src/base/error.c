@@ -473,6 +473,14 @@ void cc_error_print(const cc_error *e, FILE *out)
     }
 }
 
+bool cc_error_is(const cc_error *e, int code)
+{
+    for (; e != NULL; e = e->cause)
+        if (e->code == code)
+            return true;
+    return false;
+}
+
 const char *cc_errname(int code)
 {
     const char *name = strerrorname_np(code);
