@@ -473,6 +473,24 @@ void cc_error_print(const cc_error *e, FILE *out)
     }
 }
 
+/* concur's own codes (CC_EBASE + k): name and text, by k - 1. */
+static const struct {
+    const char *name;
+    const char *text;
+} own_codes[] = {
+    {"CC_ECALLEDPROCESS", "called process returned non-zero exit status"},
+    {"CC_EHTTP", "HTTP status error"},
+};
+
+/* The entry of one of concur's own codes, or -1. */
+static int own_code(int code)
+{
+    long k = (long)code - CC_EBASE - 1;
+
+    return k >= 0 && k < (long)(sizeof(own_codes) / sizeof(own_codes[0]))
+               ? (int)k : -1;
+}
+
 bool cc_error_is(const cc_error *e, int code)
 {
     for (; e != NULL; e = e->cause)
@@ -483,9 +501,28 @@ bool cc_error_is(const cc_error *e, int code)
 
 const char *cc_errname(int code)
 {
-    const char *name = strerrorname_np(code);
+    int k = own_code(code);
+    const char *name;
 
+    if (k >= 0)
+        return own_codes[k].name;
+    name = strerrorname_np(code);
     return name != NULL ? name : "E?";
+}
+
+const char *cc_strerror(int code)
+{
+    static _Thread_local char buf[64];
+    int k = own_code(code);
+    const char *text;
+
+    if (k >= 0)
+        return own_codes[k].text;
+    text = strerrordesc_np(code);
+    if (text != NULL)
+        return text;
+    snprintf(buf, sizeof(buf), "Unknown error %d", code);
+    return buf;
 }
 
 int cc__opts_reserved(const unsigned long long *reserved, size_t n,

@@ -173,6 +173,39 @@ static void test_error_is_searches_the_cause_chain(void **state)
     cc_error_free(one);
 }
 
+/* concur's own codes have values, names and texts of their own. */
+static void test_own_codes_have_names_and_texts(void **state)
+{
+    (void)state;
+    int own[] = {CC_ECALLEDPROCESS, CC_EHTTP};
+
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(own[i] > CC_EBASE);
+        /* No system errno has these values. */
+        assert_null(strerrorname_np(own[i]));
+    }
+    assert_int_not_equal(CC_ECALLEDPROCESS, CC_EHTTP);
+    assert_int_not_equal(CC_ECALLEDPROCESS, ECHILD);
+    assert_int_not_equal(CC_EHTTP, EBADMSG);
+    assert_string_equal(cc_errname(CC_ECALLEDPROCESS), "CC_ECALLEDPROCESS");
+    assert_string_equal(cc_errname(CC_EHTTP), "CC_EHTTP");
+    assert_string_equal(cc_errname(CC_EBASE), "E?");
+    assert_string_equal(cc_errname(CC_EBASE + 3), "E?");
+    assert_string_equal(cc_strerror(CC_ECALLEDPROCESS),
+                        "called process returned non-zero exit status");
+    assert_string_equal(cc_strerror(CC_EHTTP), "HTTP status error");
+    assert_string_equal(cc_strerror(ETIMEDOUT), strerror(ETIMEDOUT));
+    assert_string_equal(cc_strerror(CC_EBROKEN), strerror(CC_EBROKEN));
+    assert_string_equal(cc_strerror(-5), "Unknown error -5");
+
+    /* Printed errors carry the name. */
+    cc_error *e = cc_error_new(CC_EHTTP, NULL, "404 Client Error");
+    char buf[128];
+    cc_error_format(e, buf, sizeof(buf));
+    assert_string_equal(buf, "404 Client Error (CC_EHTTP)");
+    cc_error_free(e);
+}
+
 /* Errors are per thread: one thread's failures never show in another. */
 static void *err_worker(void *arg)
 {
@@ -231,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_copy_and_free_chain),
         cmocka_unit_test(test_accessors_accept_null),
         cmocka_unit_test(test_error_is_searches_the_cause_chain),
+        cmocka_unit_test(test_own_codes_have_names_and_texts),
         cmocka_unit_test(test_errors_are_per_thread),
         cmocka_unit_test(test_long_messages_are_kept_whole),
     };
