@@ -84,10 +84,25 @@ extern "C" {
 
 /*
  * CC_EBROKEN - the errno value of a broken pool or executor ("process pool is
- * broken", "thread pool initializer failed").  It is ENOTRECOVERABLE, so
- * strerror() gives a sensible text for it.
+ * broken", "thread pool initializer failed").  It is ENOTRECOVERABLE ("State
+ * not recoverable"), a system code whose meaning is this one, so strerror()
+ * and cc_errname() describe it truly and it needs no code of its own.
  */
 #define CC_EBROKEN ENOTRECOVERABLE
+
+/*
+ * CC_EBASE - where concur's own error codes start.  A condition no system
+ * errno describes (a called process that failed, an HTTP error status)
+ * gets a code of its own: CC_EBASE + k, k = 1, 2, ... (0x43430001 on:
+ * "CC" in the high bytes).  These values are positive ints that no system
+ * errno uses (Linux's stay below 4096), so they travel in errno, in
+ * cc_error codes and between processes like any other code, and never
+ * compare equal to one.  cc_errname() gives their names ("CC_EHTTP") and
+ * cc_strerror() their texts.  The codes so far: CC_ECALLEDPROCESS
+ * (concur/subprocess.h) is CC_EBASE + 1, CC_EHTTP (concur/http.h) is
+ * CC_EBASE + 2.
+ */
+#define CC_EBASE 0x43430000
 
 /* A task: the function run by a thread, a pool worker or a coroutine. */
 typedef void *(*cc_fn)(void *arg);
@@ -226,8 +241,31 @@ CC_API size_t cc_error_format(const cc_error *e, char *buf, size_t size);
 /* cc_error_print - write the same text, followed by a newline, to `out`. */
 CC_API void cc_error_print(const cc_error *e, FILE *out);
 
-/* cc_errname - the symbolic name of an errno value ("ETIMEDOUT"), or "E?". */
+/*
+ * cc_error_is - true when e or any error in its cause chain has the code
+ * `code` (Go's errors.Is; Python's isinstance on an exception and its
+ * __cause__s):
+ *
+ *     if (cc_error_is(cc_last_error(), ETIMEDOUT)) ...
+ *
+ * False for NULL e.  Reads e only; never fails, sets no error.
+ */
+CC_API bool cc_error_is(const cc_error *e, int code);
+
+/* cc_errname - the symbolic name of an errno value ("ETIMEDOUT") or of one
+ * of concur's own codes ("CC_EHTTP"), or "E?".  A static string; never
+ * fails. */
 CC_API const char *cc_errname(int code);
+
+/*
+ * cc_strerror - what an errno value means, like strerror() ("Connection
+ * timed out"), also for concur's own codes (CC_EBASE): "called process
+ * returned non-zero exit status" for CC_ECALLEDPROCESS, "HTTP status error"
+ * for CC_EHTTP.  An unknown code gives "Unknown error N".  The string is
+ * static or the calling thread's own (valid until its next call); never
+ * fails.
+ */
+CC_API const char *cc_strerror(int code);
 
 /* ---------------------------------------------------------- time, deadlines */
 

@@ -168,9 +168,12 @@ CC_API cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg);
  * Returns 0 when every item succeeded.  When an item fails, the pending
  * items are cancelled, the running ones finish, and the call returns -1
  * with errno = the failure's code and cc_errmsg() naming the first failed
- * item in input order ("map: item 17 of 100 failed: ..."; cc_last_error()
- * carries the task's error as cause); results[i] holds every result that
- * was computed (NULL for the others).  At the deadline: -1 with ETIMEDOUT,
+ * item in input order, by its index in args (0-based) and its position
+ * (1-based): "cc_map: args[16] (item 17 of 100) failed: <the task's
+ * message>".  cc_last_error() is that error, raised at cc_map's call site
+ * ("prog.c:42 in thread 'MainThread'"), with the task's error, raised in
+ * the worker, as its cause; results[i] holds every result that was
+ * computed (NULL for the others).  At the deadline: -1 with ETIMEDOUT,
  * pending items cancelled, results of items still running dropped.  On a
  * process pool a chunk is one message each way, and the results are new
  * blobs the caller owns.
@@ -178,6 +181,16 @@ CC_API cc_future *cc_submit(cc_executor *ex, cc_fn fn, void *arg);
  */
 CC_API int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
                   size_t chunksize, void **results, double timeout);
+
+/* cc_map_at - cc_map with its call site given (file NULL: none), the place
+ * of the error that names a failed item; the cc_map macro calls it. */
+CC_API int cc_map_at(const char *file, int line, cc_executor *ex, cc_fn fn,
+                     void **args, size_t n, size_t chunksize, void **results,
+                     double timeout);
+
+/* The cc_map macro: cc_map_at with this file and line; (cc_map)(...)
+ * calls the function, without them. */
+#define cc_map(...) cc_map_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* cc_map's chunksize for "pick one": n / (4 * max_workers), rounded up
  * (multiprocessing.Pool.map's default). */

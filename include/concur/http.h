@@ -63,8 +63,11 @@
 extern "C" {
 #endif
 
-/* The errno of cc_http_check for a status >= 400. */
-#define CC_EHTTP EBADMSG
+/* The errno of cc_http_check for a status >= 400 (requests' HTTPError):
+ * concur's own code (CC_EBASE + 2, see concur/base.h), so no system error
+ * is mistaken for it; cc_errname() says "CC_EHTTP", cc_strerror() "HTTP
+ * status error". */
+#define CC_EHTTP (CC_EBASE + 2)
 
 /* A response: status, headers and body; cc_http_request (or cc_http_get,
  * cc_http_post) makes one, cc_http_response_free frees it. */

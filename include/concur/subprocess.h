@@ -67,9 +67,12 @@ typedef struct cc_popen cc_popen;
  * CC_ECALLEDPROCESS - the errno of a checked run whose child exited
  * non-zero or was killed by a signal (Python's CalledProcessError).
  * cc_errmsg() then reads "Command '[ls, /nope]' returned non-zero exit
- * status 2." or "Command '[sleep, 10]' died with SIGTERM.".
+ * status 2." or "Command '[sleep, 10]' died with SIGTERM.".  concur's own
+ * code (CC_EBASE + 1, see concur/base.h), distinct from ECHILD (a child
+ * reaped by someone else); cc_errname() says "CC_ECALLEDPROCESS",
+ * cc_strerror() "called process returned non-zero exit status".
  */
-#define CC_ECALLEDPROCESS ECHILD
+#define CC_ECALLEDPROCESS (CC_EBASE + 1)
 
 /* ----------------------------------------------------- what 0, 1, 2 are */
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal/ctx.h"
 #include "internal/error.h"
@@ -44,6 +45,42 @@ static cc_error *text_error(int code, const char *text)
     ((char *)(e + 1))[len + 1] = '\0';
     e->cause = NULL;
     return e;
+}
+
+/* The calling process's name when it is a child concur started ("" in
+ * the main process); written while the child has a single thread. */
+static char process_name[64];
+
+void cc__error_set_process_name(const char *name)
+{
+    snprintf(process_name, sizeof(process_name), "%s",
+             name != NULL ? name : "");
+}
+
+/*
+ * The place of an error raised now at file:line: "f.c:42 in thread 'T'"
+ * (or "in task 'T'").  In a child concur started (cc_process_start, a pool
+ * worker) it names the process, whose main thread's name says nothing:
+ * "f.c:42 in process 'Process-1' (pid 1234)", and "in thread 'T' of
+ * process 'Process-1' (pid 1234)" for another thread or a task.
+ */
+static void format_where(char *where, size_t size, const char *file, int line)
+{
+    cc__ctx *c = cc__ctx_get();
+    const char *base = strrchr(file, '/');
+    const char *kind = c->fiber != NULL ? "task" : "thread";
+    const char *name = cc__ctx_name(c);
+
+    file = base != NULL ? base + 1 : file;
+    if (process_name[0] == '\0')
+        snprintf(where, size, "%s:%d in %s '%s'", file, line, kind, name);
+    else if (c->fiber == NULL && (strcmp(name, "MainThread") == 0 ||
+                                  strcmp(name, process_name) == 0))
+        snprintf(where, size, "%s:%d in process '%s' (pid %ld)", file, line,
+                 process_name, (long)getpid());
+    else
+        snprintf(where, size, "%s:%d in %s '%s' of process '%s' (pid %ld)",
+                 file, line, kind, name, process_name, (long)getpid());
 }
 
 /* Drop the context's previous last error (and an adopted heap one). */
@@ -180,7 +217,7 @@ cc_error *cc__error_vnew(const char *file, int line, int code,
                          const cc_error *cause, const char *fmt, va_list ap)
 {
     char msg[1024];
-    char where[160] = "";
+    char where[320] = "";
     size_t mlen;
     size_t wlen;
     cc_error *e;
@@ -193,14 +230,8 @@ cc_error *cc__error_vnew(const char *file, int line, int code,
     va_copy(again, ap);
     n = vsnprintf(msg, sizeof(msg), fmt, ap);
     mlen = n > 0 ? (size_t)n : 0;
-    if (file != NULL) {
-        const char *base = strrchr(file, '/');
-
-        snprintf(where, sizeof(where), "%s:%d in %s '%s'",
-                 base != NULL ? base + 1 : file, line,
-                 cc__ctx_get()->fiber != NULL ? "task" : "thread",
-                 cc__ctx_name(cc__ctx_get()));
-    }
+    if (file != NULL)
+        format_where(where, sizeof(where), file, line);
     if (cause != NULL) {
         cause_copy = cc_error_copy(cause);
         if (cause_copy == NULL) {
@@ -473,11 +504,56 @@ void cc_error_print(const cc_error *e, FILE *out)
     }
 }
 
+/* concur's own codes (CC_EBASE + k): name and text, by k - 1. */
+static const struct {
+    const char *name;
+    const char *text;
+} own_codes[] = {
+    {"CC_ECALLEDPROCESS", "called process returned non-zero exit status"},
+    {"CC_EHTTP", "HTTP status error"},
+};
+
+/* The entry of one of concur's own codes, or -1. */
+static int own_code(int code)
+{
+    long k = (long)code - CC_EBASE - 1;
+
+    return k >= 0 && k < (long)(sizeof(own_codes) / sizeof(own_codes[0]))
+               ? (int)k : -1;
+}
+
+bool cc_error_is(const cc_error *e, int code)
+{
+    for (; e != NULL; e = e->cause)
+        if (e->code == code)
+            return true;
+    return false;
+}
+
 const char *cc_errname(int code)
 {
-    const char *name = strerrorname_np(code);
+    int k = own_code(code);
+    const char *name;
 
+    if (k >= 0)
+        return own_codes[k].name;
+    name = strerrorname_np(code);
     return name != NULL ? name : "E?";
+}
+
+const char *cc_strerror(int code)
+{
+    static _Thread_local char buf[64];
+    int k = own_code(code);
+    const char *text;
+
+    if (k >= 0)
+        return own_codes[k].text;
+    text = strerrordesc_np(code);
+    if (text != NULL)
+        return text;
+    snprintf(buf, sizeof(buf), "Unknown error %d", code);
+    return buf;
 }
 
 int cc__opts_reserved(const unsigned long long *reserved, size_t n,

@@ -14,7 +14,9 @@
  * one message) takes over after the arguments are checked and the chunk
  * size is resolved.
  */
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +87,8 @@ typedef struct map_chunk {
     map_ctx *ctx;
     size_t start;          /* items [start, end) */
     size_t end;
+    size_t failed_at;      /* the item that failed, SIZE_MAX if none; read
+                              once the chunk's future is done */
     _Atomic bool ran;      /* the task started (it drops its own reference) */
 } map_chunk;
 
@@ -118,11 +122,10 @@ static void *run_chunk(void *arg)
         void *r = ctx->fn(ctx->args[i]);
 
         if (r == NULL && cc_error_pending() != NULL) {
-            cc_error *e = cc__error_take_pending();
-
-            outcome = cc_fail_from(e, cc_error_code(e),
-                                   "map: item %zu of %zu failed", i, ctx->n);
-            cc_error_free(e);
+            /* The item's error stays pending: it becomes the chunk's,
+             * and cc_map (in the caller) names the item. */
+            c->failed_at = i;
+            outcome = NULL;
             break;
         }
         ctx->results[i] = r;
@@ -158,6 +161,7 @@ static map_ctx *map_ctx_new(cc_fn fn, void **args, size_t n, size_t chunksize,
         ch->ctx = ctx;
         ch->start = c * chunksize;
         ch->end = ch->start + chunksize < n ? ch->start + chunksize : n;
+        ch->failed_at = SIZE_MAX;
         atomic_init(&ch->ran, false);
     }
     return ctx;
@@ -184,13 +188,16 @@ static void settle_chunk(map_ctx *ctx, size_t c, cc_future *f, void **results)
     cc_future_free(f);
 }
 
-int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n, size_t chunksize,
-           void **results, double timeout)
+int cc_map_at(const char *file, int line, cc_executor *ex, cc_fn fn,
+              void **args, size_t n, size_t chunksize, void **results,
+              double timeout)
 {
     map_ctx *ctx;
     cc_future **fs;
     size_t nchunks;
     size_t submitted = 0;
+    size_t bad_chunk = SIZE_MAX;
+    size_t bad_item = SIZE_MAX;
     int64_t deadline_ns;
     double deadline;
     cc_error *failure = NULL; /* a copy of the first failure, if any */
@@ -213,7 +220,8 @@ int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n, size_t chunksize,
     if (chunksize == 0)
         chunksize = 1;
     if (ex->ops->map != NULL) /* a back end with its own (process pool) */
-        return ex->ops->map(ex, fn, args, n, chunksize, results, deadline);
+        return ex->ops->map(ex, fn, args, n, chunksize, results, deadline,
+                            file, line);
     nchunks = n / chunksize + (n % chunksize != 0);
     ctx = map_ctx_new(fn, args, n, chunksize, nchunks);
     fs = calloc(nchunks, sizeof(*fs));
@@ -237,20 +245,30 @@ int cc_map(cc_executor *ex, cc_fn fn, void **args, size_t n, size_t chunksize,
         }
     }
     if (failed == 0)
-        failed = cc__map_collect(fs, submitted, deadline, &failure);
+        failed = cc__map_collect(fs, submitted, deadline, &failure,
+                                 &bad_chunk);
+    if (bad_chunk != SIZE_MAX) /* its future is done: failed_at is set */
+        bad_item = ctx->chunks[bad_chunk].failed_at;
     for (size_t c = 0; c < submitted; c++)
         settle_chunk(ctx, c, fs[c], results);
     free(fs);
     map_ctx_unref(ctx);
-    return cc__map_result(failed, failure);
+    return cc__map_result(failed, failure, bad_item, n, file, line);
+}
+
+int (cc_map)(cc_executor *ex, cc_fn fn, void **args, size_t n,
+             size_t chunksize, void **results, double timeout)
+{
+    return cc_map_at(NULL, 0, ex, fn, args, n, chunksize, results, timeout);
 }
 
 int cc__map_collect(cc_future **fs, size_t n, double deadline,
-                    cc_error **failure)
+                    cc_error **failure, size_t *chunk)
 {
     int failed;
 
     *failure = NULL;
+    *chunk = SIZE_MAX;
     for (size_t c = 0; c < n; c++) {
         if (cc_future_result(fs[c], NULL, cc_remaining(deadline)) == 0)
             continue;
@@ -267,6 +285,7 @@ int cc__map_collect(cc_future **fs, size_t n, double deadline,
         *failure = cc_error_copy(cc_last_error());
         if (failed == ETIMEDOUT || failed == ECANCELED)
             return failed;
+        *chunk = c;
         /* A chunk failed: cancel what has not started, let the running
          * ones finish (within the deadline) so their results are kept. */
         for (size_t k = c + 1; k < n; k++)
@@ -278,8 +297,32 @@ int cc__map_collect(cc_future **fs, size_t n, double deadline,
     return 0;
 }
 
-int cc__map_result(int failed, cc_error *failure)
+/* The error of cc_map(..., file, line) whose item failed with `cause`:
+ * the arguments after cause fill the format (args index, position, n,
+ * cause's message). */
+static cc_error *item_error(const char *file, int line, const cc_error *cause,
+                            ...)
 {
+    va_list ap;
+    cc_error *e;
+
+    va_start(ap, cause);
+    e = cc__error_vnew(file, line, cause->code, cause,
+                       "cc_map: args[%zu] (item %zu of %zu) failed: %s", ap);
+    va_end(ap);
+    return e;
+}
+
+int cc__map_result(int failed, cc_error *failure, size_t item, size_t n,
+                   const char *file, int line)
+{
+    if (failure != NULL && item != SIZE_MAX) {
+        cc_error *e = item_error(file, line, failure, item, item + 1, n,
+                                 failure->message);
+
+        cc_error_free(failure);
+        return cc__err_adopt(e); /* also the static out-of-memory one */
+    }
     if (failure != NULL)
         return cc__err_adopt(failure);
     if (failed != 0)

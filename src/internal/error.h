@@ -71,6 +71,11 @@ bool cc__error_is_static(const cc_error *e);
 cc_error *cc__error_newf(int code, const cc_error *cause, const char *fmt, ...)
     CC_PRINTF(3, 4);
 
+/* Name the calling process in the place of the errors it raises from now
+ * on (a child concur started: cc_process_start, a pool worker); called by
+ * the process layer while the child has a single thread. */
+void cc__error_set_process_name(const char *name);
+
 /* Take the calling context's pending failure (NULL if none); the caller now
  * owns it. */
 cc_error *cc__error_take_pending(void);

@@ -179,14 +179,23 @@ void cc__future_finish_cancelled(cc_future *f);
  * deadline) so that their results can be kept; stop at once on ETIMEDOUT
  * or ECANCELED (the caller was cancelled, or the executor is cancelling
  * its queue).  Returns 0, or the errno of the first failure with
- * *failure set to a copy of its error (NULL when out of memory for it).
+ * *failure set to a copy of its error (NULL when out of memory for it)
+ * and *chunk to the index of the chunk that failed (SIZE_MAX: none did,
+ * the deadline or a cancellation stopped the call).
  */
 int cc__map_collect(cc_future **fs, size_t n, double deadline,
-                    cc_error **failure);
+                    cc_error **failure, size_t *chunk);
 
-/* cc_map's return: 0 when failed is 0, else -1 with `failure` (owned;
- * may be NULL) made the caller's error, or errno = failed. */
-int cc__map_result(int failed, cc_error *failure);
+/*
+ * cc_map's return: 0 when failed is 0, else -1 with `failure` (owned;
+ * may be NULL) made the caller's error, or errno = failed.  When item
+ * args[item] of n failed (item SIZE_MAX: the failure is not an item's),
+ * the caller's error is "cc_map: args[7] (item 8 of 100) failed: <its
+ * message>", raised at file:line (cc_map's call site; file NULL: none) in
+ * the calling thread, with the item's error as its cause.
+ */
+int cc__map_result(int failed, cc_error *failure, size_t item, size_t n,
+                   const char *file, int line);
 
 /* cc_wait, with cancelled futures counted as failed when cancel_fails. */
 int cc__wait(cc_future **fs, size_t n, int return_when, bool cancel_fails,
@@ -224,7 +233,8 @@ void cc__future_unref(cc_future *f);
  *             absolute deadline (cc_deadline); it implements cc_map's
  *             whole contract (order, first failure by index, cancellation
  *             of the rest, the deadline) and returns 0 or -1 with the
- *             error recorded.
+ *             error recorded (file and line: cc_map's call site, for
+ *             cc__map_result).
  */
 typedef struct cc__executor_ops {
     const char *kind;
@@ -236,7 +246,8 @@ typedef struct cc__executor_ops {
      * waiting on another of its futures may then wait forever). */
     bool (*saturated)(cc_executor *ex);
     int (*map)(cc_executor *ex, cc_fn fn, void **args, size_t n,
-               size_t chunksize, void **results, double deadline);
+               size_t chunksize, void **results, double deadline,
+               const char *file, int line);
 } cc__executor_ops;
 
 struct cc_executor {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "concur/process.h"
+#include "internal/error.h"
 #include "internal/process.h"
 
 /* Written only while the process has a single thread (see process.h). */
@@ -13,6 +14,7 @@ static char current_name[64] = "MainProcess";
 void cc__process_set_current_name(const char *name)
 {
     snprintf(current_name, sizeof(current_name), "%s", name);
+    cc__error_set_process_name(name); /* errors raised here name it */
 }
 
 const char *cc_process_current_name(void)

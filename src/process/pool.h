@@ -61,6 +61,8 @@ typedef struct cc__map_chunk {
     cc__map_job *job;
     size_t start;
     size_t end;
+    size_t failed_at;  /* the item that failed, SIZE_MAX if none; written
+                          by the manager before it completes the future */
     cc__buf payload;   /* the CHUNK frame's payload (fnref, count, items);
                           the manager frees it once sent */
 } cc__map_chunk;
@@ -83,7 +85,8 @@ struct cc__map_job {
 
 /* The executor's map operation (see cc__executor_ops). */
 int cc__pool_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
-                 size_t chunksize, void **results, double deadline);
+                 size_t chunksize, void **results, double deadline,
+                 const char *file, int line);
 
 /* The fn of a chunk future (never called: it marks the future). */
 void *cc__pool_chunk_marker(void *chunk);

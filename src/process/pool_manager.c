@@ -484,9 +484,9 @@ static bool read_chunk(cc__rd *r, cc__map_chunk *chunk, cc_error **err)
             return false;
         job->results[i] = res;
         if (e != NULL) {
-            *err = cc__error_newf(cc_error_code(e), e, "map: item %zu of %zu "
-                              "failed", i, job->n);
-            cc_error_free(e);
+            /* The item's own error; cc_map (in the caller) names it. */
+            chunk->failed_at = i;
+            *err = e;
             return true; /* the chunk stopped here */
         }
     }

@@ -58,6 +58,7 @@ static cc__map_job *job_new(const cc__fnref *ref, void **args, size_t n,
         ch->job = job;
         ch->start = c * chunksize;
         ch->end = ch->start + chunksize < n ? ch->start + chunksize : n;
+        ch->failed_at = SIZE_MAX;
         size = sizeof(uint64_t) + sizeof(uint16_t) + ref->path_len +
                sizeof(uint32_t);
         for (size_t i = ch->start; i < ch->end; i++)
@@ -99,7 +100,8 @@ static void settle(cc__map_job *job, size_t c, cc_future *f, void **results)
 }
 
 int cc__pool_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
-                 size_t chunksize, void **results, double deadline)
+                 size_t chunksize, void **results, double deadline,
+                 const char *file, int line)
 {
     cc__proc_pool *p = cc__pool_of(ex);
     const cc__fnref *ref = cc__fnref_of(fn, "cc_map");
@@ -109,6 +111,8 @@ int cc__pool_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
     cc_future **fs;
     cc_error *failure = NULL; /* a copy of the first failure, if any */
     int failed = 0;           /* its code (kept even if the copy failed) */
+    size_t bad_chunk = SIZE_MAX;
+    size_t bad_item = SIZE_MAX;
 
     if (cc__pool_foreign(p))
         return cc__pool_refuse_foreign(p, "cc_map");
@@ -155,10 +159,13 @@ int cc__pool_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
         fs[submitted] = f;
     }
     if (failed == 0)
-        failed = cc__map_collect(fs, submitted, deadline, &failure);
+        failed = cc__map_collect(fs, submitted, deadline, &failure,
+                                 &bad_chunk);
+    if (bad_chunk != SIZE_MAX) /* its future is done: failed_at is set */
+        bad_item = job->chunks[bad_chunk].failed_at;
     for (size_t c = 0; c < submitted; c++)
         settle(job, c, fs[c], results);
     free(fs);
     cc__map_job_unref(job);
-    return cc__map_result(failed, failure);
+    return cc__map_result(failed, failure, bad_item, n, file, line);
 }

@@ -169,8 +169,8 @@ int cc_subprocess_run(const char *const argv[], const cc_run_opts *opts,
         } else {
             /* ENOMEM, EMFILE...: keep that message; the child must not
              * outlive the call all the same.  A child reaped by someone
-             * else (ECHILD from the wait) becomes ESRCH here, so that
-             * ECHILD from a run always means CC_ECALLEDPROCESS. */
+             * else (ECHILD from the wait) becomes ESRCH here, as the
+             * header says: the run's child is gone without a status. */
             char *msg = strdup(cc_errmsg());
 
             if (e == ECHILD)

@@ -130,6 +130,82 @@ static void test_accessors_accept_null(void **state)
     assert_string_equal(cc_errname(-5), "E?");
 }
 
+/* cc_error_is looks at the error and every cause, and nothing else. */
+static void test_error_is_searches_the_cause_chain(void **state)
+{
+    (void)state;
+    assert_false(cc_error_is(NULL, EIO));
+    assert_false(cc_error_is(NULL, 0));
+
+    cc_error *one = cc_error_new(ETIMEDOUT, NULL, "timed out");
+    assert_true(cc_error_is(one, ETIMEDOUT));
+    assert_false(cc_error_is(one, EIO));
+
+    cc_error *two = cc_error_new(EPIPE, one, "pipe");
+    cc_error *three = cc_error_new(CC_EHTTP, two, "top");
+    assert_true(cc_error_is(three, CC_EHTTP));  /* itself */
+    assert_true(cc_error_is(three, EPIPE));     /* its cause */
+    assert_true(cc_error_is(three, ETIMEDOUT)); /* the innermost */
+    assert_false(cc_error_is(three, ECHILD));
+    assert_false(cc_error_is(three, CC_ECALLEDPROCESS));
+    assert_false(cc_error_is(two, CC_EHTTP));   /* never looks outwards */
+
+    /* A deep chain: 200 errors, code i + 1 at depth i from the top. */
+    cc_error *deep = NULL;
+    for (int i = 200; i >= 1; i--) {
+        cc_error *e = cc_error_new(i, deep, "level %d", i);
+        assert_non_null(e);
+        cc_error_free(deep);
+        deep = e;
+    }
+    assert_true(cc_error_is(deep, 1));
+    assert_true(cc_error_is(deep, 200));
+    assert_false(cc_error_is(deep, 201));
+    cc_error_free(deep);
+
+    /* The last error of a join, with its chain, is what callers ask. */
+    cc_fail_from(three, EIO, "outer");
+    assert_true(cc_error_is(cc_last_error(), EIO));
+    assert_true(cc_error_is(cc_last_error(), ETIMEDOUT));
+    cc_error_clear();
+    cc_error_free(three);
+    cc_error_free(two);
+    cc_error_free(one);
+}
+
+/* concur's own codes have values, names and texts of their own. */
+static void test_own_codes_have_names_and_texts(void **state)
+{
+    (void)state;
+    int own[] = {CC_ECALLEDPROCESS, CC_EHTTP};
+
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(own[i] > CC_EBASE);
+        /* No system errno has these values. */
+        assert_null(strerrorname_np(own[i]));
+    }
+    assert_int_not_equal(CC_ECALLEDPROCESS, CC_EHTTP);
+    assert_int_not_equal(CC_ECALLEDPROCESS, ECHILD);
+    assert_int_not_equal(CC_EHTTP, EBADMSG);
+    assert_string_equal(cc_errname(CC_ECALLEDPROCESS), "CC_ECALLEDPROCESS");
+    assert_string_equal(cc_errname(CC_EHTTP), "CC_EHTTP");
+    assert_string_equal(cc_errname(CC_EBASE), "E?");
+    assert_string_equal(cc_errname(CC_EBASE + 3), "E?");
+    assert_string_equal(cc_strerror(CC_ECALLEDPROCESS),
+                        "called process returned non-zero exit status");
+    assert_string_equal(cc_strerror(CC_EHTTP), "HTTP status error");
+    assert_string_equal(cc_strerror(ETIMEDOUT), strerror(ETIMEDOUT));
+    assert_string_equal(cc_strerror(CC_EBROKEN), strerror(CC_EBROKEN));
+    assert_string_equal(cc_strerror(-5), "Unknown error -5");
+
+    /* Printed errors carry the name. */
+    cc_error *e = cc_error_new(CC_EHTTP, NULL, "404 Client Error");
+    char buf[128];
+    cc_error_format(e, buf, sizeof(buf));
+    assert_string_equal(buf, "404 Client Error (CC_EHTTP)");
+    cc_error_free(e);
+}
+
 /* Errors are per thread: one thread's failures never show in another. */
 static void *err_worker(void *arg)
 {
@@ -187,6 +263,8 @@ int main(void)
         cmocka_unit_test(test_fail_from_chains_causes),
         cmocka_unit_test(test_copy_and_free_chain),
         cmocka_unit_test(test_accessors_accept_null),
+        cmocka_unit_test(test_error_is_searches_the_cause_chain),
+        cmocka_unit_test(test_own_codes_have_names_and_texts),
         cmocka_unit_test(test_errors_are_per_thread),
         cmocka_unit_test(test_long_messages_are_kept_whole),
     };

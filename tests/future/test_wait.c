@@ -271,10 +271,21 @@ static void test_map_reports_first_failure_with_index(void **state)
     for (intptr_t i = 0; i < N; i++)
         args[i] = (void *)(i + 1); /* item 12 is 13 */
     for (size_t chunk = 1; chunk <= 5; chunk += 4) {
+        char site[64];
+        int line = __LINE__ + 1;
         assert_fails_with(cc_map(p, fail_on_13, args, N, chunk, res, 30), EDOM);
-        assert_string_equal(cc_errmsg(), "map: item 12 of 40 failed");
+        /* Named by index and position, raised where cc_map was called,
+         * with the item's own error (raised in a worker) as cause. */
+        assert_string_equal(cc_errmsg(), "cc_map: args[12] (item 13 of 40) "
+                                         "failed: 13 is unlucky");
+        snprintf(site, sizeof(site), "test_wait.c:%d in thread 'MainThread'",
+                 line);
+        assert_string_equal(cc_error_where(cc_last_error()), site);
         assert_string_equal(cc_error_message(cc_error_cause(cc_last_error())),
                             "13 is unlucky");
+        assert_non_null(strstr(cc_error_where(cc_error_cause(cc_last_error())),
+                               "in thread 'ThreadPool-"));
+        assert_null(cc_error_cause(cc_error_cause(cc_last_error())));
         for (int i = 0; i < 12; i++) /* all items before it were kept */
             assert_int_equal((intptr_t)res[i], (i + 1) * (i + 1));
         assert_null(res[12]);

@@ -68,6 +68,10 @@ static void test_check(void **state)
     assert_int_equal(cc_http_status(r), 404);
     assert_string_equal(cc_http_reason(r), "Not Found");
     assert_fails_with(cc_http_check(r), CC_EHTTP);
+    /* Its own code: not EBADMSG ("Bad message"), and so named. */
+    assert_int_not_equal(errno, EBADMSG);
+    assert_string_equal(cc_errname(errno), "CC_EHTTP");
+    assert_string_equal(cc_strerror(errno), "HTTP status error");
     snprintf(want, sizeof(want), "404 Client Error: Not Found for url: %s", url);
     assert_string_equal(cc_errmsg(), want);
     cc_http_response_free(r);

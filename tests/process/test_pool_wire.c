@@ -74,6 +74,33 @@ static void *fail_three_deep(void *arg)
     return arg;
 }
 
+/* concur's own codes (CC_EBASE + k, far above the system's) cross the
+ * wire unchanged, and keep their names. */
+static void test_own_codes_round_trip(void **state)
+{
+    (void)state;
+    cc__buf b = {0};
+    cc_error *inner = cc_error_new(CC_EHTTP, NULL, "404 Client Error");
+    cc_error *outer = cc_error_new(CC_ECALLEDPROCESS, inner, "Command failed");
+    cc__error_encode(&b, outer);
+    cc__rd r = {b.data, b.data + b.len, false};
+    int err = -1;
+    cc_error *d = cc__error_decode(&r, &err);
+    assert_int_equal(err, 0);
+    assert_non_null(d);
+    assert_int_equal(cc_error_code(d), CC_ECALLEDPROCESS);
+    assert_int_equal(cc_error_code(cc_error_cause(d)), CC_EHTTP);
+    assert_true(cc_error_is(d, CC_EHTTP));
+    char text[256];
+    cc_error_format(d, text, sizeof(text));
+    assert_string_equal(text, "Command failed (CC_ECALLEDPROCESS)\n"
+                              "  caused by: 404 Client Error (CC_EHTTP)");
+    cc_error_free(d);
+    cc_error_free(outer);
+    cc_error_free(inner);
+    cc__buf_free(&b);
+}
+
 static void test_error_chains_round_trip(void **state)
 {
     (void)state;
@@ -166,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_frames_and_items_round_trip),
         cmocka_unit_test(test_truncated_items_are_refused),
         cmocka_unit_test(test_error_chains_round_trip),
+        cmocka_unit_test(test_own_codes_round_trip),
         cmocka_unit_test(test_blob_check_never_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -307,6 +307,27 @@ static void *failing_with_cause(void *arg)
 }
 enum { CAUSE_LINE = __LINE__ - 2 };
 
+static void *failing_thread(void *arg)
+{
+    (void)arg;
+    return cc_fail(EDOM, "thread failed");
+}
+enum { THREAD_LINE = __LINE__ - 2 };
+
+/* A child whose own thread fails: the places name the thread and the
+ * process it ran in. */
+static void *failing_via_thread(void *arg)
+{
+    (void)arg;
+    cc_thread *t = cc_thread_start(failing_thread, NULL, "helper");
+    if (t == NULL || cc_thread_join(t, NULL, 30) == 0)
+        cc_process_exit(3);
+    cc_fail_from(cc_thread_error(t), EIO, "helper gave up");
+    cc_thread_free(t);
+    return NULL;
+}
+enum { VIA_LINE = __LINE__ - 4 };
+
 static void test_failing_child_reports_on_stderr(void **state)
 {
     (void)state;
@@ -321,9 +342,11 @@ static void test_failing_child_reports_on_stderr(void **state)
     assert_int_equal(rc, 0);
     assert_ok(cc_process_exitcode(p, &code));
     assert_int_equal(code, 1);
+    /* A child's errors name the process, not its 'MainThread'. */
     snprintf(want, sizeof(want),
              "Process failer: bad input 42 (EINVAL) at test_process.c:%d in "
-             "thread 'MainThread'\n", FAIL_LINE);
+             "process 'failer' (pid %ld)\n", FAIL_LINE,
+             (long)cc_process_pid(p));
     assert_string_equal(out, want);
     free(out);
     cc_process_free(p);
@@ -336,9 +359,25 @@ static void test_failing_child_reports_on_stderr(void **state)
     assert_int_equal(code, 1);
     snprintf(want, sizeof(want),
              "Process chain: no work came (EIO) at test_process.c:%d in "
-             "thread 'MainThread'\n  caused by: queue get timed out: "
+             "process 'chain' (pid %ld)\n  caused by: queue get timed out: "
              "nothing arrived "
-             "(ETIMEDOUT)\n", CAUSE_LINE);
+             "(ETIMEDOUT)\n", CAUSE_LINE, (long)cc_process_pid(p));
+    assert_string_equal(out, want);
+    free(out);
+    cc_process_free(p);
+
+    cap = tu_capture_stderr();
+    p = cc_process_start(failing_via_thread, NULL, "threaded");
+    assert_ok(cc_process_join(p, 30));
+    out = tu_capture_end(cap);
+    assert_ok(cc_process_exitcode(p, &code));
+    assert_int_equal(code, 1);
+    snprintf(want, sizeof(want),
+             "Process threaded: helper gave up (EIO) at test_process.c:%d in "
+             "process 'threaded' (pid %ld)\n  caused by: thread failed "
+             "(EDOM) at test_process.c:%d in thread 'helper' of process "
+             "'threaded' (pid %ld)\n", VIA_LINE, (long)cc_process_pid(p),
+             THREAD_LINE, (long)cc_process_pid(p));
     assert_string_equal(out, want);
     free(out);
     cc_process_free(p);

@@ -269,7 +269,9 @@ static void test_error_chain_crosses_the_boundary(void **state)
     assert_string_equal(cc_error_message(e), "service did not start");
     assert_non_null(strstr(cc_error_where(e),
                            "test_process_pool.c:"));
-    assert_non_null(strstr(cc_error_where(e), "in thread 'errs_0'"));
+    /* Raised in worker errs_0: the place names that process. */
+    assert_non_null(strstr(cc_error_where(e), "in process 'errs_0' (pid "));
+    assert_null(strstr(cc_error_where(e), "thread"));
     e = cc_error_cause(e);
     assert_int_equal(cc_error_code(e), EIO);
     assert_string_equal(cc_error_message(e), "settings unreadable");
@@ -532,11 +534,21 @@ static void test_map_reports_first_failure_by_index(void **state)
         void *res[N];
         for (int i = 0; i < N; i++)
             args[i] = pu_int(i);
+        char site[80];
+        int line = __LINE__ + 1;
         assert_fails_with(cc_map(p, fail_on_17, args, N, sizes[s], res, 60),
                           EDOM);
-        assert_string_equal(cc_errmsg(), "map: item 17 of 100 failed");
+        assert_string_equal(cc_errmsg(), "cc_map: args[17] (item 18 of 100) "
+                                         "failed: item 17 is unlucky");
+        snprintf(site, sizeof(site),
+                 "test_process_pool.c:%d in thread 'MainThread'", line);
+        assert_string_equal(cc_error_where(cc_last_error()), site);
         const cc_error *cause = cc_error_cause(cc_last_error());
         assert_string_equal(cc_error_message(cause), "item 17 is unlucky");
+        assert_null(cc_error_cause(cause));
+        /* Raised in a worker process, which the place names. */
+        assert_non_null(strstr(cc_error_where(cause), "in process '"));
+        assert_non_null(strstr(cc_error_where(cause), "' (pid "));
         for (int i = 0; i < 17; i++) /* computed before the failure */
             assert_int_equal(pu_get(res[i]), i + 1000);
         assert_null(res[17]);

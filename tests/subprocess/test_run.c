@@ -247,6 +247,10 @@ static void test_check(void **state)
     cc_run_opts o = {.check = true};
     assert_fails_with(cc_subprocess_run(ARGV("false"), &o, &r),
                       CC_ECALLEDPROCESS);
+    /* Its own code: not ECHILD ("No child processes"), and so named. */
+    assert_int_not_equal(errno, ECHILD);
+    assert_string_equal(cc_errname(errno), "CC_ECALLEDPROCESS");
+    assert_true(cc_error_is(cc_last_error(), CC_ECALLEDPROCESS));
     assert_string_equal(cc_errmsg(),
                         "Command '[false]' returned non-zero exit status 1.");
     assert_int_equal(r.returncode, 1);
@@ -285,7 +289,7 @@ static void test_check(void **state)
 
 /* A child reaped behind the run's back (SIGCHLD ignored: the kernel reaps
  * it, before or after cc_popen_new opened its pidfd) is ESRCH, never
- * confused with a checked failure (ECHILD). */
+ * confused with a checked failure (CC_ECALLEDPROCESS). */
 static void test_child_reaped_elsewhere_is_esrch(void **state)
 {
     (void)state;
