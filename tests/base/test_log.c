@@ -201,7 +201,8 @@ static void test_switching_sinks_loses_nothing(void **state)
     cc_set_log(to_sink_one, &one);
     atomic_store(&switching, true);
     cc_thread *sw = cc_thread_start(switcher, NULL, "switcher");
-    tu_threads ts = tu_start(REPORTERS, reporter, NULL, 0);
+    int ids[REPORTERS] = {0};
+    tu_threads ts = tu_start(REPORTERS, reporter, ids, sizeof(ids[0]));
     tu_join(ts);
     atomic_store(&switching, false);
     assert_ok(cc_thread_join(sw, NULL, 30.0));
