@@ -1,6 +1,7 @@
 /*
  * loop.c - the event loop: run queue, cross-thread posts, epoll, timers,
- * stop, SIGINT, and running loops by hand (aio layer).
+ * stop, SIGINT, running loops by hand, and one pass at a time inside
+ * another program's loop (aio layer).
  *
  * One iteration: take what other threads posted, fire due timers, run the
  * work that is ready (each task until it blocks, yields or ends), then wait
@@ -334,9 +335,9 @@ static void take_due(cc_loop *l)
  * Run the loop in the calling thread until `until` is done (until NULL:
  * until stopped; drain: until no task is left).
  */
-static int loop_run(cc_loop *l, cc_future *until, bool drain)
+static int loop_run(cc_loop *l, cc_future *until, bool drain, const char *who)
 {
-    if (loop_enter(l, "cc_loop_run") != 0)
+    if (loop_enter(l, who) != 0)
         return -1;
     for (;;) {
         take_due(l);
@@ -372,14 +373,14 @@ int cc_loop_run_until_done(cc_loop *loop, cc_future *f)
         return cc__err(EINVAL, "cc_loop_run_until_done: not a loop");
     if (f == NULL)
         return cc__err(EINVAL, "cc_loop_run_until_done: future is NULL");
-    return loop_run(loop, f, false);
+    return loop_run(loop, f, false, "cc_loop_run_until_done");
 }
 
 int cc_loop_run_forever(cc_loop *loop)
 {
     if (!loop_ok(loop))
         return cc__err(EINVAL, "cc_loop_run_forever: not a loop");
-    return loop_run(loop, NULL, false);
+    return loop_run(loop, NULL, false, "cc_loop_run_forever");
 }
 
 int cc_loop_stop(cc_loop *loop)
@@ -540,7 +541,7 @@ void cc_loop_free(cc_loop *loop)
          * this thread runs another loop it cannot: the tasks are leaked,
          * which debug mode reports.) */
         cancel_all_tasks(loop);
-        if (loop_run(loop, NULL, true) != 0 && cc__debug())
+        if (loop_run(loop, NULL, true, "cc_loop_free") != 0 && cc__debug())
             cc__debugf("cc_loop_free: %zu tasks could not be finished: %s",
                        loop->ntasks, cc_errmsg());
     }
@@ -675,7 +676,7 @@ int cc_run(cc_fn main, void *arg, void **result)
         if (!handle_sigint)
             atomic_store(&sigint_loop, NULL);
     }
-    rc = loop_run(l, f, false);
+    rc = loop_run(l, f, false, "cc_run");
     interrupted = l->interrupted;
     if (handle_sigint) {
         sigaction(SIGINT, &old, NULL);
