@@ -126,12 +126,13 @@ static void count_call(void *arg)
 }
 
 /* The timeout follows the loop's state: forever when idle, 0 with work
- * ready, at most the sleep while a task sleeps. */
+ * ready, at most the earliest sleep while tasks sleep.  (An hour-long
+ * sleep keeps "> 0" true however slowly this runs.) */
 static void test_timeout_follows_the_loop(void **state)
 {
     (void)state;
     cc_loop *l = cc_loop_new();
-    double sleep_for = 0.3;
+    double hour = 3600, short_sleep = 0.05;
     _Atomic int calls = 0;
     void *r = NULL;
 
@@ -140,29 +141,40 @@ static void test_timeout_follows_the_loop(void **state)
     assert_int_equal(cc_loop_run_once(l, 0), 0); /* nothing at all */
     assert_true(cc_loop_backend_timeout(l) < 0);
 
-    cc_future *f = cc_loop_spawn(l, sleeper, &sleep_for);
+    cc_future *f = cc_loop_spawn(l, sleeper, &hour);
     assert_non_null(f);
     assert_true(cc_loop_backend_timeout(l) == 0); /* posted, not run */
     assert_int_equal(cc_loop_run_once(l, 0), 1);  /* starts, sleeps */
     assert_false(cc_future_done(f));
     double t = cc_loop_backend_timeout(l);
-    assert_true(t > 0 && t <= sleep_for);
+    assert_true(t > 0 && t <= hour);
 
     assert_ok(cc_loop_call_soon_threadsafe(l, count_call, &calls));
     assert_true(cc_loop_backend_timeout(l) == 0);
     assert_int_equal(cc_loop_run_once(l, 0), 1);
     assert_int_equal(atomic_load(&calls), 1);
     t = cc_loop_backend_timeout(l);
-    assert_true(t > 0 && t <= sleep_for);
+    assert_true(t > 0 && t <= hour);
 
+    /* a shorter sleep: the timeout is the earliest timer's */
+    cc_future *g = cc_loop_spawn(l, sleeper, &short_sleep);
+    assert_non_null(g);
+    assert_int_equal(cc_loop_run_once(l, 0), 1);
+    t = cc_loop_backend_timeout(l);
+    assert_true(t >= 0 && t <= short_sleep);
+
+    /* the long one is cancelled, the short one ends: then nothing left */
+    assert_true(cc_future_cancel(f));
     int passes = drive(l, NULL); /* until run_once says nothing is left */
     assert_true(passes >= 1);
-    assert_true(cc_future_done(f));
-    assert_ok(cc_future_result(f, &r, 0));
+    assert_true(cc_future_done(g));
+    assert_ok(cc_future_result(g, &r, 0));
     assert_int_equal((intptr_t)r, 42);
+    assert_true(cc_future_cancelled(f));
     assert_true(cc_loop_backend_timeout(l) < 0);
     assert_int_equal(cc_loop_run_once(l, 0), 0);
     cc_future_free(f);
+    cc_future_free(g);
     cc_loop_free(l);
 }
 
