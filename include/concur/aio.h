@@ -346,6 +346,84 @@ CC_API int cc_loop_run_forever(cc_loop *loop);
 /* Ask the loop to return from run_forever / run_until_done (any thread). */
 CC_API int cc_loop_stop(cc_loop *loop);
 
+/*
+ * Inside another program's event loop (GLib, Qt, libuv, a poll() loop of
+ * your own), as libuv's uv_backend_fd, uv_backend_timeout and uv_run with
+ * UV_RUN_NOWAIT.  The host watches cc_loop_backend_fd for readability,
+ * sleeps no longer than cc_loop_backend_timeout, and then calls
+ * cc_loop_run_once(loop, 0):
+ *
+ *     struct pollfd p = {cc_loop_backend_fd(loop), POLLIN, 0};
+ *     while (cc_loop_run_once(loop, 0) == 1) {
+ *         double t = cc_loop_backend_timeout(loop);
+ *         poll(&p, 1, t < 0 ? -1 : (int)ceil(t * 1000));
+ *     }
+ *
+ * Between passes the loop runs in no thread: cc_loop_current() is NULL
+ * there, so the host hands it work with cc_loop_spawn and
+ * cc_loop_call_soon_threadsafe (from its own thread too), not cc_spawn or
+ * cc_loop_call_soon.  Finish with cc_loop_free, which cancels and runs the
+ * tasks still alive to their end, in the calling thread.
+ */
+
+/*
+ * cc_loop_backend_fd - the loop's epoll descriptor, for a host loop to
+ * watch: it becomes readable when the loop has I/O to handle (an fd a
+ * task waits on is ready) or another thread handed it work
+ * (cc_loop_spawn, cc_loop_call_soon_threadsafe, a task woken from another
+ * thread, cc_loop_stop).  Timers and work already queued do not make it
+ * readable: cc_loop_backend_timeout covers them.  Readability is level-
+ * triggered: it lasts until cc_loop_run_once has handled the events.
+ *
+ * The loop owns the descriptor: do not read, close or register fds in it;
+ * it stays the same for the loop's life and is closed by cc_loop_free.
+ * Any thread may call it.  Returns the fd, or -1 with EINVAL (not a loop).
+ */
+CC_API int cc_loop_backend_fd(cc_loop *loop);
+
+/*
+ * cc_loop_backend_timeout - how long a host loop may sleep, in seconds,
+ * before it must call cc_loop_run_once again (unless the backend fd
+ * becomes readable first): 0 when the loop has work ready (tasks to
+ * resume, callbacks, posts from other threads, a pending cc_loop_stop) or
+ * a timer that is due; the time until its next timer (a sleep, a timeout,
+ * a call_later); CC_FOREVER (negative) when no timer is armed -- only the
+ * fd can then wake it.  Round a conversion to milliseconds up, or the host
+ * wakes before the timer is due and only goes round once more.
+ *
+ * Call it from the thread that drives the loop, between passes (or from a
+ * task or callback of the loop).  On error it returns 0, so that the host
+ * calls cc_loop_run_once, which reports the error too, and sets errno:
+ * EINVAL (not a loop), EBUSY (the loop runs in another thread).
+ */
+CC_API double cc_loop_backend_timeout(cc_loop *loop);
+
+/*
+ * cc_loop_run_once - one pass of the loop in the calling thread, then
+ * return: wait up to `timeout` seconds for I/O, a post from another thread
+ * or the next timer (0: do not wait at all, libuv's UV_RUN_NOWAIT;
+ * CC_FOREVER: as long as it takes), then run what is ready: what other
+ * threads posted, the expired timers, the callbacks and the tasks that
+ * were ready (each until it blocks, yields or ends; what they make ready
+ * runs in the next pass).  It does not wait when work is ready already,
+ * when a cc_loop_stop is pending (which it takes, so the stop does not
+ * reach a later cc_loop_run_forever) or when the loop has nothing that
+ * could ever become ready (no task, timer or post).
+ *
+ * While the pass runs the loop is the thread's current loop (cc_spawn,
+ * cc_sleep, cc_wait_fd and cancellation work in its tasks as under
+ * cc_loop_run_forever); a task's stack and state are kept between passes.
+ * Call it from the thread that drives the loop; a loop driven by passes
+ * may later be run by cc_loop_run_until_done or freed by cc_loop_free.
+ *
+ * Returns 1 while the loop has something left (tasks alive, even blocked
+ * ones; ready work; armed timers; posts not yet taken), 0 when it has
+ * nothing, or -1 with errno: EBUSY (a loop already runs in this thread:
+ * called from a task or callback; or this loop runs in another thread),
+ * EINVAL (not a loop, a NaN timeout).
+ */
+CC_API int cc_loop_run_once(cc_loop *loop, double timeout);
+
 /* Cancel the loop's tasks, run until they end, and free it.  Must not be
  * called while the loop runs. */
 CC_API void cc_loop_free(cc_loop *loop);

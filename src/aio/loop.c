@@ -1,6 +1,7 @@
 /*
  * loop.c - the event loop: run queue, cross-thread posts, epoll, timers,
- * stop, SIGINT, and running loops by hand (aio layer).
+ * stop, SIGINT, running loops by hand, and one pass at a time inside
+ * another program's loop (aio layer).
  *
  * One iteration: take what other threads posted, fire due timers, run the
  * work that is ready (each task until it blocks, yields or ends), then wait
@@ -13,6 +14,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -230,8 +232,9 @@ static int wait_events(int epfd, struct epoll_event *evs, int max,
     return epoll_wait(epfd, evs, max, ms > INT_MAX ? INT_MAX : (int)ms);
 }
 
-/* Wait for I/O, posts or the next timer; `block` false only polls. */
-static void poll_events(cc_loop *l, bool block)
+/* Wait for I/O, posts or the next timer, but no longer than `limit_ns`
+ * (CC__NS_FOREVER: no limit but the next timer; 0 only polls). */
+static void poll_events(cc_loop *l, int64_t limit_ns)
 {
     struct epoll_event evs[64];
     struct timespec ts;
@@ -240,19 +243,22 @@ static void poll_events(cc_loop *l, bool block)
 
     ts.tv_sec = 0;
     ts.tv_nsec = 0;
-    if (block) {
+    if (limit_ns > 0) {
         int64_t next = cc__timers_next(l);
 
         atomic_store_explicit(&l->sleeping, 1, memory_order_seq_cst);
         if (atomic_load_explicit(&l->nremote, memory_order_seq_cst) > 0 ||
             atomic_load_explicit(&l->stop, memory_order_acquire) ||
             atomic_load_explicit(&l->sigint, memory_order_acquire)) {
-            block = false;
-        } else if (next == CC__NS_FOREVER) {
+            /* posted, stopped or interrupted: only poll */
+        } else if (next == CC__NS_FOREVER && limit_ns == CC__NS_FOREVER) {
             tsp = NULL;
         } else {
-            int64_t left = next - cc__now_ns();
+            int64_t now = cc__now_ns();
+            int64_t left = next == CC__NS_FOREVER ? INT64_MAX : next - now;
 
+            if (left > limit_ns)
+                left = limit_ns;
             if (left < 0)
                 left = 0;
             ts.tv_sec = (time_t)(left / 1000000000);
@@ -283,17 +289,21 @@ static void cancel_all_tasks(cc_loop *l)
 }
 
 /*
- * Run the loop in the calling thread until `until` is done (until NULL:
- * until stopped; drain: until no task is left).
+ * Bind the loop to the calling thread for a run (cc_loop_run_* or one pass
+ * of cc_loop_run_once): it becomes the thread's current loop, and the
+ * thread's context is where tasks switch back to.  -1/EBUSY when a loop
+ * already runs in this thread (a task or callback calling this), or this
+ * loop runs in another.
  */
-static int loop_run(cc_loop *l, cc_future *until, bool drain)
+static int loop_enter(cc_loop *l, const char *who)
 {
     bool expected = false;
 
     if (cc__tls_loop != NULL)
-        return cc__err(EBUSY, "a loop already runs in this thread");
+        return cc__errf(EBUSY, "%s: a loop already runs in this thread", who);
     if (!atomic_compare_exchange_strong(&l->running, &expected, true))
-        return cc__err(EBUSY, "this loop already runs in another thread");
+        return cc__errf(EBUSY, "%s: this loop already runs in another thread",
+                        who);
     cc__tls_loop = l;
     l->thread_ctx = cc__ctx_get();
     cc__stack_watch_overflow();
@@ -304,10 +314,33 @@ static int loop_run(cc_loop *l, cc_future *until, bool drain)
         l->thread_fiber = __tsan_get_current_fiber();
     }
 #endif
+    return 0;
+}
+
+static void loop_leave(cc_loop *l)
+{
+    cc__tls_loop = NULL;
+    atomic_store(&l->running, false);
+}
+
+/* The start of a pass: what other threads posted, the timers now due. */
+static void take_due(cc_loop *l)
+{
+    take_remote(l);
+    if (l->ntimers > 0 || l->spilled != NULL)
+        cc__timers_expire(l, cc__now_ns());
+}
+
+/*
+ * Run the loop in the calling thread until `until` is done (until NULL:
+ * until stopped; drain: until no task is left).
+ */
+static int loop_run(cc_loop *l, cc_future *until, bool drain, const char *who)
+{
+    if (loop_enter(l, who) != 0)
+        return -1;
     for (;;) {
-        take_remote(l);
-        if (l->ntimers > 0 || l->spilled != NULL)
-            cc__timers_expire(l, cc__now_ns());
+        take_due(l);
         if (atomic_load_explicit(&l->sigint, memory_order_acquire)) {
             atomic_store(&l->sigint, false);
             if (until != NULL && cc_future_cancel(until))
@@ -325,13 +358,12 @@ static int loop_run(cc_loop *l, cc_future *until, bool drain)
             continue;
         if (l->nready == 0 && cc__stack_trim_pending()) {
             cc__stack_trim(); /* idle: give spare stacks back, a few */
-            poll_events(l, false);
+            poll_events(l, 0);
             continue;
         }
-        poll_events(l, l->nready == 0);
+        poll_events(l, l->nready == 0 ? CC__NS_FOREVER : 0);
     }
-    cc__tls_loop = NULL;
-    atomic_store(&l->running, false);
+    loop_leave(l);
     return 0;
 }
 
@@ -341,14 +373,14 @@ int cc_loop_run_until_done(cc_loop *loop, cc_future *f)
         return cc__err(EINVAL, "cc_loop_run_until_done: not a loop");
     if (f == NULL)
         return cc__err(EINVAL, "cc_loop_run_until_done: future is NULL");
-    return loop_run(loop, f, false);
+    return loop_run(loop, f, false, "cc_loop_run_until_done");
 }
 
 int cc_loop_run_forever(cc_loop *loop)
 {
     if (!loop_ok(loop))
         return cc__err(EINVAL, "cc_loop_run_forever: not a loop");
-    return loop_run(loop, NULL, false);
+    return loop_run(loop, NULL, false, "cc_loop_run_forever");
 }
 
 int cc_loop_stop(cc_loop *loop)
@@ -362,6 +394,100 @@ int cc_loop_stop(cc_loop *loop)
         wake_epoll(loop);
     atomic_fetch_sub_explicit(&loop->posting, 1, memory_order_release);
     return 0;
+}
+
+/* ------------------------------------------ inside another program's loop */
+
+/*
+ * Between passes of cc_loop_run_once nobody sleeps in the loop's epoll, but
+ * the host polls its fd: so `sleeping` stays set, and a post from another
+ * thread writes the eventfd, which makes the epoll fd readable.  This is
+ * the loop's side of the protocol in loop.h (set `sleeping`, then look at
+ * `nremote`); what was posted before is seen by cc_loop_backend_timeout's
+ * look, or made visible on the fd here.
+ */
+static void embed_arm(cc_loop *l)
+{
+    atomic_store_explicit(&l->sleeping, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&l->nremote, memory_order_seq_cst) > 0)
+        wake_epoll(l);
+}
+
+int cc_loop_backend_fd(cc_loop *loop)
+{
+    if (!loop_ok(loop))
+        return cc__err(EINVAL, "cc_loop_backend_fd: not a loop");
+    embed_arm(loop);
+    return loop->epfd;
+}
+
+double cc_loop_backend_timeout(cc_loop *loop)
+{
+    int64_t next;
+    int64_t left;
+
+    if (!loop_ok(loop)) {
+        cc__err(EINVAL, "cc_loop_backend_timeout: not a loop");
+        return 0;
+    }
+    if (cc__tls_loop != loop && atomic_load(&loop->running)) {
+        cc__err(EBUSY, "cc_loop_backend_timeout: the loop runs in another "
+                       "thread");
+        return 0;
+    }
+    if (cc__tls_loop != loop)
+        atomic_store_explicit(&loop->sleeping, 1, memory_order_seq_cst);
+    if (loop->nready > 0 ||
+        atomic_load_explicit(&loop->nremote, memory_order_seq_cst) > 0 ||
+        atomic_load_explicit(&loop->stop, memory_order_acquire))
+        return 0;
+    next = cc__timers_next(loop);
+    if (next == CC__NS_FOREVER)
+        return CC_FOREVER;
+    left = next - cc__now_ns();
+    return left <= 0 ? 0 : (double)left / 1e9;
+}
+
+/* Something left to run or wait for: tasks (blocked ones too), ready
+ * work, armed timers, posts not yet taken. */
+static bool has_work(cc_loop *l)
+{
+    return l->ntasks > 0 || l->nready > 0 || l->ntimers > 0 ||
+           l->spilled != NULL ||
+           atomic_load_explicit(&l->nremote, memory_order_acquire) > 0;
+}
+
+int cc_loop_run_once(cc_loop *loop, double timeout)
+{
+    int64_t limit;
+    bool stopped;
+    bool alive;
+
+    if (!loop_ok(loop))
+        return cc__err(EINVAL, "cc_loop_run_once: not a loop");
+    if (isnan(timeout))
+        return cc__err(EINVAL, "cc_loop_run_once: timeout is NaN");
+    if (loop_enter(loop, "cc_loop_run_once") != 0)
+        return -1;
+    stopped = atomic_exchange_explicit(&loop->stop, false,
+                                       memory_order_acq_rel);
+    take_remote(loop);
+    if (stopped || loop->nready > 0 || timeout == 0 || !has_work(loop))
+        limit = 0;
+    else if (timeout < 0 || timeout >= (double)INT64_MAX / 1e9)
+        limit = CC__NS_FOREVER;
+    else
+        limit = (int64_t)(timeout * 1e9) > 0 ? (int64_t)(timeout * 1e9) : 1;
+    poll_events(loop, limit);
+    take_due(loop);
+    if (loop->nready > 0)
+        run_batch(loop);
+    else if (cc__stack_trim_pending())
+        cc__stack_trim();
+    alive = has_work(loop);
+    embed_arm(loop);
+    loop_leave(loop);
+    return alive ? 1 : 0;
 }
 
 /* ------------------------------------------------ other layers' slots */
@@ -415,7 +541,7 @@ void cc_loop_free(cc_loop *loop)
          * this thread runs another loop it cannot: the tasks are leaked,
          * which debug mode reports.) */
         cancel_all_tasks(loop);
-        if (loop_run(loop, NULL, true) != 0 && cc__debug())
+        if (loop_run(loop, NULL, true, "cc_loop_free") != 0 && cc__debug())
             cc__debugf("cc_loop_free: %zu tasks could not be finished: %s",
                        loop->ntasks, cc_errmsg());
     }
@@ -550,7 +676,7 @@ int cc_run(cc_fn main, void *arg, void **result)
         if (!handle_sigint)
             atomic_store(&sigint_loop, NULL);
     }
-    rc = loop_run(l, f, false);
+    rc = loop_run(l, f, false, "cc_run");
     interrupted = l->interrupted;
     if (handle_sigint) {
         sigaction(SIGINT, &old, NULL);

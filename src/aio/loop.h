@@ -6,7 +6,9 @@
  * remote_mu plus a count), and wake a loop that sleeps in epoll through the
  * eventfd: the loop sets `sleeping` (seq_cst) before its last look at
  * `nremote`, a poster bumps `nremote` (seq_cst) before reading `sleeping`,
- * so one of them always sees the other and no wake-up is lost.
+ * so one of them always sees the other and no wake-up is lost.  A loop
+ * driven by cc_loop_run_once keeps `sleeping` set between passes, when the
+ * host program's loop polls the epoll fd in its place.
  */
 #ifndef CC_AIO_LOOP_H
 #define CC_AIO_LOOP_H
@@ -58,7 +60,9 @@ struct cc_loop {
     /* shared with other threads */
     _Atomic bool stop;         /* cc_loop_stop */
     _Atomic bool sigint;       /* SIGINT arrived while cc_run ran */
-    _Atomic int sleeping;      /* in epoll_wait with a timeout */
+    _Atomic int sleeping;      /* in epoll_wait with a timeout, or between
+                                  cc_loop_run_once passes (a host polls
+                                  the epoll fd) */
     _Atomic size_t nremote;    /* posts not yet taken */
     _Atomic int posting;       /* posters still inside cc__loop_post: the
                                   loop is not freed until they are out */
