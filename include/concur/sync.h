@@ -1,6 +1,7 @@
 /*
- * concur/sync.h - threads, Lock, RLock, Condition, Semaphore, Event, Barrier
- * and thread-local values: Python's `threading`, for C.
+ * concur/sync.h - threads, thread timers, Lock, RLock, Condition,
+ * Semaphore, Event, Barrier and thread-local values: Python's `threading`,
+ * for C.
  *
  * Defaults for this header (see concur/base.h for the shared conventions):
  *   - Every object is thread-safe.
@@ -80,6 +81,91 @@ CC_API const char *cc_thread_current_name(void);
 
 /* Rename the calling thread (library name and OS name).  -1/EINVAL on NULL. */
 CC_API int cc_thread_set_current_name(const char *name);
+
+/* ------------------------------------------------------------ thread timers */
+
+/*
+ * cc_thread_timer - fn(arg) run on a new thread after a delay, unless
+ * cancelled first (threading.Timer).  Not to be confused with cc_timer
+ * (concur/aio.h), a callback run by an event loop on the loop's own thread.
+ * cc_thread_timer_new makes it, cc_thread_timer_start starts the countdown,
+ * cc_thread_timer_free releases it.
+ */
+typedef struct cc_thread_timer cc_thread_timer;
+
+/*
+ * cc_thread_timer_new - a timer that, once started, runs fn(arg) on a new
+ * thread `interval` seconds later (threading.Timer(interval, fn)).
+ *
+ * Nothing runs until cc_thread_timer_start.  `name` (copied; NULL gives
+ * "Thread-N") names the timer's thread as cc_thread_start's name does; fn
+ * fails by returning cc_fail(...), and cc_thread_timer_join hands that
+ * error over as cc_thread_join does.
+ *
+ * Returns the timer, or NULL with errno EINVAL (fn is NULL, interval is
+ * negative or NaN) or ENOMEM.  The caller owns it and frees it with
+ * cc_thread_timer_free().
+ */
+CC_API cc_thread_timer *cc_thread_timer_new(double interval, cc_fn fn,
+                                            void *arg, const char *name);
+
+/*
+ * cc_thread_timer_start - start the timer's thread; fn runs `interval`
+ * seconds from now unless cc_thread_timer_cancel comes first.
+ *
+ * A timer cancelled before it was started starts no thread: the call
+ * returns 0 and the timer is over at once (as in Python, whose cancelled
+ * Timer thread ends without calling fn).
+ *
+ * Returns 0, or -1 with errno EINVAL (started before, or not a timer) or
+ * EAGAIN (the system could not create a thread; the timer can be started
+ * again later).
+ */
+CC_API int cc_thread_timer_start(cc_thread_timer *t);
+
+/*
+ * cc_thread_timer_cancel - stop the timer if fn has not started yet
+ * (Timer.cancel).  Never blocks; call it from any thread or task, before or
+ * after start, and as often as you like.
+ *
+ * Returns 0 when fn will never run: this call cancelled the timer, or an
+ * earlier one did.  Returns -1 with errno EALREADY when fn has started (it
+ * may still be running, or have returned): the cancel came too late, and
+ * Python's silent no-op is made visible.  EINVAL: not a timer.  Exactly
+ * one of "fn ran" and "a cancel returned 0" happens for every timer.
+ */
+CC_API int cc_thread_timer_cancel(cc_thread_timer *t);
+
+/*
+ * cc_thread_timer_join - wait until the timer is over: fn has returned, or
+ * the timer was cancelled.
+ *
+ * Waits up to `timeout`.  Returns 0 once over: *result (if result is not
+ * NULL) gets fn's result, or NULL when the timer was cancelled (tell the
+ * two apart with cc_thread_timer_cancelled).  When fn failed with cc_fail,
+ * returns -1 with errno = that error's code, the error itself being the
+ * caller's cc_last_error(), as cc_thread_join.  May be called again, from
+ * any thread or task: it gives the same outcome each time.
+ *
+ * Other errors (-1): ETIMEDOUT (not over yet; join again later), EAGAIN
+ * (timeout 0 and not over), ECANCELED (the calling task was cancelled),
+ * EDEADLK (called from fn itself), EINVAL (not a timer, NaN timeout, or
+ * neither started nor cancelled: such a timer would never be over).
+ */
+CC_API int cc_thread_timer_join(cc_thread_timer *t, void **result,
+                                double timeout);
+
+/* True when the timer was cancelled before fn started (a snapshot: false
+ * while it counts down).  False for NULL or a non-timer. */
+CC_API bool cc_thread_timer_cancelled(cc_thread_timer *t);
+
+/*
+ * cc_thread_timer_free - release the timer; NULL does nothing.  A timer
+ * still counting down is cancelled first (fn will not run once this call
+ * has begun, and its thread ends at once); one whose fn is running goes on
+ * detached and cleans up after itself, as cc_thread_free's thread does.
+ */
+CC_API void cc_thread_timer_free(cc_thread_timer *t);
 
 /* ------------------------------------------------------------------- Lock */
 
