@@ -82,6 +82,64 @@ CC_API const char *cc_thread_current_name(void);
 /* Rename the calling thread (library name and OS name).  -1/EINVAL on NULL. */
 CC_API int cc_thread_set_current_name(const char *name);
 
+/* ------------------------------------------------- which threads are alive */
+
+/*
+ * cc_thread_ident - the calling thread's id (threading.get_ident and
+ * get_native_id): the OS thread id, as top -H, gdb and /proc/<pid>/task
+ * show it.  Stable while the thread lives; the system may give it to a
+ * thread started after this one ended.  Called from a task, it is the id of
+ * the thread running the task's loop.  Never fails.
+ */
+CC_API unsigned long cc_thread_ident(void);
+
+/*
+ * cc_thread_main_ident - the main thread's id (threading.main_thread()'s
+ * ident): the process id, which is the id of the thread main() ran on.
+ * In a child made by fork() (cc_process_start included), the thread that
+ * forked is the child's only thread and its main thread, as in Python.
+ * Never fails.
+ */
+CC_API unsigned long cc_thread_main_ident(void);
+
+/* True when called from the main thread (threading.current_thread() is
+ * threading.main_thread()).  Never fails. */
+CC_API bool cc_thread_is_main(void);
+
+/* The size of cc_thread_info's name, its NUL included. */
+#define CC_THREAD_NAME_MAX 32
+
+/*
+ * cc_thread_info - one live thread as cc_thread_enumerate saw it: a copy,
+ * owned by the caller, that stays as it was when the thread ends or is
+ * renamed.
+ */
+typedef struct cc_thread_info {
+    unsigned long ident;                /* its cc_thread_ident() */
+    char name[CC_THREAD_NAME_MAX];      /* its name then ("MainThread"...) */
+    bool is_main;                       /* the main thread (listed first) */
+    unsigned long long reserved[2];     /* zeroed: room for more fields */
+} cc_thread_info;
+
+/*
+ * cc_thread_enumerate - the live threads (threading.enumerate()): the main
+ * thread first, then every thread started with cc_thread_start (pool
+ * workers, thread timers and the library's own threads included) whose
+ * function has not returned yet, in the order they began to run (not
+ * necessarily the order of their cc_thread_start calls).  Threads created
+ * some other way are not listed (Python lists them once they asked for
+ * their threading object; C code has no such moment).
+ *
+ * Fills out[0 .. max-1] with a snapshot taken at one moment: a thread that
+ * starts or ends meanwhile is either wholly in it or not at all, and one
+ * whose cc_thread_join has returned is never in it.  Returns how many
+ * threads were alive, which may exceed max (then only max were written:
+ * call again with more room); cc_thread_enumerate(NULL, 0) is
+ * threading.active_count().  Returns -1 with EINVAL when out is NULL and
+ * max is not 0.  Does not block (it takes a short internal lock).
+ */
+CC_API long cc_thread_enumerate(cc_thread_info *out, size_t max);
+
 /* ------------------------------------------------------------ thread timers */
 
 /*
