@@ -31,6 +31,7 @@
 #include "internal/deadline.h"
 #include "internal/fiber.h"
 #include "internal/mutex.h"
+#include "internal/thread.h"
 #include "internal/waiter.h"
 
 #define THREAD_MAGIC 0x54485244u /* "THRD" */
@@ -370,6 +371,13 @@ int cc_thread_set_current_name(const char *name)
         snprintf(main_name, sizeof(main_name), "%s", name);
     cc__mutex_unlock(&registry_mu);
     return 0;
+}
+
+void cc__thread_main_name(const char *name)
+{
+    cc__mutex_lock(&registry_mu);
+    snprintf(main_name, sizeof(main_name), "%s", name);
+    cc__mutex_unlock(&registry_mu);
 }
 
 unsigned long cc_thread_ident(void)

@@ -165,6 +165,43 @@ static void test_forked_child_main_thread(void **state)
     cc_thread_free(t);
 }
 
+/* cc_process_start's child: its main thread is "MainThread" everywhere */
+static void *child_checks_names(void *arg)
+{
+    cc_thread_info info[4];
+    long n = cc_thread_enumerate(info, 4);
+
+    if (n != 1 || !info[0].is_main || !cc_thread_is_main() ||
+        strcmp(info[0].name, "MainThread") != 0 ||
+        strcmp(cc_thread_current_name(), "MainThread") != 0)
+        return cc_fail(EPROTO, "child: %ld threads, main '%s', current '%s'",
+                       n, n > 0 ? info[0].name : "", cc_thread_current_name());
+    return arg;
+}
+
+static void *start_process_here(void *arg)
+{
+    cc_process *p = cc_process_start(child_checks_names, arg, "named");
+    int code = -1;
+
+    if (p == NULL || cc_process_join(p, 30) != 0 ||
+        cc_process_exitcode(p, &code) != 0 || code != 0) {
+        cc_process_free(p);
+        return cc_fail(EPROTO, "the child saw it wrong (exit code %d)", code);
+    }
+    cc_process_free(p);
+    return arg;
+}
+
+static void test_process_child_main_thread(void **state)
+{
+    (void)state;
+    cc_thread *t = cc_thread_start(start_process_here, state, "starter");
+
+    assert_ok(cc_thread_join(t, NULL, 30));
+    cc_thread_free(t);
+}
+
 /* ---- stress ---- */
 
 enum { STARTERS = 6, ROUNDS = 500, ENUMERATORS = 2, ROOM = 64 };
@@ -277,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_enumerate_lists_live_threads),
         cmocka_unit_test(test_ident_in_a_task),
         cmocka_unit_test(test_forked_child_main_thread),
+        cmocka_unit_test(test_process_child_main_thread),
         cmocka_unit_test(test_stress_start_end_enumerate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
