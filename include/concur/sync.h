@@ -79,7 +79,10 @@ CC_API void cc_thread_free(cc_thread *t);
 /* The calling thread's name ("MainThread" for the main thread). */
 CC_API const char *cc_thread_current_name(void);
 
-/* Rename the calling thread (library name and OS name).  -1/EINVAL on NULL. */
+/* Rename the calling thread (library name, OS name, and the name
+ * cc_thread_enumerate lists).  Called from a task, it renames the task and
+ * its loop thread's OS name, not the thread's listed name.  -1/EINVAL on
+ * NULL. */
 CC_API int cc_thread_set_current_name(const char *name);
 
 /* ------------------------------------------------- which threads are alive */

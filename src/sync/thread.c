@@ -20,10 +20,10 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "concur/sync.h"
 #include "internal/atfork.h"
@@ -65,7 +65,7 @@ struct cc_thread {
 static _Atomic unsigned long thread_counter;
 
 static cc__mutex registry_mu = CC__MUTEX_INIT; /* guards the three below */
-static cc__list registry;            /* live cc_thread records, oldest first */
+static cc__list registry;            /* live records, in order of running */
 static char main_name[CC__NAME_MAX] = "MainThread";
 static __thread cc_thread *self_rec; /* the calling thread's record, if any */
 
@@ -364,6 +364,8 @@ int cc_thread_set_current_name(const char *name)
         return cc__err(EINVAL, "cc_thread_set_current_name: name is NULL");
     cc__ctx_set_name(cc__ctx_get(), name);
     set_os_name(name);
+    if (cc__ctx_get()->fiber != NULL)
+        return 0; /* a task renamed itself, not its loop's thread */
     cc__mutex_lock(&registry_mu);
     if (self_rec != NULL)
         snprintf(self_rec->live_name, sizeof(self_rec->live_name), "%s", name);
