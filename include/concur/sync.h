@@ -121,7 +121,7 @@ typedef struct cc_thread_info {
     unsigned long ident;                /* its cc_thread_ident() */
     char name[CC_THREAD_NAME_MAX];      /* its name then ("MainThread"...) */
     bool is_main;                       /* the main thread (listed first) */
-    unsigned long long reserved[2];     /* zeroed: room for more fields */
+    unsigned long long reserved[4];     /* zeroed: room for more fields */
 } cc_thread_info;
 
 /*
