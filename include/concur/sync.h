@@ -1,6 +1,7 @@
 /*
- * concur/sync.h - threads, Lock, RLock, Condition, Semaphore, Event, Barrier
- * and thread-local values: Python's `threading`, for C.
+ * concur/sync.h - threads, thread timers, Lock, RLock, Condition,
+ * Semaphore, Event, Barrier and thread-local values: Python's `threading`,
+ * for C.
  *
  * Defaults for this header (see concur/base.h for the shared conventions):
  *   - Every object is thread-safe.
@@ -78,8 +79,154 @@ CC_API void cc_thread_free(cc_thread *t);
 /* The calling thread's name ("MainThread" for the main thread). */
 CC_API const char *cc_thread_current_name(void);
 
-/* Rename the calling thread (library name and OS name).  -1/EINVAL on NULL. */
+/* Rename the calling thread (library name, OS name, and the name
+ * cc_thread_enumerate lists).  Called from a task, it renames the task and
+ * its loop thread's OS name, not the thread's listed name.  -1/EINVAL on
+ * NULL. */
 CC_API int cc_thread_set_current_name(const char *name);
+
+/* ------------------------------------------------- which threads are alive */
+
+/*
+ * cc_thread_ident - the calling thread's id (threading.get_ident and
+ * get_native_id): the OS thread id, as top -H, gdb and /proc/<pid>/task
+ * show it.  Stable while the thread lives; the system may give it to a
+ * thread started after this one ended.  Called from a task, it is the id of
+ * the thread running the task's loop.  Never fails.
+ */
+CC_API unsigned long cc_thread_ident(void);
+
+/*
+ * cc_thread_main_ident - the main thread's id (threading.main_thread()'s
+ * ident): the process id, which is the id of the thread main() ran on.
+ * In a child made by fork() (cc_process_start included), the thread that
+ * forked is the child's only thread and its main thread, as in Python.
+ * Never fails.
+ */
+CC_API unsigned long cc_thread_main_ident(void);
+
+/* True when called from the main thread (threading.current_thread() is
+ * threading.main_thread()).  Never fails. */
+CC_API bool cc_thread_is_main(void);
+
+/* The size of cc_thread_info's name, its NUL included. */
+#define CC_THREAD_NAME_MAX 32
+
+/*
+ * cc_thread_info - one live thread as cc_thread_enumerate saw it: a copy,
+ * owned by the caller, that stays as it was when the thread ends or is
+ * renamed.
+ */
+typedef struct cc_thread_info {
+    unsigned long ident;                /* its cc_thread_ident() */
+    char name[CC_THREAD_NAME_MAX];      /* its name then ("MainThread"...) */
+    bool is_main;                       /* the main thread (listed first) */
+    unsigned long long reserved[4];     /* zeroed: room for more fields */
+} cc_thread_info;
+
+/*
+ * cc_thread_enumerate - the live threads (threading.enumerate()): the main
+ * thread first, then every thread started with cc_thread_start (pool
+ * workers, thread timers and the library's own threads included) whose
+ * function has not returned yet, in the order they began to run (not
+ * necessarily the order of their cc_thread_start calls).  Threads created
+ * some other way are not listed (Python lists them once they asked for
+ * their threading object; C code has no such moment).
+ *
+ * Fills out[0 .. max-1] with a snapshot taken at one moment: a thread that
+ * starts or ends meanwhile is either wholly in it or not at all, and one
+ * whose cc_thread_join has returned is never in it.  Returns how many
+ * threads were alive, which may exceed max (then only max were written:
+ * call again with more room); cc_thread_enumerate(NULL, 0) is
+ * threading.active_count().  Returns -1 with EINVAL when out is NULL and
+ * max is not 0.  Does not block (it takes a short internal lock).
+ */
+CC_API long cc_thread_enumerate(cc_thread_info *out, size_t max);
+
+/* ------------------------------------------------------------ thread timers */
+
+/*
+ * cc_thread_timer - fn(arg) run on a new thread after a delay, unless
+ * cancelled first (threading.Timer).  Not to be confused with cc_timer
+ * (concur/aio.h), a callback run by an event loop on the loop's own thread.
+ * cc_thread_timer_new makes it, cc_thread_timer_start starts the countdown,
+ * cc_thread_timer_free releases it.
+ */
+typedef struct cc_thread_timer cc_thread_timer;
+
+/*
+ * cc_thread_timer_new - a timer that, once started, runs fn(arg) on a new
+ * thread `interval` seconds later (threading.Timer(interval, fn)).
+ *
+ * Nothing runs until cc_thread_timer_start.  `name` (copied; NULL gives
+ * "Thread-N") names the timer's thread as cc_thread_start's name does; fn
+ * fails by returning cc_fail(...), and cc_thread_timer_join hands that
+ * error over as cc_thread_join does.
+ *
+ * Returns the timer, or NULL with errno EINVAL (fn is NULL, interval is
+ * negative or NaN) or ENOMEM.  The caller owns it and frees it with
+ * cc_thread_timer_free().
+ */
+CC_API cc_thread_timer *cc_thread_timer_new(double interval, cc_fn fn,
+                                            void *arg, const char *name);
+
+/*
+ * cc_thread_timer_start - start the timer's thread; fn runs `interval`
+ * seconds from now unless cc_thread_timer_cancel comes first.
+ *
+ * A timer cancelled before it was started starts no thread: the call
+ * returns 0 and the timer is over at once (as in Python, whose cancelled
+ * Timer thread ends without calling fn).
+ *
+ * Returns 0, or -1 with errno EINVAL (started before, or not a timer) or
+ * EAGAIN (the system could not create a thread; the timer can be started
+ * again later).
+ */
+CC_API int cc_thread_timer_start(cc_thread_timer *t);
+
+/*
+ * cc_thread_timer_cancel - stop the timer if fn has not started yet
+ * (Timer.cancel).  Never blocks; call it from any thread or task, before or
+ * after start, and as often as you like.
+ *
+ * Returns 0 when fn will never run: this call cancelled the timer, or an
+ * earlier one did.  Returns -1 with errno EALREADY when fn has started (it
+ * may still be running, or have returned): the cancel came too late, and
+ * Python's silent no-op is made visible.  EINVAL: not a timer.  Exactly
+ * one of "fn ran" and "a cancel returned 0" happens for every timer.
+ */
+CC_API int cc_thread_timer_cancel(cc_thread_timer *t);
+
+/*
+ * cc_thread_timer_join - wait until the timer is over: fn has returned, or
+ * the timer was cancelled.
+ *
+ * Waits up to `timeout`.  Returns 0 once over: *result (if result is not
+ * NULL) gets fn's result, or NULL when the timer was cancelled (tell the
+ * two apart with cc_thread_timer_cancelled).  When fn failed with cc_fail,
+ * returns -1 with errno = that error's code, the error itself being the
+ * caller's cc_last_error(), as cc_thread_join.  May be called again, from
+ * any thread or task: it gives the same outcome each time.
+ *
+ * Other errors (-1): ETIMEDOUT (not over yet; join again later), EAGAIN
+ * (timeout 0 and not over), ECANCELED (the calling task was cancelled),
+ * EDEADLK (called from fn itself), EINVAL (not a timer, NaN timeout, or
+ * neither started nor cancelled: such a timer would never be over).
+ */
+CC_API int cc_thread_timer_join(cc_thread_timer *t, void **result,
+                                double timeout);
+
+/* True when the timer was cancelled before fn started (a snapshot: false
+ * while it counts down).  False for NULL or a non-timer. */
+CC_API bool cc_thread_timer_cancelled(cc_thread_timer *t);
+
+/*
+ * cc_thread_timer_free - release the timer; NULL does nothing.  A timer
+ * still counting down is cancelled first (fn will not run once this call
+ * has begun, and its thread ends at once); one whose fn is running goes on
+ * detached and cleans up after itself, as cc_thread_free's thread does.
+ */
+CC_API void cc_thread_timer_free(cc_thread_timer *t);
 
 /* ------------------------------------------------------------------- Lock */
 

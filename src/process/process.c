@@ -34,6 +34,7 @@
 #include "internal/error.h"
 #include "internal/log.h"
 #include "internal/process.h"
+#include "internal/thread.h"
 
 #if defined(CONCUR_ASAN)
 #include <sanitizer/common_interface_defs.h>
@@ -180,6 +181,7 @@ __attribute__((noreturn)) static void child_main(const child_start *s)
      * with no error, no deadline scope, as the child's "MainThread". */
     cc__loop_child_detach();
     cc__ctx_child_fresh();
+    cc__thread_main_name("MainThread"); /* as the context: enumerate agrees */
     if (in_task)
         run_on_fresh_stack(s);
     child_run(s);

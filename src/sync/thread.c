@@ -8,21 +8,36 @@
  * joiners.  The first joiner to see `done` also reaps the OS thread
  * (pthread_join, so that thread-local destructors have run); the others wait
  * for `reaped`.  A handle freed before the thread ended detaches it.
+ *
+ * The live threads (threading.enumerate): each thread links its record
+ * into `registry` before fn runs and unlinks it after fn returned, before
+ * it marks itself done, so a thread that was joined is never listed.  The
+ * main thread is listed by its own static entry.  `registry_mu` guards the
+ * list and the names it shows (renamed by cc_thread_set_current_name); a
+ * snapshot copies them, so a thread ending meanwhile cannot be seen half.
+ * In a forked child only the forking thread lives: it becomes the main
+ * thread (its id is the child's pid), and the list is emptied.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "concur/sync.h"
+#include "internal/atfork.h"
 #include "internal/ctx.h"
 #include "internal/deadline.h"
 #include "internal/fiber.h"
 #include "internal/mutex.h"
+#include "internal/thread.h"
 #include "internal/waiter.h"
 
 #define THREAD_MAGIC 0x54485244u /* "THRD" */
+
+_Static_assert(CC__NAME_MAX == CC_THREAD_NAME_MAX,
+               "cc_thread_info's name holds a whole thread name");
 
 struct cc_thread {
     uint32_t magic;           /* THREAD_MAGIC while the handle is alive */
@@ -41,9 +56,52 @@ struct cc_thread {
     void *result;
     cc_error *error;          /* owned */
     cc__waitq joiners;        /* waiting for done / reaped */
+    /* guarded by registry_mu: */
+    cc__link live;            /* in `registry` while fn runs */
+    unsigned long tid;        /* the OS thread id, set by the thread */
+    char live_name[CC__NAME_MAX]; /* its current name, for enumerate */
 };
 
 static _Atomic unsigned long thread_counter;
+
+static cc__mutex registry_mu = CC__MUTEX_INIT; /* guards the three below */
+static cc__list registry;            /* live records, in order of running */
+static char main_name[CC__NAME_MAX] = "MainThread";
+static __thread cc_thread *self_rec; /* the calling thread's record, if any */
+
+static unsigned long os_tid(void)
+{
+    return (unsigned long)gettid();
+}
+
+static void registry_prepare(void)
+{
+    cc__mutex_lock(&registry_mu);
+}
+
+static void registry_parent(void)
+{
+    cc__mutex_unlock(&registry_mu);
+}
+
+static void registry_child(void)
+{
+    cc__mutex_init(&registry_mu);
+    cc__list_init(&registry); /* their threads are not in this process */
+    if (self_rec != NULL) {   /* a cc_thread forked: it is the main one now */
+        memcpy(main_name, self_rec->live_name, sizeof(main_name));
+        cc__link_init(&self_rec->live);
+        self_rec = NULL;
+    }
+}
+
+static const cc__fork_hooks fork_hooks = {"sync/thread.c", registry_prepare,
+                                          registry_parent, registry_child};
+
+__attribute__((constructor)) static void register_fork_hooks(void)
+{
+    cc__atfork_register(&fork_hooks);
+}
 
 static bool thread_ok(const cc_thread *t)
 {
@@ -83,11 +141,22 @@ static void *thread_entry(void *p)
     cc__mutex_lock(&t->mu);
     t->runner = c;
     cc__mutex_unlock(&t->mu);
+    cc__mutex_lock(&registry_mu);
+    t->tid = os_tid();
+    memcpy(t->live_name, t->name, sizeof(t->live_name));
+    cc__list_push_back(&registry, &t->live);
+    self_rec = t;
+    cc__mutex_unlock(&registry_mu);
     result = t->fn(t->arg);
     if (result == NULL)
         error = cc__error_take_pending();
     else
         cc_error_clear();
+    cc__mutex_lock(&registry_mu);
+    if (self_rec == t) /* else a fork made this thread the main one */
+        cc__list_remove(&registry, &t->live);
+    self_rec = NULL;
+    cc__mutex_unlock(&registry_mu);
 
     cc__mutex_lock(&t->mu);
     t->result = result;
@@ -119,6 +188,7 @@ cc_thread *cc_thread_start(cc_fn fn, void *arg, const char *name)
         return cc__err_null(ENOMEM, "cc_thread_start: out of memory");
     t->magic = THREAD_MAGIC;
     atomic_init(&t->refs, 2);
+    cc__link_init(&t->live);
     t->fn = fn;
     t->arg = arg;
     if (name != NULL)
@@ -294,5 +364,62 @@ int cc_thread_set_current_name(const char *name)
         return cc__err(EINVAL, "cc_thread_set_current_name: name is NULL");
     cc__ctx_set_name(cc__ctx_get(), name);
     set_os_name(name);
+    if (cc__ctx_get()->fiber != NULL)
+        return 0; /* a task renamed itself, not its loop's thread */
+    cc__mutex_lock(&registry_mu);
+    if (self_rec != NULL)
+        snprintf(self_rec->live_name, sizeof(self_rec->live_name), "%s", name);
+    else if (os_tid() == (unsigned long)getpid())
+        snprintf(main_name, sizeof(main_name), "%s", name);
+    cc__mutex_unlock(&registry_mu);
     return 0;
+}
+
+void cc__thread_main_name(const char *name)
+{
+    cc__mutex_lock(&registry_mu);
+    snprintf(main_name, sizeof(main_name), "%s", name);
+    cc__mutex_unlock(&registry_mu);
+}
+
+unsigned long cc_thread_ident(void)
+{
+    return os_tid();
+}
+
+unsigned long cc_thread_main_ident(void)
+{
+    return (unsigned long)getpid();
+}
+
+bool cc_thread_is_main(void)
+{
+    return os_tid() == (unsigned long)getpid();
+}
+
+long cc_thread_enumerate(cc_thread_info *out, size_t max)
+{
+    long n = 0;
+
+    if (out == NULL && max > 0)
+        return cc__err(EINVAL, "cc_thread_enumerate: out is NULL");
+    cc__mutex_lock(&registry_mu);
+    if (max > 0) {
+        memset(&out[0], 0, sizeof(out[0]));
+        out[0].ident = (unsigned long)getpid();
+        out[0].is_main = true;
+        memcpy(out[0].name, main_name, sizeof(out[0].name));
+    }
+    n = 1;
+    for (cc__link *l = registry.head; l != NULL; l = l->next, n++) {
+        cc_thread *t = CC__CONTAINER_OF(l, cc_thread, live);
+
+        if ((size_t)n < max) {
+            memset(&out[n], 0, sizeof(out[n]));
+            out[n].ident = t->tid;
+            memcpy(out[n].name, t->live_name, sizeof(out[n].name));
+        }
+    }
+    cc__mutex_unlock(&registry_mu);
+    return n;
 }

@@ -30,6 +30,7 @@ static void test_layouts_are_pinned(void **state)
     LAYOUT(cc_popen_opts, 136, 104);
     LAYOUT(cc_run_opts, 208, 176);
     LAYOUT(cc_completed, 56, 24);
+    LAYOUT(cc_thread_info, 80, 48);
 #else
     skip();
 #endif
@@ -117,6 +118,17 @@ static void test_completed_reserved_is_zeroed(void **state)
     cc_completed_free(&r);
 }
 
+static void test_thread_info_reserved_is_zeroed(void **state)
+{
+    cc_thread_info info[2];
+
+    (void)state;
+    memset(info, 0xAB, sizeof(info));
+    assert_true(cc_thread_enumerate(info, 2) >= 1);
+    for (int k = 0; k < 4; k++)
+        assert_true(info[0].reserved[k] == 0);
+}
+
 static void *child(void *arg)
 {
     return arg;
@@ -158,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_serve_refuses_reserved),
         cmocka_unit_test(test_subprocess_refuses_reserved),
         cmocka_unit_test(test_completed_reserved_is_zeroed),
+        cmocka_unit_test(test_thread_info_reserved_is_zeroed),
         cmocka_unit_test(test_spawn_refuses_reserved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -202,6 +202,7 @@ static int b_put(void *c) { return cc_queue_put(c, NULL, 30); }
 static int b_join(void *c) { return cc_queue_join(c, 30); }
 static int b_future(void *c) { return cc_future_result(c, NULL, 30); }
 static int b_thread(void *c) { return cc_thread_join(c, NULL, 30); }
+static int b_timer(void *c) { return cc_thread_timer_join(c, NULL, 30); }
 static int b_throttle(void *c) { return cc_throttle_acquire(c, 1, 30); }
 static int b_fd(void *c) { return cc_wait_fd(*(int *)c, CC_READABLE, 30); }
 static int b_sleep(void *c) { (void)c; return cc_sleep(30); }
@@ -236,11 +237,14 @@ static void *every_call_main(void *arg)
     cc_future *never = cc_future_new();
     cc_event *thread_go = cc_event_new();
     cc_thread *th = cc_thread_start(sleep_in_thread, thread_go, "sleeper");
+    cc_thread_timer *timer = cc_thread_timer_new(60, sleep_in_thread,
+                                                 thread_go, "timer");
     cc_throttle *thr = cc_throttle_new(0.001, 1);
     cc_cond *cv = cc_cond_new(NULL);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return cc_fail(0, "pipe");
+    cc_thread_timer_start(timer);
     cc_queue_put(full, NULL, 0);
     cc_queue_put(unfinished, NULL, 0);
     /* this (main) task holds the locks */
@@ -254,6 +258,7 @@ static void *every_call_main(void *arg)
         {"future", b_future, never, 0},  {"thread join", b_thread, th, 0},
         {"throttle", b_throttle, thr, 0}, {"wait_fd", b_fd, &fds[0], 0},
         {"sleep", b_sleep, NULL, 0},     {"cond", b_cond, cv, 0},
+        {"timer join", b_timer, timer, 0},
     };
     enum { N = sizeof(calls) / sizeof(calls[0]) };
     cc_future *f[N];
@@ -290,6 +295,10 @@ static void *every_call_main(void *arg)
     cc_event_set(thread_go);
     cc_thread_join(th, NULL, 30);
     cc_thread_free(th);
+    if (cc_thread_timer_cancel(timer) != 0) /* it is still counting down */
+        res = cc_fail(EPROTO, "timer: cancel after a cancelled join: %s",
+                      cc_errmsg());
+    cc_thread_timer_free(timer);
     close(fds[0]);
     close(fds[1]);
     cc_future_set_result(never, NULL);
