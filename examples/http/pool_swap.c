@@ -27,24 +27,6 @@
 
 enum { POOL_SIZE = 4, MAX_ARGS = 32 };
 
-/* The task: fetch_rates(base) for "<base> <base url>", in a worker thread
- * or a worker process alike. */
-static void *fetch_rates(void *arg)
-{
-    const char *job = arg;
-    const char *space = strchr(job, ' ');
-    char base[8];
-    rates_result r;
-
-    if (space == NULL || space - job >= (long)sizeof(base))
-        return cc_fail(EINVAL, "fetch_rates: bad job '%s'", job);
-    memcpy(base, job, (size_t)(space - job));
-    base[space - job] = '\0';
-    if (rates_fetch(space + 1, base, &r) != 0)
-        return NULL;
-    return cc_blob_dup(&r, sizeof(r));
-}
-
 int main(int argc, char **argv)
 {
     char *net_argv[MAX_ARGS + 1];
@@ -90,7 +72,7 @@ int main(int argc, char **argv)
     }
     /* with pool_cls(POOL_SIZE) as pool:
      *     results = pool.map(fetch_rates, BASES) */
-    if (cc_map(pool, fetch_rates, jobs, RATES_N, 1, results, CC_FOREVER) != 0)
+    if (cc_map(pool, rates_fetch_job, jobs, RATES_N, 1, results, CC_FOREVER) != 0)
         rates_fail(argv[0]);
     else
         rc = 0;

@@ -86,6 +86,22 @@ int rates_fetch(const char *base_url, const char *base, rates_result *out)
     return rc;
 }
 
+void *rates_fetch_job(void *arg)
+{
+    const char *job = arg;
+    const char *space = strchr(job, ' ');
+    char base[8];
+    rates_result r;
+
+    if (space == NULL || space - job >= (long)sizeof(base))
+        return cc_fail(EINVAL, "fetch_rates: bad job '%s'", job);
+    memcpy(base, job, (size_t)(space - job));
+    base[space - job] = '\0';
+    if (rates_fetch(space + 1, base, &r) != 0)
+        return NULL;
+    return cc_blob_dup(&r, sizeof(r));
+}
+
 /*
  * Python's format(v, "7.03"): three significant digits, like %g, but
  * scientific from an exponent of precision - 1 on (100.0 -> "1e+02"), and

@@ -44,6 +44,12 @@ int rates_from_response(const cc_http_response *r, const char *base,
  * only the task.  0, or -1 with the error recorded by cc_fail. */
 int rates_fetch(const char *base_url, const char *base, rates_result *out);
 
+/* rates_fetch_job - the pool task of the pool examples: fetch_rates(base)
+ * for the job text "<base> <base url>", run by a worker thread or a worker
+ * process alike.  Returns a blob of one rates_result (the caller frees it
+ * with cc_blob_free), or NULL with the error (EINVAL for a bad job). */
+void *rates_fetch_job(void *arg);
+
 /* rates_url - base_url + "/rates?base=" + base into buf (size bytes). */
 void rates_url(char *buf, size_t size, const char *base_url,
                const char *base);

@@ -25,23 +25,6 @@
 
 enum { POOL_SIZE = 4 };
 
-/* The task, run in a worker: fetch_rates(base) for "<base> <base url>". */
-static void *fetch_rates(void *arg)
-{
-    const char *job = arg;
-    const char *space = strchr(job, ' ');
-    char base[8];
-    rates_result r;
-
-    if (space == NULL || space - job >= (long)sizeof(base))
-        return cc_fail(EINVAL, "fetch_rates: bad job '%s'", job);
-    memcpy(base, job, (size_t)(space - job));
-    base[space - job] = '\0';
-    if (rates_fetch(space + 1, base, &r) != 0)
-        return NULL;
-    return cc_blob_dup(&r, sizeof(r));
-}
-
 int main(int argc, char **argv)
 {
     ex_target target;
@@ -66,7 +49,7 @@ int main(int argc, char **argv)
         jobs[i] = cc_blob_strdup(job);
     }
     /* with Pool(POOL_SIZE) as pool: results = pool.map(fetch_rates, BASES) */
-    if (cc_map(pool, fetch_rates, jobs, RATES_N, 1, results, CC_FOREVER) != 0)
+    if (cc_map(pool, rates_fetch_job, jobs, RATES_N, 1, results, CC_FOREVER) != 0)
         rates_fail(argv[0]);
     else
         rc = 0;
