@@ -110,22 +110,27 @@ static inline bool tu_retry(bool (*attempt)(void *arg), void *arg,
 
 /* ---- randomness: one seed per run, printed; per-thread streams ---- */
 static unsigned long tu_seed_value;
+static pthread_once_t tu_seed_once = PTHREAD_ONCE_INIT;
 static __thread uint64_t tu_rng;
 
+static inline void tu_seed_pick(void)
+{
+    const char *s = getenv("CONCUR_TEST_SEED");
+
+    tu_seed_value = s != NULL ? strtoul(s, NULL, 10)
+                              : (unsigned long)time(NULL) ^
+                                    (unsigned long)getpid();
+    if (tu_seed_value == 0)
+        tu_seed_value = 1;
+    printf("# seed %lu (repeat with CONCUR_TEST_SEED=%lu)\n", tu_seed_value,
+           tu_seed_value);
+    fflush(stdout);
+}
+
+/* The run's seed, picked once whichever thread asks first. */
 static inline unsigned long tu_seed(void)
 {
-    if (tu_seed_value == 0) {
-        const char *s = getenv("CONCUR_TEST_SEED");
-
-        tu_seed_value = s != NULL ? strtoul(s, NULL, 10)
-                                  : (unsigned long)time(NULL) ^
-                                        (unsigned long)getpid();
-        if (tu_seed_value == 0)
-            tu_seed_value = 1;
-        printf("# seed %lu (repeat with CONCUR_TEST_SEED=%lu)\n",
-               tu_seed_value, tu_seed_value);
-        fflush(stdout);
-    }
+    pthread_once(&tu_seed_once, tu_seed_pick);
     return tu_seed_value;
 }
 
