@@ -364,8 +364,9 @@ CC_API int cc_cpu_count(void);
 
 /*
  * Debug mode: reports errors that nobody retrieved and other likely
- * mistakes (on stderr, or to cc_set_log's sink, at CC_LOG_DEBUG).  On when the environment has CONCUR_DEBUG=1 at start-up,
- * or after cc_set_debug(true).
+ * mistakes (on stderr, or to cc_set_log's sink, at CC_LOG_DEBUG).  On
+ * when the environment has CONCUR_DEBUG=1 at start-up, or after
+ * cc_set_debug(true).
  */
 CC_API void cc_set_debug(bool on);
 
