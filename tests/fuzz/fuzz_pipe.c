@@ -80,6 +80,8 @@ static bool drain(cc_conn *c, ref *r, size_t len, bool closed)
             CHECK(cc_conn_recv(c, &msg, 0) == -1 && msg == NULL);
             return false;
         }
+        if (errno != (closed ? EPIPE : EAGAIN))
+            fprintf(stderr, "recv: errno %d (%s): %s\n", errno, cc_errname(errno), cc_errmsg());
         CHECK(errno == (closed ? EPIPE : EAGAIN));
         return true;
     }
