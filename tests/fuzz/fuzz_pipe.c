@@ -81,7 +81,8 @@ static bool drain(cc_conn *c, ref *r, size_t len, bool closed)
             return false;
         }
         if (errno != (closed ? EPIPE : EAGAIN))
-            fprintf(stderr, "recv: errno %d (%s): %s\n", errno, cc_errname(errno), cc_errmsg());
+            fprintf(stderr, "recv: errno %d (%s): %s\n", errno,
+                    cc_errname(errno), cc_errmsg());
         CHECK(errno == (closed ? EPIPE : EAGAIN));
         return true;
     }
