@@ -210,9 +210,8 @@ CC_API int cc_loop_set_default_executor(cc_loop *loop, cc_executor *ex);
  * the caller's; the others keep running), else 0 once all are done with
  * results[i] holding each result.  With return_errors true, waits for all
  * and returns 0; a failed or cancelled future leaves NULL in its slot.
- * To tell a NULL slot's outcome: cc_future_cancelled(fs[i]) is true for
- * a cancelled future; else cc_future_error(fs[i]) is the failure, or NULL
- * for a task that returned NULL.  results may be NULL.
+ * To tell a NULL slot's outcome, use cc_gather_outcomes instead (or ask
+ * cc_future_outcome per future).  results may be NULL.
  * Other failures, with results untouched:
  *   ETIMEDOUT  not all done at the deadline (the call's or the innermost
  *              deadline scope's); EAGAIN for timeout 0.  Nothing is
@@ -223,6 +222,29 @@ CC_API int cc_loop_set_default_executor(cc_loop *loop, cc_executor *ex);
  */
 CC_API int cc_gather(cc_future **fs, size_t n, void **results,
                      bool return_errors, double timeout);
+
+/*
+ * cc_gather_outcomes - wait for all n futures up to `timeout`, then say
+ * how each ended (asyncio.gather(..., return_exceptions=True), where each
+ * slot is a value or an exception).  outs[i] is fs[i]'s cc_outcome:
+ * status 0 with its result (which may legitimately be NULL), ECANCELED,
+ * or the code it failed with and the error.
+ *
+ * Returns 0 once all are done, every slot filled.  Returns -1 with errno:
+ *   ETIMEDOUT  not all done at the deadline (the call's or the innermost
+ *              deadline scope's); EAGAIN for timeout 0.  outs is filled all
+ *              the same -- the futures not done yet have status EINPROGRESS
+ *              -- and nothing is cancelled: gather again, or cancel them
+ *   ECANCELED  the calling task was cancelled: so is every future given
+ *              (outs untouched)
+ *   EINVAL     fs or outs NULL with n > 0, an entry not a future, a NaN
+ *              timeout (outs untouched)
+ * The errors in outs belong to the futures: keep the futures while
+ * reading them.  From a task it suspends only the task; from a thread it
+ * blocks.
+ */
+CC_API int cc_gather_outcomes(cc_future **fs, size_t n, cc_outcome *outs,
+                              double timeout);
 
 /*
  * cc_wait_for - wait for a future up to `timeout` (asyncio.wait_for), from

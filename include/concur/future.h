@@ -67,6 +67,31 @@ CC_API int cc_future_result(cc_future *f, void **result, double timeout);
 CC_API const cc_error *cc_future_error(cc_future *f);
 
 /*
+ * cc_outcome - how one future ended: what cc_future_outcome and
+ * cc_gather_outcomes report per future, so that a NULL result, a failure
+ * and a cancellation can be told apart without asking the future again.
+ */
+typedef struct cc_outcome {
+    int status;            /* 0: finished normally; ECANCELED: cancelled;
+                              EINPROGRESS: not done yet; else the code the
+                              task failed with */
+    void *result;          /* the task's result when status is 0, else NULL */
+    const cc_error *error; /* the failure when the task failed, else NULL;
+                              owned by the future: valid while the caller
+                              holds it */
+    unsigned long long reserved[4]; /* zeroed by the call (room to grow) */
+} cc_outcome;
+
+/*
+ * cc_future_outcome - fill *out with the future's outcome without waiting.
+ * Returns 0 (status 0, ECANCELED or the failure's code) once the future is
+ * done, and counts as retrieving its error (as cc_future_error does).  A
+ * future not done yet gives 0 with status EINPROGRESS.  Returns -1 with
+ * EINVAL when f is not a future or out is NULL.  Any thread, any time.
+ */
+CC_API int cc_future_outcome(cc_future *f, cc_outcome *out);
+
+/*
  * cc_future_cancel - cancel the task if it has not started.  Returns true
  * when the future is (now or already) cancelled; false when it is running
  * or finished, which it then stays.  Waiters and callbacks are released.
@@ -239,6 +264,22 @@ enum {
  * futures).  n == 0 returns 0 at once.  The same future may appear twice.
  */
 CC_API int cc_wait(cc_future **fs, size_t n, int return_when, double timeout);
+
+/*
+ * cc_wait_indexes - cc_wait that says which futures are done, as Python's
+ * wait() returns its (done, not_done) sets: done[0 .. *ndone-1] are the
+ * places in fs of the futures done when it returns, in input order (the
+ * others are not done).  done must have room for n entries.
+ *
+ * Returns 0 when the condition was met.  Returns -1 with errno ETIMEDOUT
+ * (EAGAIN for timeout 0) when it was not met by the deadline -- done and
+ * *ndone are filled all the same, so what finished in time can be used --
+ * or ECANCELED (the calling task was cancelled), or EINVAL (bad
+ * return_when, fs/done/ndone NULL, an entry not a future); with these two
+ * *ndone is 0.  A future appearing twice is listed at each of its places.
+ */
+CC_API int cc_wait_indexes(cc_future **fs, size_t n, int return_when,
+                           double timeout, size_t *done, size_t *ndone);
 
 /*
  * cc_as_completed - iterate over futures in the order they finish

@@ -62,6 +62,28 @@ int cc_gather(cc_future **fs, size_t n, void **results, bool return_errors,
     return 0;
 }
 
+int cc_gather_outcomes(cc_future **fs, size_t n, cc_outcome *outs,
+                       double timeout)
+{
+    int rc;
+    int err;
+
+    if (n > 0 && (fs == NULL || outs == NULL))
+        return cc__err(EINVAL, "cc_gather_outcomes: futures or outs NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!cc__future_ok(fs[i]))
+            return cc__errf(EINVAL,
+                            "cc_gather_outcomes: entry %zu is not a future", i);
+    rc = cc_gather(fs, n, NULL, true, timeout);
+    err = errno;
+    if (rc != 0 && err != ETIMEDOUT && err != EAGAIN)
+        return -1; /* ECANCELED or a NaN timeout: outs untouched */
+    for (size_t i = 0; i < n; i++)
+        (void)cc_future_outcome(fs[i], &outs[i]); /* cannot fail: checked */
+    errno = err;
+    return rc;
+}
+
 /* A task's future: its runner can be asked to stop and then ends.  An
  * executor's job or a hand-made future may run on whatever we ask. */
 static bool is_task(cc_future *f)

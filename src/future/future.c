@@ -460,6 +460,33 @@ const cc_error *cc_future_error(cc_future *f)
     return f->error;
 }
 
+int cc_future_outcome(cc_future *f, cc_outcome *out)
+{
+    uint32_t s;
+
+    if (out == NULL)
+        return cc__err(EINVAL, "cc_future_outcome: out is NULL");
+    memset(out, 0, sizeof(*out));
+    if (!cc__future_ok(f))
+        return cc__err(EINVAL, "cc_future_outcome: not a future");
+    s = cc__future_state_word(f);
+    if ((s & CC__F_STATE_MASK) < CC__F_FINISHED) {
+        out->status = EINPROGRESS;
+        return 0;
+    }
+    atomic_fetch_or_explicit(&f->state, CC__F_AWAITED, memory_order_relaxed);
+    if ((s & CC__F_STATE_MASK) == CC__F_CANCELLED) {
+        out->status = ECANCELED;
+    } else if (s & CC__F_FAILED) {
+        atomic_fetch_or(&f->state, CC__F_ERROR_SEEN);
+        out->error = f->error;
+        out->status = cc_error_code(f->error);
+    } else {
+        out->result = f->result;
+    }
+    return 0;
+}
+
 bool cc_future_cancelled(cc_future *f)
 {
     return cc__future_ok(f) && cc__future_state(f) == CC__F_CANCELLED;

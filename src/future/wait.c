@@ -80,6 +80,32 @@ int cc_wait(cc_future **fs, size_t n, int return_when, double timeout)
     return cc__wait(fs, n, return_when, false, timeout);
 }
 
+int cc_wait_indexes(cc_future **fs, size_t n, int return_when,
+                    double timeout, size_t *done, size_t *ndone)
+{
+    int rc;
+    int err;
+    size_t k = 0;
+
+    if (ndone != NULL)
+        *ndone = 0;
+    if (ndone == NULL || (n > 0 && done == NULL))
+        return cc__err(EINVAL, "cc_wait_indexes: done or ndone is NULL");
+    rc = cc__wait(fs, n, return_when, false, timeout);
+    err = errno;
+    if (rc < 0 && err != ETIMEDOUT && err != EAGAIN)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (cc_future_done(fs[i]))
+            done[k++] = i;
+    *ndone = k;
+    if (rc < 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
 int cc__wait(cc_future **fs, size_t n, int return_when, bool cancel_fails,
              double timeout)
 {

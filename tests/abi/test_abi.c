@@ -30,6 +30,7 @@ static void test_layouts_are_pinned(void **state)
     LAYOUT(cc_popen_opts, 136, 104);
     LAYOUT(cc_run_opts, 208, 176);
     LAYOUT(cc_completed, 56, 24);
+    LAYOUT(cc_outcome, 56, 24);
     LAYOUT(cc_thread_info, 80, 48);
 #else
     skip();

@@ -1,5 +1,6 @@
 /* test_group - many tasks together: cc_gather (first error vs every
- * result; its timeout and poll, which cancel nothing), task groups (all
+ * result; its timeout and poll, which cancel nothing; per-slot outcomes
+ * from a task and a thread, and cancelled), task groups (all
  * succeed; one fails and the others are cancelled; cancelling the group;
  * the waiter cancelled; the wait's timeout and poll), cc_wait_for, and
  * deadline scopes that are per task and nest. */
@@ -233,6 +234,145 @@ static void test_task_groups(void **state)
     assert_ok(cc_run(group_main, state, NULL));
 }
 
+/* gather_outcomes tells apart the four ways a slot can end -- a NULL
+ * result, a value, a failure, a cancellation -- and on a timeout fills
+ * every slot, the unfinished ones EINPROGRESS, cancelling nothing. */
+static void *returns_null(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void *outcomes_main(void *arg)
+{
+    cc_event *ev = cc_event_new();
+    cc_future *f[5] = {cc_spawn(returns_null, NULL),
+                       cc_spawn(after, (void *)20),
+                       cc_spawn(after, (void *)1010),
+                       cc_spawn(when_set, ev),
+                       cc_spawn(when_set, ev)};
+    cc_outcome out[5];
+
+    cc_future_cancel(f[4]);
+    if (cc_gather_outcomes(f, 5, out, 0.2) != -1 || errno != ETIMEDOUT)
+        return cc_fail(EPROTO, "outcomes before the event: %s", cc_errmsg());
+    if (out[0].status != 0 || out[0].result != NULL || out[0].error != NULL ||
+        out[1].status != 0 || (intptr_t)out[1].result != 20 ||
+        out[2].status != EIO || out[2].result != NULL ||
+        strcmp(cc_error_message(out[2].error), "task 1010 failed") != 0 ||
+        out[3].status != EINPROGRESS || out[4].status != ECANCELED ||
+        out[4].error != NULL)
+        return cc_fail(EPROTO, "outcomes at the deadline are wrong");
+    if (cc_future_done(f[3]))
+        return cc_fail(EPROTO, "the timed-out gather cancelled a task");
+    cc_event_set(ev);
+    memset(out, 0x55, sizeof(out));
+    if (cc_gather_outcomes(f, 5, out, CC_FOREVER) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "outcomes");
+    if (out[3].status != 0 || (intptr_t)out[3].result != 300 ||
+        out[0].status != 0 || out[0].result != NULL ||
+        out[4].status != ECANCELED || out[2].status != EIO)
+        return cc_fail(EPROTO, "outcomes after the event are wrong");
+    errno = 0;
+    if (cc_gather_outcomes(f, 5, NULL, 0) != -1 || errno != EINVAL ||
+        cc_gather_outcomes(f, 5, out, NAN) != -1 || errno != EINVAL)
+        return cc_fail(EPROTO, "bad outcomes arguments accepted");
+    for (int i = 0; i < 5; i++)
+        cc_future_free(f[i]);
+    cc_event_free(ev);
+    return arg;
+}
+
+static void test_gather_outcomes(void **state)
+{
+    assert_ok(cc_run(outcomes_main, state, NULL));
+}
+
+/* A task cancelled inside gather_outcomes: ECANCELED, and the futures it
+ * gathered are cancelled with it, as gather does. */
+typedef struct {
+    cc_future *f[2];
+} outcomes_cancel_arg;
+
+static void *gathers_outcomes_forever(void *arg)
+{
+    outcomes_cancel_arg *a = arg;
+    cc_outcome out[2] = {{.status = 77}, {.status = 77}};
+
+    a->f[0] = cc_spawn(after, (void *)999); /* NULL when cancelled */
+    a->f[1] = cc_spawn(after, (void *)998);
+    int rc = cc_gather_outcomes(a->f, 2, out, CC_FOREVER);
+    if (rc != -1 || errno != ECANCELED || out[0].status != 77)
+        return cc_fail(EPROTO, "gather_outcomes was not cancelled cleanly");
+    return NULL; /* NULL after a cancel: the task ends cancelled */
+}
+
+static void *outcomes_cancel_main(void *arg)
+{
+    outcomes_cancel_arg a = {{NULL, NULL}};
+
+    for (int round = 0; round < 20; round++) {
+        cc_future *g = cc_spawn(gathers_outcomes_forever, &a);
+
+        a.f[0] = a.f[1] = NULL;
+        cc_sleep((double)tu_rand_below(3) / 1000.0); /* 0-2 ms */
+        cc_future_cancel(g);
+        if (cc_future_result(g, NULL, 10) != -1 || errno != ECANCELED)
+            return cc_fail(EPROTO, "round %d: %s", round, cc_errmsg());
+        for (int i = 0; i < 2; i++) {
+            if (a.f[i] == NULL) /* cancelled before it started */
+                continue;
+            /* the gathered tasks were cancelled with it */
+            if (cc_future_result(a.f[i], NULL, 10) != -1 || errno != ECANCELED)
+                return cc_fail(EPROTO, "round %d: child %d not cancelled",
+                               round, i);
+            cc_future_free(a.f[i]);
+        }
+        cc_future_free(g);
+    }
+    return arg;
+}
+
+static void test_gather_outcomes_cancelled(void **state)
+{
+    assert_ok(cc_run(outcomes_cancel_main, state, NULL));
+}
+
+/* From a thread, over pool futures: the same outcomes. */
+static void *pool_fails_odd(void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+
+    tu_jitter(200);
+    if (i % 2)
+        return cc_fail(EDOM, "item %ld is odd", (long)i);
+    return i % 4 ? arg : NULL;
+}
+
+static void test_gather_outcomes_from_a_thread(void **state)
+{
+    enum { N = 64 };
+    cc_executor *ex = cc_thread_pool_new(4, NULL);
+    cc_future *f[N];
+    cc_outcome out[N];
+
+    (void)state;
+    for (intptr_t i = 0; i < N; i++)
+        f[i] = cc_submit(ex, pool_fails_odd, (void *)i);
+    assert_ok(cc_gather_outcomes(f, N, out, CC_FOREVER));
+    for (intptr_t i = 0; i < N; i++) {
+        if (i % 2) {
+            assert_int_equal(out[i].status, EDOM);
+            assert_non_null(out[i].error);
+        } else {
+            assert_int_equal(out[i].status, 0);
+            assert_ptr_equal(out[i].result, i % 4 ? (void *)i : NULL);
+        }
+        cc_future_free(f[i]);
+    }
+    cc_executor_free(ex);
+}
+
 static void *waits_on_group(void *arg)
 {
     (void)arg;
@@ -361,6 +501,9 @@ int main(void)
         cmocka_unit_test(test_gather),
         cmocka_unit_test(test_gather_timeout),
         cmocka_unit_test(test_gather_timeout_from_a_thread),
+        cmocka_unit_test(test_gather_outcomes),
+        cmocka_unit_test(test_gather_outcomes_cancelled),
+        cmocka_unit_test(test_gather_outcomes_from_a_thread),
         cmocka_unit_test(test_group_wait_timeout),
         cmocka_unit_test(test_task_groups),
         cmocka_unit_test(test_cancelling_the_waiter_cancels_the_group),

@@ -1,5 +1,6 @@
 /* test_wait - waiting for many futures: cc_wait's three conditions and its
- * timeout, as_completed's order and overall timeout, and cc_map: order,
+ * timeout, cc_wait_indexes' listing (on success, on a timeout, cancelled),
+ * cc_future_outcome, as_completed's order and overall timeout, and cc_map: order,
  * chunks, a failing item (its index, the rest cancelled, results kept),
  * the deadline, and a shut-down pool. */
 #include "test_util.h"
@@ -42,6 +43,146 @@ static void test_wait_conditions_already_met(void **state)
     assert_fails_with(cc_wait(fs, 3, 99, 0), EINVAL);
     assert_fails_with(cc_wait(NULL, 3, CC_ALL_COMPLETED, 0), EINVAL);
     free_all(fs, 3);
+}
+
+/* cc_future_outcome: each way a future can stand, without waiting. */
+static void test_future_outcome(void **state)
+{
+    (void)state;
+    cc_future *fs[4] = {done_with(NULL), failed_with(EIO), cc_future_new(),
+                        cc_future_new()};
+    cc_outcome o;
+
+    cc_future_cancel(fs[3]);
+    assert_ok(cc_future_outcome(fs[0], &o));
+    assert_int_equal(o.status, 0);
+    assert_null(o.result);
+    assert_null(o.error);
+    assert_ok(cc_future_outcome(fs[1], &o));
+    assert_int_equal(o.status, EIO);
+    assert_string_equal(cc_error_message(o.error), "failed on purpose");
+    assert_ok(cc_future_outcome(fs[2], &o));
+    assert_int_equal(o.status, EINPROGRESS);
+    assert_ok(cc_future_outcome(fs[3], &o));
+    assert_int_equal(o.status, ECANCELED);
+    assert_fails_with(cc_future_outcome(NULL, &o), EINVAL);
+    assert_fails_with(cc_future_outcome(fs[0], NULL), EINVAL);
+    cc_future_set_result(fs[2], (void *)9);
+    assert_ok(cc_future_outcome(fs[2], &o));
+    assert_int_equal(o.status, 0);
+    assert_ptr_equal(o.result, (void *)9);
+    free_all(fs, 4);
+}
+
+/* cc_wait_indexes lists exactly the futures done when it returns, in input
+ * order, on success and on a timeout alike; while threads finish random
+ * futures, the listing always agrees with cc_future_done afterwards for
+ * the ones it lists (done never goes back). */
+enum { IX_N = 96 };
+
+static void *finish_random_half(void *arg)
+{
+    cc_future **fs = arg;
+
+    for (int i = 0; i < IX_N / 2; i++) {
+        (void)cc_future_set_result(fs[tu_rand_below(IX_N)], NULL);
+        tu_jitter(50);
+    }
+    return NULL;
+}
+
+static void test_wait_indexes(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 30; round++) {
+        cc_future *fs[IX_N];
+        size_t done[IX_N];
+        size_t nd = 77;
+        cc_thread *t[3];
+
+        for (int i = 0; i < IX_N; i++)
+            fs[i] = cc_future_new();
+        for (int i = 0; i < 3; i++)
+            t[i] = cc_thread_start(finish_random_half, fs, NULL);
+        if (cc_wait_indexes(fs, IX_N, CC_FIRST_COMPLETED, 30, done, &nd) != 0)
+            fail_msg("first completed: %s", cc_errmsg());
+        assert_true(nd >= 1 && nd <= IX_N);
+        for (size_t k = 0; k < nd; k++) {
+            assert_true(cc_future_done(fs[done[k]]));
+            if (k > 0)
+                assert_true(done[k] > done[k - 1]);
+        }
+        for (int i = 0; i < 3; i++) {
+            assert_ok(cc_thread_join(t[i], NULL, 30));
+            cc_thread_free(t[i]);
+        }
+        /* now quiet: the listing is exactly the done set, and the rest are
+         * not done; ALL_COMPLETED times out (EAGAIN at 0) with it filled */
+        size_t expect = 0;
+        for (int i = 0; i < IX_N; i++)
+            expect += cc_future_done(fs[i]);
+        errno = 0;
+        assert_int_equal(cc_wait_indexes(fs, IX_N, CC_ALL_COMPLETED,
+                                         round % 2 ? 0 : 0.01, done, &nd), -1);
+        assert_int_equal(errno, round % 2 ? EAGAIN : ETIMEDOUT);
+        assert_int_equal(nd, expect);
+        for (size_t k = 0, j = 0; j < IX_N; j++) {
+            bool listed = k < nd && done[k] == j;
+            assert_int_equal(listed, cc_future_done(fs[j]));
+            k += listed;
+        }
+        free_all(fs, IX_N);
+    }
+    cc_future *f = cc_future_new();
+    cc_future *two[2] = {f, f};
+    size_t done[2];
+    size_t nd = 9;
+    cc_future_set_result(f, NULL);
+    assert_ok(cc_wait_indexes(two, 2, CC_ALL_COMPLETED, 0, done, &nd));
+    assert_int_equal(nd, 2);
+    assert_true(done[0] == 0 && done[1] == 1);
+    assert_fails_with(cc_wait_indexes(two, 2, CC_ALL_COMPLETED, 0, NULL, &nd),
+                      EINVAL);
+    assert_fails_with(cc_wait_indexes(two, 2, CC_ALL_COMPLETED, 0, done, NULL),
+                      EINVAL);
+    assert_fails_with(cc_wait_indexes(two, 2, 42, 0, done, &nd), EINVAL);
+    assert_int_equal(nd, 0);
+    cc_future_free(f);
+}
+
+/* A task parked in cc_wait_indexes and cancelled: ECANCELED, nothing listed. */
+static void *waits_indexes_forever(void *arg)
+{
+    cc_future *fs[2] = {arg, arg};
+    size_t done[2];
+    size_t nd = 5;
+    int rc = cc_wait_indexes(fs, 2, CC_FIRST_COMPLETED, CC_FOREVER, done, &nd);
+
+    if (rc != -1 || errno != ECANCELED || nd != 0)
+        return cc_fail(EPROTO, "not cancelled: rc %d nd %zu", rc, nd);
+    return NULL;
+}
+
+static void *wait_indexes_cancel_main(void *arg)
+{
+    cc_future *never = cc_future_new();
+
+    for (int round = 0; round < 20; round++) {
+        cc_future *t = cc_spawn(waits_indexes_forever, never);
+
+        cc_sleep((double)tu_rand_below(3) / 1000.0);
+        cc_future_cancel(t);
+        if (cc_future_result(t, NULL, 10) != -1 || errno != ECANCELED)
+            return cc_fail(EPROTO, "round %d: %s", round, cc_errmsg());
+        cc_future_free(t);
+    }
+    cc_future_free(never);
+    return arg;
+}
+
+static void test_wait_indexes_cancelled(void **state)
+{
+    assert_ok(cc_run(wait_indexes_cancel_main, state, NULL));
 }
 
 typedef struct {
@@ -349,6 +490,9 @@ int main(void)
         cmocka_unit_test(test_wait_conditions_already_met),
         cmocka_unit_test(test_wait_wakes_when_condition_met),
         cmocka_unit_test(test_wait_with_duplicates),
+        cmocka_unit_test(test_future_outcome),
+        cmocka_unit_test(test_wait_indexes),
+        cmocka_unit_test(test_wait_indexes_cancelled),
         cmocka_unit_test(test_as_completed_order_and_timeout),
         cmocka_unit_test(test_as_completed_names_the_input),
         cmocka_unit_test(test_map_in_order_with_chunks),
