@@ -202,10 +202,12 @@ typedef struct cc_mpqueue cc_mpqueue;
  * its length rounded up to 8, so one message may hold up to capacity - 8
  * bytes.  A put waits while either bound would be passed.  A process
  * killed in the middle of a put or get leaves the queue usable and
- * unlocked (a put it had not finished is not delivered; a get it had not
- * finished leaves the message for another getter).  The queue holds two
- * pipes (four fds) in every process that has it.  NULL with ENOMEM,
- * EMFILE/ENFILE, EINVAL (capacity out of range).
+ * unlocked (a put it had not finished is not delivered and not counted as
+ * an unfinished task; a get it had not finished leaves the message for
+ * another getter).  It is also a multiprocessing.JoinableQueue: see
+ * cc_mpqueue_task_done and cc_mpqueue_join.  The queue holds three pipes
+ * (six fds) in every process that has it.  NULL with ENOMEM, EMFILE/ENFILE,
+ * EINVAL (capacity out of range).
  */
 CC_API cc_mpqueue *cc_mpqueue_new(size_t maxsize, size_t capacity);
 
@@ -233,6 +235,32 @@ CC_API int cc_mpqueue_get(cc_mpqueue *q, void **blob, double timeout);
 
 /* Messages queued now (a snapshot). */
 CC_API size_t cc_mpqueue_size(cc_mpqueue *q);
+
+/*
+ * cc_mpqueue_task_done - tell the queue that one message taken by a get has
+ * been dealt with (JoinableQueue.task_done).  Every successful put, in any
+ * process, adds one unfinished task; every task_done removes one, and the
+ * last one wakes every process, thread and task waiting in
+ * cc_mpqueue_join.  Never blocks longer than another process's copy of
+ * one message.  0, or -1 with EOVERFLOW (called more times than messages
+ * were put: no task is unfinished; Python raises ValueError), EINVAL.
+ */
+CC_API int cc_mpqueue_task_done(cc_mpqueue *q);
+
+/*
+ * cc_mpqueue_join - wait until every message ever put has been marked done
+ * with cc_mpqueue_task_done (JoinableQueue.join), in whatever process.
+ * Returns at once when no task is unfinished; a closed queue is joined the
+ * same way.  Called from a coroutine it suspends only that coroutine.  A
+ * putter killed in the middle of its put does not leave a task behind: a
+ * waiting join notices within about 0.1 s.  0, or -1 with ETIMEDOUT
+ * (EAGAIN for timeout 0: tasks are unfinished), ECANCELED, EINVAL.
+ */
+CC_API int cc_mpqueue_join(cc_mpqueue *q, double timeout);
+
+/* Unfinished tasks now: messages put and not yet marked done (a snapshot;
+ * 0 for a bad handle). */
+CC_API size_t cc_mpqueue_unfinished(cc_mpqueue *q);
 
 /*
  * cc_mpqueue_close - close the queue for every process: puts fail with
@@ -377,6 +405,7 @@ CC_API void cc_shdict_keys_free(char **keys, size_t n);
 
 /* Release this process's handle.  NULL does nothing. */
 CC_API void cc_shdict_free(cc_shdict *d);
+
 
 /* ------------------------------------------------------------ process pool */
 
