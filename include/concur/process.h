@@ -8,6 +8,7 @@
  *   cc_shared   memory shared with the children forked after it was made
  *               (Value/Array), optionally with a process-shared lock
  *   cc_plock    process-shared Lock; cc_psem process-shared Semaphore
+ *   cc_prlock   process-shared RLock, robust against a holder that dies
  *   cc_shdict   a key -> blob map many processes write (Manager().dict())
  *   the process pool, behind the cc_executor interface of concur/future.h
  *
@@ -20,12 +21,12 @@
  * coroutine it suspends only that coroutine (and fails with ECANCELED when
  * the coroutine is cancelled); EINVAL for NULL or a foreign handle.
  *
- * Sharing across fork: cc_conn, cc_mpqueue, cc_shared, cc_plock, cc_psem
- * and cc_shdict are made in a parent and used by the children it forks
- * afterwards (cc_process_start); each process frees its own handle (the
- * shared part goes when the last process lets go).  The process pool does
- * not fork: its workers are fresh runs of the same executable (see
- * cc_process_pool_new).
+ * Sharing across fork: cc_conn, cc_mpqueue, cc_shared, cc_plock, cc_psem,
+ * cc_prlock and cc_shdict are made in a parent and used by the
+ * children it forks afterwards (cc_process_start); each process frees its
+ * own handle (the shared part goes when the last process lets go).  The
+ * process pool does not fork: its workers are fresh runs of the same
+ * executable (see cc_process_pool_new).
  *
  * Fork and threads: a child made by cc_process_start has one thread, the
  * one that called it.  concur makes its own state sane in the child
@@ -284,6 +285,9 @@ typedef struct cc_psem cc_psem;
 /* Memory shared with forked children; cc_shared_new, cc_shared_free. */
 typedef struct cc_shared cc_shared;
 
+/* A recursive Lock shared by processes; cc_prlock_new, cc_prlock_free. */
+typedef struct cc_prlock cc_prlock;
+
 /*
  * cc_plock_new - a Lock that works across processes forked after it was
  * made (multiprocessing.Lock): not recursive (the holder that acquires it
@@ -304,6 +308,58 @@ CC_API int cc_plock_release(cc_plock *l);
 
 /* Release this process's handle.  NULL does nothing. */
 CC_API void cc_plock_free(cc_plock *l);
+
+/*
+ * cc_prlock_new - a recursive lock that works across processes forked
+ * after it was made (multiprocessing.RLock).  It has one owner at a time:
+ * one thread of one process, or one task (coroutine) -- two tasks of one
+ * loop thread are two owners, as for cc_rlock.  The owner may acquire it
+ * again; it is free once released as many times as acquired; only the
+ * owner may release it.  Waiters in any process, thread or task are woken
+ * by the final release, not in order of arrival.
+ *
+ * An owner that dies holding it (its process killed, even with SIGKILL,
+ * or its thread ended) does not leave it held: the next acquirer takes it
+ * -- a waiting one within about 0.1 s -- and is told with -1 and
+ * EOWNERDEAD (see cc_prlock_acquire), and cc_prlock_owner_deaths counts
+ * it.  The lock itself is whole again at once; the data it guarded may be
+ * half-changed, which is for that acquirer to judge.
+ *
+ * It holds a pipe (two fds) in every process that has it.  NULL with
+ * ENOMEM, EMFILE/ENFILE.
+ */
+CC_API cc_prlock *cc_prlock_new(void);
+
+/*
+ * cc_prlock_acquire - take the lock, or take it once more when the caller
+ * owns it already (that never waits), waiting up to timeout while another
+ * owner holds it.  Called from a coroutine it suspends only that
+ * coroutine.  Returns 0 with the caller the owner; -1 with EOWNERDEAD when
+ * the previous owner died holding it: the caller NOW OWNS IT (depth 1) and
+ * must release it like after a 0; or -1 with ETIMEDOUT/EAGAIN (held by
+ * another owner), ECANCELED, EOVERFLOW (acquired UINT_MAX times), EINVAL.
+ */
+CC_API int cc_prlock_acquire(cc_prlock *l, double timeout);
+
+/*
+ * cc_prlock_release - undo one acquire by its owner; the lock is free (and
+ * one waiter, in any process, woken) once the depth reaches 0.  0, or -1
+ * with EPERM (the caller -- this thread, or this task -- does not own it),
+ * EINVAL.
+ */
+CC_API int cc_prlock_release(cc_prlock *l);
+
+/* How many times the caller (this thread or task) holds it: 0 when it does
+ * not own it or for a bad handle. */
+CC_API unsigned cc_prlock_depth(cc_prlock *l);
+
+/* How many owners died holding the lock since it was made, over all
+ * processes (0 for a bad handle). */
+CC_API unsigned long long cc_prlock_owner_deaths(cc_prlock *l);
+
+/* Release this process's handle.  NULL does nothing.  Freeing it while
+ * this process owns it leaves it held until the owning thread ends. */
+CC_API void cc_prlock_free(cc_prlock *l);
 
 /*
  * cc_psem_new - a counting semaphore across processes (value units at the
