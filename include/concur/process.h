@@ -10,6 +10,7 @@
  *   cc_plock    process-shared Lock; cc_psem process-shared Semaphore
  *   cc_prlock   process-shared RLock, robust against a holder that dies
  *   cc_shdict   a key -> blob map many processes write (Manager().dict())
+ *   cc_shlist   a list of blobs many processes write (Manager().list())
  *   the process pool, behind the cc_executor interface of concur/future.h
  *
  * Everything that crosses a process boundary is a blob (concur/base.h):
@@ -22,7 +23,7 @@
  * the coroutine is cancelled); EINVAL for NULL or a foreign handle.
  *
  * Sharing across fork: cc_conn, cc_mpqueue, cc_shared, cc_plock, cc_psem,
- * cc_prlock and cc_shdict are made in a parent and used by the
+ * cc_prlock, cc_shdict and cc_shlist are made in a parent and used by the
  * children it forks afterwards (cc_process_start); each process frees its
  * own handle (the shared part goes when the last process lets go).  The
  * process pool does not fork: its workers are fresh runs of the same
@@ -462,6 +463,89 @@ CC_API void cc_shdict_keys_free(char **keys, size_t n);
 /* Release this process's handle.  NULL does nothing. */
 CC_API void cc_shdict_free(cc_shdict *d);
 
+/* ----------------------------------------------------------- shared list */
+
+/* A list of blobs shared by processes; cc_shlist_new, cc_shlist_free. */
+typedef struct cc_shlist cc_shlist;
+
+/*
+ * cc_shlist_new - a list of blobs, shared with the children forked
+ * afterwards (the role of Manager().list()).  It lives in shared memory:
+ * at most max_items items (0: 4096; at most 2^24) and `capacity` bytes of
+ * values together (0: 16 MiB; at most 16 GiB).  Address space for about
+ * twice capacity + 16 bytes per item, plus two index tables of 8 bytes per
+ * item, is reserved and touched as used (writes append; a compaction, made
+ * when the appended bytes run out, copies the live items once while
+ * holding the list's lock).
+ *
+ * Indexes are as in Python: 0 is the first item, -1 the last; an index
+ * outside the list fails with ERANGE (IndexError), a list at its bounds
+ * with ENOSPC.  Every call is atomic with respect to the others, in every
+ * process (one lock; no call waits for another process longer than that
+ * process's own copy, so none takes a timeout).  A process killed in the
+ * middle of a write leaves the list consistent: the write it had not
+ * finished did not happen.  Insert and pop/delete not at the end move the
+ * index (8 bytes per item after the place), never the values.  NULL with
+ * ENOMEM, EINVAL (a bound out of range).
+ */
+CC_API cc_shlist *cc_shlist_new(size_t max_items, size_t capacity);
+
+/*
+ * cc_shlist_append - add a copy of blob (NULL: an empty value; a pointer
+ * that is not a blob: EINVAL) at the end (list.append);
+ * cc_shlist_append_bytes - of len bytes at p (p may be NULL when len is
+ * 0).  0, or -1 with ENOSPC (max_items reached, or no room for the bytes),
+ * EINVAL.
+ */
+CC_API int cc_shlist_append(cc_shlist *l, const void *blob);
+
+/* cc_shlist_append_bytes - add a copy of len bytes at p at the end, as
+ * cc_shlist_append: the same returns and errors. */
+CC_API int cc_shlist_append_bytes(cc_shlist *l, const void *p, size_t len);
+
+/*
+ * cc_shlist_insert - put a copy of blob before the item at index
+ * (list.insert): as in Python an index past either end is clamped to it
+ * (so it never fails with ERANGE), and -1 inserts before the last item.
+ * cc_shlist_insert_bytes - of len bytes at p.  0, or -1 with ENOSPC,
+ * EINVAL.
+ */
+CC_API int cc_shlist_insert(cc_shlist *l, long index, const void *blob);
+
+/* cc_shlist_insert_bytes - insert a copy of len bytes at p before index,
+ * as cc_shlist_insert: the same returns and errors. */
+CC_API int cc_shlist_insert_bytes(cc_shlist *l, long index, const void *p,
+                                  size_t len);
+
+/* cc_shlist_get - a copy of the item at index as a new blob in *blob
+ * (owned by the caller).  0, or -1 with ERANGE, ENOMEM, EINVAL. */
+CC_API int cc_shlist_get(cc_shlist *l, long index, void **blob);
+
+/*
+ * cc_shlist_set - replace the item at index with a copy of blob (NULL: an
+ * empty value); cc_shlist_set_bytes - with len bytes at p.  0, or -1 with
+ * ERANGE, ENOSPC (no room for the bytes, even after compaction), EINVAL.
+ */
+CC_API int cc_shlist_set(cc_shlist *l, long index, const void *blob);
+
+/* cc_shlist_set_bytes - replace the item at index with a copy of len bytes
+ * at p, as cc_shlist_set: the same returns and errors. */
+CC_API int cc_shlist_set_bytes(cc_shlist *l, long index, const void *p,
+                               size_t len);
+
+/*
+ * cc_shlist_pop - remove the item at index (-1: the last, list.pop()) and
+ * hand it over as a new blob in *blob (owned by the caller); blob NULL
+ * only deletes it (del l[index]).  0, or -1 with ERANGE (an empty list or
+ * an index outside it), ENOMEM (the item stays), EINVAL.
+ */
+CC_API int cc_shlist_pop(cc_shlist *l, long index, void **blob);
+
+/* Items in the list now (a snapshot; 0 for a bad handle). */
+CC_API size_t cc_shlist_len(cc_shlist *l);
+
+/* Release this process's handle.  NULL does nothing. */
+CC_API void cc_shlist_free(cc_shlist *l);
 
 /* ------------------------------------------------------------ process pool */
 

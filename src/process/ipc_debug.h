@@ -45,4 +45,16 @@ int cc__shdict_check(cc_shdict *d);
 uint64_t cc__shdict_repairs(cc_shdict *d);
 uint64_t cc__shdict_compactions(cc_shdict *d);
 
+/*
+ * Check the list under its mutex: every entry of the live table points at
+ * a whole record below the live half's used bytes, and the derived byte
+ * counts match a recount.  0, or -1 with EPROTO and a message.
+ */
+int cc__shlist_check(cc_shlist *l);
+
+/* How many times the list was repaired after a dead owner, and how many
+ * compactions it has made (over all processes). */
+uint64_t cc__shlist_repairs(cc_shlist *l);
+uint64_t cc__shlist_compactions(cc_shlist *l);
+
 #endif
