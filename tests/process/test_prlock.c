@@ -3,8 +3,9 @@
  * timeouts and cancellation from threads and tasks, bad input; children
  * and parent threads hammering a counter with nested acquisitions (no
  * lost update, never two owners at once); and owners killed with SIGKILL
- * while holding it, with a waiter blocked and without one: the next
- * acquirer gets it with EOWNERDEAD and the lock works on. */
+ * while holding it, with a waiter blocked and without one, and an owner
+ * thread that ends holding it: the next acquirer gets it with EOWNERDEAD
+ * and the lock works on; a child forked by the owner does not own it. */
 #include <math.h>
 #include <signal.h>
 
@@ -329,6 +330,55 @@ static void test_owner_killed(void **state)
     cc_prlock_free(lk);
 }
 
+/* ---- an owner thread that ends holding it; a child forked by the
+ * owner does not own it ---- */
+
+static void *take_and_leave(void *arg)
+{
+    (void)arg;
+    if (cc_prlock_acquire(lk, 0) != 0)
+        return cc_fail_from(cc_last_error(), EPROTO, "acquire");
+    return NULL; /* ends holding it */
+}
+
+static void *forked_from_owner(void *arg)
+{
+    (void)arg;
+    if (cc_prlock_depth(lk) != 0)
+        return cc_fail(EPROTO, "the child owns it (depth %u)",
+                       cc_prlock_depth(lk));
+    if (cc_prlock_release(lk) == 0 || errno != EPERM)
+        return cc_fail(EPROTO, "release in the child: %s",
+                       cc_errname(errno));
+    if (cc_prlock_acquire(lk, 0) == 0 || errno != EAGAIN)
+        return cc_fail(EPROTO, "acquire in the child: %s",
+                       cc_errname(errno));
+    return NULL;
+}
+
+static void test_owner_thread_ends_and_fork(void **state)
+{
+    (void)state;
+    cc_thread *t;
+
+    lk = cc_prlock_new();
+    assert_non_null(lk);
+    t = cc_thread_start(take_and_leave, NULL, NULL);
+    assert_non_null(t);
+    assert_ok(cc_thread_join(t, NULL, 60));
+    cc_thread_free(t);
+    assert_fails_with(cc_prlock_acquire(lk, 0), EOWNERDEAD);
+    assert_int_equal(cc_prlock_depth(lk), 1);
+    assert_int_equal(cc_prlock_owner_deaths(lk), 1);
+    /* held by this thread now: a child forked here is no owner */
+    assert_int_equal(child_join(child_start(forked_from_owner, NULL)), 0);
+    assert_int_equal(cc_prlock_depth(lk), 1);
+    assert_ok(cc_prlock_release(lk));
+    assert_ok(cc_prlock_acquire(lk, 0));
+    assert_ok(cc_prlock_release(lk));
+    cc_prlock_free(lk);
+}
+
 int main(void)
 {
     tu_seed();
@@ -337,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_tasks),
         cmocka_unit_test(test_processes_and_threads),
         cmocka_unit_test(test_owner_killed),
+        cmocka_unit_test(test_owner_thread_ends_and_fork),
         cmocka_unit_test(test_no_child_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
