@@ -8,7 +8,9 @@
  *   cc_shared   memory shared with the children forked after it was made
  *               (Value/Array), optionally with a process-shared lock
  *   cc_plock    process-shared Lock; cc_psem process-shared Semaphore
+ *   cc_prlock   process-shared RLock, robust against a holder that dies
  *   cc_shdict   a key -> blob map many processes write (Manager().dict())
+ *   cc_shlist   a list of blobs many processes write (Manager().list())
  *   the process pool, behind the cc_executor interface of concur/future.h
  *
  * Everything that crosses a process boundary is a blob (concur/base.h):
@@ -20,12 +22,12 @@
  * coroutine it suspends only that coroutine (and fails with ECANCELED when
  * the coroutine is cancelled); EINVAL for NULL or a foreign handle.
  *
- * Sharing across fork: cc_conn, cc_mpqueue, cc_shared, cc_plock, cc_psem
- * and cc_shdict are made in a parent and used by the children it forks
- * afterwards (cc_process_start); each process frees its own handle (the
- * shared part goes when the last process lets go).  The process pool does
- * not fork: its workers are fresh runs of the same executable (see
- * cc_process_pool_new).
+ * Sharing across fork: cc_conn, cc_mpqueue, cc_shared, cc_plock, cc_psem,
+ * cc_prlock, cc_shdict and cc_shlist are made in a parent and used by the
+ * children it forks afterwards (cc_process_start); each process frees its
+ * own handle (the shared part goes when the last process lets go).  The
+ * process pool does not fork: its workers are fresh runs of the same
+ * executable (see cc_process_pool_new).
  *
  * Fork and threads: a child made by cc_process_start has one thread, the
  * one that called it.  concur makes its own state sane in the child
@@ -202,10 +204,12 @@ typedef struct cc_mpqueue cc_mpqueue;
  * its length rounded up to 8, so one message may hold up to capacity - 8
  * bytes.  A put waits while either bound would be passed.  A process
  * killed in the middle of a put or get leaves the queue usable and
- * unlocked (a put it had not finished is not delivered; a get it had not
- * finished leaves the message for another getter).  The queue holds two
- * pipes (four fds) in every process that has it.  NULL with ENOMEM,
- * EMFILE/ENFILE, EINVAL (capacity out of range).
+ * unlocked (a put it had not finished is not delivered and not counted as
+ * an unfinished task; a get it had not finished leaves the message for
+ * another getter).  It is also a multiprocessing.JoinableQueue: see
+ * cc_mpqueue_task_done and cc_mpqueue_join.  The queue holds three pipes
+ * (six fds) in every process that has it.  NULL with ENOMEM, EMFILE/ENFILE,
+ * EINVAL (capacity out of range).
  */
 CC_API cc_mpqueue *cc_mpqueue_new(size_t maxsize, size_t capacity);
 
@@ -235,6 +239,32 @@ CC_API int cc_mpqueue_get(cc_mpqueue *q, void **blob, double timeout);
 CC_API size_t cc_mpqueue_size(cc_mpqueue *q);
 
 /*
+ * cc_mpqueue_task_done - tell the queue that one message taken by a get has
+ * been dealt with (JoinableQueue.task_done).  Every successful put, in any
+ * process, adds one unfinished task; every task_done removes one, and the
+ * last one wakes every process, thread and task waiting in
+ * cc_mpqueue_join.  Never blocks longer than another process's copy of
+ * one message.  0, or -1 with EOVERFLOW (called more times than messages
+ * were put: no task is unfinished; Python raises ValueError), EINVAL.
+ */
+CC_API int cc_mpqueue_task_done(cc_mpqueue *q);
+
+/*
+ * cc_mpqueue_join - wait until every message ever put has been marked done
+ * with cc_mpqueue_task_done (JoinableQueue.join), in whatever process.
+ * Returns at once when no task is unfinished; a closed queue is joined the
+ * same way.  Called from a coroutine it suspends only that coroutine.  A
+ * putter killed in the middle of its put does not leave a task behind: a
+ * waiting join notices within about 0.1 s.  0, or -1 with ETIMEDOUT
+ * (EAGAIN for timeout 0: tasks are unfinished), ECANCELED, EINVAL.
+ */
+CC_API int cc_mpqueue_join(cc_mpqueue *q, double timeout);
+
+/* Unfinished tasks now: messages put and not yet marked done (a snapshot;
+ * 0 for a bad handle). */
+CC_API size_t cc_mpqueue_unfinished(cc_mpqueue *q);
+
+/*
  * cc_mpqueue_close - close the queue for every process: puts fail with
  * ESHUTDOWN, gets drain what is queued and then fail with ESHUTDOWN, and
  * every waiter wakes.  0, or -1 with EINVAL.
@@ -256,6 +286,9 @@ typedef struct cc_psem cc_psem;
 /* Memory shared with forked children; cc_shared_new, cc_shared_free. */
 typedef struct cc_shared cc_shared;
 
+/* A recursive Lock shared by processes; cc_prlock_new, cc_prlock_free. */
+typedef struct cc_prlock cc_prlock;
+
 /*
  * cc_plock_new - a Lock that works across processes forked after it was
  * made (multiprocessing.Lock): not recursive (the holder that acquires it
@@ -276,6 +309,58 @@ CC_API int cc_plock_release(cc_plock *l);
 
 /* Release this process's handle.  NULL does nothing. */
 CC_API void cc_plock_free(cc_plock *l);
+
+/*
+ * cc_prlock_new - a recursive lock that works across processes forked
+ * after it was made (multiprocessing.RLock).  It has one owner at a time:
+ * one thread of one process, or one task (coroutine) -- two tasks of one
+ * loop thread are two owners, as for cc_rlock.  The owner may acquire it
+ * again; it is free once released as many times as acquired; only the
+ * owner may release it.  Waiters in any process, thread or task are woken
+ * by the final release, not in order of arrival.
+ *
+ * An owner that dies holding it (its process killed, even with SIGKILL,
+ * or its thread ended) does not leave it held: the next acquirer takes it
+ * -- a waiting one within about 0.1 s -- and is told with -1 and
+ * EOWNERDEAD (see cc_prlock_acquire), and cc_prlock_owner_deaths counts
+ * it.  The lock itself is whole again at once; the data it guarded may be
+ * half-changed, which is for that acquirer to judge.
+ *
+ * It holds a pipe (two fds) in every process that has it.  NULL with
+ * ENOMEM, EMFILE/ENFILE.
+ */
+CC_API cc_prlock *cc_prlock_new(void);
+
+/*
+ * cc_prlock_acquire - take the lock, or take it once more when the caller
+ * owns it already (that never waits), waiting up to timeout while another
+ * owner holds it.  Called from a coroutine it suspends only that
+ * coroutine.  Returns 0 with the caller the owner; -1 with EOWNERDEAD when
+ * the previous owner died holding it: the caller NOW OWNS IT (depth 1) and
+ * must release it like after a 0; or -1 with ETIMEDOUT/EAGAIN (held by
+ * another owner), ECANCELED, EOVERFLOW (acquired UINT_MAX times), EINVAL.
+ */
+CC_API int cc_prlock_acquire(cc_prlock *l, double timeout);
+
+/*
+ * cc_prlock_release - undo one acquire by its owner; the lock is free (and
+ * one waiter, in any process, woken) once the depth reaches 0.  0, or -1
+ * with EPERM (the caller -- this thread, or this task -- does not own it),
+ * EINVAL.
+ */
+CC_API int cc_prlock_release(cc_prlock *l);
+
+/* How many times the caller (this thread or task) holds it: 0 when it does
+ * not own it or for a bad handle. */
+CC_API unsigned cc_prlock_depth(cc_prlock *l);
+
+/* How many owners died holding the lock since it was made, over all
+ * processes (0 for a bad handle). */
+CC_API unsigned long long cc_prlock_owner_deaths(cc_prlock *l);
+
+/* Release this process's handle.  NULL does nothing.  Freeing it while
+ * this process owns it leaves it held until the owning thread ends. */
+CC_API void cc_prlock_free(cc_prlock *l);
 
 /*
  * cc_psem_new - a counting semaphore across processes (value units at the
@@ -377,6 +462,90 @@ CC_API void cc_shdict_keys_free(char **keys, size_t n);
 
 /* Release this process's handle.  NULL does nothing. */
 CC_API void cc_shdict_free(cc_shdict *d);
+
+/* ----------------------------------------------------------- shared list */
+
+/* A list of blobs shared by processes; cc_shlist_new, cc_shlist_free. */
+typedef struct cc_shlist cc_shlist;
+
+/*
+ * cc_shlist_new - a list of blobs, shared with the children forked
+ * afterwards (the role of Manager().list()).  It lives in shared memory:
+ * at most max_items items (0: 4096; at most 2^24) and `capacity` bytes of
+ * values together (0: 16 MiB; at most 16 GiB).  Address space for about
+ * twice capacity + 16 bytes per item, plus two index tables of 8 bytes per
+ * item, is reserved and touched as used (writes append; a compaction, made
+ * when the appended bytes run out, copies the live items once while
+ * holding the list's lock).
+ *
+ * Indexes are as in Python: 0 is the first item, -1 the last; an index
+ * outside the list fails with ERANGE (IndexError), a list at its bounds
+ * with ENOSPC.  Every call is atomic with respect to the others, in every
+ * process (one lock; no call waits for another process longer than that
+ * process's own copy, so none takes a timeout).  A process killed in the
+ * middle of a write leaves the list consistent: the write it had not
+ * finished did not happen.  Insert and pop/delete not at the end move the
+ * index (8 bytes per item after the place), never the values.  NULL with
+ * ENOMEM, EINVAL (a bound out of range).
+ */
+CC_API cc_shlist *cc_shlist_new(size_t max_items, size_t capacity);
+
+/*
+ * cc_shlist_append - add a copy of blob (NULL: an empty value; a pointer
+ * that is not a blob: EINVAL) at the end (list.append);
+ * cc_shlist_append_bytes - of len bytes at p (p may be NULL when len is
+ * 0).  0, or -1 with ENOSPC (max_items reached, or no room for the bytes),
+ * EINVAL.
+ */
+CC_API int cc_shlist_append(cc_shlist *l, const void *blob);
+
+/* cc_shlist_append_bytes - add a copy of len bytes at p at the end, as
+ * cc_shlist_append: the same returns and errors. */
+CC_API int cc_shlist_append_bytes(cc_shlist *l, const void *p, size_t len);
+
+/*
+ * cc_shlist_insert - put a copy of blob before the item at index
+ * (list.insert): as in Python an index past either end is clamped to it
+ * (so it never fails with ERANGE), and -1 inserts before the last item.
+ * cc_shlist_insert_bytes - of len bytes at p.  0, or -1 with ENOSPC,
+ * EINVAL.
+ */
+CC_API int cc_shlist_insert(cc_shlist *l, long index, const void *blob);
+
+/* cc_shlist_insert_bytes - insert a copy of len bytes at p before index,
+ * as cc_shlist_insert: the same returns and errors. */
+CC_API int cc_shlist_insert_bytes(cc_shlist *l, long index, const void *p,
+                                  size_t len);
+
+/* cc_shlist_get - a copy of the item at index as a new blob in *blob
+ * (owned by the caller).  0, or -1 with ERANGE, ENOMEM, EINVAL. */
+CC_API int cc_shlist_get(cc_shlist *l, long index, void **blob);
+
+/*
+ * cc_shlist_set - replace the item at index with a copy of blob (NULL: an
+ * empty value); cc_shlist_set_bytes - with len bytes at p.  0, or -1 with
+ * ERANGE, ENOSPC (no room for the bytes, even after compaction), EINVAL.
+ */
+CC_API int cc_shlist_set(cc_shlist *l, long index, const void *blob);
+
+/* cc_shlist_set_bytes - replace the item at index with a copy of len bytes
+ * at p, as cc_shlist_set: the same returns and errors. */
+CC_API int cc_shlist_set_bytes(cc_shlist *l, long index, const void *p,
+                               size_t len);
+
+/*
+ * cc_shlist_pop - remove the item at index (-1: the last, list.pop()) and
+ * hand it over as a new blob in *blob (owned by the caller); blob NULL
+ * only deletes it (del l[index]).  0, or -1 with ERANGE (an empty list or
+ * an index outside it), ENOMEM (the item stays), EINVAL.
+ */
+CC_API int cc_shlist_pop(cc_shlist *l, long index, void **blob);
+
+/* Items in the list now (a snapshot; 0 for a bad handle). */
+CC_API size_t cc_shlist_len(cc_shlist *l);
+
+/* Release this process's handle.  NULL does nothing. */
+CC_API void cc_shlist_free(cc_shlist *l);
 
 /* ------------------------------------------------------------ process pool */
 

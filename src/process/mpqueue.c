@@ -39,11 +39,26 @@
  * case a killed getter took a wake-up with it), and so does a get that
  * fails for want of memory.  close rings both doorbells for every
  * waiter.
+ *
+ * Unfinished tasks (JoinableQueue): `unfinished` counts messages put and
+ * not yet marked done; it is primary state too, written under mu only.  A
+ * put must raise it in the same instant as it publishes tail, which takes
+ * two stores, so the put logs its intent first: the old tail and the old
+ * count, then `intent` = 1, then the count, then tail, then `intent` = 0.
+ * repair() finding the intent set knows whether the tail store happened
+ * (tail moved past the logged one) and sets the count to the logged value
+ * or one more.  task_done lowers it under mu and, reaching zero, rings the
+ * third doorbell (joiners) for every waiter.  A joiner peeks at the count
+ * without the mutex; when the intent flag is up it takes the mutex once
+ * (repairing a dead putter's count), and it re-checks every 0.1 s while it
+ * waits, since a dead putter rings nobody.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "concur/process.h"
+#include "internal/clock.h"
 #include "internal/ctx.h"
 #include "internal/deadline.h"
 #include "internal/fiber.h"
@@ -56,7 +71,8 @@
 #define REC_CHECK 0x6d707121u    /* "mpq!": a header's second word */
 #define REC_HDR 8u               /* bytes of a record header */
 #define DEFAULT_CAPACITY (1u << 20)
-#define RING_OFFSET 128u         /* the ring starts this far into the map */
+#define RING_OFFSET 256u         /* the ring starts this far into the map */
+#define JOIN_POLL_NS 100000000   /* a joiner re-checks this often (0.1 s) */
 
 /* The shared part: created by cc_mpqueue_new, lives until the last process
  * unmaps it. */
@@ -72,6 +88,11 @@ struct mpq_shared {
     _Atomic uint32_t closed;     /* set once, under mu */
     cc__doorbell_shared getters; /* not_empty's counters */
     cc__doorbell_shared putters; /* not_full's counters */
+    cc__doorbell_shared joiners; /* all_done's counters */
+    _Atomic uint64_t unfinished; /* puts not yet marked done; under mu */
+    _Atomic uint32_t intent;     /* a put is between its two stores */
+    uint64_t intent_tail;        /* tail before that put; under mu */
+    uint64_t intent_unfinished;  /* unfinished before it; under mu */
 };
 
 _Static_assert(sizeof(struct mpq_shared) <= RING_OFFSET,
@@ -84,6 +105,7 @@ struct cc_mpqueue {
     size_t map_len;              /* RING_OFFSET + cap */
     cc__doorbell not_empty;      /* getters wait here */
     cc__doorbell not_full;       /* putters wait here */
+    cc__doorbell all_done;       /* joiners wait here */
 };
 
 static bool mpq_ok(const cc_mpqueue *q)
@@ -162,7 +184,9 @@ static int64_t walk(struct mpq_shared *sh, uint64_t *bad_pos)
 }
 
 /*
- * Called with mu held after its owner died: recount the messages.  A bad
+ * Called with mu held after its owner died: finish or undo the unfinished
+ * count of a put that died between its two stores (see the top of the
+ * file), then recount the messages.  A bad
  * header cannot happen (records are published whole); should one appear,
  * the queue keeps the whole records before it and drops the rest rather
  * than hand out garbage.
@@ -171,7 +195,19 @@ static void repair(void *arg)
 {
     struct mpq_shared *sh = arg;
     uint64_t bad = 0;
-    int64_t n = walk(sh, &bad);
+    int64_t n;
+
+    if (atomic_load_explicit(&sh->intent, memory_order_relaxed)) {
+        bool published = atomic_load_explicit(&sh->tail,
+                                              memory_order_relaxed) !=
+                         sh->intent_tail;
+
+        atomic_store_explicit(&sh->unfinished,
+                              sh->intent_unfinished + (published ? 1 : 0),
+                              memory_order_release);
+        atomic_store_explicit(&sh->intent, 0, memory_order_release);
+    }
+    n = walk(sh, &bad);
 
     if (n < 0) {
         cc__debugf("process queue: bad record at byte %llu after a dead "
@@ -225,8 +261,13 @@ cc_mpqueue *cc_mpqueue_new(size_t maxsize, size_t capacity)
     rc = cc__doorbell_init(&q->not_full, &q->sh->putters);
     if (rc != 0)
         goto err_close_not_empty;
+    rc = cc__doorbell_init(&q->all_done, &q->sh->joiners);
+    if (rc != 0)
+        goto err_close_not_full;
     q->magic = MPQ_MAGIC;
     return q;
+err_close_not_full:
+    cc__doorbell_fini(&q->not_full);
 err_close_not_empty:
     cc__doorbell_fini(&q->not_empty);
 err_unmap:
@@ -242,6 +283,7 @@ void cc_mpqueue_free(cc_mpqueue *q)
     q->magic = 0;
     cc__doorbell_fini(&q->not_empty);
     cc__doorbell_fini(&q->not_full);
+    cc__doorbell_fini(&q->all_done);
     cc__shm_unmap(q->sh, q->map_len);
     free(q);
 }
@@ -262,6 +304,31 @@ static bool has_room(struct mpq_shared *sh, uint64_t need)
 
     return sh->cap - (tail - head) >= need &&
            (sh->maxsize == 0 || n < sh->maxsize);
+}
+
+/*
+ * Publish the record written at tail (need bytes) and count its task, as
+ * one step for a process killed in the middle (see the top of the file).
+ * mu held.  die_at (tests only, cc__mpqueue_put_killed; 0 otherwise) kills
+ * the calling process after the count's store (1) or the tail's (2).
+ */
+static inline void publish(struct mpq_shared *sh, uint64_t tail,
+                           uint64_t need, int die_at)
+{
+    uint64_t unfinished = atomic_load_explicit(&sh->unfinished,
+                                               memory_order_relaxed);
+
+    sh->intent_tail = tail;
+    sh->intent_unfinished = unfinished;
+    atomic_store_explicit(&sh->intent, 1, memory_order_release);
+    atomic_store_explicit(&sh->unfinished, unfinished + 1,
+                          memory_order_release);
+    if (die_at == 1)
+        raise(SIGKILL);
+    atomic_store_explicit(&sh->tail, tail + need, memory_order_release);
+    if (die_at == 2)
+        raise(SIGKILL);
+    atomic_store_explicit(&sh->intent, 0, memory_order_release);
 }
 
 /* One attempt; never waits for room.  0, EAGAIN (full), ESHUTDOWN, or the
@@ -297,7 +364,7 @@ static int try_put(void *arg)
     memcpy(ring_of(sh) + tail % sh->cap, hdr, sizeof(hdr));
     if (op->len > 0)
         ring_put(sh, tail + REC_HDR, op->p, op->len);
-    atomic_store_explicit(&sh->tail, tail + need, memory_order_release);
+    publish(sh, tail, need, 0);
     atomic_store_explicit(&sh->count,
                           atomic_load_explicit(&sh->count,
                                                memory_order_relaxed) + 1,
@@ -498,6 +565,106 @@ size_t cc_mpqueue_size(cc_mpqueue *q)
     return (size_t)n;
 }
 
+/* ------------------------------------------------- task_done and join */
+
+int cc_mpqueue_task_done(cc_mpqueue *q)
+{
+    uint64_t n;
+    int rc;
+
+    if (!mpq_ok(q))
+        return cc__err(EINVAL, "cc_mpqueue_task_done: not a process queue");
+    rc = lock(q->sh);
+    if (rc != 0)
+        return cc__errf(rc, "cc_mpqueue_task_done: %s", strerror(rc));
+    n = atomic_load_explicit(&q->sh->unfinished, memory_order_relaxed);
+    if (n == 0) {
+        cc__pmutex_unlock(&q->sh->mu);
+        return cc__err(EOVERFLOW, "process queue: task_done called more "
+                                  "times than messages were put");
+    }
+    atomic_store_explicit(&q->sh->unfinished, n - 1, memory_order_release);
+    cc__pmutex_unlock(&q->sh->mu);
+    if (n == 1)
+        cc__doorbell_ring(&q->all_done, UINT32_MAX);
+    return 0;
+}
+
+/* One look: 0 when no task is unfinished, else EAGAIN.  A put caught
+ * between its stores (or killed there) makes it take the mutex, which
+ * repairs the count of a dead one. */
+static int try_join(void *arg)
+{
+    cc_mpqueue *q = arg;
+    struct mpq_shared *sh = q->sh;
+
+    if (atomic_load_explicit(&sh->unfinished, memory_order_acquire) == 0)
+        return 0;
+    if (!atomic_load_explicit(&sh->intent, memory_order_acquire))
+        return EAGAIN;
+    if (lock(sh) != 0)
+        return EAGAIN;
+    cc__pmutex_unlock(&sh->mu);
+    return atomic_load_explicit(&sh->unfinished, memory_order_acquire) == 0
+               ? 0
+               : EAGAIN;
+}
+
+int cc_mpqueue_join(cc_mpqueue *q, double timeout)
+{
+    int64_t deadline;
+    int rc;
+
+    if (!mpq_ok(q))
+        return cc__err(EINVAL, "cc_mpqueue_join: not a process queue");
+    if (cc__check_timeout(timeout, "cc_mpqueue_join") != 0)
+        return -1;
+    if (timeout != 0 && cc__checkpoint("process queue join") != 0)
+        return -1;
+    rc = try_join(q);
+    if (rc == EAGAIN && timeout != 0) {
+        if (cc__deadline_for(timeout, "cc_mpqueue_join", &deadline) != 0)
+            return -1;
+        /* In slices: a putter that died between its stores rings nobody. */
+        for (;;) {
+            int64_t slice = cc__now_ns() + JOIN_POLL_NS;
+            int64_t until = deadline < slice ? deadline : slice;
+
+            rc = cc__doorbell_wait(&q->all_done, try_join, q, until);
+            if (rc != ETIMEDOUT || until == deadline)
+                break;
+        }
+    }
+    switch (rc) {
+    case 0:
+        return 0;
+    case EAGAIN:
+        return cc__err(EAGAIN, "process queue: tasks are unfinished");
+    case ETIMEDOUT:
+        return cc__err(ETIMEDOUT, "process queue join timed out: tasks are "
+                                  "still unfinished");
+    case ECANCELED:
+        return cc__err_wait(rc, "process queue join");
+    default:
+        return cc__errf(rc, "process queue join failed: %s", strerror(rc));
+    }
+}
+
+size_t cc_mpqueue_unfinished(cc_mpqueue *q)
+{
+    uint64_t n;
+
+    if (!mpq_ok(q))
+        return 0;
+    /* Under the mutex: a dead putter's count is repaired first. */
+    if (lock(q->sh) != 0)
+        return (size_t)atomic_load_explicit(&q->sh->unfinished,
+                                            memory_order_acquire);
+    n = atomic_load_explicit(&q->sh->unfinished, memory_order_relaxed);
+    cc__pmutex_unlock(&q->sh->mu);
+    return (size_t)n;
+}
+
 /* ----------------------------------------------------------- test hooks */
 
 int cc__mpqueue_check(cc_mpqueue *q)
@@ -523,6 +690,25 @@ int cc__mpqueue_check(cc_mpqueue *q)
                                 "the ring holds %lld",
                         (unsigned long long)n, (long long)walked);
     return 0;
+}
+
+void cc__mpqueue_put_killed(cc_mpqueue *q, const void *p, size_t len,
+                            int die_at)
+{
+    struct mpq_shared *sh = q->sh;
+    uint64_t tail;
+    uint32_t hdr[2];
+
+    if (lock(sh) != 0)
+        return;
+    tail = atomic_load_explicit(&sh->tail, memory_order_relaxed);
+    hdr[0] = (uint32_t)len;
+    hdr[1] = (uint32_t)len ^ REC_CHECK;
+    memcpy(ring_of(sh) + tail % sh->cap, hdr, sizeof(hdr));
+    if (len > 0)
+        ring_put(sh, tail + REC_HDR, p, len);
+    publish(sh, tail, rec_size(len), die_at);
+    cc__pmutex_unlock(&sh->mu);
 }
 
 uint64_t cc__mpqueue_repairs(cc_mpqueue *q)
