@@ -74,12 +74,14 @@ static void *send_to_thread(void *arg)
 }
 
 static pthread_t other_thread;
+static _Atomic bool other_ready;
 static _Atomic bool other_stop;
 
 static void *idle_thread(void *arg)
 {
     (void)arg;
     other_thread = pthread_self();
+    atomic_store(&other_ready, true);
     while (!atomic_load(&other_stop))
         tu_sleep(0.001);
     return NULL;
@@ -118,7 +120,7 @@ static void *handler_main(void *arg)
         return cc_fail(EPROTO, "kill: no callback");
     /* a signal delivered to another thread still reaches the loop */
     t = cc_thread_start(idle_thread, NULL, "idle");
-    while (other_thread == 0)
+    while (!atomic_load(&other_ready))
         cc_sleep(0.001);
     cc_thread *k = cc_thread_start(send_to_thread, &other_thread, "sender");
     cc_thread_join(k, NULL, 30);
