@@ -565,10 +565,15 @@ static struct sigaction previous_segv;
 static struct sigaction previous_bus;
 static cc__mutex handler_mu = CC__MUTEX_INIT; /* guards the two above */
 static __thread bool altstack_set;
-/* on_fault is running in this thread: a previous handler that chains back
- * to us (it saved ours, and ours was re-armed in front of it) must not
- * send the fault round forever. */
-static __thread volatile sig_atomic_t in_fault
+/* Where on_fault's frame was while it called the previous handler in this
+ * thread (NULL otherwise).  A previous handler that chains back to us (it
+ * saved ours, and ours was re-armed in front of it since) enters on_fault
+ * again on a deeper frame, close below that one: then the default action
+ * ends the fault instead of sending it round forever.  A stale value left
+ * by a handler that longjmp'd out is not mistaken for that: the next
+ * fault's frame starts at the same depth, not below it. */
+#define CHAIN_DEPTH_MAX (64 * 1024)
+static __thread char *volatile chaining_frame
     __attribute__((tls_model("initial-exec")));
 
 /* The alternate stack a thread got from us (not one it had), given back by
@@ -635,9 +640,12 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
                                                : NULL;
     char *addr = info->si_addr;
     struct sigaction *prev = sig == SIGSEGV ? &previous_segv : &previous_bus;
+    char here;
+    uintptr_t outer = (uintptr_t)chaining_frame;
+    uintptr_t now = (uintptr_t)&here;
 
-    if (in_fault) { /* came back round a chain: let the default act */
-        signal(sig, SIG_DFL);
+    if (outer != 0 && now < outer && outer - now < CHAIN_DEPTH_MAX) {
+        signal(sig, SIG_DFL); /* came back round a chain: the default acts */
         return;
     }
     if (t != NULL && addr < t->stack.base &&
@@ -669,7 +677,7 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
         return;
     }
     /* Not ours: let the previous handler (or the default) deal with it. */
-    in_fault = 1;
+    chaining_frame = &here;
     if (prev->sa_flags & SA_SIGINFO) {
         prev->sa_sigaction(sig, info, uc);
     } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
@@ -677,7 +685,7 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
     } else {
         signal(sig, SIG_DFL);
     }
-    in_fault = 0;
+    chaining_frame = NULL;
 }
 
 /* Put on_fault in front of whatever handles sig now (keeping that one to

@@ -6,6 +6,7 @@
  * the program's in both install orders and turned off by
  * cc_set_signal_handling and CONCUR_SIGNALS. */
 #include <math.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -946,6 +947,39 @@ static void segv_program_after(void *arg)
     _exit(1);
 }
 
+/* A program that recovers from faults with siglongjmp (out of its
+ * handler, past ours): every fault still reaches its handler. */
+static sigjmp_buf recover_to;
+static volatile int recovered;
+
+static void program_segv_recover(int sig, siginfo_t *info, void *uc)
+{
+    (void)sig;
+    (void)info;
+    (void)uc;
+    siglongjmp(recover_to, 1);
+}
+
+static void *fault_and_recover(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        if (sigsetjmp(recover_to, 1) == 0)
+            fault_now();
+        else
+            recovered++;
+    }
+    return NULL;
+}
+
+static void segv_recovering_program(void *arg)
+{
+    (void)arg;
+    install_segv(program_segv_recover);
+    cc_run(fault_and_recover, NULL, NULL);
+    _exit(recovered == 3 ? 7 : 1);
+}
+
 static void test_sigsegv_chains_to_the_program_in_both_orders(void **state)
 {
     (void)state;
@@ -964,6 +998,7 @@ static void test_sigsegv_chains_to_the_program_in_both_orders(void **state)
     assert_non_null(first);
     assert_null(strstr(first + 1, "program's chaining handler"));
     free(c.err);
+    expect_child_exit(segv_recovering_program, NULL, 7);
     munmap(fault_page, 4096);
 }
 
