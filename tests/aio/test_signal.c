@@ -316,8 +316,12 @@ static void *wait_in_thread(void *arg)
     return NULL;
 }
 
-/* Send sig to the process until every waiter is done (a waiter sees only
- * signals caught once it waits). */
+/* Send sig until every waiter is done (a waiter sees only signals caught
+ * once it waits).  raise: the sending thread catches it, and the waiters,
+ * on other threads and loops, must be woken from there.  (kill(2) would
+ * let the kernel pick the main thread, which under TSan may sit in a raw
+ * system call of a loop; TSan holds a signal caught there until that
+ * thread's next intercepted call.) */
 static void send_until_done(int sig, waiter *ws, int n)
 {
     for (;;) {
@@ -327,7 +331,7 @@ static void send_until_done(int sig, waiter *ws, int n)
             all = all && atomic_load(&ws[i].done);
         if (all)
             return;
-        kill(getpid(), sig);
+        raise(sig);
         tu_sleep(0.002);
     }
 }
