@@ -126,7 +126,11 @@ typedef struct cc_loop cc_loop;
  * cc_run - run main(arg) as a task on a new loop in the calling thread until
  * it returns, then cancel the tasks still alive, wait for them, and free
  * the loop.  While it runs, SIGINT (if its disposition was the default)
- * cancels the main task, as asyncio.run does with KeyboardInterrupt.
+ * cancels the main task, as asyncio.run does with KeyboardInterrupt; on
+ * return the default comes back, unless the program installed a handler
+ * of its own meanwhile.  CC_SIGNALS_SIGINT (cc_set_signal_handling) turns
+ * this off; "Signals" at the top of this header says what else the
+ * library installs.
  *
  * Returns 0 and stores main's result in *result (may be NULL).  Returns -1
  * with the main task's error (its code as errno, its message in cc_errmsg()
