@@ -61,6 +61,44 @@
  * a finished future) return it, and the cancellation fails the next
  * blocking call.
  *
+ * Signals: everything the library does with them, in one place.
+ *   - What it installs on its own, and when.  (1) SIGSEGV and SIGBUS: a
+ *     handler that reports a task's stack overflow (above), installed on
+ *     an alternate signal stack each time a loop starts running in a
+ *     thread, in front of whatever handler is there then.  (2) SIGINT:
+ *     while cc_run runs, and only if SIGINT has its default disposition
+ *     then, a handler that cancels cc_run's main task (asyncio.run's
+ *     KeyboardInterrupt; cc_run then fails ECANCELED, "interrupted by
+ *     SIGINT"); cc_run puts the default back when it returns.  (3) In a
+ *     child of fork(), SIGINT handed over to a cc_run of the parent, and
+ *     every signal the parent's loop handlers and waiters took, get their
+ *     dispositions from before back.  Nothing else: SIGPIPE is avoided
+ *     with MSG_NOSIGNAL, children are watched through pidfds.
+ *   - How it chains.  A fault the overflow handler does not recognise
+ *     goes to the handler installed before it (its sa_sigaction or
+ *     sa_handler), or to the default action.  A program's handler
+ *     installed after the library's simply runs; if it chains to the one
+ *     it replaced (ours), ours passes the fault on to what came before, and
+ *     a loop of handlers chaining to each other ends in the default action
+ *     instead of going round.  cc_run leaves alone a SIGINT handler the
+ *     program installed, before cc_run (it does not take SIGINT) or while
+ *     it runs (it does not restore the default over it).
+ *   - How to turn it off: cc_set_signal_handling(flags), or before that
+ *     call, the environment variable CONCUR_SIGNALS ("none", or a comma
+ *     list of "overflow" and "sigint"; unset or "all": both).
+ *   - What the program asks for: cc_loop_add_signal_handler (a callback
+ *     run on a loop's thread) and cc_signal_wait (a thread or task blocks
+ *     for a signal).  Both catch the signal with one process-wide handler
+ *     that only counts it and writes the eventfd of each loop that wants
+ *     it (asyncio's wake-up fd): it works whichever thread the kernel
+ *     delivers the signal to, where a signalfd would need the signal
+ *     blocked in every thread of the process, including threads the
+ *     library did not start.  The first user of a signal saves its
+ *     disposition, the last one gone restores it (unless the program has
+ *     replaced the library's handler meanwhile: that one stays).
+ *     Signals coalesce: a callback runs at least once after each signal
+ *     caught, not once per signal sent.
+ *
  * Defaults (see concur/base.h): every blocking call takes `double timeout`
  * last and honours deadline scopes (cc_deadline_push is asyncio.timeout:
  * per task inside a task).  Calls that need a running loop fail with EINVAL
@@ -68,6 +106,8 @@
  */
 #ifndef CONCUR_AIO_H
 #define CONCUR_AIO_H
+
+#include <signal.h>
 
 #include "concur/base.h"
 #include "concur/future.h"
@@ -86,7 +126,11 @@ typedef struct cc_loop cc_loop;
  * cc_run - run main(arg) as a task on a new loop in the calling thread until
  * it returns, then cancel the tasks still alive, wait for them, and free
  * the loop.  While it runs, SIGINT (if its disposition was the default)
- * cancels the main task, as asyncio.run does with KeyboardInterrupt.
+ * cancels the main task, as asyncio.run does with KeyboardInterrupt; on
+ * return the default comes back, unless the program installed a handler
+ * of its own meanwhile.  CC_SIGNALS_SIGINT (cc_set_signal_handling) turns
+ * this off; "Signals" at the top of this header says what else the
+ * library installs.
  *
  * Returns 0 and stores main's result in *result (may be NULL).  Returns -1
  * with the main task's error (its code as errno, its message in cc_errmsg()
@@ -479,6 +523,118 @@ CC_API cc_timer *cc_loop_call_later(cc_loop *loop, double delay,
                                     cc_callback_fn fn, void *arg);
 /* Cancel a pending call_later; true when it will not run. */
 CC_API bool cc_timer_cancel(cc_timer *t);
+
+/* A loop's signal callback: fn(signum, arg), run on the loop's thread. */
+typedef void (*cc_signal_fn)(int signum, void *arg);
+
+/*
+ * cc_loop_add_signal_handler - run fn(signum, arg) on the loop's thread
+ * whenever signal signum arrives (asyncio's loop.add_signal_handler).
+ *
+ * The callback runs in the loop, between its tasks, not in signal
+ * context: it may call anything a loop callback may (spawn, cancel, set
+ * events, stop the loop).  The signal is caught by the library's handler
+ * whichever thread the kernel delivers it to (kill(2) to the process,
+ * raise(3) or pthread_kill(3) in any thread); that handler marks it
+ * pending on this loop and wakes it.  Signals coalesce: the callback runs
+ * at least once after any number of signum caught since it last ran, not
+ * once per signal.  A loop that does not run keeps the signal pending
+ * until it runs.  Several loops may handle the same signal: each runs its
+ * callback.  A second add for the same loop and signal replaces fn and
+ * arg.
+ *
+ * The first handler or waiter (cc_signal_wait) of signum in the process
+ * saves its disposition; removing the last one (or freeing its loop)
+ * restores it.  A handler for SIGINT takes precedence over cc_run's
+ * hand-over of SIGINT (cc_run only takes a SIGINT left at its default),
+ * and removing it gives SIGINT back to what it was.
+ *
+ * Thread safety: may be called from any thread, the loop running or not.
+ * Returns 0, or -1 with errno: EINVAL (loop not a loop, fn NULL, signum
+ * not a signal number, SIGKILL or SIGSTOP (cannot be caught), SIGSEGV,
+ * SIGBUS, SIGILL or SIGFPE (a fault must be handled where it happens),
+ * or a signal the C library reserves (32 up to SIGRTMIN)), ENOSPC (64
+ * loops already handle or wait for signals), ENOMEM, or sigaction's
+ * error.
+ */
+CC_API int cc_loop_add_signal_handler(cc_loop *loop, int signum,
+                                      cc_signal_fn fn, void *arg);
+
+/*
+ * cc_loop_remove_signal_handler - stop handling signum on this loop
+ * (asyncio's loop.remove_signal_handler).  When no loop handles it and no
+ * cc_signal_wait waits for it any more, signum gets back the disposition
+ * it had before the first (unless the program installed a handler of its
+ * own since: that one stays).  A signal already pending on the loop is
+ * dropped.  cc_loop_free removes every handler of its loop.  Any thread.
+ * Returns 1 when a handler was removed, 0 when the loop had none for
+ * signum, or -1 with EINVAL (loop not a loop, signum invalid as for
+ * cc_loop_add_signal_handler).
+ */
+CC_API int cc_loop_remove_signal_handler(cc_loop *loop, int signum);
+
+/*
+ * cc_signal_wait - wait until one of the signals in `set` arrives, and
+ * return its number (Python's signal.sigwait, without blocking the signal;
+ * in asyncio, an Event a loop handler sets).
+ *
+ * From a task it suspends only the calling task; from a thread it blocks
+ * the thread.  The signals need not be blocked: the library catches them
+ * with its handler while at least one waiter waits (as for
+ * cc_loop_add_signal_handler, saving the disposition and restoring it
+ * when the last waiter leaves).  Between waits a signal has its own
+ * disposition again: to let none kill the process, give it a handler (a
+ * loop handler, or SIG_IGN) for as long as waits may come.
+ *
+ * Who gets a delivery: every waiter whose set contains the signal and
+ * that was already waiting when the library's handler caught it (a
+ * broadcast, like an asyncio Event set by a loop handler).  A signal
+ * caught before a waiter started is not seen by it.  When several signals
+ * of the set arrived, the lowest-numbered is returned; the others are not
+ * kept for a later call.
+ *
+ * timeout: seconds (CC_FOREVER waits forever; 0 does not wait: EAGAIN,
+ * since only signals caught during the wait count), clamped by the
+ * caller's deadline scopes.
+ *
+ * Returns the signal number, or -1 with errno: EINVAL (set NULL or empty,
+ * or holding a signal cc_loop_add_signal_handler refuses; timeout NaN),
+ * EAGAIN (timeout 0), ETIMEDOUT, ECANCELED (the calling task was
+ * cancelled and no signal arrived first: one that did is returned, and
+ * the cancellation fails the next blocking call), ENOSPC, ENOMEM.
+ * Thread safety: any number of threads and tasks may wait at once.
+ */
+CC_API int cc_signal_wait(const sigset_t *set, double timeout);
+
+/* cc_set_signal_handling flag: the SIGSEGV/SIGBUS handler that reports a
+ * task's stack overflow. */
+#define CC_SIGNALS_OVERFLOW 1u
+/* cc_set_signal_handling flag: cc_run's SIGINT hand-over (SIGINT cancels
+ * the main task). */
+#define CC_SIGNALS_SIGINT 2u
+/* cc_set_signal_handling flags: all of the library's own handlers (the
+ * default). */
+#define CC_SIGNALS_ALL (CC_SIGNALS_OVERFLOW | CC_SIGNALS_SIGINT)
+
+/*
+ * cc_set_signal_handling - choose which of the library's own signal
+ * handlers it installs (see "Signals" at the top of this header):
+ * CC_SIGNALS_OVERFLOW, CC_SIGNALS_SIGINT, both (CC_SIGNALS_ALL, the
+ * default) or 0 for none.  It overrides CONCUR_SIGNALS from then on.
+ *
+ * Turning CC_SIGNALS_OVERFLOW off puts SIGSEGV's and SIGBUS's previous
+ * dispositions back where the library's handler is still installed (a
+ * stack overflow then ends the process with a plain SIGSEGV, unreported)
+ * and no loop installs it again.  Turning CC_SIGNALS_SIGINT off gives
+ * SIGINT back to its default at once if a cc_run holds it, and later
+ * cc_runs leave SIGINT alone.  Handlers the program asked for
+ * (cc_loop_add_signal_handler, cc_signal_wait) are not affected.
+ *
+ * Thread safety: any thread; best called before the first loop runs.
+ * Returns the flags in force before the call (>= 0), or -1 with EINVAL
+ * (a flag other than the CC_SIGNALS_* ones).
+ */
+CC_API int cc_set_signal_handling(unsigned flags);
 
 /* Debug aid: report each task's peak stack use on stderr when it ends
  * (also CONCUR_DEBUG_STACKS=1).  Costs a madvise per task: debugging only. */

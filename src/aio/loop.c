@@ -1,7 +1,7 @@
 /*
  * loop.c - the event loop: run queue, cross-thread posts, epoll, timers,
- * stop, SIGINT, running loops by hand, and one pass at a time inside
- * another program's loop (aio layer).
+ * stop, the signals signal.c caught, running loops by hand, and one pass
+ * at a time inside another program's loop (aio layer).
  *
  * One iteration: take what other threads posted, fire due timers, run the
  * work that is ready (each task until it blocks, yields or ends), then wait
@@ -16,7 +16,6 @@
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -24,7 +23,6 @@
 #include <unistd.h>
 
 #include "aio/loop.h"
-#include "internal/atfork.h"
 #include "internal/future.h"
 #include "internal/error.h"
 
@@ -254,8 +252,8 @@ static void poll_events(cc_loop *l, int64_t limit_ns)
         atomic_store_explicit(&l->sleeping, 1, memory_order_seq_cst);
         if (atomic_load_explicit(&l->nremote, memory_order_seq_cst) > 0 ||
             atomic_load_explicit(&l->stop, memory_order_acquire) ||
-            atomic_load_explicit(&l->sigint, memory_order_acquire)) {
-            /* posted, stopped or interrupted: only poll */
+            atomic_load_explicit(&l->signalled, memory_order_acquire)) {
+            /* posted, stopped or signalled: only poll */
         } else if (next == CC__NS_FOREVER && limit_ns == CC__NS_FOREVER) {
             tsp = NULL;
         } else {
@@ -336,6 +334,17 @@ CC__HOT_PATH static void take_due(cc_loop *l)
         cc__timers_expire(l, cc__now_ns());
 }
 
+/* Signals caught since the last pass (signal.c): cc_run's SIGINT cancels
+ * `until`; the others run their loop callbacks and wake waiting tasks. */
+static void take_signals(cc_loop *l, cc_future *until)
+{
+    atomic_store(&l->signalled, false);
+    if (atomic_exchange(&l->sigint, false) && until != NULL &&
+        cc_future_cancel(until))
+        l->interrupted = true;
+    cc__signal_dispatch(l);
+}
+
 /*
  * Run the loop in the calling thread until `until` is done (until NULL:
  * until stopped; drain: until no task is left).
@@ -346,11 +355,8 @@ static int loop_run(cc_loop *l, cc_future *until, bool drain, const char *who)
         return -1;
     for (;;) {
         take_due(l);
-        if (atomic_load_explicit(&l->sigint, memory_order_acquire)) {
-            atomic_store(&l->sigint, false);
-            if (until != NULL && cc_future_cancel(until))
-                l->interrupted = true;
-        }
+        if (atomic_load_explicit(&l->signalled, memory_order_acquire))
+            take_signals(l, until);
         if (l->nready > 0)
             run_batch(l);
         if (until != NULL && cc_future_done(until))
@@ -444,7 +450,8 @@ double cc_loop_backend_timeout(cc_loop *loop)
         atomic_store_explicit(&loop->sleeping, 1, memory_order_seq_cst);
     if (loop->nready > 0 ||
         atomic_load_explicit(&loop->nremote, memory_order_seq_cst) > 0 ||
-        atomic_load_explicit(&loop->stop, memory_order_acquire))
+        atomic_load_explicit(&loop->stop, memory_order_acquire) ||
+        atomic_load_explicit(&loop->signalled, memory_order_acquire))
         return 0;
     next = cc__timers_next(loop);
     if (next == CC__NS_FOREVER)
@@ -485,6 +492,8 @@ int cc_loop_run_once(cc_loop *loop, double timeout)
         limit = (int64_t)(timeout * 1e9) > 0 ? (int64_t)(timeout * 1e9) : 1;
     poll_events(loop, limit);
     take_due(loop);
+    if (atomic_load_explicit(&loop->signalled, memory_order_acquire))
+        take_signals(loop, NULL);
     if (loop->nready > 0)
         run_batch(loop);
     else if (cc__stack_trim_pending())
@@ -551,6 +560,7 @@ void cc_loop_free(cc_loop *loop)
                        loop->ntasks, cc_errmsg());
     }
     run_slot_dtors(loop);
+    cc__signal_loop_free(loop);
     cc__timers_drop(loop);
     cc__fd_free_all(loop);
     cc_executor_free(loop->own_pool); /* waits for its threads */
@@ -602,45 +612,6 @@ int cc_loop_set_default_executor(cc_loop *loop, cc_executor *ex)
 
 /* ---------------------------------------------------------------- cc_run */
 
-static _Atomic(cc_loop *) sigint_loop;
-
-static void on_sigint(int sig)
-{
-    cc_loop *l = atomic_load(&sigint_loop);
-
-    (void)sig;
-    if (l != NULL) {
-        uint64_t one = 1;
-        ssize_t r;
-
-        atomic_store(&l->sigint, true);
-        r = write(l->evfd, &one, sizeof(one));
-        (void)r;
-    }
-}
-
-/*
- * The child of a fork (a fork hook, internal/atfork.h): the loop whose
- * cc_run took SIGINT runs in the parent, and the child's copy of it shares
- * the parent's eventfd, so the inherited handler would only poke the
- * parent's loop and swallow the signal.  cc_run installs its handler only
- * over the default action, so the child gets the default back: Ctrl-C ends
- * it, as it ends the parent.  A cc_run in the child installs its own.
- */
-static void fork_child(void)
-{
-    if (atomic_exchange(&sigint_loop, NULL) != NULL)
-        signal(SIGINT, SIG_DFL);
-}
-
-static const cc__fork_hooks fork_hooks = {"aio/loop.c", NULL, NULL,
-                                          fork_child};
-
-__attribute__((constructor)) static void register_fork_hooks(void)
-{
-    cc__atfork_register(&fork_hooks);
-}
-
 void cc__loop_child_detach(void)
 {
     cc__tls_loop = NULL;
@@ -650,9 +621,7 @@ int cc_run(cc_fn main, void *arg, void **result)
 {
     cc_loop *l;
     cc_future *f;
-    struct sigaction old;
-    bool handle_sigint = false;
-    cc_loop *none = NULL;
+    bool handle_sigint;
     bool interrupted;
     int rc;
 
@@ -668,25 +637,13 @@ int cc_run(cc_fn main, void *arg, void **result)
         cc_loop_free(l);
         return -1;
     }
-    /* SIGINT cancels the main task, if nobody else handles SIGINT. */
-    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
-        !(old.sa_flags & SA_SIGINFO) &&
-        atomic_compare_exchange_strong(&sigint_loop, &none, l)) {
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        handle_sigint = sigaction(SIGINT, &sa, NULL) == 0;
-        if (!handle_sigint)
-            atomic_store(&sigint_loop, NULL);
-    }
+    /* SIGINT cancels the main task, if nobody else handles SIGINT
+     * (signal.c). */
+    handle_sigint = cc__signal_run_take(l);
     rc = loop_run(l, f, false, "cc_run");
     interrupted = l->interrupted;
-    if (handle_sigint) {
-        sigaction(SIGINT, &old, NULL);
-        atomic_store(&sigint_loop, NULL);
-    }
+    if (handle_sigint)
+        cc__signal_run_give(l);
     cc_loop_free(l); /* cancels and finishes the other tasks */
     if (rc == 0) {
         rc = cc_future_result(f, result, 0);

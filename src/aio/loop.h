@@ -57,9 +57,14 @@ struct cc_loop {
     _Atomic bool running;
     bool closing;              /* cc_loop_free: no new tasks */
     bool interrupted;          /* SIGINT cancelled the main task */
-    /* shared with other threads */
+    struct cc__loop_sig *sig;  /* signal.c's record (handlers, waiters),
+                                  NULL until the first; under its lock */
+    /* shared with other threads and signal handlers */
     _Atomic bool stop;         /* cc_loop_stop */
+    _Atomic bool signalled;    /* sigint or sigpend set: one load a pass */
     _Atomic bool sigint;       /* SIGINT arrived while cc_run ran */
+    _Atomic uint64_t sigpend;  /* signals caught for its handlers and
+                                  waiting tasks: bit s-1 for signal s */
     _Atomic int sleeping;      /* in epoll_wait with a timeout, or between
                                   cc_loop_run_once passes (a host polls
                                   the epoll fd) */
@@ -102,6 +107,15 @@ void cc__task_timer_fired(cc__task *t);
 void cc__callback_run(cc__work *w);
 void cc__callback_timer_fired(cc_loop *l, cc__timer *t);
 void cc__callback_timer_drop(cc__timer *t);   /* free an unfired record */
+
+/* signal.c: run the loop's signal callbacks and wake its waiting tasks
+ * for what `sigpend` holds (loop thread); drop its handlers as it is freed
+ * (before its eventfd is closed); cc_run's SIGINT hand-over (take: true
+ * when SIGINT now cancels the main task of l; give: undo it). */
+void cc__signal_dispatch(cc_loop *l);
+void cc__signal_loop_free(cc_loop *l);
+bool cc__signal_run_take(cc_loop *l);
+void cc__signal_run_give(cc_loop *l);
 
 extern __thread cc_loop *cc__tls_loop;
 

@@ -565,6 +565,16 @@ static struct sigaction previous_segv;
 static struct sigaction previous_bus;
 static cc__mutex handler_mu = CC__MUTEX_INIT; /* guards the two above */
 static __thread bool altstack_set;
+/* Where on_fault's frame was while it called the previous handler in this
+ * thread (NULL otherwise).  A previous handler that chains back to us (it
+ * saved ours, and ours was re-armed in front of it since) enters on_fault
+ * again on a deeper frame, close below that one: then the default action
+ * ends the fault instead of sending it round forever.  A stale value left
+ * by a handler that longjmp'd out is not mistaken for that: the next
+ * fault's frame starts at the same depth, not below it. */
+#define CHAIN_DEPTH_MAX (64 * 1024)
+static __thread char *volatile chaining_frame
+    __attribute__((tls_model("initial-exec")));
 
 /* The alternate stack a thread got from us (not one it had), given back by
  * the key's destructor when the thread ends: malloc'd here, so nothing else
@@ -630,7 +640,14 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
                                                : NULL;
     char *addr = info->si_addr;
     struct sigaction *prev = sig == SIGSEGV ? &previous_segv : &previous_bus;
+    char here;
+    uintptr_t outer = (uintptr_t)chaining_frame;
+    uintptr_t now = (uintptr_t)&here;
 
+    if (outer != 0 && now < outer && outer - now < CHAIN_DEPTH_MAX) {
+        signal(sig, SIG_DFL); /* came back round a chain: the default acts */
+        return;
+    }
     if (t != NULL && addr < t->stack.base &&
         addr >= t->stack.base - 16 * page_size) {
         say("concur: task '");
@@ -660,6 +677,7 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
         return;
     }
     /* Not ours: let the previous handler (or the default) deal with it. */
+    chaining_frame = &here;
     if (prev->sa_flags & SA_SIGINFO) {
         prev->sa_sigaction(sig, info, uc);
     } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
@@ -667,6 +685,7 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
     } else {
         signal(sig, SIG_DFL);
     }
+    chaining_frame = NULL;
 }
 
 /* Put on_fault in front of whatever handles sig now (keeping that one to
@@ -688,10 +707,31 @@ static void install_handler(int sig, struct sigaction *previous)
         *previous = now;
 }
 
+/* Give sig back to the handler before ours, if ours is still the one
+ * installed. */
+static void uninstall_handler(int sig, const struct sigaction *previous)
+{
+    struct sigaction now;
+
+    if (sigaction(sig, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) &&
+        now.sa_sigaction == on_fault)
+        sigaction(sig, previous, NULL);
+}
+
+void cc__stack_unwatch_overflow(void)
+{
+    cc__mutex_lock(&handler_mu);
+    uninstall_handler(SIGSEGV, &previous_segv);
+    uninstall_handler(SIGBUS, &previous_bus);
+    cc__mutex_unlock(&handler_mu);
+}
+
 void cc__stack_watch_overflow(void)
 {
     stack_t ss;
 
+    if (!(cc__signal_flags() & CC_SIGNALS_OVERFLOW))
+        return; /* cc_set_signal_handling, CONCUR_SIGNALS */
     cc__mutex_lock(&handler_mu);
     install_handler(SIGSEGV, &previous_segv);
     install_handler(SIGBUS, &previous_bus);

@@ -147,6 +147,12 @@ bool cc__stack_canary_ok(const cc__stack *s);
 void *cc__stack_prepare(cc__stack *s, void *top, cc__task *t,
                         void (*entry)(cc__task *));
 void cc__stack_watch_overflow(void);   /* per thread that runs tasks */
+/* Put the SIGSEGV/SIGBUS dispositions from before ours back, where ours
+ * are still installed (cc_set_signal_handling turned them off). */
+void cc__stack_unwatch_overflow(void);
+/* signal.c: which of the library's own handlers are on (CC_SIGNALS_*:
+ * cc_set_signal_handling's choice, else CONCUR_SIGNALS, else all). */
+unsigned cc__signal_flags(void);
 
 /* The first frame of a task with the ucontext switch (switch_ucontext.c). */
 void *cc__ucontext_prepare(cc__stack *s, void *top, cc__task *t,

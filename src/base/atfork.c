@@ -11,9 +11,11 @@
  *   aio/stack.c        the stack regions and spare stacks (region_mu), the
  *                      chained SIGSEGV/SIGBUS handlers (handler_mu); the
  *                      child closes the parent's pidfd used for guards
- *   aio/loop.c         child only: forgets cc_run's SIGINT hand-over (the
+ *   aio/signal.c       the signal counts and saved dispositions (sig_mu);
+ *                      the child forgets cc_run's SIGINT hand-over (the
  *                      loop it would poke runs in the parent) and gets
- *                      SIGINT's default action back
+ *                      back the dispositions the parent's cc_run, loop
+ *                      handlers and signal waiters took
  *   future/future_alloc.c  the global free list of future records and the
  *                      slab region cursor (global_mu)
  *   process/fnref.c    inserts into the function-reference cache (cache_mu)
