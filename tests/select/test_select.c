@@ -260,6 +260,80 @@ static void test_fd_case_thread(void **state)
     cc_queue_free(a);
 }
 
+/* ---- a wake-up the select does not use goes on ---- */
+
+typedef struct {
+    cc_queue *a, *b;
+    void *x, *y;
+    int fired;
+} pass_env;
+
+static void *select_forever(void *arg)
+{
+    pass_env *e = arg;
+    cc_select_case cs[] = {CC_SELECT_GET(e->a, &e->x),
+                           CC_SELECT_GET(e->b, &e->y)};
+    e->fired = cc_select(cs, 2, CC_FOREVER);
+    return e->fired >= 0 ? NULL : cc_fail(errno, "select: %s", cc_errmsg());
+}
+
+static void *get_forever(void *arg)
+{
+    pass_env *e = arg;
+    void *it;
+    return cc_queue_get(e->a, &it, CC_FOREVER) == 0
+               ? it
+               : cc_fail(errno, "get: %s", cc_errmsg());
+}
+
+/*
+ * A select parked on A and B, queued on A before a plain getter G.  A put
+ * into A wakes the select (first in line); a put into B right after finds
+ * it claimed already.  When the select then takes B's item, the wake-up it
+ * got from A must reach G, or G sleeps beside A's item for ever.
+ */
+static void test_unused_wakeup_is_passed_on(void **state)
+{
+    (void)state;
+    int took_b = 0;
+    for (int round = 0; round < 20; round++) {
+        pass_env e = {cc_queue_new(4, CC_FIFO), cc_queue_new(0, CC_LIFO),
+                      NULL, NULL, -1};
+        cc_thread *s = cc_thread_start(select_forever, &e, "selector");
+        cc_sleep(0.02); /* parked, and first in A's getters */
+        cc_thread *g = cc_thread_start(get_forever, &e, "getter");
+        cc_sleep(0.02);
+        assert_ok(cc_queue_put(e.a, P(1), 0));
+        assert_ok(cc_queue_put(e.b, P(2), 0));
+        assert_ok(cc_thread_join(s, NULL, CC_FOREVER));
+        cc_thread_free(s);
+        void *got = NULL;
+        if (e.fired == 0) {
+            /* it took A's item: G still waits, legitimately */
+            assert_ptr_equal(e.x, P(1));
+            assert_ok(cc_queue_put(e.a, P(3), 0));
+            assert_ok(cc_thread_join(g, &got, CC_FOREVER));
+            assert_ptr_equal(got, P(3));
+        } else {
+            /* it took B's: A's item is G's, and so is the wake-up */
+            took_b++;
+            assert_int_equal(e.fired, 1);
+            assert_ptr_equal(e.y, P(2));
+            if (cc_thread_join(g, &got, tu_hang_bound(0.1)) != 0) {
+                assert_ok(cc_queue_put(e.a, P(3), 0)); /* let it end */
+                assert_ok(cc_thread_join(g, &got, CC_FOREVER));
+                fail_msg("round %d: the getter was never woken", round);
+            }
+            assert_ptr_equal(got, P(1));
+        }
+        cc_thread_free(g);
+        cc_queue_free(e.a);
+        cc_queue_free(e.b);
+    }
+    printf("# the select took B's item %d times of 20\n", took_b);
+    assert_true(took_b > 0); /* 2^-20 to miss by chance */
+}
+
 /* ---- shut-down queues ---- */
 
 static void *shutdown_later(void *arg)
@@ -650,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_thread_wakes_on_get_and_put),
         cmocka_unit_test(test_future_case),
         cmocka_unit_test(test_fd_case_thread),
+        cmocka_unit_test(test_unused_wakeup_is_passed_on),
         cmocka_unit_test(test_shutdown_queue_is_ready),
         cmocka_unit_test(test_uniform_choice),
         cmocka_unit_test(test_tasks),
