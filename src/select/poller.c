@@ -3,6 +3,7 @@
  * and wake-ups at once (select layer; see poller.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -41,9 +42,8 @@ static int poll_ms(int64_t deadline)
     left = deadline - cc__now_ns();
     if (left <= 0)
         return 0;
-    if (left > (int64_t)1000000 * 1000000) /* ~11 days: poll again then */
-        return 1000000000;
-    return (int)((left + 999999) / 1000000);
+    left = (left + 999999) / 1000000; /* ms, rounded up */
+    return left > INT_MAX ? INT_MAX : (int)left; /* longer: poll again */
 }
 
 /*

@@ -64,6 +64,8 @@ typedef struct sel {
     cc__poller poller;
     bool polling;                /* w is adopted by the poller */
     bool woken;                  /* some wait of this call was claimed */
+    int failure;                 /* errno of a recorded failure, kept
+                                    across the clean-up that follows */
 } sel;
 
 /* ------------------------------------------------------------- randomness */
@@ -192,6 +194,7 @@ static long pass(sel *s)
         while ((n = poll(s->pfds, s->nfd, 0)) < 0 && errno == EINTR)
             ;
         if (n < 0) {
+            s->failure = errno;
             (void)cc__errf(errno, "cc_select: poll: %s", strerror(errno));
             return -2;
         }
@@ -203,8 +206,10 @@ static long pass(sel *s)
 
         if (r > 0)
             return (long)i;
-        if (r < 0)
+        if (r < 0) {
+            s->failure = errno;
             return -2;
+        }
     }
     return -1;
 }
@@ -255,9 +260,11 @@ static int register_all(sel *s)
             rc = cc__fd_select_add(c->fd, &sl->fdw);
             if (rc == 1)
                 return 1; /* a regular file: always ready */
-            if (rc != 0)
+            if (rc != 0) {
+                s->failure = rc;
                 return cc__errf(rc, "cc_select: cannot watch fd %d: %s",
                                 c->fd, strerror(rc));
+            }
             sl->linked = true;
             break;
         }
@@ -317,27 +324,18 @@ static void pass_on(sel *s, long fired)
 
 /* ------------------------------------------------------------------- wait */
 
-/* Wait until a case is performed: its index, or -1 with errno. */
-static int wait_cases(sel *s, double timeout)
+/* Wait until a case is performed, until the deadline: its index, or -1
+ * with errno. */
+static int wait_loop(sel *s, int64_t deadline)
 {
-    int64_t deadline;
     long r;
 
-    if (cc__checkpoint("cc_select") != 0 ||
-        cc__deadline_for(timeout, "cc_select", &deadline) != 0)
-        return -1;
     for (;;) {
         int prc, reg;
 
         cc__waiter_init(&s->w);
-        if (!s->in_task && s->nfd > 0) {
-            if (cc__poller_init(&s->poller, s->pfds, s->nfd) != 0) {
-                r = -2;
-                break;
-            }
+        if (s->polling)
             cc__poller_adopt(&s->poller, &s->w);
-            s->polling = true;
-        }
         reg = register_all(s);
         r = reg < 0 ? -2 : pass(s);
         if (reg != 0 || r != -1) {
@@ -349,18 +347,16 @@ static int wait_cases(sel *s, double timeout)
             if (prc == 0) {
                 s->woken = true;
             } else {
-                if (s->polling) {
-                    cc__poller_fini(&s->poller);
-                    s->polling = false;
-                }
                 /* One last look at the deadline (not when cancelled: then
                  * nothing may be performed). */
                 r = prc == ETIMEDOUT ? pass(s) : -1;
                 if (r >= 0)
                     break;
                 pass_on(s, -1);
-                if (r == -2)
+                if (r == -2) {
+                    errno = s->failure;
                     return -1;
+                }
                 if (prc == ECANCELED)
                     return cc__err(ECANCELED, "cc_select: the task was "
                                               "cancelled");
@@ -370,10 +366,6 @@ static int wait_cases(sel *s, double timeout)
                 return cc__errf(prc, "cc_select: poll: %s", strerror(prc));
             }
         }
-        if (s->polling) {
-            cc__poller_fini(&s->poller);
-            s->polling = false;
-        }
         if (r >= 0 || r == -2)
             break;
         r = pass(s); /* woken, or a case was ready at registration */
@@ -381,7 +373,35 @@ static int wait_cases(sel *s, double timeout)
             break;
     }
     pass_on(s, r >= 0 ? r : -1);
-    return r >= 0 ? (int)r : -1;
+    if (r >= 0)
+        return (int)r;
+    errno = s->failure; /* r == -2: the clean-up may have touched errno */
+    return -1;
+}
+
+/* wait_loop with the deadline and, for a thread with fd cases, the
+ * poller around it. */
+static int wait_cases(sel *s, double timeout)
+{
+    int64_t deadline;
+    int rc;
+
+    if (cc__checkpoint("cc_select") != 0 ||
+        cc__deadline_for(timeout, "cc_select", &deadline) != 0)
+        return -1;
+    if (!s->in_task && s->nfd > 0) {
+        if (cc__poller_init(&s->poller, s->pfds, s->nfd) != 0)
+            return -1;
+        s->polling = true;
+    }
+    rc = wait_loop(s, deadline);
+    if (s->polling) {
+        int e = errno;
+
+        cc__poller_fini(&s->poller);
+        errno = e;
+    }
+    return rc;
 }
 
 /* --------------------------------------------------------------- the call */
