@@ -569,6 +569,7 @@ static struct {
     _Atomic int seen[TOTAL];
     _Atomic long consumed;
     _Atomic long selects;
+    _Atomic long relayed;
     int idle_fd;                /* a pipe nobody writes: thread selects poll it */
 } H;
 
@@ -606,18 +607,21 @@ static void *producer(void *arg)
     return NULL;
 }
 
-/* Consumer kinds: 0 plain get, 1 select over the queues, 2 select over the
- * queues and an idle fd (the poller), all with short timeouts. */
+/* Consumer kinds: 0 plain get, 1 select over the queues, both waiting for
+ * ever (the end is the queues' shutdown: a lost wake-up would hang them);
+ * 2 select over the queues and an idle fd (the poller), short timeouts. */
 static void *consumer(void *arg)
 {
     long kind = *(const long *)arg % 3;
     void *items[NQ];
-    while (atomic_load(&H.consumed) < TOTAL) {
+    for (;;) {
         if (kind == 0) {
             void *it;
-            if (cc_queue_get(H.q[tu_rand_below(NQ)], &it, 0.001) == 0)
+            if (cc_queue_get(H.q[tu_rand_below(NQ)], &it, CC_FOREVER) == 0)
                 consume(it);
-            else if (errno != ETIMEDOUT)
+            else if (errno == ESHUTDOWN)
+                return NULL;
+            else
                 return cc_fail(errno, "get");
             continue;
         }
@@ -626,10 +630,14 @@ static void *consumer(void *arg)
             cs[k] = CC_SELECT_GET(H.q[k], &items[k]);
         cs[NQ] = CC_SELECT_FD(H.idle_fd, CC_READABLE);
         int r = cc_select(cs, kind == 2 ? NQ + 1 : NQ,
-                          tu_rand_below(4) == 0 ? 0 : 0.01);
+                          kind == 1               ? CC_FOREVER
+                          : tu_rand_below(4) == 0 ? 0
+                                                  : 0.01);
         if (r >= 0) {
-            if (r >= NQ || cs[r].err != 0)
+            if (r >= NQ)
                 return cc_fail(EPROTO, "case %d fired", r);
+            if (cs[r].err == ESHUTDOWN)
+                return NULL;
             consume(items[r]);
             atomic_fetch_add(&H.selects, 1);
         } else if (errno != ETIMEDOUT && errno != EAGAIN) {
@@ -638,36 +646,82 @@ static void *consumer(void *arg)
         if (tu_rand_below(64) == 0)
             tu_jitter(50);
     }
+}
+
+/* Moves items from queue to queue, holding up to RELAY_HOLD of them: a
+ * select with gets and puts at once (puts of the item it holds longest).
+ * Then it puts back what it still holds. */
+enum { RELAY_HOLD = 4, RELAY_ROUNDS = 20000 };
+
+static void *relay(void *arg)
+{
+    (void)arg;
+    void *held[RELAY_HOLD];
+    int nheld = 0;
+    for (int round = 0; round < RELAY_ROUNDS; round++) {
+        cc_select_case cs[2 * NQ];
+        void *in[NQ];
+        int n = 0;
+        if (nheld < RELAY_HOLD)
+            for (int k = 0; k < NQ; k++)
+                cs[n++] = CC_SELECT_GET(H.q[k], &in[k]);
+        int puts = n;
+        if (nheld > 0)
+            for (int k = 0; k < NQ; k++)
+                cs[n++] = CC_SELECT_PUT(H.q[k], held[0]);
+        int r = cc_select(cs, (size_t)n, 0.01);
+        if (r < 0) {
+            if (errno != ETIMEDOUT)
+                return cc_fail(errno, "relay: %s", cc_errmsg());
+            continue;
+        }
+        if (cs[r].err != 0)
+            return cc_fail(EPROTO, "relay: case %d: %s", r,
+                           cc_errname(cs[r].err));
+        if (r < puts) {
+            held[nheld++] = in[r];
+        } else {
+            memmove(held, held + 1, (size_t)(nheld - 1) * sizeof(void *));
+            nheld--;
+            atomic_fetch_add(&H.relayed, 1);
+        }
+    }
+    while (nheld > 0)
+        if (cc_queue_put(H.q[0], held[--nheld], CC_FOREVER) != 0)
+            return cc_fail(errno, "relay: final put");
     return NULL;
 }
 
+/* Tasks of one loop: even ones wait for ever (the shutdown ends them),
+ * odd ones with a short timeout. */
 static void *task_consumer(void *arg)
 {
-    (void)arg;
+    bool forever = (*(const long *)arg % 2) == 0;
     void *items[NQ];
-    while (atomic_load(&H.consumed) < TOTAL) {
+    for (;;) {
         cc_select_case cs[NQ + 1];
         for (int k = 0; k < NQ; k++)
             cs[k] = CC_SELECT_GET(H.q[k], &items[k]);
         cs[NQ] = CC_SELECT_FD(H.idle_fd, CC_READABLE);
-        int r = cc_select(cs, NQ + 1, 0.01);
+        int r = cc_select(cs, NQ + 1, forever ? CC_FOREVER : 0.01);
         if (r >= 0) {
-            if (r >= NQ || cs[r].err != 0)
+            if (r >= NQ)
                 return cc_fail(EPROTO, "case %d fired", r);
+            if (cs[r].err == ESHUTDOWN)
+                return NULL;
             consume(items[r]);
             atomic_fetch_add(&H.selects, 1);
         } else if (errno != ETIMEDOUT) {
             return cc_fail(errno, "task select: %s", cc_errmsg());
         }
     }
-    return NULL;
 }
 
 static void *task_consumers_main(void *arg)
 {
     cc_future *fs[TASKS];
     for (int i = 0; i < TASKS; i++)
-        fs[i] = cc_spawn(task_consumer, NULL);
+        fs[i] = cc_spawn(task_consumer, (void *)&ids[i]);
     for (int i = 0; i < TASKS; i++) {
         if (cc_future_result(fs[i], NULL, CC_FOREVER) != 0)
             return cc_fail(errno, "task consumer: %s", cc_errmsg());
@@ -694,12 +748,25 @@ static void test_hammer_exactly_once(void **state)
     H.q[1] = cc_queue_new(2, CC_LIFO);    /* the locked store, bounded */
     H.q[2] = cc_queue_new(16, CC_FIFO);
     cc_thread *loop = cc_thread_start(loop_thread, NULL, "loop");
+    cc_thread *rel = cc_thread_start(relay, NULL, "relay");
     tu_threads cons = tu_start(CONSUMERS, consumer, (void *)ids, sizeof(long));
     tu_threads prods = tu_start(PRODUCERS, producer, (void *)ids, sizeof(long));
     tu_join(prods);
+    assert_ok(cc_thread_join(rel, NULL, CC_FOREVER));
+    cc_thread_free(rel);
+    /* everything is in the queues or consumed: wait for the consumers,
+     * then let the ones waiting for ever go */
+    double give_up = cc_now() + tu_hang_bound(60);
+    while (atomic_load(&H.consumed) < TOTAL && cc_now() < give_up)
+        cc_sleep(0.005);
+    long consumed = atomic_load(&H.consumed);
+    for (int k = 0; k < NQ; k++)
+        assert_ok(cc_queue_shutdown(H.q[k], false));
     tu_join(cons);
     assert_ok(cc_thread_join(loop, NULL, CC_FOREVER));
     cc_thread_free(loop);
+    if (consumed < TOTAL)
+        fail_msg("only %ld of %d items consumed", consumed, TOTAL);
     for (int v = 0; v < TOTAL; v++)
         if (atomic_load(&H.seen[v]) != 1)
             fail_msg("item %d seen %d times", v, atomic_load(&H.seen[v]));
@@ -707,8 +774,9 @@ static void test_hammer_exactly_once(void **state)
         assert_int_equal(cc_queue_size(H.q[k]), 0);
         cc_queue_free(H.q[k]);
     }
-    printf("# %ld items, %ld by select\n", (long)atomic_load(&H.consumed),
-           (long)atomic_load(&H.selects));
+    printf("# %ld items, %ld selects performed a case, %ld relayed\n",
+           (long)atomic_load(&H.consumed), (long)atomic_load(&H.selects),
+           (long)atomic_load(&H.relayed));
     close(idle[0]);
     close(idle[1]);
 }
