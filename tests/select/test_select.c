@@ -260,6 +260,44 @@ static void test_fd_case_thread(void **state)
     cc_queue_free(a);
 }
 
+/* More cases than fit the call's stack buffers: every kind, the last
+ * queue fed by another thread. */
+static void test_many_cases(void **state)
+{
+    (void)state;
+    enum { NQS = 12 };
+    cc_queue *qs[NQS];
+    void *items[NQS];
+    cc_select_case cs[NQS + 2];
+    int fds[2];
+    cc_future *never = cc_future_new();
+    assert_ok(pipe(fds));
+    for (int i = 0; i < NQS; i++) {
+        qs[i] = cc_queue_new(i % 2 ? 4 : 0, i % 3 ? CC_FIFO : CC_LIFO);
+        cs[i] = CC_SELECT_GET(qs[i], &items[i]);
+    }
+    cs[NQS] = CC_SELECT_FUTURE(never);
+    cs[NQS + 1] = CC_SELECT_FD(fds[0], CC_READABLE);
+    assert_fails_with(cc_select(cs, NQS + 2, 0), EAGAIN);
+    assert_fails_with(cc_select(cs, NQS + 2, 0.01), ETIMEDOUT);
+    later_put lp = {qs[NQS - 1], 0.02, P(11)};
+    cc_thread *t = cc_thread_start(put_later, &lp, "putter");
+    assert_int_equal(cc_select(cs, NQS + 2, tu_hang_bound(0.02)), NQS - 1);
+    assert_ptr_equal(items[NQS - 1], P(11));
+    assert_ok(cc_thread_join(t, NULL, CC_FOREVER));
+    cc_thread_free(t);
+    assert_ok(write(fds[1], "z", 1) == 1 ? 0 : -1);
+    assert_int_equal(cc_select(cs, NQS + 2, CC_FOREVER), NQS + 1);
+    for (int i = 0; i < NQS; i++) {
+        assert_int_equal(cc_queue_size(qs[i]), 0);
+        cc_queue_free(qs[i]);
+    }
+    cc_future_set_result(never, NULL);
+    cc_future_free(never);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* ---- a wake-up the select does not use goes on ---- */
 
 typedef struct {
@@ -484,6 +522,13 @@ static void *tasks_main(void *arg)
     cc_future_free(w);
     if (r != 2 || cs[2].revents != CC_READABLE || read(e->fds[0], &c, 1) != 1)
         return cc_fail(EPROTO, "fd case: %d %s", r, cc_errmsg());
+    /* a task's handle is a future: wait for a task to end */
+    cc_future *tk2 = cc_spawn(task_ticker, &ticks);
+    cc_select_case fc[] = {CC_SELECT_GET(e->a, &x), CC_SELECT_FUTURE(tk2)};
+    r = cc_select(fc, 2, CC_FOREVER);
+    if (r != 1 || !cc_future_done(tk2) || ticks != 10)
+        return cc_fail(EPROTO, "future case: %d, %d ticks", r, ticks);
+    cc_future_free(tk2);
     /* a thread puts while the task waits */
     later_put lp = {e->a, 0.02, P(88)};
     cc_thread *t = cc_thread_start(put_later, &lp, "putter");
@@ -792,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_thread_wakes_on_get_and_put),
         cmocka_unit_test(test_future_case),
         cmocka_unit_test(test_fd_case_thread),
+        cmocka_unit_test(test_many_cases),
         cmocka_unit_test(test_unused_wakeup_is_passed_on),
         cmocka_unit_test(test_shutdown_queue_is_ready),
         cmocka_unit_test(test_uniform_choice),
