@@ -166,13 +166,17 @@ static int try_case(sel *s, size_t i)
                                    "queue");
         break;
     case CC_SELECT_KIND_FUTURE:
-        return cc__future_state(c->future) >= CC__F_FINISHED;
+        if (cc__future_state(c->future) < CC__F_FINISHED)
+            return 0;
+        c->err = 0;
+        return 1;
     default: {
         int m = fd_ready(c, &s->pfds[s->pfd_of[i]]);
 
         if (m <= 0)
             return m;
         c->revents = m;
+        c->err = 0;
         return 1;
     }
     }
