@@ -85,22 +85,22 @@ typedef struct cc_select_case {
     ((cc_select_case){.kind = CC_SELECT_KIND_GET, .queue = (q),              \
                       .item_out = (out), .fd = -1})
 
-/* A case that puts item into queue q. */
-#define CC_SELECT_PUT(q, item_)                                              \
+/* A case that puts value (a void *) into queue q. */
+#define CC_SELECT_PUT(q, value)                                              \
     ((cc_select_case){.kind = CC_SELECT_KIND_PUT, .queue = (q),              \
-                      .item = (item_), .fd = -1})
+                      .item = (value), .fd = -1})
 
 /* A case that fires when future f is done (finished, failed or
  * cancelled); the outcome stays in f, for cc_future_result. */
 #define CC_SELECT_FUTURE(f)                                                  \
-    ((cc_select_case){.kind = CC_SELECT_KIND_FUTURE, .future = (f),         \
+    ((cc_select_case){.kind = CC_SELECT_KIND_FUTURE, .future = (f),        \
                       .fd = -1})
 
-/* A case that fires when fd is ready for events (CC_READABLE and/or
- * CC_WRITABLE); what was ready goes to the case's revents. */
-#define CC_SELECT_FD(fd_, events_)                                           \
-    ((cc_select_case){.kind = CC_SELECT_KIND_FD, .fd = (fd_),                \
-                      .events = (events_)})
+/* A case that fires when descriptor fdnum is ready for mask (CC_READABLE
+ * and/or CC_WRITABLE); what was ready goes to the case's revents. */
+#define CC_SELECT_FD(fdnum, mask)                                            \
+    ((cc_select_case){.kind = CC_SELECT_KIND_FD, .fd = (fdnum),              \
+                      .events = (mask)})
 
 /*
  * cc_select - perform exactly one of the n cases, the first to be ready,
