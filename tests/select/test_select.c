@@ -372,6 +372,76 @@ static void test_unused_wakeup_is_passed_on(void **state)
     assert_true(took_b > 0); /* 2^-20 to miss by chance */
 }
 
+/* ---- a queue and an fd ready at the same moment ---- */
+
+typedef struct {
+    cc_queue *q;
+    int fds[2];
+    cc_barrier *go;
+} race_env;
+
+static void *race_put(void *arg)
+{
+    race_env *e = arg;
+    cc_barrier_wait(e->go, CC_FOREVER);
+    tu_jitter(100);
+    return cc_queue_put(e->q, P(1), CC_FOREVER) == 0 ? NULL
+                                                     : cc_fail(errno, "put");
+}
+
+static void *race_write(void *arg)
+{
+    race_env *e = arg;
+    cc_barrier_wait(e->go, CC_FOREVER);
+    tu_jitter(100);
+    return write(e->fds[1], "w", 1) == 1 ? NULL : cc_fail(errno, "write");
+}
+
+/*
+ * A thread polling an fd while a queue wakes it: the fd's readiness and
+ * the queue's claim race for the one waiter, round after round.  Every
+ * round ends with exactly the one item and the one byte accounted for,
+ * and the select never misses both.
+ */
+static void test_fd_and_queue_race(void **state)
+{
+    (void)state;
+    race_env e = {cc_queue_new(2, CC_FIFO), {-1, -1}, cc_barrier_new(3, NULL,
+                                                                     NULL)};
+    int by_queue = 0, by_fd = 0;
+    assert_ok(pipe(e.fds));
+    for (int round = 0; round < 200; round++) {
+        void *got = NULL;
+        char c;
+        cc_thread *p = cc_thread_start(race_put, &e, "putter");
+        cc_thread *w = cc_thread_start(race_write, &e, "writer");
+        cc_select_case cs[] = {CC_SELECT_GET(e.q, &got),
+                               CC_SELECT_FD(e.fds[0], CC_READABLE)};
+        assert_true(cc_barrier_wait(e.go, CC_FOREVER) >= 0);
+        int r = cc_select(cs, 2, tu_hang_bound(0.01));
+        assert_ok(cc_thread_join(p, NULL, CC_FOREVER));
+        assert_ok(cc_thread_join(w, NULL, CC_FOREVER));
+        cc_thread_free(p);
+        cc_thread_free(w);
+        if (r == 0) {
+            by_queue++;
+            assert_ptr_equal(got, P(1));
+            assert_int_equal(cc_queue_size(e.q), 0);
+        } else {
+            assert_int_equal(r, 1);
+            by_fd++;
+            assert_ok(cc_queue_get(e.q, &got, 0)); /* still there */
+        }
+        assert_int_equal(read(e.fds[0], &c, 1), 1);
+        assert_fails_with(cc_select(cs, 2, 0), EAGAIN); /* nothing left */
+    }
+    printf("# %d rounds won by the queue, %d by the fd\n", by_queue, by_fd);
+    close(e.fds[0]);
+    close(e.fds[1]);
+    cc_barrier_free(e.go);
+    cc_queue_free(e.q);
+}
+
 /* ---- shut-down queues ---- */
 
 static void *shutdown_later(void *arg)
@@ -839,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_fd_case_thread),
         cmocka_unit_test(test_many_cases),
         cmocka_unit_test(test_unused_wakeup_is_passed_on),
+        cmocka_unit_test(test_fd_and_queue_race),
         cmocka_unit_test(test_shutdown_queue_is_ready),
         cmocka_unit_test(test_uniform_choice),
         cmocka_unit_test(test_tasks),
