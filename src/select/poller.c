@@ -130,7 +130,11 @@ int cc__poller_park(cc__poller *p, cc__waiter *w, int64_t deadline)
     p->fiber.ops->suspend(&p->fiber, w, deadline);
     s = atomic_load_explicit(&w->state, memory_order_acquire);
     CC__ASSERT(s == CC__W_WOKEN || s == CC__W_TIMEDOUT);
-    if (s == CC__W_WOKEN)
+    if (s == CC__W_WOKEN) {
+        /* helgrind and DRD: the waker's writes happen before this, as
+         * for any woken waiter (waiter.c) */
+        CC__VG_ACQUIRE(w);
         return 0;
+    }
     return p->err != 0 ? p->err : ETIMEDOUT;
 }
