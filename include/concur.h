@@ -8,6 +8,7 @@
  *   throttle  token-bucket rate limiter
  *   future    futures, executors, the thread pool, wait, as_completed, map
  *   aio       the event loop, coroutines (tasks), timers, fd waits, groups
+ *   select    one of several queue gets/puts, futures and fds: Go's select
  *   process   processes, pipes, process queue, shared memory, process pool
  *   subprocess  other programs: run, Popen, communicate, pipelines
  *   net       TCP and UNIX streams: connect, serve, readline, write, drain
@@ -22,6 +23,7 @@
 #include "concur/throttle.h"
 #include "concur/future.h"
 #include "concur/aio.h"
+#include "concur/select.h"
 #include "concur/process.h"
 #include "concur/subprocess.h"
 #include "concur/net.h"

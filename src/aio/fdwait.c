@@ -30,13 +30,10 @@
 #include "internal/deadline.h"
 #include "internal/error.h"
 
-/* A task waiting on an fd: its waiter is linked into the registration's
- * list through the waiter's own link (no wait queue is involved). */
-typedef struct fd_waiter {
-    cc__waiter w;
-    int events;                 /* CC_READABLE | CC_WRITABLE asked */
-    int revents;                /* what was ready when woken */
-} fd_waiter;
+/* A task waiting on an fd (internal/aio.h): its waiter is linked into the
+ * registration's list through the waiter's own link (no wait queue is
+ * involved); cc_select links a stand-in the same way. */
+typedef cc__fd_waiter fd_waiter;
 
 #define FD_WAITER_OF(n) CC__CONTAINER_OF(n, fd_waiter, w.link)
 
@@ -163,6 +160,50 @@ void cc__fd_free_all(cc_loop *l)
 {
     for (size_t i = 0; i < l->nfds; i++)
         free(l->fds[i]);
+}
+
+int cc__fd_select_add(int fd, cc__fd_waiter *w)
+{
+    cc_loop *l = cc__tls_loop;
+    cc__fdreg *r;
+    int rc;
+
+    if (l == NULL)
+        return EINVAL;
+    r = reg_get(l, fd);
+    if (r == NULL)
+        return ENOMEM;
+    if (r->watch != NULL) { /* a watch left on a since reused number */
+        r->watch = NULL;
+        r->mask = 0;
+    }
+    if (r->key != 0) { /* kept by its owner: register afresh, as a plain
+                          wait does (see wait_in_loop) */
+        r->key = 0;
+        r->mask = 0;
+        r->ready = 0;
+    }
+    w->revents = 0;
+    cc__list_push_back(&r->waiters, &w->w.link);
+    rc = sync_interest(l, r);
+    if (rc != 0) {
+        unlink_waiter(r, w);
+        (void)sync_interest(l, r);
+        return rc == EPERM ? 1 : rc;
+    }
+    return 0;
+}
+
+void cc__fd_select_remove(int fd, cc__fd_waiter *w)
+{
+    cc_loop *l = cc__tls_loop;
+    cc__fdreg *r = l != NULL && (size_t)fd < l->nfds ? l->fds[fd] : NULL;
+
+    if (r == NULL)
+        return;
+    unlink_waiter(r, w);
+    if (r->key == 0)
+        (void)sync_interest(l, r);
 }
 
 /* A plain thread: poll(). */

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "concur/aio.h"
+#include "internal/waiter.h"
 
 /*
  * cc_wait_fd for the calling task (a task of the calling thread's loop,
@@ -41,6 +42,32 @@
  */
 #define CC__HANGUP 4
 int cc__wait_fd_kept(int fd, int events, int64_t deadline, uint64_t key);
+
+/*
+ * A waiter on an fd of a task's loop: `w` is linked into the fd's
+ * registration; the loop claims it when fd is ready for one of `events`
+ * (CC_READABLE | CC_WRITABLE) and stores what was ready in `revents`
+ * first (both, on an error or a hang-up).
+ */
+typedef struct cc__fd_waiter {
+    cc__waiter w;
+    int events;
+    int revents;
+} cc__fd_waiter;
+
+/*
+ * cc_select's fd case from a task: link w (w->w a stand-in for the
+ * select's waiter, w->events set) into the calling task's loop's plain
+ * registration of fd, adding fd to the loop's epoll for the union of its
+ * waiters' interests.  Returns 0; 1 when fd cannot be polled by epoll (a
+ * regular file: always ready, as poll() says; w is not linked); or an
+ * errno (ENOMEM, epoll_ctl's; w is not linked), nothing recorded.
+ * Undo with cc__fd_select_remove, on the same thread.
+ */
+int cc__fd_select_add(int fd, cc__fd_waiter *w);
+
+/* Unlink w (if the loop did not already) and trim fd's interest. */
+void cc__fd_select_remove(int fd, cc__fd_waiter *w);
 
 /* Drop the calling thread's loop's kept registration of fd, if key's. */
 void cc__fd_unkeep(int fd, uint64_t key);

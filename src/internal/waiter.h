@@ -62,6 +62,8 @@ typedef struct cc__waiter {
     _Atomic uint32_t state;   /* CC__W_*; also the futex word */
     cc__ctx *ctx;             /* who waits */
     uintptr_t tag;            /* for the primitive (e.g. a barrier generation) */
+    struct cc__waiter *owner; /* NULL, or the waiter this one stands in for
+                                 (a stand-in: cc_select's, one per object) */
 } cc__waiter;
 
 /* A claimed wake-up, to be fired after the owner's mutex is released. */
@@ -83,6 +85,22 @@ static inline void cc__waiter_init(cc__waiter *w)
     CC__VG_ATOMIC_WORD(&w->state, sizeof(w->state));
     w->ctx = cc__ctx_get();
     w->tag = 0;
+    w->owner = NULL;
+}
+
+/*
+ * Make s a stand-in for `owner`: linked into a wait queue like any waiter,
+ * but claiming it claims owner (one state word for all of owner's
+ * stand-ins, so that exactly one waker wins however many objects the
+ * owner waits on).  Only the owner is ever parked.
+ */
+static inline void cc__waiter_init_standin(cc__waiter *s, cc__waiter *owner)
+{
+    cc__link_init(&s->link);
+    atomic_init(&s->state, CC__W_PARKED);
+    s->ctx = owner->ctx;
+    s->tag = 0;
+    s->owner = owner;
 }
 
 static inline bool cc__waiter_linked(const cc__waiter *w)
@@ -142,13 +160,19 @@ int cc__sleep_until(int64_t deadline);
 /*
  * Claim a waiter for waking: true when this call moved it out of PARKED (the
  * waiter will return 0 from park), false when it had already given up.  Call
- * with the owner's mutex held; fire *wk after releasing it.
+ * with the owner's mutex held; fire *wk after releasing it.  Claiming a
+ * stand-in claims the waiter it stands in for.
  */
 static inline bool cc__waiter_claim(cc__waiter *w, cc__wakeup *wk)
 {
-    uint32_t s = atomic_load_explicit(&w->state, memory_order_relaxed);
-    cc__fiber *fiber = w->ctx->fiber; /* read before the claim: after it,
-                                         w may be gone */
+    uint32_t s;
+    cc__fiber *fiber;
+
+    if (__builtin_expect(w->owner != NULL, 0))
+        w = w->owner;
+    s = atomic_load_explicit(&w->state, memory_order_relaxed);
+    fiber = w->ctx->fiber; /* read before the claim: after it, w may be
+                              gone */
 
     /* valgrind: the waker's writes happen before the woken waiter's
      * return from park (which acquires on w) */

@@ -30,6 +30,7 @@
 #include "internal/deadline.h"
 #include "internal/fiber.h"
 #include "internal/mutex.h"
+#include "internal/queue.h"
 #include "internal/waiter.h"
 #include "queue/ring.h"
 #include "queue/store.h"
@@ -529,6 +530,59 @@ int cc_queue_shutdown(cc_queue *q, bool immediate)
     cc__store_drain(&dropped, item_free);
     cc__store_fini(&dropped);
     return 0;
+}
+
+/* ------------------------------------------------- cc_select (internal/queue.h) */
+
+bool cc__queue_ok(const cc_queue *q)
+{
+    return queue_ok(q);
+}
+
+int cc__queue_try_get(cc_queue *q, void **item)
+{
+    int rc = try_get(q, item);
+
+    if (rc == 0)
+        wake_one_if_waiting(q, &q->putters_waiting, &q->putters);
+    return rc;
+}
+
+int cc__queue_try_put(cc_queue *q, void *item)
+{
+    int rc = try_put(q, item);
+
+    if (rc == 0)
+        wake_one_if_waiting(q, &q->getters_waiting, &q->getters);
+    return rc;
+}
+
+void cc__queue_watch(cc_queue *q, bool put, cc__waiter *s)
+{
+    cc__mutex_lock(&q->mu);
+    announce_locked(q, put ? &q->putters_waiting : &q->getters_waiting);
+    cc__waitq_push(put ? &q->putters : &q->getters, s);
+    cc__mutex_unlock(&q->mu);
+}
+
+void cc__queue_unwatch(cc_queue *q, bool put, cc__waiter *s)
+{
+    cc__mutex_lock(&q->mu);
+    cc__waitq_remove(put ? &q->putters : &q->getters, s);
+    withdraw_locked(q, put ? &q->putters_waiting : &q->getters_waiting);
+    cc__mutex_unlock(&q->mu);
+}
+
+void cc__queue_pass_on(cc_queue *q, bool put)
+{
+    bool shut = atomic_load_explicit(&q->shutdown, memory_order_acquire);
+
+    if (put) {
+        if (shut || q->maxsize == 0 || cc_queue_size(q) < q->maxsize)
+            wake_one_if_waiting(q, &q->putters_waiting, &q->putters);
+    } else if (shut || cc_queue_size(q) > 0) {
+        wake_one_if_waiting(q, &q->getters_waiting, &q->getters);
+    }
 }
 
 /* --------------------------------------------------------------- snapshots */

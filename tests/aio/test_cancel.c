@@ -206,6 +206,12 @@ static int b_timer(void *c) { return cc_thread_timer_join(c, NULL, 30); }
 static int b_throttle(void *c) { return cc_throttle_acquire(c, 1, 30); }
 static int b_fd(void *c) { return cc_wait_fd(*(int *)c, CC_READABLE, 30); }
 static int b_sleep(void *c) { (void)c; return cc_sleep(30); }
+/* a select over every kind of case, none of them ready */
+static int b_select(void *c)
+{
+    cc_select_case *cs = c;
+    return cc_select(cs, 4, 30);
+}
 static int b_cond(void *c)
 {
     cc_cond *cv = c;
@@ -247,6 +253,11 @@ static void *every_call_main(void *arg)
     cc_thread_timer_start(timer);
     cc_queue_put(full, NULL, 0);
     cc_queue_put(unfinished, NULL, 0);
+    void *got = NULL;
+    cc_select_case sel[] = {CC_SELECT_GET(empty, &got),
+                            CC_SELECT_PUT(full, NULL),
+                            CC_SELECT_FUTURE(never),
+                            CC_SELECT_FD(fds[0], CC_READABLE)};
     /* this (main) task holds the locks */
     cc_lock_acquire(lock, 1);
     cc_rlock_acquire(rlock, 1);
@@ -258,7 +269,7 @@ static void *every_call_main(void *arg)
         {"future", b_future, never, 0},  {"thread join", b_thread, th, 0},
         {"throttle", b_throttle, thr, 0}, {"wait_fd", b_fd, &fds[0], 0},
         {"sleep", b_sleep, NULL, 0},     {"cond", b_cond, cv, 0},
-        {"timer join", b_timer, timer, 0},
+        {"timer join", b_timer, timer, 0}, {"select", b_select, sel, 0},
     };
     enum { N = sizeof(calls) / sizeof(calls[0]) };
     cc_future *f[N];
