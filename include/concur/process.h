@@ -9,6 +9,8 @@
  *               (Value/Array), optionally with a process-shared lock
  *   cc_plock    process-shared Lock; cc_psem process-shared Semaphore
  *   cc_shdict   a key -> blob map many processes write (Manager().dict())
+ *   cc_shm_block  shared memory that any process attaches by its name
+ *               (shared_memory.SharedMemory)
  *   the process pool, behind the cc_executor interface of concur/future.h
  *
  * Everything that crosses a process boundary is a blob (concur/base.h):
@@ -321,6 +323,92 @@ CC_API cc_plock *cc_shared_lock(cc_shared *s);
 
 /* Unmap it in this process and free its lock handle.  NULL does nothing. */
 CC_API void cc_shared_free(cc_shared *s);
+
+/* ----------------------------------------------- shared memory by name */
+
+/* A block of shared memory with a name; cc_shm_block_new, _close. */
+typedef struct cc_shm_block cc_shm_block;
+
+/* cc_shm_block_new flag: create the block (with CC_SHM_EXCL, or when name
+ * is NULL, only a new one). */
+#define CC_SHM_CREATE 0x1
+
+/* cc_shm_block_new flag, with CC_SHM_CREATE: fail with EEXIST when the name
+ * exists already (Python's SharedMemory(create=True)). */
+#define CC_SHM_EXCL 0x2
+
+/*
+ * cc_shm_block_new - make or attach a block of shared memory that any
+ * process may attach by its name (multiprocessing.shared_memory.
+ * SharedMemory): unlike cc_shared, no fork is needed, the processes may be
+ * unrelated.  It is a POSIX shared memory object (shm_open; on Linux a
+ * file in /dev/shm) mapped read-write into this process.
+ *
+ * name: 1 to 255 bytes, no '/' (one leading '/' as POSIX spells such
+ * names is accepted and dropped), neither "." nor "..".  NULL (only with
+ * CC_SHM_CREATE) generates a new unused name, "cc_" and 16 hex digits:
+ * read it back with cc_shm_block_name and hand it to the other processes.
+ *
+ * flags 0 attaches an existing block: its size is the block's (size must
+ * be 0, or at most the block's size).  CC_SHM_CREATE | CC_SHM_EXCL creates
+ * a new block of `size` bytes (size > 0), zeroed, with mode 0600 (owner
+ * only; the umask applies), and fails if the name exists.  CC_SHM_CREATE
+ * alone creates it, or attaches it when it exists (as flags 0, so an
+ * existing block must hold at least `size` bytes; one whose creator has
+ * not sized it yet reads as empty: EINVAL).
+ *
+ * The memory is mapped in this process until cc_shm_block_close; the name
+ * lives until cc_shm_block_unlink (by any process), after which processes
+ * that have it attached keep using it and the memory goes when the last
+ * one closes it (or exits).  A block never unlinked outlives every process
+ * (until reboot), as a file does: the creator should unlink it when done.
+ * The library never touches the bytes; guarding them is the caller's
+ * business (a cc_plock does not travel by name: use atomics in the block,
+ * or a process-shared primitive placed in it).  A forked child inherits
+ * the mapping and a copy of the handle, which it closes on its own.
+ * Never blocks.  Thread-safe (the handle does not change after this call;
+ * close it only when no other thread uses it).
+ *
+ * Returns the handle (owned by the caller: cc_shm_block_close), or NULL
+ * with EINVAL (bad name, bad flags, size 0 on create, size larger than the
+ * existing block, an empty block, NULL name without CC_SHM_CREATE), EEXIST
+ * (CC_SHM_EXCL and the name exists), ENOENT (no such block, and no
+ * CC_SHM_CREATE), EACCES (the block belongs to someone who did not grant
+ * this process read and write), EMFILE/ENFILE, ENOMEM, ENOSPC (no room in
+ * /dev/shm for the size), EFBIG.  cc_errmsg() names the block.
+ */
+CC_API cc_shm_block *cc_shm_block_new(const char *name, size_t size,
+                                      int flags);
+
+/* cc_shm_block_open - attach the existing block `name`:
+ * cc_shm_block_new(name, 0, 0), with its returns and errors. */
+CC_API cc_shm_block *cc_shm_block_open(const char *name);
+
+/* The block's memory, mapped in this process (page aligned); NULL with
+ * EINVAL for a bad handle. */
+CC_API void *cc_shm_block_ptr(cc_shm_block *b);
+
+/* The block's size in bytes: the size it was made with, read from the block
+ * when attached.  0 for a bad handle. */
+CC_API size_t cc_shm_block_size(cc_shm_block *b);
+
+/* The block's name, without a leading '/' ("" for a bad handle); owned by
+ * the handle. */
+CC_API const char *cc_shm_block_name(cc_shm_block *b);
+
+/*
+ * cc_shm_block_unlink - remove the block's name (SharedMemory.unlink): no
+ * process can attach it any more, the name may be made again (a new
+ * block), and the memory goes once every process that has it attached has
+ * closed it.  The handle stays usable; close it as usual.  Call it once,
+ * in one process.  0, or -1 with ENOENT (the name was removed already),
+ * EACCES, EINVAL (a bad handle).
+ */
+CC_API int cc_shm_block_unlink(cc_shm_block *b);
+
+/* cc_shm_block_close - unmap the block in this process and free the handle
+ * (SharedMemory.close); the block and its name stay.  NULL does nothing. */
+CC_API void cc_shm_block_close(cc_shm_block *b);
 
 /* ----------------------------------------------------------- shared dict */
 
