@@ -2,7 +2,8 @@
  * concur/process.h - processes: Python's multiprocessing and
  * ProcessPoolExecutor, for C.
  *
- *   cc_process  a function run in a forked child: join, exit code, signals
+ *   cc_process  a function run in a child, forked or a fresh run of the
+ *               program (start methods): join, exit code, signals
  *   cc_conn     Pipe(): a duplex or one-way connection carrying messages
  *   cc_mpqueue  a queue of messages between any number of processes
  *   cc_shared   memory shared with the children forked after it was made
@@ -53,12 +54,15 @@ extern "C" {
 
 /* ----------------------------------------------------------------- Process */
 
-/* A function run in a forked child; cc_process_start, cc_process_free. */
+/* A function run in a child process; cc_process_start, cc_process_free. */
 typedef struct cc_process cc_process;
 
 /*
- * cc_process_start - fork a child that runs fn(arg) and exits
- * (multiprocessing.Process with the fork start method).  The child sees the
+ * cc_process_start - start a child that runs fn(arg) and exits
+ * (multiprocessing.Process), by the process-wide default start method
+ * (cc_process_set_start_method; fork unless changed): the same as
+ * cc_process_start_opts(fn, arg, name, NULL), with its rules.  What
+ * follows is the fork start method's.  The child sees the
  * parent's memory as it was at the fork, so arg may be any pointer.  `name`
  * (copied; NULL: "Process-<n>") is the child's cc_process_current_name()
  * and its OS thread name.
@@ -72,9 +76,88 @@ typedef struct cc_process cc_process;
  * runs fn on a fresh stack of its own, outside any loop.
  *
  * Returns the handle (owned by the caller; cc_process_free), or NULL with
- * EAGAIN/ENOMEM (fork failed), EINVAL (fn NULL).
+ * EAGAIN/ENOMEM (fork failed), EINVAL (fn NULL), and with the spawn
+ * default the errors of cc_process_start_opts.
  */
 CC_API cc_process *cc_process_start(cc_fn fn, void *arg, const char *name);
+
+/* How a cc_process starts its child (multiprocessing's start methods). */
+typedef enum cc_start_method {
+    /* The process-wide default: CC_START_FORK, unless
+     * cc_process_set_start_method chose another. */
+    CC_START_DEFAULT = 0,
+    /* fork(): the child is a copy of the parent at the call (its memory,
+     * its file descriptors, the calling thread only); arg may be any
+     * pointer.  Quick; see "Fork and threads" above. */
+    CC_START_FORK = 1,
+    /* A fresh run of the program ("spawn"): a new process image of the
+     * same executable that inherits nothing of the parent's memory,
+     * threads or locks, and runs fn(a copy of arg) without entering
+     * main().  Slower to start (an exec and the program's start-up). */
+    CC_START_SPAWN = 2,
+} cc_start_method;
+
+/* Options of cc_process_start_opts.  Zero = default. */
+typedef struct cc_process_opts {
+    int start_method;               /* a cc_start_method; 0: the default */
+    unsigned long long reserved[4]; /* must be zero (room for new options) */
+} cc_process_opts;
+
+/*
+ * cc_process_start_opts - start a child that runs fn(arg) and exits, by
+ * the start method of opts (NULL: all defaults), as
+ * multiprocessing.get_context(method).Process(...).start().  With
+ * CC_START_FORK it is cc_process_start above.  With CC_START_SPAWN:
+ *
+ *   - The child is a fresh run of the calling executable
+ *     (/proc/self/exe, the same argv[0], environment, working directory,
+ *     stdin, stdout and stderr; no other file descriptor, so a cc_conn,
+ *     cc_mpqueue, cc_plock, cc_psem, cc_shared or cc_shdict made before
+ *     does not reach it: share through the argument, a cc_shm_block by
+ *     name, files or sockets).  None of the parent's memory, threads or
+ *     held locks is there.  concur's start-up code (a constructor) takes
+ *     the process over before main(), which never runs in the child; the
+ *     rules of the process pool's workers apply (see cc_process_pool_new):
+ *     fn must be a function in the code of the executable or of a shared
+ *     library it loaded, concur must be linked into the executable or a
+ *     library it links, start-up code that runs after concur's may not
+ *     have run.
+ *   - arg must be NULL or a blob (concur/base.h): it is copied at the
+ *     call, and fn gets a copy that belongs to the child (it may change
+ *     it, return it, or keep it; it is not freed before the child exits).
+ *     Any other pointer is refused with EINVAL (checked without reading
+ *     memory that is not mapped).
+ *   - The child's name, exit code, error report on stderr ("Process
+ *     <name>: <error>", exit code 1), cc_process_exit, join, signals and
+ *     free are those of a forked child.  A child that cannot find fn (a
+ *     library that cannot be loaded from its path any more) reports that
+ *     the same way and exits with 1.
+ *
+ * Never blocks (posix_spawn, like fork, returns once the child exists).
+ * Returns the handle (owned by the caller; cc_process_free), or NULL with
+ * EINVAL (fn NULL or, for spawn, no function of a loaded module's code;
+ * arg not a blob with spawn; an unknown start_method; reserved not zero),
+ * EAGAIN/ENOMEM (fork or spawn failed), EMFILE/ENFILE, or the error of
+ * posix_spawn.
+ */
+CC_API cc_process *cc_process_start_opts(cc_fn fn, void *arg,
+                                         const char *name,
+                                         const cc_process_opts *opts);
+
+/*
+ * cc_process_set_start_method - make `method` the process-wide default
+ * start method, the one cc_process_start and CC_START_DEFAULT use
+ * (multiprocessing.set_start_method; CC_START_DEFAULT restores fork).
+ * Children started before keep theirs; calls made at the same time in
+ * other threads see the old or the new default.  A child inherits its
+ * parent's default by fork, not by spawn.  0, or -1 with EINVAL (not a
+ * cc_start_method).
+ */
+CC_API int cc_process_set_start_method(int method);
+
+/* cc_process_get_start_method - the process-wide default start method:
+ * CC_START_FORK or CC_START_SPAWN (multiprocessing.get_start_method). */
+CC_API int cc_process_get_start_method(void);
 
 /*
  * cc_process_join - wait until the child has ended and reap it.  0 (also
