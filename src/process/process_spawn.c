@@ -261,7 +261,13 @@ static void spawned_run(const char *spec)
     cc__process_child_names(identity, name);
     free(identity);
     fn = cc__fnref_resolve(&r, &e);
-    if (fn != NULL) {
+    if (fn == NULL) {
+        cc_error *cause = e;
+
+        e = cc_error_new(cause->code, cause, "spawned child: cannot find "
+                                             "its function");
+        cc_error_free(cause);
+    } else {
         rc = cc__wire_get_item_blob(&r, &arg);
         if (rc != 0)
             e = cc_error_new(rc, NULL, "cannot read the argument: %s",
