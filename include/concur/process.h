@@ -28,7 +28,9 @@
  * afterwards (cc_process_start); each process frees its own handle (the
  * shared part goes when the last process lets go).  The process pool does
  * not fork: its workers are fresh runs of the same executable (see
- * cc_process_pool_new).
+ * cc_process_pool_new), and neither do children started with the spawn
+ * start method (cc_process_start_opts): none of these objects reaches
+ * them.  cc_shm_block is shared by name instead, with any process.
  *
  * Fork and threads: a child made by cc_process_start has one thread, the
  * one that called it.  concur makes its own state sane in the child
@@ -62,10 +64,10 @@ typedef struct cc_process cc_process;
  * (multiprocessing.Process), by the process-wide default start method
  * (cc_process_set_start_method; fork unless changed): the same as
  * cc_process_start_opts(fn, arg, name, NULL), with its rules.  What
- * follows is the fork start method's.  The child sees the
- * parent's memory as it was at the fork, so arg may be any pointer.  `name`
- * (copied; NULL: "Process-<n>") is the child's cc_process_current_name()
- * and its OS thread name.
+ * follows is the fork start method's.  The child sees the parent's memory
+ * as it was at the fork, so arg may be any pointer.  `name` (copied; NULL:
+ * "Process-<n>") is the child's cc_process_current_name() and its OS
+ * thread name.
  *
  * The child exits with code 0 when fn returns, or 1 when fn failed
  * (returned NULL with an error recorded by cc_fail): it then prints
