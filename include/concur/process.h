@@ -2,7 +2,8 @@
  * concur/process.h - processes: Python's multiprocessing and
  * ProcessPoolExecutor, for C.
  *
- *   cc_process  a function run in a forked child: join, exit code, signals
+ *   cc_process  a function run in a child, forked or a fresh run of the
+ *               program (start methods): join, exit code, signals
  *   cc_conn     Pipe(): a duplex or one-way connection carrying messages
  *   cc_mpqueue  a queue of messages between any number of processes
  *   cc_shared   memory shared with the children forked after it was made
@@ -11,6 +12,8 @@
  *   cc_prlock   process-shared RLock, robust against a holder that dies
  *   cc_shdict   a key -> blob map many processes write (Manager().dict())
  *   cc_shlist   a list of blobs many processes write (Manager().list())
+ *   cc_shm_block  shared memory that any process attaches by its name
+ *               (shared_memory.SharedMemory)
  *   the process pool, behind the cc_executor interface of concur/future.h
  *
  * Everything that crosses a process boundary is a blob (concur/base.h):
@@ -27,7 +30,10 @@
  * children it forks afterwards (cc_process_start); each process frees its
  * own handle (the shared part goes when the last process lets go).  The
  * process pool does not fork: its workers are fresh runs of the same
- * executable (see cc_process_pool_new).
+ * executable (see cc_process_pool_new), and neither do children started
+ * with the spawn start method (cc_process_start_opts): none of these
+ * objects reaches them.  cc_shm_block is shared by name instead, with any
+ * process.
  *
  * Fork and threads: a child made by cc_process_start has one thread, the
  * one that called it.  concur makes its own state sane in the child
@@ -53,15 +59,18 @@ extern "C" {
 
 /* ----------------------------------------------------------------- Process */
 
-/* A function run in a forked child; cc_process_start, cc_process_free. */
+/* A function run in a child process; cc_process_start, cc_process_free. */
 typedef struct cc_process cc_process;
 
 /*
- * cc_process_start - fork a child that runs fn(arg) and exits
- * (multiprocessing.Process with the fork start method).  The child sees the
- * parent's memory as it was at the fork, so arg may be any pointer.  `name`
- * (copied; NULL: "Process-<n>") is the child's cc_process_current_name()
- * and its OS thread name.
+ * cc_process_start - start a child that runs fn(arg) and exits
+ * (multiprocessing.Process), by the process-wide default start method
+ * (cc_process_set_start_method; fork unless changed): the same as
+ * cc_process_start_opts(fn, arg, name, NULL), with its rules.  What
+ * follows is the fork start method's.  The child sees the parent's memory
+ * as it was at the fork, so arg may be any pointer.  `name` (copied; NULL:
+ * "Process-<n>") is the child's cc_process_current_name() and its OS
+ * thread name.
  *
  * The child exits with code 0 when fn returns, or 1 when fn failed
  * (returned NULL with an error recorded by cc_fail): it then prints
@@ -72,9 +81,88 @@ typedef struct cc_process cc_process;
  * runs fn on a fresh stack of its own, outside any loop.
  *
  * Returns the handle (owned by the caller; cc_process_free), or NULL with
- * EAGAIN/ENOMEM (fork failed), EINVAL (fn NULL).
+ * EAGAIN/ENOMEM (fork failed), EINVAL (fn NULL), and with the spawn
+ * default the errors of cc_process_start_opts.
  */
 CC_API cc_process *cc_process_start(cc_fn fn, void *arg, const char *name);
+
+/* How a cc_process starts its child (multiprocessing's start methods). */
+typedef enum cc_start_method {
+    /* The process-wide default: CC_START_FORK, unless
+     * cc_process_set_start_method chose another. */
+    CC_START_DEFAULT = 0,
+    /* fork(): the child is a copy of the parent at the call (its memory,
+     * its file descriptors, the calling thread only); arg may be any
+     * pointer.  Quick; see "Fork and threads" above. */
+    CC_START_FORK = 1,
+    /* A fresh run of the program ("spawn"): a new process image of the
+     * same executable that inherits nothing of the parent's memory,
+     * threads or locks, and runs fn(a copy of arg) without entering
+     * main().  Slower to start (an exec and the program's start-up). */
+    CC_START_SPAWN = 2,
+} cc_start_method;
+
+/* Options of cc_process_start_opts.  Zero = default. */
+typedef struct cc_process_opts {
+    int start_method;               /* a cc_start_method; 0: the default */
+    unsigned long long reserved[4]; /* must be zero (room for new options) */
+} cc_process_opts;
+
+/*
+ * cc_process_start_opts - start a child that runs fn(arg) and exits, by
+ * the start method of opts (NULL: all defaults), as
+ * multiprocessing.get_context(method).Process(...).start().  With
+ * CC_START_FORK it is cc_process_start above.  With CC_START_SPAWN:
+ *
+ *   - The child is a fresh run of the calling executable
+ *     (/proc/self/exe, the same argv[0], environment, working directory,
+ *     stdin, stdout and stderr; no other file descriptor, so a cc_conn,
+ *     cc_mpqueue, cc_plock, cc_psem, cc_shared or cc_shdict made before
+ *     does not reach it: share through the argument, a cc_shm_block by
+ *     name, files or sockets).  None of the parent's memory, threads or
+ *     held locks is there.  concur's start-up code (a constructor) takes
+ *     the process over before main(), which never runs in the child; the
+ *     rules of the process pool's workers apply (see cc_process_pool_new):
+ *     fn must be a function in the code of the executable or of a shared
+ *     library it loaded, concur must be linked into the executable or a
+ *     library it links, start-up code that runs after concur's may not
+ *     have run.
+ *   - arg must be NULL or a blob (concur/base.h): it is copied at the
+ *     call, and fn gets a copy that belongs to the child (it may change
+ *     it, return it, or keep it; it is not freed before the child exits).
+ *     Any other pointer is refused with EINVAL (checked without reading
+ *     memory that is not mapped).
+ *   - The child's name, exit code, error report on stderr ("Process
+ *     <name>: <error>", exit code 1), cc_process_exit, join, signals and
+ *     free are those of a forked child.  A child that cannot find fn (a
+ *     library that cannot be loaded from its path any more) reports that
+ *     the same way and exits with 1.
+ *
+ * Never blocks (posix_spawn, like fork, returns once the child exists).
+ * Returns the handle (owned by the caller; cc_process_free), or NULL with
+ * EINVAL (fn NULL or, for spawn, no function of a loaded module's code;
+ * arg not a blob with spawn; an unknown start_method; reserved not zero),
+ * EAGAIN/ENOMEM (fork or spawn failed), EMFILE/ENFILE, or the error of
+ * posix_spawn.
+ */
+CC_API cc_process *cc_process_start_opts(cc_fn fn, void *arg,
+                                         const char *name,
+                                         const cc_process_opts *opts);
+
+/*
+ * cc_process_set_start_method - make `method` the process-wide default
+ * start method, the one cc_process_start and CC_START_DEFAULT use
+ * (multiprocessing.set_start_method; CC_START_DEFAULT restores fork).
+ * Children started before keep theirs; calls made at the same time in
+ * other threads see the old or the new default.  A child inherits its
+ * parent's default by fork, not by spawn.  0, or -1 with EINVAL (not a
+ * cc_start_method).
+ */
+CC_API int cc_process_set_start_method(int method);
+
+/* cc_process_get_start_method - the process-wide default start method:
+ * CC_START_FORK or CC_START_SPAWN (multiprocessing.get_start_method). */
+CC_API int cc_process_get_start_method(void);
 
 /*
  * cc_process_join - wait until the child has ended and reap it.  0 (also
@@ -406,6 +494,92 @@ CC_API cc_plock *cc_shared_lock(cc_shared *s);
 
 /* Unmap it in this process and free its lock handle.  NULL does nothing. */
 CC_API void cc_shared_free(cc_shared *s);
+
+/* ----------------------------------------------- shared memory by name */
+
+/* A block of shared memory with a name; cc_shm_block_new, _close. */
+typedef struct cc_shm_block cc_shm_block;
+
+/* cc_shm_block_new flag: create the block (with CC_SHM_EXCL, or when name
+ * is NULL, only a new one). */
+#define CC_SHM_CREATE 0x1
+
+/* cc_shm_block_new flag, with CC_SHM_CREATE: fail with EEXIST when the name
+ * exists already (Python's SharedMemory(create=True)). */
+#define CC_SHM_EXCL 0x2
+
+/*
+ * cc_shm_block_new - make or attach a block of shared memory that any
+ * process may attach by its name (multiprocessing.shared_memory.
+ * SharedMemory): unlike cc_shared, no fork is needed, the processes may be
+ * unrelated.  It is a POSIX shared memory object (shm_open; on Linux a
+ * file in /dev/shm) mapped read-write into this process.
+ *
+ * name: 1 to 255 bytes, no '/' (one leading '/' as POSIX spells such
+ * names is accepted and dropped), neither "." nor "..".  NULL (only with
+ * CC_SHM_CREATE) generates a new unused name, "cc_" and 16 hex digits:
+ * read it back with cc_shm_block_name and hand it to the other processes.
+ *
+ * flags 0 attaches an existing block: its size is the block's (size must
+ * be 0, or at most the block's size).  CC_SHM_CREATE | CC_SHM_EXCL creates
+ * a new block of `size` bytes (size > 0), zeroed, with mode 0600 (owner
+ * only; the umask applies), and fails if the name exists.  CC_SHM_CREATE
+ * alone creates it, or attaches it when it exists (as flags 0, so an
+ * existing block must hold at least `size` bytes; one whose creator has
+ * not sized it yet reads as empty: EINVAL).
+ *
+ * The memory is mapped in this process until cc_shm_block_close; the name
+ * lives until cc_shm_block_unlink (by any process), after which processes
+ * that have it attached keep using it and the memory goes when the last
+ * one closes it (or exits).  A block never unlinked outlives every process
+ * (until reboot), as a file does: the creator should unlink it when done.
+ * The library never touches the bytes; guarding them is the caller's
+ * business (a cc_plock does not travel by name: use atomics in the block,
+ * or a process-shared primitive placed in it).  A forked child inherits
+ * the mapping and a copy of the handle, which it closes on its own.
+ * Never blocks.  Thread-safe (the handle does not change after this call;
+ * close it only when no other thread uses it).
+ *
+ * Returns the handle (owned by the caller: cc_shm_block_close), or NULL
+ * with EINVAL (bad name, bad flags, size 0 on create, size larger than the
+ * existing block, an empty block, NULL name without CC_SHM_CREATE), EEXIST
+ * (CC_SHM_EXCL and the name exists), ENOENT (no such block, and no
+ * CC_SHM_CREATE), EACCES (the block belongs to someone who did not grant
+ * this process read and write), EMFILE/ENFILE, ENOMEM, ENOSPC (no room in
+ * /dev/shm for the size), EFBIG.  cc_errmsg() names the block.
+ */
+CC_API cc_shm_block *cc_shm_block_new(const char *name, size_t size,
+                                      int flags);
+
+/* cc_shm_block_open - attach the existing block `name`:
+ * cc_shm_block_new(name, 0, 0), with its returns and errors. */
+CC_API cc_shm_block *cc_shm_block_open(const char *name);
+
+/* The block's memory, mapped in this process (page aligned); NULL with
+ * EINVAL for a bad handle. */
+CC_API void *cc_shm_block_ptr(cc_shm_block *b);
+
+/* The block's size in bytes: the size it was made with, read from the block
+ * when attached.  0 for a bad handle. */
+CC_API size_t cc_shm_block_size(cc_shm_block *b);
+
+/* The block's name, without a leading '/' ("" for a bad handle); owned by
+ * the handle. */
+CC_API const char *cc_shm_block_name(cc_shm_block *b);
+
+/*
+ * cc_shm_block_unlink - remove the block's name (SharedMemory.unlink): no
+ * process can attach it any more, the name may be made again (a new
+ * block), and the memory goes once every process that has it attached has
+ * closed it.  The handle stays usable; close it as usual.  Call it once,
+ * in one process.  0, or -1 with ENOENT (the name was removed already),
+ * EACCES, EINVAL (a bad handle).
+ */
+CC_API int cc_shm_block_unlink(cc_shm_block *b);
+
+/* cc_shm_block_close - unmap the block in this process and free the handle
+ * (SharedMemory.close); the block and its name stay.  NULL does nothing. */
+CC_API void cc_shm_block_close(cc_shm_block *b);
 
 /* ----------------------------------------------------------- shared dict */
 

@@ -1,6 +1,8 @@
 /*
- * process.c - cc_process: a function run in a forked child, joined through
- * a pidfd (process layer).
+ * process.c - cc_process: a function run in a child, forked or spawned,
+ * joined through a pidfd (process layer).  The spawn start method's own
+ * parts (the fresh run of the program, its start-up hook) are in
+ * process_spawn.c.
  *
  * Parent side.  The handle is a child record (internal/child.h, shared with
  * cc_popen): the pid, a pidfd opened right after fork(), the return code
@@ -15,6 +17,8 @@
  * stack when it was forked from a task, whose stack is small and belongs
  * to a loop the child cannot run - and leaves with fflush + _exit.  The
  * library's global state was made sane by the fork hooks (base/atfork.c).
+ * A spawned child takes its names here too (cc__process_child_names) and
+ * runs fn through the same exit path (cc__process_child_run).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +39,7 @@
 #include "internal/log.h"
 #include "internal/process.h"
 #include "internal/thread.h"
+#include "process/spawn.h"
 
 #if defined(CONCUR_ASAN)
 #include <sanitizer/common_interface_defs.h>
@@ -61,14 +66,17 @@ static _Atomic unsigned children_started;
 /* This process's place in the tree of cc_process children, as Python's
  * _identity: "" in the main process, "3" in its third child, "3:1" in
  * that one's first.  Written only by a child, while it has one thread. */
-static char identity[64];
+static char identity[CC__IDENTITY_MAX];
+
+/* The process-wide default start method (cc_process_set_start_method). */
+static _Atomic int default_method = CC_START_FORK;
 
 /* What the child needs; on the parent's stack, copied by fork. */
 typedef struct child_start {
     cc_fn fn;
     void *arg;
     const char *name;
-    unsigned number;    /* this child's n among its parent's children */
+    char identity[CC__IDENTITY_MAX]; /* the child's */
 } child_start;
 
 static bool process_ok(const cc_process *p)
@@ -87,9 +95,9 @@ void cc_process_exit(int code)
 }
 
 /* Run fn and leave with its outcome: 0, or 1 after printing its error. */
-__attribute__((noreturn)) static void child_run(const child_start *s)
+void cc__process_child_run(cc_fn fn, void *arg)
 {
-    void *result = s->fn(s->arg);
+    void *result = fn(arg);
     const cc_error *e = result == NULL ? cc_error_pending() : NULL;
 
     if (e != NULL) {
@@ -106,6 +114,23 @@ __attribute__((noreturn)) static void child_run(const child_start *s)
         cc_process_exit(1);
     }
     cc_process_exit(0);
+}
+
+static void child_run(const child_start *s) __attribute__((noreturn));
+static void child_run(const child_start *s)
+{
+    cc__process_child_run(s->fn, s->arg);
+}
+
+void cc__process_child_names(const char *child_identity, const char *name)
+{
+    char os_name[16];
+
+    snprintf(identity, sizeof(identity), "%s", child_identity);
+    atomic_store(&children_started, 0);
+    cc__process_set_current_name(name);
+    snprintf(os_name, sizeof(os_name), "%s", name);
+    prctl(PR_SET_NAME, os_name, 0, 0, 0);
 }
 
 /* The child forked from a task: fn runs on a stack of its own.  Set before
@@ -160,23 +185,12 @@ __attribute__((noreturn)) static void run_on_fresh_stack(const child_start *s)
 __attribute__((noreturn)) static void child_main(const child_start *s)
 {
     bool in_task = cc__ctx_get()->fiber != NULL;
-    char os_name[16];
-    char parent_identity[sizeof(identity)];
 
     /* The parent flushed stdio before the fork; what its other threads
      * buffered since is the parent's to write, not ours. */
     __fpurge(stdout);
     __fpurge(stderr);
-    /* Deeper than ~10 generations the identity is cut (names stay unique
-     * per parent, which is all they promise). */
-    memcpy(parent_identity, identity, sizeof(identity));
-    if (snprintf(identity, sizeof(identity), "%.40s%s%u", parent_identity,
-                 parent_identity[0] != '\0' ? ":" : "", s->number) < 0)
-        identity[0] = '\0';
-    atomic_store(&children_started, 0);
-    cc__process_set_current_name(s->name);
-    snprintf(os_name, sizeof(os_name), "%s", s->name);
-    prctl(PR_SET_NAME, os_name, 0, 0, 0);
+    cc__process_child_names(s->identity, s->name);
     /* Out of the parent's loop (if any), with a clean context: fn starts
      * with no error, no deadline scope, as the child's "MainThread". */
     cc__loop_child_detach();
@@ -189,53 +203,117 @@ __attribute__((noreturn)) static void child_main(const child_start *s)
 
 /* ----------------------------------------------------------- the parent */
 
-cc_process *cc_process_start(cc_fn fn, void *arg, const char *name)
+int cc_process_set_start_method(int method)
 {
-    char dflt[96];
-    char label[80];
-    child_start start;
-    cc_process *p;
-    size_t len;
+    if (method < CC_START_DEFAULT || method > CC_START_SPAWN)
+        return cc__errf(EINVAL, "cc_process_set_start_method: %d is not a "
+                                "start method", method);
+    atomic_store(&default_method,
+                 method == CC_START_DEFAULT ? CC_START_FORK : method);
+    return 0;
+}
+
+int cc_process_get_start_method(void)
+{
+    return atomic_load(&default_method);
+}
+
+/* Fork the child; its pid, or -1 with the error set. */
+static pid_t start_fork(const child_start *start, const char *what)
+{
     pid_t pid;
 
-    if (fn == NULL)
-        return cc__err_null(EINVAL, "cc_process_start: fn is NULL");
-    start.number = atomic_fetch_add(&children_started, 1) + 1;
-    if (name == NULL) {
-        snprintf(dflt, sizeof(dflt), "Process-%s%s%u", identity,
-                 identity[0] != '\0' ? ":" : "", start.number);
-        name = dflt;
-    }
-    len = strlen(name);
-    p = malloc(sizeof(*p) + len + 1);
-    if (p == NULL)
-        return cc__err_null(ENOMEM, "cc_process_start: out of memory");
-    memcpy(p->name, name, len + 1);
-    start.fn = fn;
-    start.arg = arg;
-    start.name = p->name;
     if (!cc__atfork_installed() && cc__debug())
-        cc__debugf("cc_process_start: the fork handlers are not installed; "
-                   "the child may inherit locks held by other threads");
+        cc__debugf("%s: the fork handlers are not installed; the child may "
+                   "inherit locks held by other threads", what);
     fflush(NULL); /* else the child would write the parent's output again */
     pid = fork();
     if (pid < 0) {
         int e = errno;
 
-        free(p);
-        return cc__errf_null(e, "cc_process_start: cannot fork '%s': %s",
-                             name, strerror(e));
+        return cc__errf(e, "%s: cannot fork '%s': %s", what, start->name,
+                        strerror(e));
     }
     if (pid == 0)
-        child_main(&start);
+        child_main(start);
+    return pid;
+}
+
+/* cc_process_start and cc_process_start_opts; `what` names the call. */
+static cc_process *start_child(cc_fn fn, void *arg, const char *name,
+                               int method, const char *what)
+{
+    const cc__fnref *ref = NULL;
+    char dflt[96];
+    char label[80];
+    child_start start;
+    unsigned number;
+    cc_process *p;
+    size_t len;
+    pid_t pid;
+
+    if (fn == NULL)
+        return cc__errf_null(EINVAL, "%s: fn is NULL", what);
+    if (method == CC_START_DEFAULT)
+        method = atomic_load(&default_method);
+    if (method == CC_START_SPAWN &&
+        cc__process_spawn_check(fn, arg, what, &ref) != 0)
+        return NULL;
+    number = atomic_fetch_add(&children_started, 1) + 1;
+    /* Deeper than ~10 generations the identity is cut (names stay unique
+     * per parent, which is all they promise). */
+    if (snprintf(start.identity, sizeof(start.identity), "%.40s%s%u",
+                 identity, identity[0] != '\0' ? ":" : "", number) < 0)
+        start.identity[0] = '\0';
+    if (name == NULL) {
+        snprintf(dflt, sizeof(dflt), "Process-%s", start.identity);
+        name = dflt;
+    }
+    len = strlen(name);
+    p = malloc(sizeof(*p) + len + 1);
+    if (p == NULL)
+        return cc__errf_null(ENOMEM, "%s: out of memory", what);
+    memcpy(p->name, name, len + 1);
+    start.fn = fn;
+    start.arg = arg;
+    start.name = p->name;
+    if (method == CC_START_SPAWN)
+        pid = cc__process_spawn(ref, arg, p->name, start.identity, what);
+    else
+        pid = start_fork(&start, what);
+    if (pid < 0) {
+        free(p);
+        return NULL;
+    }
     snprintf(label, sizeof(label), "process '%.60s'", p->name);
-    if (cc__child_adopt(&p->child, pid, false, label, "cc_process_start") !=
-        0) {
+    if (cc__child_adopt(&p->child, pid, false, label, what) != 0) {
         free(p);
         return NULL;
     }
     p->magic = PROCESS_MAGIC;
     return p;
+}
+
+cc_process *cc_process_start(cc_fn fn, void *arg, const char *name)
+{
+    return start_child(fn, arg, name, CC_START_DEFAULT, "cc_process_start");
+}
+
+cc_process *cc_process_start_opts(cc_fn fn, void *arg, const char *name,
+                                  const cc_process_opts *opts)
+{
+    const char *what = "cc_process_start_opts";
+    int method = CC_START_DEFAULT;
+
+    if (opts != NULL) {
+        if (CC__OPTS_RESERVED(opts, what, "cc_process_opts") != 0)
+            return NULL;
+        method = opts->start_method;
+        if (method < CC_START_DEFAULT || method > CC_START_SPAWN)
+            return cc__errf_null(EINVAL, "%s: start_method %d is not a start "
+                                         "method", what, method);
+    }
+    return start_child(fn, arg, name, method, what);
 }
 
 int cc_process_join(cc_process *p, double timeout)

@@ -32,6 +32,7 @@ static void test_layouts_are_pinned(void **state)
     LAYOUT(cc_completed, 56, 24);
     LAYOUT(cc_outcome, 56, 24);
     LAYOUT(cc_thread_info, 80, 48);
+    LAYOUT(cc_process_opts, 40, 8);
     /* not an options struct, but compiled into the caller by the
      * CC_SELECT_* macros: its layout changes only on purpose */
     assert_int_equal(sizeof(cc_select_case), 56);
@@ -62,6 +63,24 @@ static void test_pools_refuse_reserved(void **state)
         assert_reserved_error("cc_pool_opts");
         assert_null_with(cc_process_pool_new(2, &o), EINVAL);
         assert_reserved_error("cc_pool_opts");
+    }
+}
+
+static void *never_run(void *arg)
+{
+    return arg;
+}
+
+static void test_process_refuses_reserved(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 4; k++) {
+        cc_process_opts o = {0};
+
+        o.reserved[k] = 1;
+        assert_null_with(cc_process_start_opts(never_run, NULL, NULL, &o),
+                         EINVAL);
+        assert_reserved_error("cc_process_opts");
     }
 }
 
@@ -171,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layouts_are_pinned),
         cmocka_unit_test(test_pools_refuse_reserved),
+        cmocka_unit_test(test_process_refuses_reserved),
         cmocka_unit_test(test_http_refuses_reserved),
         cmocka_unit_test(test_serve_refuses_reserved),
         cmocka_unit_test(test_subprocess_refuses_reserved),

@@ -3,7 +3,8 @@
  * (the worker loads it by path); and the pointers it refuses at submit
  * (heap, stack, an executable anonymous mapping as JIT code would use,
  * data of the program or of a library) or that fail in the worker (a
- * library the worker cannot load again). */
+ * library the worker cannot load again); the same for a spawned
+ * cc_process child, which finds its function the same way. */
 #include <dlfcn.h>
 #include <sys/mman.h>
 
@@ -11,6 +12,7 @@
 #include "process/pool_util.h"
 
 void *pool_testlib_upper(void *arg); /* libpool_testlib.so */
+void *pool_testlib_exit_with_length(void *arg); /* libpool_testlib.so */
 
 static int program_data = 7;
 
@@ -137,6 +139,67 @@ static void test_module_the_worker_cannot_load(void **state)
     dlclose(h);
 }
 
+/* Start a spawned child running fn(arg); its exit code (stderr captured
+ * into *err when err is not NULL; the caller frees it). */
+static int spawn_and_join(cc_fn fn, void *arg, char **err)
+{
+    cc_process_opts o = {.start_method = CC_START_SPAWN};
+    tu_capture cap;
+    int code = -1000;
+
+    if (err != NULL)
+        cap = tu_capture_stderr();
+    cc_process *p = cc_process_start_opts(fn, arg, "lib-child", &o);
+    assert_non_null(p);
+    assert_ok(cc_process_join(p, 60));
+    if (err != NULL)
+        *err = tu_capture_end(cap);
+    assert_ok(cc_process_exitcode(p, &code));
+    cc_process_free(p);
+    return code;
+}
+
+/* A spawned cc_process runs a function of a dlopen'ed library: the child
+ * loads it by path; one deleted since cannot be loaded, and the child
+ * says so and exits 1. */
+static void test_spawned_process_runs_library_functions(void **state)
+{
+    (void)state;
+    void *arg = cc_blob_strdup("seven!!");
+    assert_int_equal(spawn_and_join((cc_fn)pool_testlib_exit_with_length,
+                                    arg, NULL), 7);
+    void *h = dlopen(POOL_DYNLIB, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(h);
+    cc_fn fn = (cc_fn)dlsym(h, "pool_dynlib_exit_with_length");
+    assert_non_null(fn);
+    assert_int_equal(spawn_and_join(fn, arg, NULL), 7);
+    dlclose(h);
+
+    char path[] = "/tmp/concur-fnref-XXXXXX.so";
+    int out = mkstemps(path, 3);
+    int in = open(POOL_DYNLIB, O_RDONLY | O_CLOEXEC);
+    char buf[65536];
+    ssize_t n;
+    assert_true(out >= 0 && in >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+    h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(h);
+    unlink(path);
+    fn = (cc_fn)dlsym(h, "pool_dynlib_exit_with_length");
+    char *err = NULL;
+    assert_int_equal(spawn_and_join(fn, arg, &err), 1);
+    if (strstr(err, "Process lib-child: spawned child: cannot find its "
+                    "function (EINVAL)") == NULL ||
+        strstr(err, path) == NULL)
+        fail_msg("the child said: %s", err);
+    free(err);
+    dlclose(h);
+    cc_blob_free(arg);
+}
+
 static void expect_refused(cc_executor *p, void *fn, const char *ending)
 {
     char want[4096]; /* the library's path is as long as the checkout's */
@@ -204,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_function_of_a_linked_library),
         cmocka_unit_test(test_function_of_a_dlopened_library),
         cmocka_unit_test(test_module_the_worker_cannot_load),
+        cmocka_unit_test(test_spawned_process_runs_library_functions),
         cmocka_unit_test(test_pointers_that_are_not_task_functions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
