@@ -30,32 +30,9 @@
 #include <unistd.h>
 
 #include "process/pool.h"
+#include "process/spawn.h"
 
 extern char **environ;
-
-/*
- * The environment for a worker: the parent's, without any CONCUR_POOL_WORKER
- * of its own, plus ours.  One malloc'd block (pointers, then our string).
- */
-static char **worker_env(const char *ours)
-{
-    size_t n = 0;
-    size_t len = strlen(ours) + 1;
-    char **env;
-    size_t k = 0;
-
-    for (char **e = environ; e != NULL && *e != NULL; e++)
-        n++;
-    env = malloc((n + 2) * sizeof(char *) + len);
-    if (env == NULL)
-        return NULL;
-    for (char **e = environ; e != NULL && *e != NULL; e++)
-        if (strncmp(*e, CC__POOL_ENV "=", sizeof(CC__POOL_ENV)) != 0)
-            env[k++] = *e;
-    env[k] = memcpy((char *)(env + n + 2), ours, len);
-    env[k + 1] = NULL;
-    return env;
-}
 
 /* Queue the INIT frame: the initializer and its argument, the budget. */
 static void queue_init(cc__proc_pool *p, cc__pool_worker *w)
@@ -93,7 +70,7 @@ int cc__pool_spawn(cc__proc_pool *p, cc__pool_worker *w, unsigned number)
                                     strerror(rc)), rc;
     snprintf(spec, sizeof(spec), "%s=%d,%ld,%u,%s_%u", CC__POOL_ENV,
              CC__POOL_FD, (long)getpid(), number, p->prefix, number);
-    env = worker_env(spec);
+    env = cc__child_env(spec);
     if (env == NULL) {
         rc = ENOMEM;
         goto fail_sockets;

@@ -57,11 +57,13 @@ int cc__process_spawn_check(cc_fn fn, void *arg, const char *what,
 }
 
 /*
- * The child's environment: the parent's, without a CONCUR_PROCESS_SPAWN
- * or CONCUR_POOL_WORKER of its own, plus ours.  One malloc'd block
- * (pointers, then our string).
+ * The environment of a fresh run of the program (a spawned child, a pool
+ * worker): the parent's, without a CONCUR_PROCESS_SPAWN or
+ * CONCUR_POOL_WORKER of its own -- the parent may itself be one, and the
+ * child must take only the role `ours` gives it -- plus `ours`.  One
+ * malloc'd block (pointers, then our string).
  */
-static char **child_env(const char *ours)
+char **cc__child_env(const char *ours)
 {
     size_t n = 0;
     size_t len = strlen(ours) + 1;
@@ -152,7 +154,7 @@ pid_t cc__process_spawn(const cc__fnref *ref, void *arg, const char *name,
                         what, name, strerror(rc));
     }
     snprintf(spec, sizeof(spec), "%s=%d", CC__SPAWN_ENV, CC__SPAWN_FD);
-    env = child_env(spec);
+    env = cc__child_env(spec);
     if (env == NULL) {
         close(fd);
         return cc__errf(ENOMEM, "%s: out of memory", what);

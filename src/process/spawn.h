@@ -31,6 +31,14 @@
 #define CC__IDENTITY_MAX 64
 
 /*
+ * The environment for a fresh run of the program: the caller's without
+ * the variables that give a run its role (CC__SPAWN_ENV, CC__POOL_ENV),
+ * plus `ours` ("NAME=value").  One malloc'd block the caller frees with
+ * free() (after posix_spawn); NULL on ENOMEM.
+ */
+char **cc__child_env(const char *ours);
+
+/*
  * Check what a spawned child will need (parent side, before anything is
  * made): arg NULL or a blob, fn a function of a module's code (*ref gets
  * its reference).  0, or -1 with EINVAL and a message that starts with
