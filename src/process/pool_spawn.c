@@ -32,8 +32,6 @@
 #include "process/pool.h"
 #include "process/spawn.h"
 
-extern char **environ;
-
 /* Queue the INIT frame: the initializer and its argument, the budget. */
 static void queue_init(cc__proc_pool *p, cc__pool_worker *w)
 {
