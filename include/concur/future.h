@@ -199,10 +199,37 @@ CC_API int cc_map_at(const char *file, int line, cc_executor *ex, cc_fn fn,
 /*
  * cc_executor_shutdown - stop accepting tasks.  With cancel_futures, cancel
  * every task not yet started.  With wait, return once every task has run
- * and the workers are gone.  Calling it again is fine.  Returns 0, or -1
- * with EINVAL (or EDEADLK: a worker may not wait for its own pool).
+ * and the workers are gone, without a time limit (cc_executor_shutdown_
+ * timeout bounds it).  Calling it again is fine.  Returns 0, or -1 with
+ * EINVAL (or EDEADLK: a worker may not wait for its own pool; ECANCELED:
+ * the calling task was cancelled while it waited).
  */
 CC_API int cc_executor_shutdown(cc_executor *ex, bool wait, bool cancel_futures);
+
+/*
+ * cc_executor_shutdown_timeout - cc_executor_shutdown whose wait is bounded
+ * by `timeout` (a new name rather than a new argument, so that code calling
+ * cc_executor_shutdown keeps compiling).  The executor is shut down at
+ * once whatever happens to the wait: submits fail with ESHUTDOWN from
+ * here on.  With wait, it then waits up to `timeout` for the queued and
+ * running tasks to finish and the workers to leave; without wait the
+ * timeout bounds only the hand-over of the cancellation (cancel_futures on
+ * a process pool, whose manager thread owns the queue).  In a task it
+ * suspends only the task.
+ *
+ * Returns 0 when done.  Returns -1 with errno:
+ *   ETIMEDOUT  the workers were still finishing at the deadline (EAGAIN
+ *              when timeout is 0): the executor stays shut down, its
+ *              workers go on with what was submitted, and a later call
+ *              (or cc_executor_free) may wait again
+ *   ECANCELED  the calling task was cancelled while it waited; as for
+ *              ETIMEDOUT, the executor is shut down and a later call may
+ *              wait again
+ *   EDEADLK    called with wait from one of the executor's own workers
+ *   EINVAL     ex is not an executor, or timeout is NaN
+ */
+CC_API int cc_executor_shutdown_timeout(cc_executor *ex, bool wait,
+                                        bool cancel_futures, double timeout);
 
 /*
  * cc_executor_free - shut down (waiting for running and queued work, as
