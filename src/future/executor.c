@@ -102,6 +102,7 @@ void cc_executor_free(cc_executor *ex)
                  ex->ops->kind, ex->name, cc_errmsg());
         return;
     }
+    cc__executor_unregister(ex);
     ex->magic = 0;
     ex->ops->destroy(ex);
 }

@@ -468,5 +468,6 @@ cc_executor *cc_thread_pool_new(int max_workers, const cc_pool_opts *opts)
     CC__VG_ATOMIC_WORD(&p->shutdown, sizeof(p->shutdown));
     CC__VG_ATOMIC_WORD(&p->broken, sizeof(p->broken));
     cc__waitq_init(&p->parked);
+    cc__executor_register(&p->base); /* the exit rule (exit.c) */
     return &p->base;
 }

@@ -260,7 +260,22 @@ struct cc_executor {
     uint32_t magic;                 /* CC__EXECUTOR_MAGIC while alive */
     const cc__executor_ops *ops;
     char name[32];                  /* "ThreadPool-1", for messages */
+    /* the exit registry (src/future/exit.c), under its lock */
+    struct cc_executor *reg_prev;
+    struct cc_executor *reg_next;
+    unsigned reg_generation;        /* the fork generation it joined in */
+    bool registered;
 };
+
+/*
+ * The exit registry (src/future/exit.c).  A back end registers its
+ * executor once it is made (the first registration installs the atexit
+ * hook that waits for every registered executor's work), and
+ * cc_executor_free unregisters it before destroying it; neither is on the
+ * submit path.  unregister waits while the exit hook is using ex.
+ */
+void cc__executor_register(cc_executor *ex);
+void cc__executor_unregister(cc_executor *ex);
 
 /*
  * Join a worker (or manager) thread of an executor by `deadline` (as the

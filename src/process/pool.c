@@ -383,6 +383,7 @@ cc_executor *cc_process_pool_new(int max_workers, const cc_pool_opts *opts)
         cc__err_adopt(why);
         return NULL;
     }
+    cc__executor_register(&p->base); /* the exit rule (future/exit.c) */
     return &p->base;
 fail_nomem:
     pool_discard(p);

@@ -1,5 +1,11 @@
 /* test_exit_rule - cc_executor_shutdown_timeout (EAGAIN, ETIMEDOUT, a later
- * call waiting again, nothing lost, cancellation of the calling task). */
+ * call waiting again, nothing lost, cancellation of the calling task) and
+ * the exit rule: a child process that submits work which appends lines to
+ * a file and then exits without freeing its pools -- every item is done,
+ * and the wait is logged; with CONCUR_EXIT_WAIT=0 it is not waited for and
+ * the log says so; exit() from a pool's own worker; a freed pool; a forked
+ * child of a process with busy pools (it must not wait for the parent's);
+ * and a hammer of many submitters on several pools before exit. */
 #include <fcntl.h>
 #include <math.h>
 
@@ -42,7 +48,27 @@ static void append_line(const char *path)
     }
 }
 
-/* process pool task: arg is the path (a blob string); sleep 150 ms */
+/* thread pool task: sleep arg microseconds, then append */
+static void *thread_item(void *arg)
+{
+    struct timespec ts = {0, (long)(intptr_t)arg * 1000};
+
+    nanosleep(&ts, NULL);
+    append_line(out_path);
+    return NULL;
+}
+
+/* process pool task: arg is the path (a blob string); sleep 20 ms */
+static void *process_item(void *arg)
+{
+    struct timespec ts = {0, 20000000};
+
+    nanosleep(&ts, NULL);
+    append_line(arg);
+    return NULL;
+}
+
+/* the same, 150 ms */
 static void *slow_process_item(void *arg)
 {
     struct timespec ts = {0, 150000000};
@@ -178,6 +204,193 @@ static void test_shutdown_cancelled_task(void **state)
     cc_executor_free(busy_pool);
 }
 
+/* ------------------------------------------------ the exit rule */
+
+/* In the child: a thread pool and a process pool with work, then exit. */
+static void child_leaves_work(void *arg)
+{
+    bool opt_out = arg != NULL;
+    cc_executor *t = cc_thread_pool_new(1, NULL);
+    cc_executor *p = cc_process_pool_new(1, NULL);
+    void *path = cc_blob_strdup(out_path);
+
+    if (opt_out)
+        setenv("CONCUR_EXIT_WAIT", "0", 1);
+    for (int i = 0; i < 10; i++) {
+        cc_future_free(cc_submit(t, thread_item, (void *)(intptr_t)60000));
+        cc_future_free(cc_submit(p, process_item, path));
+    }
+    cc_blob_free(path);
+    exit(0); /* as returning from main: no free, no shutdown */
+}
+
+static void test_exit_waits_for_work(void **state)
+{
+    (void)state;
+    out_reset();
+    tu_child c = tu_run_child(child_leaves_work, NULL);
+
+    assert_true(WIFEXITED(c.status));
+    assert_int_equal(WEXITSTATUS(c.status), 0);
+    assert_int_equal(out_lines(), 20); /* every item is done */
+    assert_non_null(strstr(c.err, "at exit, waiting for thread pool"));
+    assert_non_null(strstr(c.err, "at exit, waiting for process pool"));
+    free(c.err);
+    unlink(out_path);
+}
+
+static void test_exit_opt_out_is_loud(void **state)
+{
+    (void)state;
+    out_reset();
+    tu_child c = tu_run_child(child_leaves_work, (void *)1);
+
+    assert_true(WIFEXITED(c.status));
+    assert_true(out_lines() < 20); /* not waited for */
+    assert_non_null(strstr(c.err, "not waiting for thread pool"));
+    assert_non_null(strstr(c.err, "not waiting for process pool"));
+    assert_non_null(strstr(c.err, "CONCUR_EXIT_WAIT=0"));
+    assert_null(strstr(c.err, "at exit, waiting"));
+    free(c.err);
+    unlink(out_path);
+}
+
+static void *exit_in_task(void *arg)
+{
+    (void)arg;
+    append_line(out_path);
+    exit(0);
+}
+
+static void child_exits_from_worker(void *arg)
+{
+    cc_executor *t = cc_thread_pool_new(2, NULL);
+    cc_executor *other = cc_thread_pool_new(1, NULL);
+
+    (void)arg;
+    for (int i = 0; i < 3; i++) /* the other pool's work is waited for */
+        cc_future_free(cc_submit(other, thread_item, (void *)(intptr_t)10000));
+    cc_future_free(cc_submit(t, exit_in_task, NULL));
+    pause(); /* the task's exit() ends the process */
+}
+
+static void test_exit_from_a_worker(void **state)
+{
+    (void)state;
+    out_reset();
+    tu_child c = tu_run_child(child_exits_from_worker, NULL);
+
+    assert_true(WIFEXITED(c.status));
+    assert_int_equal(WEXITSTATUS(c.status), 0);
+    assert_non_null(strstr(c.err, "cannot be waited for from its own "
+                                  "worker"));
+    assert_int_equal(out_lines(), 4);
+    free(c.err);
+    unlink(out_path);
+}
+
+static void child_frees_its_pool(void *arg)
+{
+    cc_executor *t = cc_thread_pool_new(2, NULL);
+
+    (void)arg;
+    for (int i = 0; i < 5; i++)
+        cc_future_free(cc_submit(t, thread_item, (void *)(intptr_t)100000));
+    cc_executor_free(t);
+    exit(0);
+}
+
+static void test_exit_after_free_is_quiet(void **state)
+{
+    (void)state;
+    out_reset();
+    tu_child c = tu_run_child(child_frees_its_pool, NULL);
+
+    assert_true(WIFEXITED(c.status));
+    assert_int_equal(out_lines(), 5);
+    assert_null(strstr(c.err, "at exit"));
+    free(c.err);
+    unlink(out_path);
+}
+
+static void child_just_exits(void *arg)
+{
+    (void)arg;
+    exit(0);
+}
+
+static void test_forked_child_ignores_parent_pools(void **state)
+{
+    (void)state;
+    cc_executor *t = cc_thread_pool_new(1, NULL);
+    cc_executor *p = cc_process_pool_new(1, NULL);
+    cc_future *f = cc_submit(t, sleep_item, (void *)(intptr_t)500);
+
+    assert_non_null(p);
+    /* the parent's pools are busy; the child has copies without threads:
+     * its exit must neither wait for them nor hang */
+    tu_child c = tu_run_child(child_just_exits, NULL);
+    assert_true(WIFEXITED(c.status));
+    assert_int_equal(WEXITSTATUS(c.status), 0);
+    assert_null(strstr(c.err, "at exit"));
+    free(c.err);
+    assert_ok(cc_future_result(f, NULL, 30));
+    cc_future_free(f);
+    cc_executor_free(p);
+    cc_executor_free(t);
+}
+
+/* ------------------------------------------------ hammer */
+
+#define HAMMER_THREADS 6
+#define HAMMER_ITEMS 150
+
+static cc_executor *hammer_pools[4];
+
+static void *hammer_submitter(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < HAMMER_ITEMS; i++) {
+        cc_executor *ex = hammer_pools[tu_rand_below(4)];
+        cc_future *f = cc_submit(ex, thread_item,
+                                 (void *)(intptr_t)tu_rand_below(2000));
+
+        assert_non_null(f);
+        cc_future_free(f);
+        tu_jitter(50);
+    }
+    return NULL;
+}
+
+static void child_hammer(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < 4; k++)
+        hammer_pools[k] = cc_thread_pool_new(1 + k, NULL);
+    /* pools that come and go meanwhile: registered, then freed */
+    for (int k = 0; k < 20; k++)
+        cc_executor_free(cc_thread_pool_new(1, NULL));
+    tu_join(tu_start(HAMMER_THREADS, hammer_submitter, NULL, 0));
+    if (tu_rand_below(2) == 0)
+        cc_executor_free(hammer_pools[0]); /* one freed, the rest not */
+    exit(0);
+}
+
+static void test_exit_hammer(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 5; round++) {
+        out_reset();
+        tu_child c = tu_run_child(child_hammer, NULL);
+
+        assert_true(WIFEXITED(c.status));
+        assert_int_equal(WEXITSTATUS(c.status), 0);
+        assert_int_equal(out_lines(), HAMMER_THREADS * HAMMER_ITEMS);
+        free(c.err);
+        unlink(out_path);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +398,12 @@ int main(void)
         cmocka_unit_test(test_shutdown_timeout_process_pool),
         cmocka_unit_test(test_shutdown_timeout_cancel_futures),
         cmocka_unit_test(test_shutdown_cancelled_task),
+        cmocka_unit_test(test_exit_waits_for_work),
+        cmocka_unit_test(test_exit_opt_out_is_loud),
+        cmocka_unit_test(test_exit_from_a_worker),
+        cmocka_unit_test(test_exit_after_free_is_quiet),
+        cmocka_unit_test(test_forked_child_ignores_parent_pools),
+        cmocka_unit_test(test_exit_hammer),
     };
 
     tu_seed_pick();
