@@ -5,7 +5,9 @@
  * and the wait is logged; with CONCUR_EXIT_WAIT=0 it is not waited for and
  * the log says so; exit() from a pool's own worker; a freed pool; a forked
  * child of a process with busy pools (it must not wait for the parent's);
- * and a hammer of many submitters on several pools before exit. */
+ * a hammer of many submitters on several pools before exit; and event
+ * loops: one freed with live tasks, one abandoned with them at exit, both
+ * reported in the log, never silently. */
 #include <fcntl.h>
 #include <math.h>
 
@@ -391,6 +393,66 @@ static void test_exit_hammer(void **state)
     }
 }
 
+/* ------------------------------------------------ event loops */
+
+static void *forever_task(void *arg)
+{
+    (void)arg;
+    (void)cc_sleep(3600);
+    return NULL;
+}
+
+static void *spawn_two(void *arg)
+{
+    (void)arg;
+    cc_future_free(cc_spawn(forever_task, NULL));
+    cc_future_free(cc_spawn(forever_task, NULL));
+    return NULL;
+}
+
+static void test_loop_free_with_live_tasks_is_loud(void **state)
+{
+    (void)state;
+    cc_loop *l = cc_loop_new();
+    cc_future *f = cc_loop_spawn(l, spawn_two, NULL);
+
+    assert_ok(cc_loop_run_until_done(l, f));
+    cc_future_free(f);
+    tu_capture cap = tu_capture_stderr();
+    cc_loop_free(l);
+    char *err = tu_capture_end(cap);
+    assert_non_null(strstr(err, "cc_loop_free: cancelling 2 tasks still "
+                                "alive"));
+    free(err);
+    /* cc_run cancels its leftovers as documented, without a report */
+    cap = tu_capture_stderr();
+    assert_ok(cc_run(spawn_two, NULL, NULL));
+    err = tu_capture_end(cap);
+    assert_null(strstr(err, "cancelling"));
+    free(err);
+}
+
+static void child_abandons_loop(void *arg)
+{
+    cc_loop *l = cc_loop_new();
+    cc_future *f = cc_loop_spawn(l, spawn_two, NULL);
+
+    (void)arg;
+    (void)cc_loop_run_until_done(l, f);
+    exit(0); /* the loop is never freed */
+}
+
+static void test_abandoned_loop_is_reported_at_exit(void **state)
+{
+    (void)state;
+    tu_child c = tu_run_child(child_abandons_loop, NULL);
+
+    assert_true(WIFEXITED(c.status));
+    assert_non_null(strstr(c.err, "at exit, an event loop was never freed "
+                                  "with 2 tasks unfinished"));
+    free(c.err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +466,8 @@ int main(void)
         cmocka_unit_test(test_exit_after_free_is_quiet),
         cmocka_unit_test(test_forked_child_ignores_parent_pools),
         cmocka_unit_test(test_exit_hammer),
+        cmocka_unit_test(test_loop_free_with_live_tasks_is_loud),
+        cmocka_unit_test(test_abandoned_loop_is_reported_at_exit),
     };
 
     tu_seed_pick();
