@@ -327,7 +327,8 @@ CC_API cc_imap *cc_imap_new_source(cc_executor *ex, cc_fn fn,
  *    1  *result (if result is not NULL) is fn's result and *index (if
  *       index is not NULL) the item's place in the input (0-based);
  *       ordered, items come in input order, unordered, as they finish.
- *       On a process pool the result blob is the caller's (cc_blob_free).
+ *       On a process pool the result blob is the caller's (cc_blob_free);
+ *       with result NULL it is dropped (freed).
  *    0  the end: every item was given (and every later call says 0).
  *   -1  with errno:
  *       <code>     the item failed with cc_fail(code, ...): cc_errmsg() is

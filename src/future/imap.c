@@ -251,7 +251,8 @@ int cc_imap_next(cc_imap *it, void **result, size_t *index, double timeout)
     f = take_slot(it, k, &item);
     refill(it); /* before reading f's outcome, which sets the error */
     rc = cc_future_result(f, &r, 0);
-    if (rc == 0) /* a process pool's blob becomes the caller's */
+    if (rc == 0 && result != NULL) /* a process pool's blob becomes the
+                                       caller's; not taken, it goes with f */
         atomic_fetch_and_explicit(&f->state, ~(uint32_t)CC__F_OWNS_RESULT,
                                   memory_order_relaxed);
     cc_future_free(f);
