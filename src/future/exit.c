@@ -76,6 +76,7 @@ static bool exit_wait_wanted(void)
 
 static void unlink_locked(cc_executor *ex)
 {
+    CC__ASSERT(cc__mutex_owned(&reg_mu));
     if (ex->reg_prev != NULL)
         ex->reg_prev->reg_next = ex->reg_next;
     else
