@@ -1,5 +1,6 @@
 /* test_exit_rule - cc_executor_shutdown_timeout (EAGAIN, ETIMEDOUT, a later
- * call waiting again, nothing lost, cancellation of the calling task) and
+ * call waiting again, nothing lost, cancellation of the calling task, a
+ * hammer of submitters racing timed shutdowns) and
  * the exit rule: a child process that submits work which appends lines to
  * a file and then exits without freeing its pools -- every item is done,
  * and the wait is logged; with CONCUR_EXIT_WAIT=0 it is not waited for and
@@ -216,6 +217,95 @@ static void test_shutdown_cancelled_task(void **state)
     assert_ok(cc_future_result(f, NULL, 0));
     cc_future_free(f);
     cc_executor_free(busy_pool);
+}
+
+/* Many submitters race several timed shutdowns (some cancelling the queue,
+ * all with short random timeouts, each retried until it succeeds): every
+ * submit accepted ends done, the ones not cancelled have run exactly once,
+ * and a submit after the first shutdown is refused. */
+#define SH_SUBMITTERS 4
+#define SH_MAX 3000
+
+static cc_executor *sh_pool;
+static _Atomic int sh_ran;
+
+static void *sh_task(void *arg)
+{
+    (void)arg;
+    tu_jitter(200);
+    atomic_fetch_add(&sh_ran, 1);
+    return NULL;
+}
+
+typedef struct sh_submitter {
+    cc_future *fs[SH_MAX];
+    int n;
+} sh_submitter;
+
+static void *sh_submit_loop(void *arg)
+{
+    sh_submitter *s = arg;
+
+    while (s->n < SH_MAX) {
+        cc_future *f = cc_submit(sh_pool, sh_task, NULL);
+
+        if (f == NULL) {
+            assert_int_equal(errno, ESHUTDOWN);
+            break;
+        }
+        s->fs[s->n++] = f;
+        tu_jitter(20);
+    }
+    return NULL;
+}
+
+static void *sh_shutdown_loop(void *arg)
+{
+    (void)arg;
+    tu_jitter(20000);
+    for (;;) {
+        bool cancel = tu_rand_below(3) == 0;
+        double timeout = tu_rand_below(4) * 0.002;
+
+        if (cc_executor_shutdown_timeout(sh_pool, true, cancel, timeout) == 0)
+            return NULL;
+        assert_true(errno == ETIMEDOUT || errno == EAGAIN);
+        assert_non_null(strstr(cc_errmsg(), "still finishing"));
+    }
+}
+
+static void test_shutdown_timeout_hammer(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 5; round++) {
+        sh_submitter *subs = calloc(SH_SUBMITTERS, sizeof(*subs));
+        int ids[2] = {0, 1};
+        int done_ok = 0;
+
+        assert_non_null(subs);
+        atomic_store(&sh_ran, 0);
+        sh_pool = cc_thread_pool_new(3, NULL);
+        tu_threads a = tu_start(SH_SUBMITTERS, sh_submit_loop, subs,
+                                sizeof(*subs));
+        tu_threads b = tu_start(2, sh_shutdown_loop, ids, sizeof(ids[0]));
+        tu_join(b);
+        tu_join(a);
+        for (int k = 0; k < SH_SUBMITTERS; k++)
+            for (int i = 0; i < subs[k].n; i++) {
+                cc_future *f = subs[k].fs[i];
+
+                assert_true(cc_future_done(f));
+                if (!cc_future_cancelled(f)) {
+                    assert_ok(cc_future_result(f, NULL, 0));
+                    done_ok++;
+                }
+                cc_future_free(f);
+            }
+        assert_int_equal(atomic_load(&sh_ran), done_ok);
+        assert_null_with(cc_submit(sh_pool, sh_task, NULL), ESHUTDOWN);
+        cc_executor_free(sh_pool);
+        free(subs);
+    }
 }
 
 /* ------------------------------------------------ the exit rule */
@@ -492,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_timeout_process_pool),
         cmocka_unit_test(test_shutdown_timeout_cancel_futures),
         cmocka_unit_test(test_shutdown_cancelled_task),
+        cmocka_unit_test(test_shutdown_timeout_hammer),
         cmocka_unit_test(test_exit_waits_for_work),
         cmocka_unit_test(test_exit_opt_out_is_loud),
         cmocka_unit_test(test_exit_from_a_worker),
