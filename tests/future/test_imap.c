@@ -4,7 +4,8 @@
  * counter; tasks started never more than max_in_flight ahead of the
  * results taken), a failing item reported at its place with the iteration
  * going on, the timeout, cancellation of the calling task, items cancelled
- * by a shutdown, a producer (an endless stream; a failing producer), an
+ * by a shutdown, a producer (an endless stream, also of blobs on the
+ * process pool; a failing producer), an
  * early free, bad arguments, and a hammer: many consumers, random task
  * durations, every item given exactly once. */
 #include <fcntl.h>
@@ -631,6 +632,54 @@ static void proc_run(cc_executor *p, size_t n, size_t max, bool ordered)
     unlink(counter_path);
 }
 
+/* A producer of blobs for a process pool: the pool copies each at submit,
+ * so the producer frees the previous one when asked for the next. */
+typedef struct blob_src {
+    void *last;
+} blob_src;
+
+static int blob_stream(void *state, size_t index, void **arg)
+{
+    blob_src *s = state;
+
+    cc_blob_free(s->last);
+    s->last = blob_of((int64_t)index * 5); /* never % 5 == 4 */
+    *arg = s->last;
+    return 1;
+}
+
+static void test_process_pool_producer(void **state)
+{
+    (void)state;
+    cc_executor *p = cc_process_pool_new(2, NULL);
+    blob_src src = {NULL};
+    int64_t sum = 0;
+
+    assert_non_null(p);
+    counter_reset();
+    cc_imap *it = cc_imap_new_source(p, proc_task, blob_stream, &src, 3,
+                                     false);
+    assert_non_null(it);
+    for (int k = 0; k < 50; k++) {
+        void *r;
+        size_t i;
+
+        assert_int_equal(cc_imap_next(it, &r, &i, 60), 1);
+        assert_int_equal(blob_int(r), 15 * (int64_t)i);
+        sum += blob_int(r);
+        cc_blob_free(r);
+    }
+    cc_imap_free(it); /* the stream is endless: stop early */
+    assert_true(sum > 0);
+    int32_t c[3];
+    counter_read(c);
+    assert_true(c[1] <= 3);
+    assert_int_equal(c[0], 0);
+    cc_blob_free(src.last);
+    unlink(counter_path);
+    cc_executor_free(p);
+}
+
 static void test_process_pool(void **state)
 {
     (void)state;
@@ -684,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_cancel_from_task),
         cmocka_unit_test(test_hammer),
         cmocka_unit_test(test_process_pool),
+        cmocka_unit_test(test_process_pool_producer),
     };
 
     tu_seed_pick();
