@@ -24,6 +24,18 @@
  * executor and vice versa.  A result is handed over as is (a pointer): the
  * future never frees it -- except on a process pool (concur/process.h),
  * whose futures own their result blobs and free them with the future.
+ *
+ * At exit: work submitted is never dropped silently.  When the program
+ * returns from main or calls exit(), every executor not yet freed is shut
+ * down and its queued and running tasks are finished first, as Python
+ * joins its executors at interpreter exit; when that takes more than a
+ * moment, one line per executor says so in the library's log (stderr, or
+ * cc_set_log's sink).  CONCUR_EXIT_WAIT=0 in the environment opts out: the
+ * exit then waits for nothing, and the log names each executor whose
+ * unfinished work is lost.  exit() called by one of an executor's own
+ * workers cannot wait for that executor (it is skipped, with a log line).
+ * A forked child never waits for its parent's executors.  Freeing an
+ * executor (or cc_executor_shutdown_timeout) before exit keeps it quiet.
  */
 #ifndef CONCUR_FUTURE_H
 #define CONCUR_FUTURE_H
