@@ -399,7 +399,9 @@ CC_API int cc_wait_fd(int fd, int events, double timeout);
 /* ---------------------------------------------------- loops by hand */
 
 /* A loop for the calling thread (it runs in whichever thread runs it, one
- * at a time).  NULL with ENOMEM or EMFILE. */
+ * at a time).  NULL with ENOMEM or EMFILE.  Free it with cc_loop_free: a
+ * loop never freed that still has tasks at exit is reported in the
+ * library's log (their work is lost: nothing can run them then). */
 CC_API cc_loop *cc_loop_new(void);
 
 /* Run until f is done (asyncio's run_until_complete).  0, or -1 with
@@ -491,7 +493,9 @@ CC_API double cc_loop_backend_timeout(cc_loop *loop);
 CC_API int cc_loop_run_once(cc_loop *loop, double timeout);
 
 /* Cancel the loop's tasks, run until they end, and free it.  Must not be
- * called while the loop runs. */
+ * called while the loop runs.  Tasks still alive are cancelled loudly: one
+ * line in the library's log says how many (run the loop until they are
+ * done to keep their work; cc_run cancels its leftovers quietly). */
 CC_API void cc_loop_free(cc_loop *loop);
 
 /* The loop running in this thread, or NULL. */

@@ -24,6 +24,18 @@
  * executor and vice versa.  A result is handed over as is (a pointer): the
  * future never frees it -- except on a process pool (concur/process.h),
  * whose futures own their result blobs and free them with the future.
+ *
+ * At exit: work submitted is never dropped silently.  When the program
+ * returns from main or calls exit(), every executor not yet freed is shut
+ * down and its queued and running tasks are finished first, as Python
+ * joins its executors at interpreter exit; when that takes more than a
+ * moment, one line per executor says so in the library's log (stderr, or
+ * cc_set_log's sink).  CONCUR_EXIT_WAIT=0 in the environment opts out: the
+ * exit then waits for nothing, and the log names each executor whose
+ * unfinished work is lost.  exit() called by one of an executor's own
+ * workers cannot wait for that executor (it is skipped, with a log line).
+ * A forked child never waits for its parent's executors.  Freeing an
+ * executor (or cc_executor_shutdown_timeout) before exit keeps it quiet.
  */
 #ifndef CONCUR_FUTURE_H
 #define CONCUR_FUTURE_H
@@ -224,10 +236,37 @@ CC_API int cc_map_at(const char *file, int line, cc_executor *ex, cc_fn fn,
 /*
  * cc_executor_shutdown - stop accepting tasks.  With cancel_futures, cancel
  * every task not yet started.  With wait, return once every task has run
- * and the workers are gone.  Calling it again is fine.  Returns 0, or -1
- * with EINVAL (or EDEADLK: a worker may not wait for its own pool).
+ * and the workers are gone, without a time limit (cc_executor_shutdown_
+ * timeout bounds it).  Calling it again is fine.  Returns 0, or -1 with
+ * EINVAL (or EDEADLK: a worker may not wait for its own pool; ECANCELED:
+ * the calling task was cancelled while it waited).
  */
 CC_API int cc_executor_shutdown(cc_executor *ex, bool wait, bool cancel_futures);
+
+/*
+ * cc_executor_shutdown_timeout - cc_executor_shutdown whose wait is bounded
+ * by `timeout` (a new name rather than a new argument, so that code calling
+ * cc_executor_shutdown keeps compiling).  The executor is shut down at
+ * once whatever happens to the wait: submits fail with ESHUTDOWN from
+ * here on.  With wait, it then waits up to `timeout` for the queued and
+ * running tasks to finish and the workers to leave; without wait the
+ * timeout bounds only the hand-over of the cancellation (cancel_futures on
+ * a process pool, whose manager thread owns the queue).  In a task it
+ * suspends only the task.
+ *
+ * Returns 0 when done.  Returns -1 with errno:
+ *   ETIMEDOUT  the workers were still finishing at the deadline (EAGAIN
+ *              when timeout is 0): the executor stays shut down, its
+ *              workers go on with what was submitted, and a later call
+ *              (or cc_executor_free) may wait again
+ *   ECANCELED  the calling task was cancelled while it waited; as for
+ *              ETIMEDOUT, the executor is shut down and a later call may
+ *              wait again
+ *   EDEADLK    called with wait from one of the executor's own workers
+ *   EINVAL     ex is not an executor, or timeout is NaN
+ */
+CC_API int cc_executor_shutdown_timeout(cc_executor *ex, bool wait,
+                                        bool cancel_futures, double timeout);
 
 /*
  * cc_executor_free - shut down (waiting for running and queued work, as
@@ -246,6 +285,118 @@ CC_API const char *cc_executor_kind(cc_executor *ex);
 /* The executor's limit of workers, the default filled in when it was made
  * with 0 (0 for a bad handle). */
 CC_API int cc_executor_max_workers(cc_executor *ex);
+
+/* ------------------------------------------------------ lazy map: imap */
+
+/*
+ * cc_imap - a lazy map over an executor, bounded in flight
+ * (multiprocessing.Pool.imap and imap_unordered).
+ *
+ *     cc_imap *it = cc_imap_new(ex, fn, args, n, 8, true);
+ *     void *r;
+ *     size_t i;
+ *     int rc;
+ *     while ((rc = cc_imap_next(it, &r, &i, CC_FOREVER)) != 0)
+ *         if (rc == 1) ... r is fn(args[i]) ...
+ *         else ... item i failed: errno, cc_errmsg() ...
+ *     cc_imap_free(it);
+ *
+ * The iterator submits fn(arg) for the items of its source (an array, or
+ * a producer callback for a stream of any length) with cc_submit, and
+ * never holds more than max_in_flight items submitted but not yet taken by
+ * cc_imap_next: a slot frees, and the next item is submitted, only when a
+ * result is taken.  Ordered, results come in input order; unordered, in
+ * the order the tasks finish.  It works the same on a thread pool and on
+ * a process pool (there fn must be a task function of the program and
+ * every argument a blob or NULL, as for cc_submit; the results are blobs
+ * that the caller owns once taken).
+ *
+ * An item that fails is reported at its place by cc_imap_next (-1 with its
+ * error and its index) and iteration goes on with the next item, as
+ * Python's imap raises at that item and can be resumed.  Not thread-safe:
+ * one thread or task at a time calls cc_imap_next on an iterator.
+ */
+typedef struct cc_imap cc_imap;
+
+/*
+ * cc_imap_source - the producer of a stream of arguments: store the
+ * argument of item `index` (0, 1, 2... in turn) in *arg and return 1;
+ * return 0 at the end of the stream (it is not called again); return -1
+ * to fail (after cc_fail, ideally: its error is reported), which ends the
+ * stream too.  Called by cc_imap_new and cc_imap_next, in the calling
+ * thread, whenever a slot is free.  The argument stays the producer's:
+ * on a thread pool it must stay valid until its result is taken (or the
+ * iterator freed); a process pool copies it at submit, so there the
+ * producer may reuse or free it as soon as it is called again.
+ */
+typedef int (*cc_imap_source)(void *state, size_t index, void **arg);
+
+/*
+ * cc_imap_new - iterate over fn(args[0]) ... fn(args[n - 1]) on `ex`,
+ * with at most max_in_flight items submitted and not yet taken (0: twice
+ * the executor's workers); ordered false gives them in completion order.
+ * The first max_in_flight items are submitted before it returns.  args
+ * is read lazily: it must stay valid until the iterator is freed (the
+ * values are submitted as they are, as by cc_submit).
+ *
+ * Returns the iterator (free it with cc_imap_free), or NULL with errno
+ * EINVAL (not an executor, fn NULL, args NULL with n > 0), ESHUTDOWN or
+ * CC_EBROKEN (the executor refused the first item), ENOMEM, or any error
+ * of cc_submit for the first item.
+ */
+CC_API cc_imap *cc_imap_new(cc_executor *ex, cc_fn fn, void **args, size_t n,
+                            size_t max_in_flight, bool ordered);
+
+/*
+ * cc_imap_new_source - cc_imap_new with the arguments drawn from a
+ * producer, next(state, index, &arg), called lazily as slots free (an
+ * unbounded stream works: only max_in_flight arguments exist at once).
+ * Same returns; also the producer's error when it fails on the first
+ * item.  next NULL is EINVAL.
+ */
+CC_API cc_imap *cc_imap_new_source(cc_executor *ex, cc_fn fn,
+                                   cc_imap_source next, void *state,
+                                   size_t max_in_flight, bool ordered);
+
+/*
+ * cc_imap_next - the next result.  Waits up to `timeout` for it (in a task
+ * it suspends only the task).  Returns:
+ *    1  *result (if result is not NULL) is fn's result and *index (if
+ *       index is not NULL) the item's place in the input (0-based);
+ *       ordered, items come in input order, unordered, as they finish.
+ *       On a process pool the result blob is the caller's (cc_blob_free);
+ *       with result NULL it is dropped (freed).
+ *    0  the end: every item was given (and every later call says 0).
+ *   -1  with errno:
+ *       <code>     the item failed with cc_fail(code, ...): cc_errmsg() is
+ *                  its message, cc_last_error() its error; *index says
+ *                  which item.  The item is taken: the next call goes on
+ *                  with the following ones.
+ *       ECANCELED  with *index set: the item's future was cancelled (its
+ *                  executor was shut down with cancel_futures); the item is
+ *                  taken.  With *index set to SIZE_MAX: the calling task
+ *                  was cancelled; nothing was taken.
+ *       ETIMEDOUT  no result by the deadline (EAGAIN when timeout is 0);
+ *                  nothing was taken, call again.  *index is SIZE_MAX.
+ *       ESHUTDOWN, CC_EBROKEN, ENOMEM, or the producer's error: submitting
+ *                  item *index failed.  The items before it are all given
+ *                  first; after this one report the stream ends (0).
+ *       EINVAL     not an iterator, or a NaN timeout.
+ */
+CC_API int cc_imap_next(cc_imap *it, void **result, size_t *index,
+                        double timeout);
+
+/*
+ * cc_imap_free - free the iterator; NULL does nothing.  Items submitted and
+ * not started are cancelled; the iterator waits for those already running
+ * (at most max_in_flight; cancellation and deadline scopes of the caller
+ * do not cut this wait short), so that once it returns no task of the
+ * iterator runs and args, the producer's state and fn's data may go.
+ * Results not taken are dropped: a process pool's blobs are freed, a
+ * thread pool's results are not (they are fn's own pointers; take them
+ * with cc_imap_next until it returns 0 first if they own memory).
+ */
+CC_API void cc_imap_free(cc_imap *it);
 
 /* ------------------------------------------------------- waiting for many */
 

@@ -25,6 +25,7 @@
 #include "aio/loop.h"
 #include "internal/future.h"
 #include "internal/error.h"
+#include "internal/log.h"
 
 /* The steps of a pass, called from loop_run and cc_loop_run_once: inlined
  * into both, as they were when loop_run was their only caller (a call per
@@ -63,6 +64,7 @@ cc_loop *cc_loop_new(void)
         goto err_close_eventfd;
     cc__mutex_init(&l->remote_mu);
     l->magic = CC__LOOP_MAGIC;
+    cc__loop_register(l);
     return l;
 err_close_eventfd:
     close(l->evfd);
@@ -549,6 +551,11 @@ void cc_loop_free(cc_loop *loop)
     if (!loop_ok(loop) || atomic_load(&loop->running))
         return;
     loop->closing = true;
+    if (loop->ntasks > 0 && !loop->quiet_free)
+        cc__logf(CC_LOG_WARNING, "concur: cc_loop_free: cancelling %zu "
+                                 "tasks still alive on the loop (run it "
+                                 "until they are done to keep their work)",
+                 loop->ntasks);
     if (loop->ntasks > 0 || loop->nready > 0 ||
         atomic_load(&loop->nremote) > 0) {
         /* Cancel what is left and let it end, as asyncio.run does.  (If
@@ -559,6 +566,7 @@ void cc_loop_free(cc_loop *loop)
             cc__debugf("cc_loop_free: %zu tasks could not be finished: %s",
                        loop->ntasks, cc_errmsg());
     }
+    cc__loop_unregister(loop);
     run_slot_dtors(loop);
     cc__signal_loop_free(loop);
     cc__timers_drop(loop);
@@ -634,6 +642,7 @@ int cc_run(cc_fn main, void *arg, void **result)
         return -1;
     f = cc__loop_spawn_by(l, main, arg, "cc_run");
     if (f == NULL) {
+        l->quiet_free = true;
         cc_loop_free(l);
         return -1;
     }
@@ -644,6 +653,7 @@ int cc_run(cc_fn main, void *arg, void **result)
     interrupted = l->interrupted;
     if (handle_sigint)
         cc__signal_run_give(l);
+    l->quiet_free = true; /* documented: leftovers are cancelled */
     cc_loop_free(l); /* cancels and finishes the other tasks */
     if (rc == 0) {
         rc = cc_future_result(f, result, 0);

@@ -79,6 +79,12 @@ struct cc_loop {
                                   touched only by the loop's thread */
     _Atomic(cc_executor *) user_pool; /* cc_loop_set_default_executor; any
                                          thread may set it */
+    bool quiet_free;           /* cc_run frees it: leftovers are expected */
+    /* the registry of loops not yet freed (loop_exit.c), under its lock */
+    struct cc_loop *reg_prev;
+    struct cc_loop *reg_next;
+    unsigned reg_generation;   /* the fork generation it joined in */
+    bool registered;
     /* Other layers' per-loop state (cc__loop_attach), loop thread only. */
     struct {
         const void *key;
@@ -118,5 +124,14 @@ bool cc__signal_run_take(cc_loop *l);
 void cc__signal_run_give(cc_loop *l);
 
 extern __thread cc_loop *cc__tls_loop;
+
+/*
+ * The registry of loops not yet freed (loop_exit.c): cc_loop_new registers
+ * a loop, cc_loop_free unregisters it.  At exit, a loop never freed that
+ * still has tasks is reported through the library's log: their work is
+ * lost, never silently.
+ */
+void cc__loop_register(cc_loop *l);
+void cc__loop_unregister(cc_loop *l);
 
 #endif

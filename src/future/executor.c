@@ -51,20 +51,58 @@ int cc_executor_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
 {
     if (!cc__executor_ok(ex))
         return cc__err(EINVAL, "cc_executor_shutdown: not an executor");
-    return ex->ops->shutdown(ex, wait, cancel_futures);
+    return ex->ops->shutdown(ex, wait, cancel_futures, CC__NS_FOREVER);
+}
+
+int cc_executor_shutdown_timeout(cc_executor *ex, bool wait,
+                                 bool cancel_futures, double timeout)
+{
+    int64_t deadline;
+
+    if (!cc__executor_ok(ex))
+        return cc__err(EINVAL, "cc_executor_shutdown_timeout: not an "
+                               "executor");
+    if (cc__deadline_for(timeout, "cc_executor_shutdown_timeout",
+                         &deadline) != 0)
+        return -1;
+    if (timeout == 0)
+        deadline = 0; /* do not wait: EAGAIN, not ETIMEDOUT */
+    return ex->ops->shutdown(ex, wait, cancel_futures, deadline);
+}
+
+int cc__executor_join(cc_executor *ex, cc_thread *t, int64_t deadline)
+{
+    double left = deadline == 0 ? 0 : cc__seconds_until(deadline);
+    int code;
+
+    if (cc_thread_join(t, NULL, left) == 0)
+        return 0;
+    code = errno;
+    if (code == EAGAIN && deadline != 0)
+        code = ETIMEDOUT;
+    if (code == ECANCELED)
+        return cc__errf(ECANCELED, "cc_executor_shutdown: the task was "
+                                   "cancelled while %s '%s' shut down",
+                        ex->ops->kind, ex->name);
+    if (code == ETIMEDOUT || code == EAGAIN)
+        return cc__errf(code, "cc_executor_shutdown: %s '%s' is shut down "
+                              "but its workers are still finishing",
+                        ex->ops->kind, ex->name);
+    return -1; /* the thread's own error: cc_thread_join recorded it */
 }
 
 void cc_executor_free(cc_executor *ex)
 {
     if (!cc__executor_ok(ex))
         return;
-    if (ex->ops->shutdown(ex, true, false) != 0) {
+    if (ex->ops->shutdown(ex, true, false, CC__NS_FOREVER) != 0) {
         /* A worker freeing its own executor: its siblings still run, so
          * freeing now would pull the executor from under them. */
         cc__logf(CC_LOG_ERROR, "concur: cc_executor_free(%s '%s') refused: %s",
                  ex->ops->kind, ex->name, cc_errmsg());
         return;
     }
+    cc__executor_unregister(ex);
     ex->magic = 0;
     ex->ops->destroy(ex);
 }

@@ -337,7 +337,8 @@ static int pool_submit(cc_executor *ex, cc_future *f)
     return 0;
 }
 
-static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
+static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures,
+                         int64_t deadline)
 {
     thread_pool *p = pool_of(ex);
     int n;
@@ -356,7 +357,8 @@ static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
         n = atomic_load(&p->nthreads);
         cc__mutex_unlock(&p->mu);
         for (int i = 0; i < n; i++)
-            (void)cc_thread_join(p->threads[i], NULL, CC_FOREVER);
+            if (cc__executor_join(ex, p->threads[i], deadline) != 0)
+                return -1; /* still finishing: a later call waits again */
         /* Workers leave only once the closed queue is empty; if there was
          * none at all (or none could start), nothing ran what is queued:
          * cancel it rather than leave it pending forever. */
@@ -466,5 +468,6 @@ cc_executor *cc_thread_pool_new(int max_workers, const cc_pool_opts *opts)
     CC__VG_ATOMIC_WORD(&p->shutdown, sizeof(p->shutdown));
     CC__VG_ATOMIC_WORD(&p->broken, sizeof(p->broken));
     cc__waitq_init(&p->parked);
+    cc__executor_register(&p->base); /* the exit rule (exit.c) */
     return &p->base;
 }

@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 
 #include "concur/future.h"
+#include "concur/sync.h"
 #include "internal/assert.h"
 #include "internal/list.h"
 #include "internal/mutex.h"
@@ -225,7 +226,11 @@ void cc__future_unref(cc_future *f);
  * pool) starts its record with a cc_executor and fills in the table.
  *   submit:   take the future (and its executor reference) into the queue;
  *             0, or an errno (ESHUTDOWN, CC_EBROKEN) with the error recorded.
- *   shutdown: as cc_executor_shutdown; 0 or -1 with the error recorded.
+ *   shutdown: as cc_executor_shutdown_timeout, waiting (when wait) until
+ *             `deadline` (absolute, cc__now_ns; CC__NS_FOREVER: none; 0:
+ *             do not wait, EAGAIN when not done); 0 or -1 with the error
+ *             recorded (ETIMEDOUT, EAGAIN, ECANCELED, EDEADLK).  A later
+ *             call may wait again.
  *   destroy:  free the record after a waiting shutdown.
  *   map:      optional; NULL uses the generic chunked map over submit.
  *             cc_map calls it after checking its arguments, with n > 0,
@@ -239,7 +244,8 @@ void cc__future_unref(cc_future *f);
 typedef struct cc__executor_ops {
     const char *kind;
     int (*submit)(cc_executor *ex, cc_future *f);
-    int (*shutdown)(cc_executor *ex, bool wait, bool cancel_futures);
+    int (*shutdown)(cc_executor *ex, bool wait, bool cancel_futures,
+                    int64_t deadline);
     void (*destroy)(cc_executor *ex);
     int (*max_workers)(cc_executor *ex);
     /* Debug mode: true when every worker is busy (a task of this executor
@@ -254,7 +260,29 @@ struct cc_executor {
     uint32_t magic;                 /* CC__EXECUTOR_MAGIC while alive */
     const cc__executor_ops *ops;
     char name[32];                  /* "ThreadPool-1", for messages */
+    /* the exit registry (src/future/exit.c), under its lock */
+    struct cc_executor *reg_prev;
+    struct cc_executor *reg_next;
+    unsigned reg_generation;        /* the fork generation it joined in */
+    bool registered;
 };
+
+/*
+ * The exit registry (src/future/exit.c).  A back end registers its
+ * executor once it is made (the first registration installs the atexit
+ * hook that waits for every registered executor's work), and
+ * cc_executor_free unregisters it before destroying it; neither is on the
+ * submit path.  unregister waits while the exit hook is using ex.
+ */
+void cc__executor_register(cc_executor *ex);
+void cc__executor_unregister(cc_executor *ex);
+
+/*
+ * Join a worker (or manager) thread of an executor by `deadline` (as the
+ * shutdown operation gets it).  0, or -1 with ETIMEDOUT, EAGAIN (deadline
+ * 0) or ECANCELED recorded, naming the executor.
+ */
+int cc__executor_join(cc_executor *ex, cc_thread *t, int64_t deadline);
 
 static inline bool cc__executor_ok(const cc_executor *ex)
 {

@@ -148,7 +148,7 @@ static int pool_submit(cc_executor *ex, cc_future *f)
  * calling task.  The manager wakes `waiters` whenever it changes what the
  * conditions read. */
 static int wait_locked(cc__proc_pool *p, bool (*cond)(cc__proc_pool *, uint64_t),
-                       uint64_t seq)
+                       uint64_t seq, int64_t deadline)
 {
     CC__ASSERT(cc__mutex_owned(&p->mu));
     while (!cond(p, seq)) {
@@ -158,7 +158,7 @@ static int wait_locked(cc__proc_pool *p, bool (*cond)(cc__proc_pool *, uint64_t)
         cc__waiter_init(&w);
         cc__waitq_push(&p->waiters, &w);
         cc__mutex_unlock(&p->mu);
-        rc = cc__waiter_park(&w, CC__NS_FOREVER);
+        rc = cc__waiter_park(&w, deadline);
         cc__mutex_lock(&p->mu);
         cc__waitq_remove(&p->waiters, &w);
         if (rc != 0 && !cond(p, seq))
@@ -178,7 +178,8 @@ static bool acked(cc__proc_pool *p, uint64_t seq)
     return p->ack_seq >= seq || p->manager_gone;
 }
 
-static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
+static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures,
+                         int64_t deadline)
 {
     cc__proc_pool *p = cc__pool_of(ex);
     bool on_manager = cc__ctx_get()->worker_of == ex;
@@ -203,14 +204,17 @@ static int pool_shutdown(cc_executor *ex, bool wait, bool cancel_futures)
         /* Return with the queued futures cancelled, as the thread pool
          * does: the manager, which owns the queue, does it and says so. */
         cc__mutex_lock(&p->mu);
-        rc = wait_locked(p, acked, seq);
+        rc = wait_locked(p, acked, seq, deadline);
         cc__mutex_unlock(&p->mu);
     }
-    if (rc == 0 && wait &&
-        cc_thread_join(p->manager, NULL, CC_FOREVER) != 0)
-        return -1;
-    if (rc != 0)
+    if (rc == ETIMEDOUT && wait)
+        return cc__errf(deadline == 0 ? EAGAIN : ETIMEDOUT,
+                        "cc_executor_shutdown: process pool '%s' is shut "
+                        "down but still cancelling its queue", p->base.name);
+    if (rc != 0 && rc != ETIMEDOUT) /* not waiting: the manager goes on */
         return cc__err_wait(rc, "cc_executor_shutdown");
+    if (wait && cc__executor_join(ex, p->manager, deadline) != 0)
+        return -1;
     return 0;
 }
 
@@ -365,7 +369,7 @@ cc_executor *cc_process_pool_new(int max_workers, const cc_pool_opts *opts)
      * shield, rather than leave a half-made pool behind. */
     shielded = cc__ctx_get()->fiber != NULL && cc_shield_push(CC_FOREVER) == 0;
     cc__mutex_lock(&p->mu);
-    (void)wait_locked(p, started, 0);
+    (void)wait_locked(p, started, 0, CC__NS_FOREVER);
     cc__mutex_unlock(&p->mu);
     if (shielded)
         cc_shield_pop();
@@ -379,6 +383,7 @@ cc_executor *cc_process_pool_new(int max_workers, const cc_pool_opts *opts)
         cc__err_adopt(why);
         return NULL;
     }
+    cc__executor_register(&p->base); /* the exit rule (future/exit.c) */
     return &p->base;
 fail_nomem:
     pool_discard(p);
