@@ -45,6 +45,13 @@ DESCRIPTIONS = {
         "W2 with threads: two threads pass a token back and forth through two "
         "one-slot queues, beside a pthread mutex + condition variable "
         "baseline; time per round trip.",
+    "select":
+        "cc_select beside Go's select: two threads (or two tasks on one "
+        "loop; goroutines for Go) pass a token back and forth, each waiting "
+        "with a select over its inbox and an idle quit queue (time per round "
+        "trip); then one thread selecting over two queues that always hold "
+        "an item (time per select, and the first case's share: 50 % is "
+        "fair).",
     "throttle":
         "4 threads take tokens one at a time from a cc_throttle set to "
         "10,000/s for 2 s: the rate achieved, its error, and the largest "
@@ -81,6 +88,12 @@ DESCRIPTIONS = {
     "pipe":
         "Messages from one process to another over a connection (64 bytes and "
         "1 MiB each), beside a raw socketpair doing the same writes by hand.",
+    "mpqueue":
+        "A forked producer puts 1,000,000 messages of 64 bytes into a "
+        "process queue that the parent gets (Python: 200,000 through "
+        "multiprocessing.Queue), then put-then-get pairs in one process: "
+        "messages per second across the process boundary, and the calls' "
+        "cost.",
     "w7_spawn":
         "W7: /bin/true started and waited for 1,000 times in a row: spawns "
         "per second and the parent's CPU per spawn (concur beside raw "

@@ -25,7 +25,7 @@ results=$build/bench-results.txt
 # Build the Go peers (no network: GOPATH mode, cache in the build tree).
 if command -v go >/dev/null 2>&1; then
     export GOCACHE="$peers/gocache" GOPATH="$peers/gopath" GO111MODULE=off GOFLAGS=
-    for p in go_queue go_pingpong go_pool go_spawn go_spawn_exec; do
+    for p in go_queue go_pingpong go_select go_pool go_spawn go_spawn_exec; do
         go build -o "$peers/$p" "$here/peers/$p/main.go" || echo "note: $p did not build"
     done
     go build -o "$peers/w5_go" "$here/peers/w5_echo/go/main.go" || echo "note: w5_go did not build"
@@ -97,6 +97,11 @@ row pingpong  "concur cc_queue, 2 threads"      "$bin/bench_pingpong" 200000
 row pingpong  "go unbuffered chan, 2 goroutines" "$peers/go_pingpong" 200000
 row pingpong  "python queue.Queue, 2 threads (50k)" $PY "$here/peers/py_pingpong.py" 50000
 
+row select    "concur cc_select, 2 threads"     "$bin/bench_select" threads 200000
+row select    "concur cc_select, 2 tasks"       "$bin/bench_select" tasks 200000
+row select    "concur cc_select, always ready"  "$bin/bench_select" ready 1000000
+row select    "go select, 2 goroutines / ready" "$peers/go_select" all
+
 row throttle  "concur cc_throttle 4 threads"    "$bin/bench_throttle" 10000 2
 
 row aio       "concur coroutines"               "$bin/bench_aio" switch
@@ -128,6 +133,8 @@ row procpool  "concur process pool, 2 workers"  "$bin/bench_procpool" all 20000 
 row procpool  "python ProcessPoolExecutor / Pool(2)" $PY "$here/peers/py_procpool.py" all 20000 3
 
 row pipe      "concur Pipe / raw socketpair"    "$bin/bench_pipe"
+row mpqueue   "concur cc_mpqueue, 64 B messages" "$bin/bench_mpqueue" 1000000 64
+row mpqueue   "python multiprocessing.Queue (200k)" $PY "$here/peers/py_mpqueue.py" 200000 64
 row pipe      "python multiprocessing.Pipe (200k)" $PY "$here/peers/py_pipe.py" 200000
 
 # W7: /bin/true started and reaped 1,000 times (raw posix_spawn + waitpid is
