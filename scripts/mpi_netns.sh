@@ -45,7 +45,9 @@ work=
 sweep() {
     for ns in $(ip netns list 2>/dev/null | sed -n 's/^\(ccmpi[AB][0-9][0-9]*\).*/\1/p'); do
         pid=${ns#ccmpi?}
-        [ "$pid" != $$ ] && ! kill -0 "$pid" 2>/dev/null || continue
+        if [ "$pid" = $$ ] || kill -0 "$pid" 2>/dev/null; then
+            continue
+        fi
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$ns" 2>/dev/null
         rm -rf "/etc/netns/$ns"
