@@ -81,9 +81,25 @@ typedef struct cc_executor_ops {
     /* How many jobs run at once (cc_executor_max_workers; cc_map's chunk
      * sizing).  NULL: 0. */
     int (*max_workers)(cc_executor *ex);
+    /* CC_EXECUTOR_* flags saying how the jobs run; 0: in this process. */
+    unsigned flags;
     /* Must be zero (cc_executor_new fails with EINVAL otherwise). */
     unsigned long long reserved[4];
 } cc_executor_ops;
+
+/*
+ * CC_EXECUTOR_REMOTE - a cc_executor_ops flag: the jobs run in other
+ * processes (worker processes, MPI ranks, other hosts), so their
+ * arguments and results travel as blobs.  cc_map cannot hand such an
+ * executor a chunk of in-process pointers, so on it cc_map submits every
+ * item as a job of its own (through submit, with the item's blob as the
+ * argument) and collects them with the same rules -- input order, the
+ * first failure by index, the rest cancelled, the deadline -- ignoring
+ * chunksize; each result is taken from its job (a result_is_blob result
+ * becomes the caller's).  Without it, cc_map submits chunk jobs whose
+ * argument is an in-process record.
+ */
+#define CC_EXECUTOR_REMOTE 1u
 
 /*
  * cc_executor_new - make an executor around `state` (the implementation's
@@ -95,8 +111,9 @@ typedef struct cc_executor_ops {
  * freed.  Free it with cc_executor_free.  Does not block.
  *
  * Returns the executor, or NULL with errno:
- *   EINVAL  ops is NULL; its kind, submit, shutdown or destroy is NULL; or
- *           its reserved words are not zero
+ *   EINVAL  ops is NULL; its kind, submit, shutdown or destroy is NULL; its
+ *           flags hold a bit that is not a CC_EXECUTOR_* flag; or its
+ *           reserved words are not zero
  *   ENOMEM  out of memory
  */
 CC_API cc_executor *cc_executor_new(const cc_executor_ops *ops, void *state,

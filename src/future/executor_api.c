@@ -122,6 +122,56 @@ static int fwd_max_workers(cc_executor *ex)
 }
 
 /* An executor made by cc_executor_new (alive, or inside its destroy). */
+/*
+ * cc_map on a CC_EXECUTOR_REMOTE executor: every item is a job of its own
+ * (a chunk record holds in-process pointers and cannot travel), submitted
+ * through the executor's submit and collected by the collector every
+ * executor's map shares, with cc_map's rules.  Each item's result moves
+ * from its job to the caller: a blob the job owned is no longer freed
+ * with it.  chunksize is not used.
+ */
+static int item_map(cc_executor *ex, cc_fn fn, void **args, size_t n,
+                    size_t chunksize, void **results, double deadline,
+                    const char *file, int line)
+{
+    cc_future **fs = calloc(n, sizeof(*fs));
+    size_t submitted = 0;
+    size_t bad = SIZE_MAX;
+    cc_error *failure = NULL; /* a copy of the first failure, if any */
+    int failed = 0;
+
+    (void)chunksize;
+    if (fs == NULL)
+        return cc__err(ENOMEM, "cc_map: out of memory");
+    for (size_t i = 0; i < n; i++)
+        results[i] = NULL;
+    for (; submitted < n; submitted++) {
+        fs[submitted] = cc_submit(ex, fn, args[submitted]);
+        if (fs[submitted] == NULL) {
+            failed = errno;
+            failure = cc_error_copy(cc_last_error());
+            break;
+        }
+    }
+    if (failed == 0)
+        failed = cc__map_collect(fs, submitted, deadline, &failure, &bad);
+    for (size_t i = 0; i < submitted; i++) {
+        cc_future *f = fs[i];
+
+        if (!cc__future_cancel(f) && cc_future_done(f)) {
+            uint32_t st = atomic_fetch_and_explicit(
+                &f->state, ~(uint32_t)CC__F_OWNS_RESULT, memory_order_acq_rel);
+
+            if (!(st & CC__F_FAILED))
+                results[i] = f->result; /* the caller's now */
+        }
+        (void)cc_future_error(f); /* retrieved: cc_map reports it */
+        cc_future_free(f);
+    }
+    free(fs);
+    return cc__map_result(failed, failure, bad, n, file, line);
+}
+
 static bool api_ok(cc_executor *ex)
 {
     return ex != NULL &&
@@ -141,6 +191,10 @@ cc_executor *cc_executor_new(const cc_executor_ops *ops, void *state,
         ops->destroy == NULL)
         return cc__err_null(EINVAL, "cc_executor_new: ops needs kind, "
                                     "submit, shutdown and destroy");
+    if ((ops->flags & ~CC_EXECUTOR_REMOTE) != 0)
+        return cc__errf_null(EINVAL, "cc_executor_new: unknown flags 0x%x "
+                                    "in cc_executor_ops.flags",
+                            ops->flags & ~CC_EXECUTOR_REMOTE);
     if (CC__OPTS_RESERVED(ops, "cc_executor_new", "cc_executor_ops") != 0)
         return NULL;
     a = calloc(1, sizeof(*a));
@@ -151,6 +205,8 @@ cc_executor *cc_executor_new(const cc_executor_ops *ops, void *state,
     a->iops.shutdown = fwd_shutdown;
     a->iops.destroy = fwd_destroy;
     a->iops.max_workers = fwd_max_workers;
+    if (ops->flags & CC_EXECUTOR_REMOTE)
+        a->iops.map = item_map;
     a->ops = ops;
     a->state = state;
     a->base.magic = CC__EXECUTOR_MAGIC;

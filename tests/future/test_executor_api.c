@@ -77,6 +77,30 @@ static void take_job(cc_future *job, counts *c)
     release_job(job, c);
 }
 
+/* A job as a remote worker would run it: on a copy of its argument blob
+ * (what travelled), its result handed back as a blob the future owns. */
+static void take_remote_job(cc_future *job, counts *c)
+{
+    if (cc_job_start(job)) {
+        void *copy = cc_blob_dup(cc_job_arg(job), cc_blob_len(cc_job_arg(job)));
+        void *r;
+        const cc_error *e;
+
+        atomic_fetch_add(&c->started, 1);
+        assert_non_null(copy);
+        r = cc_job_fn(job)(copy);
+        cc_blob_free(copy);
+        e = r == NULL ? cc_error_pending() : NULL;
+        assert_ok(cc_job_finish(job, r, true,
+                                e != NULL ? cc_error_copy(e) : NULL));
+        cc_error_clear();
+        atomic_fetch_add(&c->finished, 1);
+    } else {
+        atomic_fetch_add(&c->not_started, 1);
+    }
+    release_job(job, c);
+}
+
 /* The public shutdown's deadline as a timeout for cc_cond_wait. */
 static double left_until(double deadline)
 {
@@ -128,6 +152,7 @@ typedef struct toy_pool {
     bool shutdown;
     int nworkers;
     cc_thread **workers;
+    bool remote;          /* CC_EXECUTOR_REMOTE: blobs in, blobs out */
     counts c;
 } toy_pool;
 
@@ -151,7 +176,10 @@ static void *toy_worker(void *arg)
         if (p->head == NULL)
             p->tail = NULL;
         cc_lock_release(p->lock);
-        take_job(n->job, &p->c);
+        if (p->remote)
+            take_remote_job(n->job, &p->c);
+        else
+            take_job(n->job, &p->c);
         free(n);
         assert_ok(cc_lock_acquire(p->lock, CC_FOREVER));
         if (--p->active == 0)
@@ -171,6 +199,12 @@ static int toy_submit(cc_executor *ex, cc_future *job)
     }
     n->job = job;
     n->next = NULL;
+    if (p->remote && !cc_blob_is(cc_job_arg(job))) {
+        free(n);
+        atomic_fetch_add(&p->c.refused, 1);
+        cc_fail(EINVAL, "toy remote pool: the argument must be a blob");
+        return -1;
+    }
     assert_ok(cc_lock_acquire(p->lock, CC_FOREVER));
     if (p->shutdown) {
         cc_lock_release(p->lock);
@@ -259,25 +293,41 @@ static const cc_executor_ops toy_ops = {
     .max_workers = toy_max_workers,
 };
 
-/* A toy pool of n workers around *p (the caller's; zeroed here). */
-static cc_executor *toy_new(toy_pool *p, int n)
+static const cc_executor_ops remote_ops = {
+    .kind = "toy remote pool",
+    .submit = toy_submit,
+    .shutdown = toy_shutdown,
+    .destroy = toy_destroy,
+    .max_workers = toy_max_workers,
+    .flags = CC_EXECUTOR_REMOTE,
+};
+
+/* A toy pool of n workers around *p (the caller's; zeroed here); with
+ * remote, one that behaves as if its jobs ran in other processes. */
+static cc_executor *toy_new_as(toy_pool *p, int n, bool remote)
 {
     cc_executor *ex;
 
     memset(p, 0, sizeof(*p));
+    p->remote = remote;
     p->lock = cc_lock_new();
     p->work = cc_cond_new(p->lock);
     p->idle = cc_cond_new(p->lock);
     p->nworkers = n;
     p->workers = calloc((size_t)n, sizeof(cc_thread *));
     assert_non_null(p->workers);
-    ex = cc_executor_new(&toy_ops, p, "ToyPool");
+    ex = cc_executor_new(remote ? &remote_ops : &toy_ops, p, "ToyPool");
     assert_non_null(ex);
     for (int i = 0; i < n; i++) {
         p->workers[i] = cc_thread_start(toy_worker, ex, "toy");
         assert_non_null(p->workers[i]);
     }
     return ex;
+}
+
+static cc_executor *toy_new(toy_pool *p, int n)
+{
+    return toy_new_as(p, n, false);
 }
 
 /* After cc_executor_free: every job taken was released once, and each
@@ -613,6 +663,80 @@ static void test_map(void **state)
     cc_executor_free(sp);
     toy_check_and_clear(&p);
     spawner_check_and_clear(&s);
+}
+
+/* A blob in, its square as a blob out; 17 fails. */
+static void *blob_square(void *arg)
+{
+    long v;
+
+    memcpy(&v, arg, sizeof(v));
+    tu_jitter(100);
+    if (v == 17)
+        return cc_fail(EDOM, "17 is not squared");
+    v *= v;
+    return cc_blob_dup(&v, sizeof(v));
+}
+
+static long blob_long(const void *b)
+{
+    long v;
+
+    memcpy(&v, b, sizeof(v));
+    return v;
+}
+
+/* cc_map on a CC_EXECUTOR_REMOTE executor: the items travel one by one as
+ * blobs (no in-process chunk reaches it), in order, the results become the
+ * caller's blobs, the first failure is named by its index, and a non-blob
+ * argument is refused by the executor itself. */
+static void test_map_remote(void **state)
+{
+    enum { N = 40 };
+    toy_pool p;
+    cc_executor *ex = toy_new_as(&p, 3, true);
+    void *args[N];
+    void *results[N];
+
+    (void)state;
+    for (long i = 0; i < N; i++)
+        args[i] = cc_blob_dup(&i, sizeof(i));
+    for (int round = 0; round < 10; round++) {
+        size_t chunksize = round % 2 ? 5 : CC_CHUNKSIZE_AUTO;
+
+        assert_ok(cc_map(ex, blob_square, args, 17, chunksize, results, 30));
+        for (long i = 0; i < 17; i++) {
+            assert_true(cc_blob_is(results[i]));
+            assert_int_equal(blob_long(results[i]), i * i);
+            cc_blob_free(results[i]);
+        }
+        assert_fails_with(cc_map(ex, blob_square, args, N, chunksize, results,
+                                 30), EDOM);
+        assert_non_null(strstr(cc_errmsg(), "args[17] (item 18 of 40)"));
+        for (long i = 0; i < N; i++) {
+            if (i < 17)
+                assert_non_null(results[i]); /* collected before it */
+            if (i == 17)
+                assert_null(results[i]);
+            if (results[i] != NULL) {
+                assert_int_equal(blob_long(results[i]), i * i);
+                cc_blob_free(results[i]);
+            }
+        }
+    }
+    long plain = 3;
+    void *not_blobs[2] = {&plain, &plain};
+    assert_fails_with(cc_map(ex, blob_square, not_blobs, 2, 1, results, 30),
+                      EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "must be a blob"));
+    cc_executor_free(ex);
+    toy_check_and_clear(&p);
+    for (int i = 0; i < N; i++)
+        cc_blob_free(args[i]);
+
+    cc_executor_ops bad = remote_ops;
+    bad.flags = 2;
+    assert_null_with(cc_executor_new(&bad, &p, NULL), EINVAL);
 }
 
 static void test_wait_as_completed_imap(void **state)
@@ -1141,6 +1265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_submit),
         cmocka_unit_test(test_map),
+        cmocka_unit_test(test_map_remote),
         cmocka_unit_test(test_wait_as_completed_imap),
         cmocka_unit_test(test_shutdown_timeout),
         cmocka_unit_test(test_shutdown_cancel_futures),
