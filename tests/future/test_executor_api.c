@@ -724,11 +724,15 @@ static void test_map_remote(void **state)
             }
         }
     }
-    long plain = 3;
-    void *not_blobs[2] = {&plain, &plain};
+    /* on the heap: probing a stack address for a blob header would read
+     * the neighbouring locals, which the workers write */
+    long *plain = malloc(sizeof(*plain));
+    void *not_blobs[2] = {plain, plain};
+    assert_non_null(plain);
     assert_fails_with(cc_map(ex, blob_square, not_blobs, 2, 1, results, 30),
                       EINVAL);
     assert_non_null(strstr(cc_errmsg(), "must be a blob"));
+    free(plain);
     cc_executor_free(ex);
     toy_check_and_clear(&p);
     for (int i = 0; i < N; i++)
