@@ -724,10 +724,11 @@ static void test_map_remote(void **state)
             }
         }
     }
-    /* on the heap: probing a stack address for a blob header would read
-     * the neighbouring locals, which the workers write */
-    long *plain = malloc(sizeof(*plain));
-    void *not_blobs[2] = {plain, plain};
+    /* inside a zeroed buffer of our own: probing for a blob header reads
+     * the bytes before the pointer, which must not be the workers' (the
+     * stack's neighbouring locals, a neighbouring heap block) */
+    char *plain = calloc(1, 64);
+    void *not_blobs[2] = {plain + 32, plain + 32};
     assert_non_null(plain);
     assert_fails_with(cc_map(ex, blob_square, not_blobs, 2, 1, results, 30),
                       EINVAL);
