@@ -22,6 +22,7 @@
 #include "concur/queue.h"
 #include "concur/throttle.h"
 #include "concur/future.h"
+#include "concur/executor.h"
 #include "concur/aio.h"
 #include "concur/select.h"
 #include "concur/process.h"

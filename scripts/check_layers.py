@@ -7,7 +7,9 @@ checks that promise on the text of the sources, two ways:
 
   includes  every #include "..." in src/ and include/concur/ names a header
             of the same layer or of a lower one.  A public header
-            concur/<layer>.h belongs to <layer>; a header beside a layer's
+            concur/<layer>.h belongs to <layer> (another public header
+            names its layer in its first comment, "(public; layer
+            future)"); a header beside a layer's
             sources (src/aio/task.h) belongs to that layer and may be
             included by that layer's files only; a shared internal header
             (src/internal/x.h) belongs to the layer its first comment names
@@ -39,6 +41,7 @@ EXCEPTIONS = {}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 LAYER_TAG = re.compile(r'\(internal;[\s*]*layer[\s*]+(\w+)')
+PUBLIC_TAG = re.compile(r'\(public;[\s*]*layer[\s*]+(\w+)')
 # A function definition: at the start of a line, a return type, the name,
 # the parameter list, then "{" on the next line (the project's style).
 DEFINITION = re.compile(
@@ -141,6 +144,13 @@ class Tree:
         inc = os.path.join(self.root, 'include', 'concur')
         for name in sorted(os.listdir(inc)):
             layer = name[:-2]
+            if name.endswith('.h') and layer not in self.rank:
+                # a public header of a layer, named for what it holds:
+                # its first comment says "(public; layer <name>)"
+                m = PUBLIC_TAG.search(read(os.path.join(inc, name))[:2000])
+                if m and m.group(1) in self.rank:
+                    layer = m.group(1)
+                    self.header_layer['concur/' + name] = layer
             if name.endswith('.h') and layer in self.rank:
                 self.files[self.rel(os.path.join(inc, name))] = layer
             elif name.endswith('.h'):

@@ -12,7 +12,8 @@
  * An executor runs tasks and hands out futures.  One interface (cc_submit,
  * cc_map, cc_executor_shutdown, cc_executor_free) serves the thread pool
  * here and the process pool (concur/process.h), so calling code does not
- * change when the executor does.
+ * change when the executor does.  Executors of other kinds are written
+ * against the same interface, made public in concur/executor.h.
  *
  * Defaults (see concur/base.h): thread-safe; every blocking call takes
  * `double timeout` last and honours deadline scopes; EINVAL for NULL or a

@@ -251,7 +251,10 @@ int cc_map_at(const char *file, int line, cc_executor *ex, cc_fn fn,
         return 0;
     deadline = cc_deadline(timeout);
     if (chunksize == CC_CHUNKSIZE_AUTO) {
-        size_t per = 4 * (size_t)ex->ops->max_workers(ex);
+        int workers = ex->ops->max_workers(ex);
+        /* an executor that reports no limit (concur/executor.h) counts
+         * as one worker */
+        size_t per = 4 * (size_t)(workers > 0 ? workers : 1);
 
         chunksize = (n + per - 1) / per;
     }
