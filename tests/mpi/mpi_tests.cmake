@@ -3,7 +3,6 @@
 # are built only when CMake found MPI; otherwise one test says so and is
 # reported as skipped.
 if(CONCUR_HAVE_MPI)
-  find_program(CONCUR_MPIEXEC NAMES ${MPIEXEC_EXECUTABLE} mpirun mpiexec)
   # As root (containers, CI) OpenMPI's mpirun refuses to run without these.
   set(concur_mpi_env ${CONCUR_TEST_ENV} OMPI_ALLOW_RUN_AS_ROOT=1
       OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1)
@@ -21,11 +20,11 @@ if(CONCUR_HAVE_MPI)
   # Without mpirun: one rank, no workers.
   add_test(NAME test_mpi_singleton COMMAND test_mpi_pool --singleton)
   set_tests_properties(test_mpi_pool test_mpi_build_check test_mpi_singleton
-    PROPERTIES TIMEOUT ${t} LABELS "unit mpi" ENVIRONMENT "${concur_mpi_env}"
+    PROPERTIES TIMEOUT ${t} LABELS "unit;mpi" ENVIRONMENT "${concur_mpi_env}"
     RUN_SERIAL TRUE)
 else()
   add_test(NAME test_mpi_pool COMMAND ${CMAKE_COMMAND} -E echo
            "test_mpi_pool skipped: CMake found no MPI (libconcur_mpi is not built)")
-  set_tests_properties(test_mpi_pool PROPERTIES LABELS "unit mpi"
+  set_tests_properties(test_mpi_pool PROPERTIES LABELS "unit;mpi"
     SKIP_REGULAR_EXPRESSION "skipped")
 endif()

@@ -268,6 +268,9 @@ static void test_bad_args(void **state)
     assert_non_null(strstr(cc_errmsg(), "blob"));
     cc_mpi_opts bad = { .reserved = { 1 } };
     assert_null_with(cc_mpi_pool_new(&bad), EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "cc_mpi_opts.reserved is not zero"));
+    cc_mpi_opts negative = { .max_workers = -1 };
+    assert_null_with(cc_mpi_pool_new(&negative), EINVAL);
     /* one pool per process */
     assert_null_with(cc_mpi_pool_new(NULL), EBUSY);
 }
