@@ -347,7 +347,9 @@ static int pool_submit(cc_executor *ex, cc_future *job)
 
     if (arg != NULL && !cc_blob_is(arg)) {
         cc_fail(EINVAL, "cc_submit: %s: the argument must be a blob "
-                "(concur/base.h) or NULL: it is copied to another process",
+                "(concur/base.h) or NULL: it is copied to another rank "
+                "(cc_map and cc_imap hand an executor in-process chunks, "
+                "not blobs: on this executor submit each item)",
                 cc_executor_name(ex));
         return -1;
     }

@@ -271,6 +271,15 @@ static void test_bad_args(void **state)
     assert_non_null(strstr(cc_errmsg(), "cc_mpi_opts.reserved is not zero"));
     cc_mpi_opts negative = { .max_workers = -1 };
     assert_null_with(cc_mpi_pool_new(&negative), EINVAL);
+    /* cc_map's chunks are in-process records, not blobs: refused */
+    sq in = { 2, 0 };
+    void *args[2] = { cc_blob_dup(&in, sizeof in), cc_blob_dup(&in, sizeof in) };
+    void *results[2] = { NULL, NULL };
+    assert_fails_with(cc_map(ex, square, args, 2, 1, results, 10.0), EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "cc_map"));
+    assert_null(results[0]);
+    cc_blob_free(args[0]);
+    cc_blob_free(args[1]);
     /* one pool per process */
     assert_null_with(cc_mpi_pool_new(NULL), EBUSY);
 }
