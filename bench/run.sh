@@ -132,6 +132,24 @@ row pool      "python ThreadPoolExecutor(2)"    $PY "$here/peers/py_pool.py" 200
 row procpool  "concur process pool, 2 workers"  "$bin/bench_procpool" all 20000 5
 row procpool  "python ProcessPoolExecutor / Pool(2)" $PY "$here/peers/py_procpool.py" all 20000 3
 
+# The MPI executor under mpirun -n 3 (rank 0 submits, 2 worker ranks); its
+# peers (mpi4py.futures, raw MPI ping-pong) come in rows of their own.
+mpi_row() {
+    w=$1
+    impl=$2
+    shift 2
+    if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$bin/bench_mpi" ]; then
+        printf '%-10s %-34s (skipped: no mpirun or no bench_mpi)\n' "$w" "$impl"
+        return
+    fi
+    row "$w" "$impl" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+        mpirun -n 3 --oversubscribe "$bin/bench_mpi" "$@"
+}
+mpi_row mpi_submit  "concur MPI executor, 2 ranks"    submit 20000 5
+mpi_row mpi_latency "concur MPI executor, 1 task"     latency 20000 5
+mpi_row mpi_gcd     "concur MPI executor, 2 ranks"    gcd 1 3
+mpi_row mpi_idle    "concur MPI executor, idle 2 s"   idle
+
 row pipe      "concur Pipe / raw socketpair"    "$bin/bench_pipe"
 row mpqueue   "concur cc_mpqueue, 64 B messages" "$bin/bench_mpqueue" 1000000 64
 row mpqueue   "python multiprocessing.Queue (200k)" $PY "$here/peers/py_mpqueue.py" 200000 64
