@@ -36,6 +36,12 @@
  * job; mpirun prints that the process exited on a signal and kills every
  * rank, rank 0 included, so pending futures do not complete.
  *
+ * Without mpirun (a singleton, ./prog alone) the pool starts its workers
+ * itself with MPI_Comm_spawn: fresh runs of the executable with the same
+ * arguments, max_workers of them (0: the CPU count), which serve inside the
+ * same call.  OpenMPI allows as many as the machine has slots (cores) unless
+ * oversubscription is allowed (OMPI_MCA_rmaps_base_oversubscribe=1).
+ *
  * MPI allows one initialisation per process: one MPI pool per process run.
  */
 #ifndef CONCUR_MPI_H
@@ -53,7 +59,8 @@ extern "C" {
  */
 typedef struct cc_mpi_opts {
     /* How many worker ranks take jobs (0: every rank but 0, the world size
-     * minus one; more than that is EINVAL). */
+     * minus one; more than that is EINVAL).  Without mpirun, how many
+     * workers to spawn (0: the CPU count). */
     int max_workers;
     /* The executor's name prefix in messages ("MPIPool" when NULL). */
     const char *name;
@@ -75,8 +82,8 @@ typedef struct cc_mpi_opts {
  * "MPIPool-<n>"), or NULL with errno:
  *   EINVAL    opts->reserved not zero; max_workers negative or more than the
  *             world size minus one
- *   ECHILD    the MPI world has one rank: the program was not started by
- *             mpirun -n N with N >= 2
+ *   ECHILD    not started by mpirun and the workers could not be spawned
+ *             (the message has MPI's reason: e.g. more workers than slots)
  *   EPROTO    a worker rank runs a different build (the message names the
  *             rank and its host)
  *   EBUSY     MPI was already initialised in this process (one MPI pool per

@@ -65,8 +65,10 @@ cc_error *cc__mpi_error_get(cc__mrd *r, const char *suffix);
  * CONCUR_MPI_TEST_BUILD_ID_RANK=<rank> changes rank <rank>'s id. */
 void cc__mpi_build_id(int rank, uint64_t id[2]);
 
-/* Serve tasks from rank 0 until told to stop (a worker rank; MPI is up). */
-void cc__mpi_serve(int rank);
+/* Serve tasks from rank 0 of comm (the world, or the intercommunicator to
+ * the process that spawned this one) until told to stop; `rank` is this
+ * worker's number in rank 0's messages. */
+void cc__mpi_serve(int rank, MPI_Comm comm);
 
 /* Sleep for us microseconds (the idle back-off). */
 void cc__mpi_nap(long us);

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "concur/sync.h"
 #include "mpi/mpi_int.h"
@@ -50,7 +52,9 @@ typedef struct mpi_pool {
     int start_rc;               /* 0 or an errno */
     char start_msg[512];
     /* the manager's own, read by others only after `started` */
-    int rank, size, nworkers;
+    int rank, size, nworkers;   /* size: the worker ranks + 1 */
+    MPI_Comm comm;              /* the world, or the spawned workers' */
+    int shift;                  /* worker number = comm rank + shift */
     int want_workers;
     rank_info *ranks;           /* [size] */
     size_t inflight;
@@ -92,7 +96,7 @@ static void report_start(mpi_pool *p, int rc, const char *fmt, ...)
 static void stop_workers(mpi_pool *p)
 {
     for (int r = 1; r < p->size; r++)
-        MPI_Send(NULL, 0, MPI_BYTE, r, CC__MPI_TAG_STOP, MPI_COMM_WORLD);
+        MPI_Send(NULL, 0, MPI_BYTE, r - p->shift, CC__MPI_TAG_STOP, p->comm);
 }
 
 /* Receive every worker's hello and compare its build with ours. */
@@ -108,18 +112,21 @@ static int check_builds(mpi_pool *p)
         char buf[16 + MPI_MAX_PROCESSOR_NAME];
         uint64_t theirs[2];
 
-        MPI_Probe(MPI_ANY_SOURCE, CC__MPI_TAG_HELLO, MPI_COMM_WORLD, &st);
+        int w;
+
+        MPI_Probe(MPI_ANY_SOURCE, CC__MPI_TAG_HELLO, p->comm, &st);
         MPI_Get_count(&st, MPI_BYTE, &len);
         if (len < 16 || len > (int)sizeof buf - 1)
             len = 16;   /* refused below as a different build */
         MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, CC__MPI_TAG_HELLO,
-                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                 p->comm, MPI_STATUS_IGNORE);
+        w = st.MPI_SOURCE + p->shift;
         memcpy(theirs, buf, 16);
-        memcpy(p->ranks[st.MPI_SOURCE].host, buf + 16, (size_t)len - 16);
-        p->ranks[st.MPI_SOURCE].host[len - 16] = '\0';
+        memcpy(p->ranks[w].host, buf + 16, (size_t)len - 16);
+        p->ranks[w].host[len - 16] = '\0';
         if ((theirs[0] != mine[0] || theirs[1] != mine[1]) &&
-            (bad < 0 || st.MPI_SOURCE < bad))
-            bad = st.MPI_SOURCE;
+            (bad < 0 || w < bad))
+            bad = w;
     }
     return bad;
 }
@@ -151,32 +158,47 @@ static void send_job(mpi_pool *p, int r, job_node *n)
         cc__mbuf_free(&b);
         return;
     }
-    MPI_Send(b.data, (int)b.len, MPI_BYTE, r, CC__MPI_TAG_TASK,
-             MPI_COMM_WORLD);
+    MPI_Send(b.data, (int)b.len, MPI_BYTE, r - p->shift, CC__MPI_TAG_TASK,
+             p->comm);
     cc__mbuf_free(&b);
     p->ranks[r].job = job;
     p->inflight++;
 }
 
-/* Hand queued jobs to idle ranks (mu held; MPI calls are the manager's). */
-static void dispatch(mpi_pool *p)
+/* The oldest queued node, or NULL. */
+static job_node *pop(mpi_pool *p)
 {
-    for (int r = 1; r <= p->nworkers && p->head != NULL; r++) {
-        job_node *n;
+    job_node *n;
 
-        if (p->ranks[r].job != NULL)
-            continue;
-        n = p->head;
+    pthread_mutex_lock(&p->mu);
+    n = p->head;
+    if (n != NULL) {
         p->head = n->next;
         if (p->head == NULL)
             p->tail = NULL;
         p->queued--;
-        if (cc_job_start(n->job))
-            send_job(p, r, n);
-        else
-            cc_job_release(n->job);
-        cc_blob_free(n->arg);
-        free(n);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* Hand queued jobs to idle ranks.  Called without the mutex (a job's
+ * done-callbacks may run here and submit again). */
+static void dispatch(mpi_pool *p)
+{
+    for (int r = 1; r <= p->nworkers; r++) {
+        while (p->ranks[r].job == NULL) {
+            job_node *n = pop(p);
+
+            if (n == NULL)
+                return;
+            if (cc_job_start(n->job))
+                send_job(p, r, n);  /* or finished with its error */
+            else
+                cc_job_release(n->job);     /* cancelled while queued */
+            cc_blob_free(n->arg);
+            free(n);
+        }
     }
 }
 
@@ -191,17 +213,17 @@ static bool collect(mpi_pool *p)
     cc_future *job;
     char suffix[64 + MPI_MAX_PROCESSOR_NAME];
 
-    MPI_Iprobe(MPI_ANY_SOURCE, CC__MPI_TAG_RESULT, MPI_COMM_WORLD, &flag, &st);
+    MPI_Iprobe(MPI_ANY_SOURCE, CC__MPI_TAG_RESULT, p->comm, &flag, &st);
     if (!flag)
         return false;
-    src = st.MPI_SOURCE;
+    src = st.MPI_SOURCE + p->shift;
     MPI_Get_count(&st, MPI_BYTE, &len);
     data = malloc(len > 0 ? (size_t)len : 1);
     if (data == NULL) {
         cc__mpi_nap(1000);     /* out of memory: try again later */
         return false;
     }
-    MPI_Recv(data, len, MPI_BYTE, src, CC__MPI_TAG_RESULT, MPI_COMM_WORLD,
+    MPI_Recv(data, len, MPI_BYTE, st.MPI_SOURCE, CC__MPI_TAG_RESULT, p->comm,
              MPI_STATUS_IGNORE);
     r = (cc__mrd){ data, (size_t)len, false };
     job = p->ranks[src].job;
@@ -250,32 +272,118 @@ static void serve_rank0(mpi_pool *p)
 {
     long nap = 1;
 
-    pthread_mutex_lock(&p->mu);
     for (;;) {
         dispatch(p);
-        if (p->closed && p->head == NULL && p->inflight == 0)
-            break;
-        if (p->inflight == 0) {
-            pthread_cond_wait(&p->cond, &p->mu);
-            continue;
-        }
-        pthread_mutex_unlock(&p->mu);
-        bool got = collect(p);
-        pthread_mutex_lock(&p->mu);
-        if (got) {
+        if (p->inflight > 0 && collect(p)) {
             nap = 1;
             continue;
         }
-        timed_wait(p, nap);     /* a submit or shutdown wakes it early */
-        nap = nap < 1000 ? nap * 2 : 1000;
+        pthread_mutex_lock(&p->mu);
+        if (p->closed && p->head == NULL && p->inflight == 0) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        if (p->head != NULL && p->inflight < (size_t)p->nworkers) {
+            pthread_mutex_unlock(&p->mu);   /* more to hand out */
+            continue;
+        }
+        if (p->inflight == 0) {
+            pthread_cond_wait(&p->cond, &p->mu);    /* idle: sleep */
+        } else {
+            timed_wait(p, nap);     /* a submit or shutdown wakes it early */
+            nap = nap < 1000 ? nap * 2 : 1000;
+        }
+        pthread_mutex_unlock(&p->mu);
     }
-    pthread_mutex_unlock(&p->mu);
+}
+
+/* The program's arguments after its name, from /proc/self/cmdline
+ * (NULL-terminated; one allocation), or NULL. */
+static char **own_args(void)
+{
+    char buf[65536];
+    size_t n = 0, count = 0;
+    ssize_t got;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    char **argv, *text;
+
+    if (fd < 0)
+        return NULL;
+    while (n < sizeof buf - 1 &&
+           (got = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)got;
+    close(fd);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        count += buf[i] == '\0';
+    argv = malloc((count + 1) * sizeof(char *) + n + 1);
+    if (argv == NULL)
+        return NULL;
+    text = (char *)(argv + count + 1);
+    memcpy(text, buf, n + 1);
+    count = 0;
+    for (size_t i = strlen(text) + 1; i < n; i += strlen(text + i) + 1)
+        argv[count++] = text + i;
+    argv[count] = NULL;
+    return argv;
+}
+
+/*
+ * A singleton (no mpirun): start the workers with MPI_Comm_spawn, fresh
+ * runs of this executable with its arguments, max_workers of them (0: the
+ * CPU count), and talk to them over the intercommunicator.  -1 after
+ * reporting ECHILD with MPI's reason when they cannot be started.
+ */
+static int spawn_workers(mpi_pool *p)
+{
+    int n = p->want_workers > 0 ? p->want_workers : cc_cpu_count();
+    char **args = own_args();
+    char msg[MPI_MAX_ERROR_STRING] = "";
+    char exe[4096];
+    int len = 0, rc;
+    MPI_Comm inter;
+
+    if (args == NULL) {
+        MPI_Finalize();
+        report_start(p, ECHILD, "one MPI rank and no arguments to spawn "
+                     "workers with (/proc/self/cmdline unreadable)");
+        return -1;
+    }
+    /* the launcher runs it: give the real path, not /proc/self/exe */
+    ssize_t got = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (got <= 0) {
+        free(args);
+        MPI_Finalize();
+        report_start(p, ECHILD, "one MPI rank and no path to spawn workers "
+                     "of (/proc/self/exe unreadable)");
+        return -1;
+    }
+    exe[got] = '\0';
+    rc = MPI_Comm_spawn(exe, args, n, MPI_INFO_NULL, 0, MPI_COMM_SELF,
+                        &inter, MPI_ERRCODES_IGNORE);
+    free(args);
+    if (rc != MPI_SUCCESS) {
+        MPI_Error_string(rc, msg, &len);
+        MPI_Finalize();
+        report_start(p, ECHILD, "one MPI rank (not started by mpirun) and "
+                     "MPI_Comm_spawn of %d workers failed: %s (start the "
+                     "program with mpirun -n N, or allow more processes "
+                     "than CPUs: OMPI_MCA_rmaps_base_oversubscribe=1)",
+                     n, msg);
+        return -1;
+    }
+    MPI_Comm_set_errhandler(inter, MPI_ERRORS_RETURN);
+    p->comm = inter;
+    p->shift = 1;
+    p->size = n + 1;
+    return 0;
 }
 
 static void *manager_main(void *arg)
 {
     mpi_pool *p = arg;
     int provided, rc, bad;
+    MPI_Comm parent;
     char msg[MPI_MAX_ERROR_STRING] = "";
     int msg_len = 0;
 
@@ -286,22 +394,30 @@ static void *manager_main(void *arg)
         return NULL;
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+    MPI_Comm_get_parent(&parent);
     MPI_Comm_rank(MPI_COMM_WORLD, &p->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &p->size);
+    p->comm = MPI_COMM_WORLD;
+    if (parent != MPI_COMM_NULL) {
+        /* spawned by a singleton's pool: serve it, as worker rank+1 */
+        MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
+        atomic_store(&g_rank, p->rank + 1);
+        p->rank++;
+        report_start(p, 0, NULL);
+        cc__mpi_serve(p->rank, parent);
+        MPI_Finalize();
+        return NULL;
+    }
     atomic_store(&g_rank, p->rank);
     if (p->rank != 0) {
         report_start(p, 0, NULL);
-        cc__mpi_serve(p->rank);
+        cc__mpi_serve(p->rank, MPI_COMM_WORLD);
         MPI_Finalize();
         return NULL;
     }
-    if (p->size < 2) {
-        MPI_Finalize();
-        report_start(p, ECHILD, "the MPI world has one rank: start the "
-                     "program with mpirun -n N (N >= 2; rank 0 submits, "
-                     "ranks 1..N-1 run tasks)");
+    if (p->size < 2 && spawn_workers(p) != 0)
         return NULL;
-    }
     p->ranks = calloc((size_t)p->size, sizeof *p->ranks);
     if (p->ranks == NULL) {
         /* the workers wait for a stop; send it, then give up */

@@ -11,7 +11,7 @@
 
 #include "mpi/mpi_int.h"
 
-static void *recv_message(int *tag, int *len)
+static void *recv_message(MPI_Comm comm, int *tag, int *len)
 {
     MPI_Status st;
     int flag = 0;
@@ -19,7 +19,7 @@ static void *recv_message(int *tag, int *len)
     void *data;
 
     for (;;) {
-        MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+        MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &st);
         if (flag)
             break;
         cc__mpi_nap(nap);
@@ -29,7 +29,7 @@ static void *recv_message(int *tag, int *len)
     data = malloc(*len > 0 ? (size_t)*len : 1);
     if (data == NULL)
         abort();    /* a worker rank that cannot take a message cannot go on */
-    MPI_Recv(data, *len, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD,
+    MPI_Recv(data, *len, MPI_BYTE, 0, st.MPI_TAG, comm,
              MPI_STATUS_IGNORE);
     *tag = st.MPI_TAG;
     return data;
@@ -88,7 +88,7 @@ static void run_task(const void *data, int len, cc__mbuf *out)
     }
 }
 
-void cc__mpi_serve(int rank)
+void cc__mpi_serve(int rank, MPI_Comm comm)
 {
     cc__mbuf hello = { 0 };
     uint64_t id[2];
@@ -102,12 +102,11 @@ void cc__mpi_serve(int rank)
     cc__mbuf_put(&hello, host, strlen(host));
     if (hello.failed)
         abort();
-    MPI_Send(hello.data, (int)hello.len, MPI_BYTE, 0, CC__MPI_TAG_HELLO,
-             MPI_COMM_WORLD);
+    MPI_Send(hello.data, (int)hello.len, MPI_BYTE, 0, CC__MPI_TAG_HELLO, comm);
     cc__mbuf_free(&hello);
     for (;;) {
         int tag, len;
-        void *data = recv_message(&tag, &len);
+        void *data = recv_message(comm, &tag, &len);
         cc__mbuf out = { 0 };
 
         if (tag != CC__MPI_TAG_TASK) {
@@ -129,7 +128,7 @@ void cc__mpi_serve(int rank)
             cc_error_free(e);
         }
         MPI_Send(out.data, (int)out.len, MPI_BYTE, 0, CC__MPI_TAG_RESULT,
-                 MPI_COMM_WORLD);
+                 comm);
         cc__mbuf_free(&out);
     }
 }

@@ -7,7 +7,9 @@
  *
  * Other modes (tests/mpi/mpi_tests.cmake): --mismatch (run with
  * CONCUR_MPI_TEST_BUILD_ID_RANK=2: cc_mpi_pool_new must fail naming rank 2)
- * and --singleton (run without mpirun: it must fail with ECHILD).
+ * and --singleton (run without mpirun: the pool spawns two workers;
+ * with --too-many it asks for more than the machine allows and must fail
+ * with ECHILD).
  */
 #include "test_util.h"
 
@@ -326,16 +328,53 @@ static int mismatch(void)
     return 0;
 }
 
-static int singleton(void)
+/* Without mpirun: the pool spawns its workers (MPI_Comm_spawn); with
+ * --too-many, more than the machine allows, and it fails ECHILD.  The
+ * spawned workers run this program with the same arguments and serve
+ * inside cc_mpi_pool_new. */
+static int singleton(bool too_many)
 {
-    cc_executor *e = cc_mpi_pool_new(NULL);
+    cc_mpi_opts o = { .max_workers = too_many ? 64 : 2 };
+    cc_future *a, *b;
+    sq_out ra, rb;
 
-    if (e != NULL || errno != ECHILD || strstr(cc_errmsg(), "mpirun") == NULL) {
-        fprintf(stderr, "expected ECHILD, got %p/%s: %s\n", (void *)e,
-                cc_errname(errno), cc_errmsg());
+    ex = cc_mpi_pool_new(&o);
+    if (too_many) {
+        if (ex != NULL || errno != ECHILD ||
+            strstr(cc_errmsg(), "MPI_Comm_spawn of 64 workers failed") == NULL) {
+            fprintf(stderr, "expected ECHILD, got %p/%s: %s\n", (void *)ex,
+                    cc_errname(errno), cc_errmsg());
+            return 1;
+        }
+        printf("ok: %s\n", cc_errmsg());
+        return 0;
+    }
+    if (ex == NULL) {
+        fprintf(stderr, "cc_mpi_pool_new: %s\n", cc_errmsg());
         return 1;
     }
-    printf("ok: %s\n", cc_errmsg());
+    if (cc_executor_max_workers(ex) != 2) {
+        fprintf(stderr, "max_workers %d\n", cc_executor_max_workers(ex));
+        return 1;
+    }
+    a = submit_sq(6, 200);
+    b = submit_sq(7, 200);
+    if (a == NULL || b == NULL) {
+        fprintf(stderr, "submit: %s\n", cc_errmsg());
+        return 1;
+    }
+    ra = result_of(a);
+    rb = result_of(b);
+    if (ra.square != 36 || rb.square != 49 || ra.rank == rb.rank ||
+        ra.rank < 1 || ra.rank > 2 || rb.rank < 1 || rb.rank > 2) {
+        fprintf(stderr, "wrong results: %lld on %d, %lld on %d\n",
+                (long long)ra.square, ra.rank, (long long)rb.square, rb.rank);
+        return 1;
+    }
+    cc_future_free(a);
+    cc_future_free(b);
+    cc_executor_free(ex);
+    printf("ok: 2 spawned workers ran the tasks\n");
     return 0;
 }
 
@@ -344,7 +383,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "--mismatch") == 0)
         return mismatch();
     if (argc > 1 && strcmp(argv[1], "--singleton") == 0)
-        return singleton();
+        return singleton(argc > 2 && strcmp(argv[2], "--too-many") == 0);
     ex = cc_mpi_main(&argc, &argv, NULL);   /* worker ranks stay inside */
     if (ex == NULL) {
         fprintf(stderr, "cc_mpi_main: %s\n", cc_errmsg());
