@@ -58,7 +58,9 @@ typedef struct cc_executor_ops {
      * with cc_job_release once it is done with it.  Returns 0, or -1 with
      * errno set and a message recorded (cc_fail-style: ESHUTDOWN after
      * shutdown, CC_EBROKEN when broken); cc_submit then fails the same
-     * way.  On -1 the caller drops the reference itself: the executor must
+     * way (an error raised with cc_fail becomes the caller's last error,
+     * not a pending failure of the calling task; with no message of the
+     * code, one naming the executor is recorded; errno 0 becomes EIO).  On -1 the caller drops the reference itself: the executor must
      * not release it.  Called from any thread, concurrently.
      */
     int (*submit)(cc_executor *ex, cc_future *job);
@@ -67,8 +69,8 @@ typedef struct cc_executor_ops {
      * with wait, wait until every job taken has completed, up to
      * `deadline` (absolute, on the cc_now() clock; negative: no limit; 0:
      * do not wait, EAGAIN if not done).  Returns 0, or -1 with errno
-     * ETIMEDOUT, EAGAIN or ECANCELED (and a message).  May be called
-     * again, and from several threads.
+     * ETIMEDOUT, EAGAIN or ECANCELED (and a message, recorded as for
+     * submit).  May be called again, and from several threads.
      */
     int (*shutdown)(cc_executor *ex, bool wait, bool cancel_futures,
                     double deadline);

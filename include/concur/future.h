@@ -52,8 +52,9 @@ extern "C" {
  * cc_future_free releases one. */
 typedef struct cc_future cc_future;
 
-/* Runs tasks and hands out futures: cc_thread_pool_new or
- * cc_process_pool_new makes one, cc_executor_free frees it. */
+/* Runs tasks and hands out futures: cc_thread_pool_new,
+ * cc_process_pool_new or cc_executor_new (an executor written outside the
+ * library, concur/executor.h) makes one, cc_executor_free frees it. */
 typedef struct cc_executor cc_executor;
 
 /* ----------------------------------------------------------------- futures */
@@ -279,12 +280,14 @@ CC_API int cc_executor_shutdown_timeout(cc_executor *ex, bool wait,
  */
 CC_API void cc_executor_free(cc_executor *ex);
 
-/* The executor's kind: "thread pool" or "process pool" ("" for a bad
+/* The executor's kind: "thread pool", "process pool", or the kind of an
+ * executor made by cc_executor_new (concur/executor.h) ("" for a bad
  * handle).  A static string. */
 CC_API const char *cc_executor_kind(cc_executor *ex);
 
 /* The executor's limit of workers, the default filled in when it was made
- * with 0 (0 for a bad handle). */
+ * with 0; for an executor made by cc_executor_new, what its max_workers
+ * operation says (0 without one) (0 for a bad handle). */
 CC_API int cc_executor_max_workers(cc_executor *ex);
 
 /* ------------------------------------------------------ lazy map: imap */

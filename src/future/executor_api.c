@@ -56,13 +56,20 @@ static double public_deadline(int64_t deadline)
 
 /* After an operation returned -1: errno is its code (EIO if it left errno
  * 0), with a message of the operation's own when it recorded one with that
- * code, else one naming the executor. */
-static int op_failed(cc_executor *ex, int code, const char *what)
+ * code, else one naming the executor.  An operation that failed the
+ * cc_fail way (`pending` is the calling task's pending failure from before
+ * the call) has made it a pending failure of the calling task too: it is
+ * the call's error only, so it stays the last error and stops pending. */
+static int op_failed(cc_executor *ex, int code, const char *what,
+                     const cc_error *pending)
 {
-    const cc_error *last = cc_last_error();
+    const cc_error *last;
 
     if (code == 0)
         code = EIO;
+    if (cc_error_pending() != NULL && cc_error_pending() != pending)
+        cc_error_clear(); /* keeps it as the last error */
+    last = cc_last_error();
     if (last != NULL && cc_error_code(last) == code) {
         errno = code;
         return code;
@@ -75,23 +82,25 @@ static int op_failed(cc_executor *ex, int code, const char *what)
 static int fwd_submit(cc_executor *ex, cc_future *f)
 {
     api_executor *a = api_of(ex);
+    const cc_error *pending = cc_error_pending();
 
     errno = 0;
     if (a->ops->submit(ex, f) == 0)
         return 0;
-    return op_failed(ex, errno, "cc_submit");
+    return op_failed(ex, errno, "cc_submit", pending);
 }
 
 static int fwd_shutdown(cc_executor *ex, bool wait, bool cancel_futures,
                         int64_t deadline)
 {
     api_executor *a = api_of(ex);
+    const cc_error *pending = cc_error_pending();
 
     errno = 0;
     if (a->ops->shutdown(ex, wait, cancel_futures,
                          public_deadline(deadline)) == 0)
         return 0;
-    op_failed(ex, errno, "cc_executor_shutdown");
+    op_failed(ex, errno, "cc_executor_shutdown", pending);
     return -1;
 }
 
