@@ -118,6 +118,24 @@ DESCRIPTIONS = {
         "1,000 keep-alive connections for 3 s: requests per second, server "
         "CPU per request and peak RSS (the Go peer always sleeps 20 ms per "
         "request, so concur runs both ways).",
+    "mpi_tiny":
+        "Tiny tasks (return the argument) on 2 worker processes, the peers "
+        "of concur's MPI executor: mpi4py's MPIPoolExecutor on the 2 worker "
+        "ranks of a 3-rank job (20,000 tasks: submit + result, map with "
+        "chunksize 1 and 256; pool start included), over shared memory and "
+        "over TCP between two network namespaces (scripts/mpi_netns.sh), "
+        "and Dask distributed's LocalCluster with 2 worker processes (2,000 "
+        "tasks: submit + gather, map + gather; cluster start excluded).",
+    "mpi_latency":
+        "One tiny message's round trip between two ranks: raw MPI_Send / "
+        "MPI_Recv of 8 bytes (the floor under any MPI executor), then one "
+        "tiny task's round trip through mpi4py's MPIPoolExecutor on a warm "
+        "pool (medians), over shared memory and over TCP between two network "
+        "namespaces.",
+    "mpi_gcd":
+        "Effective Python item 79's ten gcd pairs (examples/pools/gcd.c's) "
+        "serially in rank 0 and on mpi4py's MPIPoolExecutor with 2 worker "
+        "ranks: wall times and the speedup (2 at best on 2 idle CPUs).",
 }
 
 HEADER = re.compile(r"^concur benchmarks .*\((\S+), (\d+) CPUs?\)")

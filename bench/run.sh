@@ -42,6 +42,12 @@ if pkg-config --exists libuv 2>/dev/null; then
     done
 fi
 
+# The MPI peers in C, built with OpenMPI's compiler wrapper.
+if command -v mpicc >/dev/null 2>&1; then
+    mpicc -O2 -Wall -o "$peers/mpi_pingpong" "$here/peers/mpi_pingpong.c" ||
+        echo "note: mpi_pingpong did not build"
+fi
+
 # row <workload> <implementation> <command...>: run it, print its RESULT lines.
 row() {
     w=$1
@@ -178,6 +184,51 @@ echo_peer     "c libuv reuse + try_write"       "$peers/w5_libuv_reuse"
 echo_peer     "python uvloop streams"           $PY "$here/peers/w5_echo/py_uvloop.py"
 echo_peer     "python asyncio streams"          $PY "$here/peers/w5_echo/py_asyncio.py"
 echo_peer     "node net, sock.pipe(sock)"       node "$here/peers/w5_echo/node.js"
+
+# The MPI workloads (peers of concur's MPI executor): 3 ranks, rank 0
+# submitting to 2 worker ranks, over shared memory on this host and over TCP
+# between the two "hosts" of scripts/mpi_netns.sh (network namespaces; on
+# the loopback where namespaces cannot be made, and the rows say so).
+mpirun_sh=$here/../scripts/mpirun.sh
+netns_sh=$here/../scripts/mpi_netns.sh
+if ip netns add ccmpiprobe$$ 2>/dev/null; then
+    ip netns del ccmpiprobe$$
+    tcp="tcp, 2 netns hosts"
+else
+    tcp="tcp, loopback (no netns)"
+    CC_MPI_NETNS=off
+    export CC_MPI_NETNS
+fi
+shm="--mca btl self,vader"
+# mpi_row <workload> <implementation> <python module or -> <command...>: a
+# row when mpirun (and the Python module, unless -) is there, else skipped.
+mpi_row() {
+    w=$1 impl=$2 mod=$3
+    shift 3
+    if [ -n "${ONLY:-}" ] && ! printf '%s\n' "$w" | grep -Eq "$ONLY"; then
+        return
+    fi
+    if ! command -v mpirun >/dev/null 2>&1; then
+        printf '%-10s %-34s (skipped: no mpirun)\n' "$w" "$impl"
+    elif [ "$mod" != - ] && ! $PY -c "import $mod" 2>/dev/null; then
+        printf '%-10s %-34s (skipped: python has no %s)\n' "$w" "$impl" "$mod"
+    else
+        row "$w" "$impl" "$@"
+    fi
+}
+mpi4py="$PY -m mpi4py.futures $here/peers/py_mpi4py_futures.py"
+# shellcheck disable=SC2086
+{
+mpi_row mpi_tiny  "mpi4py MPIPoolExecutor(2), shm" mpi4py "$mpirun_sh" -n 3 $shm $mpi4py tiny 20000 3
+mpi_row mpi_tiny  "mpi4py MPIPoolExecutor(2), $tcp" mpi4py "$netns_sh" -n 3 $mpi4py tiny 20000 3
+mpi_row mpi_tiny  "dask LocalCluster(2 processes)" distributed $PY "$here/peers/py_dask_tiny.py" 2000 3
+mpi_row mpi_latency "mpi raw Send/Recv, shm"    - "$mpirun_sh" -n 2 $shm "$peers/mpi_pingpong" 20000 5
+mpi_row mpi_latency "mpi raw Send/Recv, $tcp"   - "$netns_sh" -n 2 "$peers/mpi_pingpong" 5000 5
+mpi_row mpi_latency "mpi4py MPIPoolExecutor(2), shm" mpi4py "$mpirun_sh" -n 3 $shm $mpi4py latency 0 3
+mpi_row mpi_latency "mpi4py MPIPoolExecutor(2), $tcp" mpi4py "$netns_sh" -n 3 $mpi4py latency 0 3
+mpi_row mpi_gcd   "mpi4py MPIPoolExecutor(2), shm" mpi4py "$mpirun_sh" -n 3 $shm $mpi4py gcd 0 3
+mpi_row mpi_gcd   "mpi4py MPIPoolExecutor(2), $tcp" mpi4py "$netns_sh" -n 3 $mpi4py gcd 0 3
+}
 
 # W6 client: 2,000 GETs, at most 100 in flight, against one local server
 # with 20 ms latency (rows added by the http layer's bench_http).

@@ -19,8 +19,11 @@ set -eu
 # valgrind (`make test-valgrind`: the tools and their client-request
 # headers), Doxygen (the HTML reference and the man pages, from the
 # headers' comments), man-db and groff-base (the tests read the man pages
-# as man does).
+# as man does), OpenMPI (mpicc, mpirun and the MPI headers and library
+# for the MPI tests and the MPI executor; scripts/mpirun.sh starts it),
+# iproute2 (`ip netns`: scripts/mpi_netns.sh's two "hosts" on one machine).
 pkgs="gcc clang cmake make pkg-config libcmocka-dev binutils openssl python3"
+pkgs="$pkgs openmpi-bin libopenmpi-dev iproute2"
 pkgs="$pkgs valgrind doxygen man-db groff-base"
 pkgs="$pkgs libcurl4-openssl-dev node-llhttp libhttp-parser-dev libcjson-dev"
 if [ "${1:-build}" = "bench" ]; then
@@ -30,6 +33,9 @@ if [ "${1:-build}" = "bench" ]; then
     pkgs="$pkgs golang-go python3-uvloop nodejs libglib2.0-dev libuv1-dev time"
     # W6: aiohttp and requests (HTTP clients), wrk (the server load generator).
     pkgs="$pkgs python3-aiohttp python3-requests wrk"
+    # The MPI workloads' Python peers: mpi4py (MPIPoolExecutor) and Dask
+    # distributed (LocalCluster).
+    pkgs="$pkgs python3-mpi4py python3-distributed"
 fi
 missing=""
 for p in $pkgs; do
