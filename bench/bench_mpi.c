@@ -5,6 +5,7 @@
  *
  *   submit   `tasks` tiny tasks (return the argument, an 8-byte blob):
  *            cc_submit them all, then collect every result -> tasks/s
+ *            (executor start excluded: one executor per process)
  *   latency  one tiny task at a time, submit to result -> microseconds
  *            per round trip (median of the runs)
  *   gcd      Effective Python item 79's ten gcd pairs, serially on rank 0
@@ -76,7 +77,7 @@ static void bench_submit(long tasks, int reps)
         rate[r] = (double)tasks / (cc_now() - start);
     }
     free(fs);
-    BENCH_RESULT("mpi_submit_tasks_per_s", median(rate, reps), "tasks/s");
+    BENCH_RESULT("submit_tasks_per_s", median(rate, reps), "1/s");
 }
 
 static void bench_latency(long tasks, int reps)
@@ -96,7 +97,7 @@ static void bench_latency(long tasks, int reps)
         }
         us[r] = (cc_now() - start) / (double)tasks * 1e6;
     }
-    BENCH_RESULT("mpi_roundtrip_latency", median(us, reps), "us");
+    BENCH_RESULT("roundtrip_us", median(us, reps), "us");
 }
 
 struct pair {
@@ -155,9 +156,9 @@ static void bench_gcd(int reps)
         ranks[r] = cc_now() - start;
     }
     double s = median(serial, reps), m = median(ranks, reps);
-    BENCH_RESULT("mpi_gcd_serial", s, "s");
-    BENCH_RESULT("mpi_gcd_2_ranks", m, "s");
-    BENCH_RESULT("mpi_gcd_speedup", s / m, "x");
+    BENCH_RESULT("gcd_serial_s", s, "s");
+    BENCH_RESULT("gcd_workers_s", m, "s");
+    BENCH_RESULT("gcd_speedup", s / m, "x");
 }
 
 static double cpu_seconds(void)
@@ -175,8 +176,8 @@ static void bench_idle(void)
 
     cc_sleep(2.0);
     cpu = cpu_seconds() - cpu;
-    BENCH_RESULT("mpi_idle_manager_cpu", 100.0 * cpu / (cc_now() - start),
-                 "%core");
+    BENCH_RESULT("idle_cpu_percent", 100.0 * cpu / (cc_now() - start),
+                 "%");
 }
 
 int main(int argc, char **argv)

@@ -138,24 +138,6 @@ row pool      "python ThreadPoolExecutor(2)"    $PY "$here/peers/py_pool.py" 200
 row procpool  "concur process pool, 2 workers"  "$bin/bench_procpool" all 20000 5
 row procpool  "python ProcessPoolExecutor / Pool(2)" $PY "$here/peers/py_procpool.py" all 20000 3
 
-# The MPI executor under mpirun -n 3 (rank 0 submits, 2 worker ranks); its
-# peers (mpi4py.futures, raw MPI ping-pong) come in rows of their own.
-mpi_row() {
-    w=$1
-    impl=$2
-    shift 2
-    if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$bin/bench_mpi" ]; then
-        printf '%-10s %-34s (skipped: no mpirun or no bench_mpi)\n' "$w" "$impl"
-        return
-    fi
-    row "$w" "$impl" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-        mpirun -n 3 --oversubscribe "$bin/bench_mpi" "$@"
-}
-mpi_row mpi_submit  "concur MPI executor, 2 ranks"    submit 20000 5
-mpi_row mpi_latency "concur MPI executor, 1 task"     latency 20000 5
-mpi_row mpi_gcd     "concur MPI executor, 2 ranks"    gcd 1 3
-mpi_row mpi_idle    "concur MPI executor, idle 2 s"   idle
-
 row pipe      "concur Pipe / raw socketpair"    "$bin/bench_pipe"
 row mpqueue   "concur cc_mpqueue, 64 B messages" "$bin/bench_mpqueue" 1000000 64
 row mpqueue   "python multiprocessing.Queue (200k)" $PY "$here/peers/py_mpqueue.py" 200000 64
@@ -229,6 +211,22 @@ mpi_row mpi_latency "mpi4py MPIPoolExecutor(2), $tcp" mpi4py "$netns_sh" -n 3 $m
 mpi_row mpi_gcd   "mpi4py MPIPoolExecutor(2), shm" mpi4py "$mpirun_sh" -n 3 $shm $mpi4py gcd 0 3
 mpi_row mpi_gcd   "mpi4py MPIPoolExecutor(2), $tcp" mpi4py "$netns_sh" -n 3 $mpi4py gcd 0 3
 }
+# concur's MPI executor (bench/bench_mpi.c) beside them, and its manager's
+# CPU while nothing is submitted.
+if [ -x "$bin/bench_mpi" ]; then
+# shellcheck disable=SC2086
+{
+mpi_row mpi_tiny  "concur MPI executor(2), shm"    - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" submit 20000 3
+mpi_row mpi_tiny  "concur MPI executor(2), $tcp"   - "$netns_sh" -n 3 "$bin/bench_mpi" submit 20000 3
+mpi_row mpi_latency "concur MPI executor(2), shm"  - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" latency 20000 3
+mpi_row mpi_latency "concur MPI executor(2), $tcp" - "$netns_sh" -n 3 "$bin/bench_mpi" latency 5000 3
+mpi_row mpi_gcd   "concur MPI executor(2), shm"    - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" gcd 1 3
+mpi_row mpi_gcd   "concur MPI executor(2), $tcp"   - "$netns_sh" -n 3 "$bin/bench_mpi" gcd 1 3
+mpi_row mpi_idle  "concur MPI executor(2), idle 2 s" - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" idle
+}
+else
+    printf '%-10s %-34s (skipped: no bench_mpi: CMake found no MPI)\n' mpi_tiny "concur MPI executor(2)"
+fi
 
 # W6 client: 2,000 GETs, at most 100 in flight, against one local server
 # with 20 ms latency (rows added by the http layer's bench_http).

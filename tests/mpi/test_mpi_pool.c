@@ -24,6 +24,7 @@ typedef struct sq {
 typedef struct sq_out {
     int64_t square;
     int32_t rank;
+    double t0, t1;  /* when it ran (cc_now: the host's monotonic clock) */
 } sq_out;
 
 static void *square(void *arg)
@@ -32,10 +33,12 @@ static void *square(void *arg)
     sq_out out;
 
     memcpy(&in, arg, sizeof in);
+    out.t0 = cc_now();
     if (in.sleep_ms > 0)
         cc_sleep((double)in.sleep_ms / 1000.0);
     out.square = in.x * in.x;
     out.rank = cc_mpi_rank();
+    out.t1 = cc_now();
     return cc_blob_dup(&out, sizeof out);
 }
 
@@ -84,7 +87,8 @@ static void test_kind(void **state)
     assert_int_equal(cc_mpi_rank(), 0);
 }
 
-/* Two slow tasks at once run on two different worker ranks. */
+/* Two slow tasks at once run on two different worker ranks, at the same
+ * time (all ranks are on this host: cc_now's clock is theirs too). */
 static void test_two_ranks(void **state)
 {
     cc_future *a = submit_sq(3, 200), *b = submit_sq(4, 200);
@@ -98,6 +102,7 @@ static void test_two_ranks(void **state)
     assert_true(ra.rank >= 1 && ra.rank <= 2);
     assert_true(rb.rank >= 1 && rb.rank <= 2);
     assert_int_not_equal(ra.rank, rb.rank);
+    assert_true(ra.t0 < rb.t1 && rb.t0 < ra.t1);
     cc_future_free(a);
     cc_future_free(b);
 }
