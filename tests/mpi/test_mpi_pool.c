@@ -291,11 +291,52 @@ static void test_bad_args(void **state)
     assert_null_with(cc_mpi_pool_new(NULL), EBUSY);
 }
 
+/* In a task: a bounded waiting shutdown times out while `slow` runs. */
+static void *shutdown_times_out(void *arg)
+{
+    (void)arg;
+    if (cc_executor_shutdown_timeout(ex, true, false, 0.05) == 0)
+        return cc_fail(EPROTO, "shutdown returned 0 with a task running");
+    if (errno != ETIMEDOUT)
+        return cc_fail(0, "expected ETIMEDOUT: %s", cc_errmsg());
+    return (void *)1;
+}
+
+/* In a task: an unbounded waiting shutdown, cancelled. */
+static void *shutdown_waits(void *arg)
+{
+    (void)arg;
+    if (cc_executor_shutdown(ex, true, false) == 0)
+        return cc_fail(EPROTO, "shutdown returned 0 with a task running");
+    return cc_fail(0, "shutdown: %s", cc_errmsg());
+}
+
+static void *cancel_a_waiting_shutdown(void *arg)
+{
+    cc_future *waiter = cc_spawn(shutdown_waits, NULL);
+    const cc_error *e;
+
+    (void)arg;
+    cc_sleep(0.05);
+    cc_future_cancel(waiter);
+    if (cc_future_result(waiter, NULL, 30.0) == 0)
+        return cc_fail(EPROTO, "the cancelled shutdown returned 0");
+    e = cc_future_error(waiter);
+    /* the task was cancelled: the shutdown's ECANCELED ended it, or the
+     * task's cancellation itself */
+    if (!cc_future_cancelled(waiter) &&
+        (e == NULL || cc_error_code(e) != ECANCELED))
+        return cc_fail(0, "expected ECANCELED: %s", cc_errmsg());
+    cc_future_free(waiter);
+    return (void *)1;
+}
+
 /* Shutdown last: refused wait, then a waiting one, then refused submits. */
 static void test_shutdown(void **state)
 {
-    cc_future *slow = submit_sq(9, 300);
+    cc_future *slow = submit_sq(9, 3000); /* outlives the tasks below */
     cc_future *queued[4];
+    void *r = NULL;
 
     (void)state;
     while (!cc_future_running(slow) && !cc_future_done(slow))
@@ -304,6 +345,11 @@ static void test_shutdown(void **state)
         queued[i] = submit_sq(i, 300);
     assert_fails_with(cc_executor_shutdown_timeout(ex, true, true, 0), EAGAIN);
     assert_null_with(submit_sq(1, 0), ESHUTDOWN);
+    /* from tasks: the timeout path and the cancellation path */
+    assert_ok(cc_run(shutdown_times_out, NULL, &r));
+    assert_ptr_equal(r, (void *)1);
+    assert_ok(cc_run(cancel_a_waiting_shutdown, NULL, &r));
+    assert_ptr_equal(r, (void *)1);
     assert_ok(cc_executor_shutdown(ex, true, false));
     assert_int_equal(result_of(slow).square, 81);
     int cancelled = 0;
