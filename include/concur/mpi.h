@@ -32,9 +32,16 @@
  * wake it.  With nothing in flight it sleeps on a condition; with tasks in
  * flight it polls MPI_Iprobe with a back-off of up to 1 ms between tries.
  *
+ * cc_map and cc_imap do not run on this executor: they hand an executor
+ * in-process chunk records, which cannot cross to another rank, and the
+ * executor refuses them (EINVAL, the message says so).  Submit each item
+ * and collect the futures (cc_wait, cc_as_completed) instead.
+ *
  * A worker rank that dies: OpenMPI 4.1 (no fault tolerance) ends the whole
  * job; mpirun prints that the process exited on a signal and kills every
- * rank, rank 0 included, so pending futures do not complete.
+ * rank, rank 0 included (exit status 137), so pending futures do not
+ * complete.  With mpirun --enable-recovery rank 0 lives on, but the dead
+ * rank's future never completes: wait for it with a timeout.
  *
  * Without mpirun (a singleton, ./prog alone) the pool starts its workers
  * itself with MPI_Comm_spawn: fresh runs of the executable with the same
@@ -76,7 +83,8 @@ typedef struct cc_mpi_opts {
  * On rank 0 it waits until every worker rank reported the build it runs (a
  * hash of the executable's file and of libconcur's) and fails when one
  * differs from rank 0's.  Blocks the calling thread for MPI's start-up and
- * that exchange.
+ * that exchange, like MPI_Init: it takes no timeout and is no place for a
+ * coroutine task (call it from main).
  *
  * Returns the executor (free it with cc_executor_free; kind "mpi", name
  * "MPIPool-<n>"), or NULL with errno:
