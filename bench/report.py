@@ -132,6 +132,10 @@ DESCRIPTIONS = {
         "tiny task's round trip through mpi4py's MPIPoolExecutor on a warm "
         "pool (medians), over shared memory and over TCP between two network "
         "namespaces.",
+    "mpi_idle":
+        "concur's MPI executor made and left idle for 2 s under mpirun -n 3: "
+        "rank 0's CPU time over that time (its manager thread sleeps on a "
+        "condition while nothing is out).",
     "mpi_gcd":
         "Effective Python item 79's ten gcd pairs (examples/pools/gcd.c's) "
         "serially in rank 0 and on mpi4py's MPIPoolExecutor with 2 worker "

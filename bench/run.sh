@@ -211,6 +211,22 @@ mpi_row mpi_latency "mpi4py MPIPoolExecutor(2), $tcp" mpi4py "$netns_sh" -n 3 $m
 mpi_row mpi_gcd   "mpi4py MPIPoolExecutor(2), shm" mpi4py "$mpirun_sh" -n 3 $shm $mpi4py gcd 0 3
 mpi_row mpi_gcd   "mpi4py MPIPoolExecutor(2), $tcp" mpi4py "$netns_sh" -n 3 $mpi4py gcd 0 3
 }
+# concur's MPI executor (bench/bench_mpi.c) beside them, and its manager's
+# CPU while nothing is submitted.
+if [ -x "$bin/bench_mpi" ]; then
+# shellcheck disable=SC2086
+{
+mpi_row mpi_tiny  "concur MPI executor(2), shm"    - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" submit 20000 3
+mpi_row mpi_tiny  "concur MPI executor(2), $tcp"   - "$netns_sh" -n 3 "$bin/bench_mpi" submit 20000 3
+mpi_row mpi_latency "concur MPI executor(2), shm"  - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" latency 20000 3
+mpi_row mpi_latency "concur MPI executor(2), $tcp" - "$netns_sh" -n 3 "$bin/bench_mpi" latency 5000 3
+mpi_row mpi_gcd   "concur MPI executor(2), shm"    - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" gcd 1 3
+mpi_row mpi_gcd   "concur MPI executor(2), $tcp"   - "$netns_sh" -n 3 "$bin/bench_mpi" gcd 1 3
+mpi_row mpi_idle  "concur MPI executor(2), idle 2 s" - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" idle
+}
+else
+    printf '%-10s %-34s (skipped: no bench_mpi: CMake found no MPI)\n' mpi_tiny "concur MPI executor(2)"
+fi
 
 # W6 client: 2,000 GETs, at most 100 in flight, against one local server
 # with 20 ms latency (rows added by the http layer's bench_http).

@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include <concur/mpi.h>   /* its struct only: libconcur_mpi is optional */
+
 #define LAYOUT(type, size, at)                                              \
     do {                                                                    \
         assert_int_equal(sizeof(type), (size));                             \
@@ -33,6 +35,7 @@ static void test_layouts_are_pinned(void **state)
     LAYOUT(cc_outcome, 56, 24);
     LAYOUT(cc_thread_info, 80, 48);
     LAYOUT(cc_process_opts, 40, 8);
+    LAYOUT(cc_mpi_opts, 48, 16);
     /* not an options struct, but compiled into the caller by the
      * CC_SELECT_* macros: its layout changes only on purpose */
     assert_int_equal(sizeof(cc_select_case), 56);
