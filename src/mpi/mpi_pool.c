@@ -463,9 +463,7 @@ static int pool_submit(cc_executor *ex, cc_future *job)
 
     if (arg != NULL && !cc_blob_is(arg)) {
         cc_fail(EINVAL, "cc_submit: %s: the argument must be a blob "
-                "(concur/base.h) or NULL: it is copied to another rank "
-                "(cc_map and cc_imap hand an executor in-process chunks, "
-                "not blobs: on this executor submit each item)",
+                "(concur/base.h) or NULL: it is copied to another rank",
                 cc_executor_name(ex));
         return -1;
     }
@@ -574,6 +572,8 @@ static const cc_executor_ops mpi_ops = {
     .shutdown = pool_shutdown,
     .destroy = pool_destroy,
     .max_workers = pool_max_workers,
+    /* jobs run on other ranks: cc_map sends its items one by one */
+    .flags = CC_EXECUTOR_REMOTE,
 };
 
 /* ------------------------------------------------------ the entry -- */

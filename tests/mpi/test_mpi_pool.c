@@ -2,7 +2,8 @@
  * test_mpi_pool.c - the MPI executor under mpirun -n 3 (rank 0 submits,
  * ranks 1 and 2 run tasks): results from many submitting threads and from a
  * task, which rank ran what, a task's error with its cause chain and
- * "on rank R (host)", cc_wait and cc_as_completed, cancelling a queued job,
+ * "on rank R (host)", cc_wait and cc_as_completed, cc_map (a failing item
+ * named by its index) and cc_imap, cancelling a queued job,
  * bad arguments, and shutdown (timeout 0, waiting, submits refused).
  *
  * Other modes (tests/mpi/mpi_tests.cmake): --mismatch (run with
@@ -266,6 +267,73 @@ static void test_cancel_queued(void **state)
         cc_future_free(fs[i]);
 }
 
+/* A square that fails for 5, naming its rank. */
+static void *square_but_5(void *arg)
+{
+    sq in;
+
+    memcpy(&in, arg, sizeof in);
+    if (in.x == 5)
+        return cc_fail(EDOM, "5 is not squared here");
+    return square(arg);
+}
+
+/* cc_map and cc_imap work unchanged: the executor says its jobs are remote
+ * (CC_EXECUTOR_REMOTE), so cc_map sends the items one by one as blobs; the
+ * results come back in input order as the caller's blobs, and a failing
+ * item is named by its index with the rank in its message. */
+static void test_map_and_imap(void **state)
+{
+    enum { N = 12 };
+    void *args[N];
+    void *results[N];
+    bool seen[N] = {false};
+
+    (void)state;
+    for (int64_t i = 0; i < N; i++) {
+        sq in = { i, (int64_t)tu_rand_below(3) };
+
+        args[i] = cc_blob_dup(&in, sizeof in);
+    }
+    assert_ok(cc_map(ex, square, args, N, CC_CHUNKSIZE_AUTO, results, 60));
+    for (int64_t i = 0; i < N; i++) {
+        sq_out out;
+
+        memcpy(&out, results[i], sizeof out);
+        assert_int_equal(out.square, i * i);
+        assert_true(out.rank == 1 || out.rank == 2);
+        cc_blob_free(results[i]);
+    }
+    assert_fails_with(cc_map(ex, square_but_5, args, N, 1, results, 60), EDOM);
+    assert_non_null(strstr(cc_errmsg(), "args[5] (item 6 of 12)"));
+    assert_non_null(strstr(cc_error_message(cc_error_cause(cc_last_error())),
+                           "on rank"));
+    for (int i = 0; i < N; i++)
+        if (results[i] != NULL)
+            cc_blob_free(results[i]);
+    cc_imap *it = cc_imap_new(ex, square, args, N, 4, false);
+    void *r;
+    size_t at;
+    int rc;
+
+    assert_non_null(it);
+    while ((rc = cc_imap_next(it, &r, &at, 60)) == 1) {
+        sq_out out;
+
+        assert_false(seen[at]);
+        seen[at] = true;
+        memcpy(&out, r, sizeof out);
+        assert_int_equal(out.square, (int64_t)(at * at));
+        cc_blob_free(r);
+    }
+    assert_int_equal(rc, 0);
+    for (int i = 0; i < N; i++) {
+        assert_true(seen[i]);
+        cc_blob_free(args[i]);
+    }
+    cc_imap_free(it);
+}
+
 static void test_bad_args(void **state)
 {
     int not_a_blob = 1;
@@ -278,15 +346,6 @@ static void test_bad_args(void **state)
     assert_non_null(strstr(cc_errmsg(), "cc_mpi_opts.reserved is not zero"));
     cc_mpi_opts negative = { .max_workers = -1 };
     assert_null_with(cc_mpi_pool_new(&negative), EINVAL);
-    /* cc_map's chunks are in-process records, not blobs: refused */
-    sq in = { 2, 0 };
-    void *args[2] = { cc_blob_dup(&in, sizeof in), cc_blob_dup(&in, sizeof in) };
-    void *results[2] = { NULL, NULL };
-    assert_fails_with(cc_map(ex, square, args, 2, 1, results, 10.0), EINVAL);
-    assert_non_null(strstr(cc_errmsg(), "cc_map"));
-    assert_null(results[0]);
-    cc_blob_free(args[0]);
-    cc_blob_free(args[1]);
     /* one pool per process */
     assert_null_with(cc_mpi_pool_new(NULL), EBUSY);
 }
@@ -449,6 +508,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_error_chain),
         cmocka_unit_test(test_wait_as_completed),
         cmocka_unit_test(test_cancel_queued),
+        cmocka_unit_test(test_map_and_imap),
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_shutdown),
     };
