@@ -14,8 +14,8 @@
  *            time over that time -> percent of one core (the manager's
  *            bounded poll sleeps on a condition when nothing is out)
  *
- * (cc_map's chunked rows of bench_procpool have no MPI row: cc_map hands
- * an executor in-process chunks, which the MPI executor refuses.)
+ * (cc_map on this executor sends its items one by one, so its rate is the
+ * submit row's: no chunked row yet.)
  * One executor per process (MPI starts once), so one run does every mode
  * asked for.  usage: mpirun -n 3 bench_mpi [all|submit|latency|gcd|idle]
  *                    [tasks] [reps]

@@ -71,6 +71,17 @@ void cc__mpi_build_id(int rank, uint64_t id[2]);
 void cc__mpi_serve(int rank, MPI_Comm comm);
 
 /* Sleep for us microseconds (the idle back-off). */
+/* How long a waiting side keeps probing before it naps: a message that
+ * comes within it (the common case while tasks flow: a result right after
+ * its task, the next task right after a result) costs no sleep, and a
+ * nap costs at least the kernel's timer slack (~50 us) -- the round trip
+ * of one tiny task.  Short enough to cost no CPU worth measuring when
+ * idle (once per message, then naps). */
+#define CC__MPI_SPIN_NS 250000
+
+/* The monotonic clock in nanoseconds. */
+int64_t cc__mpi_now_ns(void);
+
 void cc__mpi_nap(long us);
 
 #endif

@@ -271,13 +271,21 @@ static void timed_wait(mpi_pool *p, long us)
 static void serve_rank0(mpi_pool *p)
 {
     long nap = 1;
+    int64_t spin_until = 0;
 
     for (;;) {
+        size_t sent = p->inflight;
+
         dispatch(p);
+        if (p->inflight > sent) /* its result may come soon: probe first */
+            spin_until = cc__mpi_now_ns() + CC__MPI_SPIN_NS;
         if (p->inflight > 0 && collect(p)) {
             nap = 1;
+            spin_until = cc__mpi_now_ns() + CC__MPI_SPIN_NS;
             continue;
         }
+        if (p->inflight > 0 && cc__mpi_now_ns() < spin_until)
+            continue; /* a result may be about to come: no nap yet */
         pthread_mutex_lock(&p->mu);
         if (p->closed && p->head == NULL && p->inflight == 0) {
             pthread_mutex_unlock(&p->mu);

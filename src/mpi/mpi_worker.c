@@ -17,11 +17,14 @@ static void *recv_message(MPI_Comm comm, int *tag, int *len)
     int flag = 0;
     long nap = 1;
     void *data;
+    int64_t spin_until = cc__mpi_now_ns() + CC__MPI_SPIN_NS;
 
     for (;;) {
         MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &st);
         if (flag)
             break;
+        if (cc__mpi_now_ns() < spin_until)
+            continue;
         cc__mpi_nap(nap);
         nap = nap < 1000 ? nap * 2 : 1000;
     }
