@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -272,6 +273,7 @@ static void serve_rank0(mpi_pool *p)
 {
     long nap = 1;
     int64_t spin_until = 0;
+    unsigned probes = 0;
 
     for (;;) {
         size_t sent = p->inflight;
@@ -284,8 +286,13 @@ static void serve_rank0(mpi_pool *p)
             spin_until = cc__mpi_now_ns() + CC__MPI_SPIN_NS;
             continue;
         }
-        if (p->inflight > 0 && cc__mpi_now_ns() < spin_until)
-            continue; /* a result may be about to come: no nap yet */
+        if (p->inflight > 0 && cc__mpi_now_ns() < spin_until) {
+            /* a result may be about to come: no nap yet (but the ranks
+             * may outnumber the cores) */
+            if (++probes % CC__MPI_YIELD_EVERY == 0)
+                sched_yield();
+            continue;
+        }
         pthread_mutex_lock(&p->mu);
         if (p->closed && p->head == NULL && p->inflight == 0) {
             pthread_mutex_unlock(&p->mu);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 
 #include "mpi/mpi_int.h"
@@ -18,13 +19,17 @@ static void *recv_message(MPI_Comm comm, int *tag, int *len)
     long nap = 1;
     void *data;
     int64_t spin_until = cc__mpi_now_ns() + CC__MPI_SPIN_NS;
+    unsigned probes = 0;
 
     for (;;) {
         MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &st);
         if (flag)
             break;
-        if (cc__mpi_now_ns() < spin_until)
+        if (cc__mpi_now_ns() < spin_until) {
+            if (++probes % CC__MPI_YIELD_EVERY == 0)
+                sched_yield(); /* ranks may outnumber the cores */
             continue;
+        }
         cc__mpi_nap(nap);
         nap = nap < 1000 ? nap * 2 : 1000;
     }
