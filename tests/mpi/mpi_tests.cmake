@@ -27,6 +27,16 @@ if(CONCUR_HAVE_MPI)
   set_tests_properties(test_mpi_pool test_mpi_build_check test_mpi_singleton
     PROPERTIES TIMEOUT ${t} LABELS "unit;mpi" ENVIRONMENT "${concur_mpi_env}"
     RUN_SERIAL TRUE)
+  # The same tests with the ranks on two "hosts" (network namespaces
+  # joined by a veth pair, TCP between them; scripts/mpi_netns.sh, which
+  # falls back to the loopback where namespaces cannot be made).
+  add_test(NAME test_mpi_pool_two_hosts
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/mpi_netns.sh -n 3
+            $<TARGET_FILE:test_mpi_pool>)
+  set_tests_properties(test_mpi_pool_two_hosts PROPERTIES TIMEOUT ${t}
+    LABELS "unit;mpi" ENVIRONMENT "${CONCUR_TEST_ENV}" RUN_SERIAL TRUE
+    PASS_REGULAR_EXPRESSION "PASSED  \\] [0-9]+ test"
+    FAIL_REGULAR_EXPRESSION "FAILED")
   set_tests_properties(test_mpi_spawn_fails PROPERTIES TIMEOUT ${t}
     LABELS "unit;mpi" RUN_SERIAL TRUE ENVIRONMENT "${concur_mpi_env_strict}")
   # libconcur_mpi exports its three cc_mpi_* functions and nothing else.
