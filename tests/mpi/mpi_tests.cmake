@@ -34,7 +34,7 @@ if(CONCUR_HAVE_MPI)
     COMMAND ${PROJECT_SOURCE_DIR}/scripts/mpi_netns.sh -n 3
             $<TARGET_FILE:test_mpi_pool>)
   set_tests_properties(test_mpi_pool_two_hosts PROPERTIES TIMEOUT ${t}
-    LABELS "unit;mpi" ENVIRONMENT "${CONCUR_TEST_ENV}" RUN_SERIAL TRUE
+    LABELS "unit;mpi" ENVIRONMENT "${concur_mpi_env}" RUN_SERIAL TRUE
     PASS_REGULAR_EXPRESSION "PASSED  \\] [0-9]+ test"
     FAIL_REGULAR_EXPRESSION "FAILED")
   set_tests_properties(test_mpi_spawn_fails PROPERTIES TIMEOUT ${t}
