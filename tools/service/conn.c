@@ -583,7 +583,11 @@ static void serve_requests(conn *c, svc_link *link, char *in)
         n = cc_stream_read(c->st, in, READ_SIZE, cc_remaining(c->deadline));
         link->idle = false;
         if (n < 0) {
-            if (errno == ETIMEDOUT && c->in_message)
+            /* past the deadline the read is made with timeout 0, which
+             * fails EAGAIN rather than ETIMEDOUT: both mean time is up
+             * (a task that started late, under load, got EAGAIN and
+             * closed a half-sent request without its 408) */
+            if ((errno == ETIMEDOUT || errno == EAGAIN) && c->in_message)
                 status = 408; /* idle ones just close */
             break;
         }
