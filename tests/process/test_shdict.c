@@ -348,7 +348,10 @@ static void *reader_thread(void *arg)
     void *v;
     long reads = 0;
 
-    while (!atomic_load(&writers_done)) {
+    /* until the writers are done, and at least one value was read (a
+     * reader scheduled only after the writers ended, on a loaded machine,
+     * still reads: every key exists by then) */
+    while (!atomic_load(&writers_done) || reads == 0) {
         if (tu_rand_below(2) == 0)
             snprintf(key, sizeof(key), "w%d/own-%03d",
                      (int)tu_rand_below(WRITERS), (int)tu_rand_below(OWN_KEYS));
