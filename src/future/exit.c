@@ -111,6 +111,12 @@ static void finish_one(cc_executor *ex)
                  ex->ops->kind, ex->name, cc_errmsg());
 }
 
+/* Executors the exit hook has finished with: never freed at exit (their
+ * owners may still hold them), and kept reachable from here so that a leak
+ * checker run at exit does not report them.  Linked through reg_next;
+ * only ever appended to, under reg_mu. */
+static cc_executor *reg_exited;
+
 static void exit_hook(void)
 {
     bool wait = exit_wait_wanted();
@@ -136,6 +142,8 @@ static void exit_hook(void)
                      ex->ops->kind, ex->name);
         cc__mutex_lock(&reg_mu);
         reg_busy = NULL;
+        ex->reg_next = reg_exited;
+        reg_exited = ex;
         cc__mutex_unlock(&reg_mu);
     }
 }
