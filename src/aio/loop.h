@@ -81,8 +81,7 @@ struct cc_loop {
                                          thread may set it */
     bool quiet_free;           /* cc_run frees it: leftovers are expected */
     /* the registry of loops not yet freed (loop_exit.c), under its lock */
-    struct cc_loop *reg_prev;
-    struct cc_loop *reg_next;
+    cc__link reg_link;         /* on the registry's list */
     unsigned reg_generation;   /* the fork generation it joined in */
     bool registered;
     /* Other layers' per-loop state (cc__loop_attach), loop thread only. */

@@ -18,7 +18,7 @@
 #include "internal/log.h"
 
 static cc__mutex reg_mu = CC__MUTEX_INIT; /* guards everything below */
-static cc_loop *reg_head;                 /* loops not freed, newest first */
+static cc__list reg_loops;               /* loops not freed, newest first */
 static unsigned reg_generation;           /* bumped in a forked child */
 static bool hook_installed;
 
@@ -35,7 +35,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     cc__mutex_init(&reg_mu);
-    reg_head = NULL;
+    cc__list_init(&reg_loops);
     reg_generation++;
 }
 
@@ -50,7 +50,9 @@ __attribute__((constructor)) static void register_fork_hooks(void)
 static void exit_hook(void)
 {
     cc__mutex_lock(&reg_mu);
-    for (cc_loop *l = reg_head; l != NULL; l = l->reg_next) {
+    for (cc__link *n = reg_loops.head; n != NULL; n = n->next) {
+        cc_loop *l = CC__CONTAINER_OF(n, cc_loop, reg_link);
+
         if (atomic_load(&l->running))
             cc__logf(CC_LOG_WARNING, "concur: at exit, an event loop still "
                                      "runs in another thread: its tasks' "
@@ -72,11 +74,8 @@ void cc__loop_register(cc_loop *l)
     if (!hook_installed)
         hook_installed = atexit(exit_hook) == 0;
     l->reg_generation = reg_generation;
-    l->reg_prev = NULL;
-    l->reg_next = reg_head;
-    if (reg_head != NULL)
-        reg_head->reg_prev = l;
-    reg_head = l;
+    cc__link_init(&l->reg_link);
+    cc__list_push_front(&reg_loops, &l->reg_link);
     l->registered = true;
     cc__mutex_unlock(&reg_mu);
 }
@@ -85,13 +84,7 @@ void cc__loop_unregister(cc_loop *l)
 {
     cc__mutex_lock(&reg_mu);
     if (l->registered && l->reg_generation == reg_generation) {
-        if (l->reg_prev != NULL)
-            l->reg_prev->reg_next = l->reg_next;
-        else
-            reg_head = l->reg_next;
-        if (l->reg_next != NULL)
-            l->reg_next->reg_prev = l->reg_prev;
-        l->reg_prev = l->reg_next = NULL;
+        cc__list_remove(&reg_loops, &l->reg_link);
         l->registered = false;
     }
     cc__mutex_unlock(&reg_mu);

@@ -35,7 +35,7 @@
 #define EXIT_GRACE_NS 50000000 /* 50 ms */
 
 static cc__mutex reg_mu = CC__MUTEX_INIT;  /* guards everything below */
-static cc_executor *reg_head;              /* registered, newest first */
+static cc__list reg_list;                  /* registered, newest first */
 static unsigned reg_generation;            /* bumped in a forked child */
 static cc_executor *reg_busy;              /* the hook waits for it */
 static bool hook_installed;
@@ -53,7 +53,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     cc__mutex_init(&reg_mu);
-    reg_head = NULL; /* the parent's executors: not ours to wait for */
+    cc__list_init(&reg_list); /* the parent's executors: not ours */
     reg_busy = NULL;
     reg_generation++;
 }
@@ -77,13 +77,7 @@ static bool exit_wait_wanted(void)
 static void unlink_locked(cc_executor *ex)
 {
     CC__ASSERT(cc__mutex_owned(&reg_mu));
-    if (ex->reg_prev != NULL)
-        ex->reg_prev->reg_next = ex->reg_next;
-    else
-        reg_head = ex->reg_next;
-    if (ex->reg_next != NULL)
-        ex->reg_next->reg_prev = ex->reg_prev;
-    ex->reg_prev = ex->reg_next = NULL;
+    cc__list_remove(&reg_list, &ex->reg_link);
     ex->registered = false;
 }
 
@@ -113,9 +107,9 @@ static void finish_one(cc_executor *ex)
 
 /* Executors the exit hook has finished with: never freed at exit (their
  * owners may still hold them), and kept reachable from here so that a leak
- * checker run at exit does not report them.  Linked through reg_next;
+ * checker run at exit does not report them.  Linked through reg_link;
  * only ever appended to, under reg_mu. */
-static cc_executor *reg_exited;
+static cc__list reg_exited;
 
 static void exit_hook(void)
 {
@@ -125,7 +119,9 @@ static void exit_hook(void)
         cc_executor *ex;
 
         cc__mutex_lock(&reg_mu);
-        ex = reg_head;
+        ex = reg_list.head != NULL
+                 ? CC__CONTAINER_OF(reg_list.head, cc_executor, reg_link)
+                 : NULL;
         if (ex != NULL) {
             unlink_locked(ex);
             reg_busy = ex;
@@ -142,8 +138,7 @@ static void exit_hook(void)
                      ex->ops->kind, ex->name);
         cc__mutex_lock(&reg_mu);
         reg_busy = NULL;
-        ex->reg_next = reg_exited;
-        reg_exited = ex;
+        cc__list_push_back(&reg_exited, &ex->reg_link);
         cc__mutex_unlock(&reg_mu);
     }
 }
@@ -154,11 +149,8 @@ void cc__executor_register(cc_executor *ex)
     if (!hook_installed)
         hook_installed = atexit(exit_hook) == 0;
     ex->reg_generation = reg_generation;
-    ex->reg_prev = NULL;
-    ex->reg_next = reg_head;
-    if (reg_head != NULL)
-        reg_head->reg_prev = ex;
-    reg_head = ex;
+    cc__link_init(&ex->reg_link);
+    cc__list_push_front(&reg_list, &ex->reg_link);
     ex->registered = true;
     cc__mutex_unlock(&reg_mu);
 }

@@ -261,8 +261,7 @@ struct cc_executor {
     const cc__executor_ops *ops;
     char name[32];                  /* "ThreadPool-1", for messages */
     /* the exit registry (src/future/exit.c), under its lock */
-    struct cc_executor *reg_prev;
-    struct cc_executor *reg_next;
+    cc__link reg_link;              /* on the registry's (or the exited) list */
     unsigned reg_generation;        /* the fork generation it joined in */
     bool registered;
 };
