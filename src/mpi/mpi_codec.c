@@ -268,14 +268,6 @@ void cc__mpi_build_id(int rank, uint64_t id[2])
         id[0] ^= 0x5a5a5a5a5a5a5a5aull;
 }
 
-int64_t cc__mpi_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void cc__mpi_nap(long us)
 {
     struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };

@@ -77,7 +77,7 @@ void cc__mpi_serve(int rank, MPI_Comm comm);
  * nap costs at least the kernel's timer slack (~50 us) -- the round trip
  * of one tiny task.  Short enough to cost no CPU worth measuring when
  * idle (once per message, then naps). */
-#define CC__MPI_SPIN_NS 250000
+#define CC__MPI_SPIN_S 250e-6
 
 /* While probing without pause, give the CPU away every this many probes:
  * with more ranks than cores (mpirun --oversubscribe), a rank that only
@@ -85,9 +85,6 @@ void cc__mpi_serve(int rank, MPI_Comm comm);
  * needs the sender to run, a round trip went from 276 us to 738 us with
  * pure spinning.  A yield per probe halves the shared-memory rate. */
 #define CC__MPI_YIELD_EVERY 16
-
-/* The monotonic clock in nanoseconds. */
-int64_t cc__mpi_now_ns(void);
 
 void cc__mpi_nap(long us);
 

@@ -272,7 +272,7 @@ static void timed_wait(mpi_pool *p, long us)
 static void serve_rank0(mpi_pool *p)
 {
     long nap = 1;
-    int64_t spin_until = 0;
+    double spin_until = 0;
     unsigned probes = 0;
 
     for (;;) {
@@ -280,13 +280,13 @@ static void serve_rank0(mpi_pool *p)
 
         dispatch(p);
         if (p->inflight > sent) /* its result may come soon: probe first */
-            spin_until = cc__mpi_now_ns() + CC__MPI_SPIN_NS;
+            spin_until = cc_now() + CC__MPI_SPIN_S;
         if (p->inflight > 0 && collect(p)) {
             nap = 1;
-            spin_until = cc__mpi_now_ns() + CC__MPI_SPIN_NS;
+            spin_until = cc_now() + CC__MPI_SPIN_S;
             continue;
         }
-        if (p->inflight > 0 && cc__mpi_now_ns() < spin_until) {
+        if (p->inflight > 0 && cc_now() < spin_until) {
             /* a result may be about to come: no nap yet (but the ranks
              * may outnumber the cores) */
             if (++probes % CC__MPI_YIELD_EVERY == 0)

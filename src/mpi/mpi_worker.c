@@ -18,14 +18,14 @@ static void *recv_message(MPI_Comm comm, int *tag, int *len)
     int flag = 0;
     long nap = 1;
     void *data;
-    int64_t spin_until = cc__mpi_now_ns() + CC__MPI_SPIN_NS;
+    double spin_until = cc_now() + CC__MPI_SPIN_S;
     unsigned probes = 0;
 
     for (;;) {
         MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &st);
         if (flag)
             break;
-        if (cc__mpi_now_ns() < spin_until) {
+        if (cc_now() < spin_until) {
             if (++probes % CC__MPI_YIELD_EVERY == 0)
                 sched_yield(); /* ranks may outnumber the cores */
             continue;
