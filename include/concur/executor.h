@@ -13,8 +13,10 @@
  * unless it was shut down and freed first).
  *
  * A submitted task reaches the implementation as a job: a cc_future in
- * state PENDING whose function and argument cc_job_fn and cc_job_arg give.
- * The implementation promises:
+ * state PENDING whose function and argument cc_job_fn and cc_job_arg give
+ * (on an executor flagged CC_EXECUTOR_CHUNKS, cc_map submits chunk jobs:
+ * one function, several arguments, cc_job_items).  The implementation
+ * promises:
  *
  *   - reference counting: submit hands it one reference to the job, which
  *     it drops with cc_job_release once it is done with the job (and never
@@ -96,10 +98,27 @@ typedef struct cc_executor_ops {
  * argument) and collects them with the same rules -- input order, the
  * first failure by index, the rest cancelled, the deadline -- ignoring
  * chunksize; each result is taken from its job (a result_is_blob result
- * becomes the caller's).  Without it, cc_map submits chunk jobs whose
- * argument is an in-process record.
+ * becomes the caller's).  With CC_EXECUTOR_CHUNKS too, it submits chunks
+ * instead.  Without it, cc_map submits jobs whose argument is an
+ * in-process record.
  */
 #define CC_EXECUTOR_REMOTE 1u
+
+/*
+ * CC_EXECUTOR_CHUNKS - a cc_executor_ops flag, only with
+ * CC_EXECUTOR_REMOTE: the executor takes cc_map's chunks as jobs, so that
+ * a map of many small items costs one message and one round trip per
+ * chunk rather than per item.  cc_map cuts its items into chunks of
+ * `chunksize` (CC_CHUNKSIZE_AUTO: four per worker) and submits each as a
+ * chunk job: cc_job_items gives its items' arguments (blobs or NULL), the
+ * implementation runs the job's function on each in order, stopping at
+ * the first failure, and completes the job with cc_job_finish_items (not
+ * cc_job_finish).  Starting, cancelling and releasing a chunk job are a
+ * job's.  cc_map keeps its rules: results in input order, the first
+ * failure named by its item, the chunks not started cancelled, the
+ * deadline.
+ */
+#define CC_EXECUTOR_CHUNKS 2u
 
 /*
  * cc_executor_new - make an executor around `state` (the implementation's
@@ -112,8 +131,9 @@ typedef struct cc_executor_ops {
  *
  * Returns the executor, or NULL with errno:
  *   EINVAL  ops is NULL; its kind, submit, shutdown or destroy is NULL; its
- *           flags hold a bit that is not a CC_EXECUTOR_* flag; or its
- *           reserved words are not zero
+ *           flags hold a bit that is not a CC_EXECUTOR_* flag, or
+ *           CC_EXECUTOR_CHUNKS without CC_EXECUTOR_REMOTE; or its reserved
+ *           words are not zero
  *   ENOMEM  out of memory
  */
 CC_API cc_executor *cc_executor_new(const cc_executor_ops *ops, void *state,
@@ -140,11 +160,24 @@ CC_API cc_fn cc_job_fn(cc_future *job);
 /*
  * cc_job_arg - the job's argument, as given to cc_submit; it stays the
  * caller's (as on the thread pool, it is not copied).  Valid until the job
- * is finished.  NULL with EINVAL for a finished job or a non-job (an
- * argument that is NULL is NULL too: tell them apart by errno only after
- * clearing it).
+ * is finished.  NULL with EINVAL for a finished job, a chunk job (see
+ * cc_job_items) or a non-job (an argument that is NULL is NULL too: tell
+ * them apart by errno only after clearing it).
  */
 CC_API void *cc_job_arg(cc_future *job);
+
+/*
+ * cc_job_items - the items of a chunk job (CC_EXECUTOR_CHUNKS): returns
+ * how many (at least 1) and points *args at their arguments, in input
+ * order, each a blob (concur/base.h) or NULL.  The arguments are the
+ * caller of cc_map's: they are valid during submit, but cc_map may return
+ * (and its caller free them) once the job is started or cancelled, so an
+ * executor that sends them later copies them in submit.  For a job that
+ * is not a chunk it returns 0 and sets *args to NULL, which is not an
+ * error.  0 with EINVAL (and *args NULL) for a finished job, a non-job or
+ * a NULL args.
+ */
+CC_API size_t cc_job_items(cc_future *job, void *const **args);
 
 /*
  * cc_job_start - move the job from PENDING to RUNNING, before running it
@@ -166,11 +199,32 @@ CC_API bool cc_job_start(cc_future *job);
  *
  * Returns 0, or -1 with errno:
  *   EINVAL  job is not a started (RUNNING) job of an executor made by
- *           cc_executor_new, or result_is_blob with a result that is not
- *           a blob (a NULL result is allowed)
+ *           cc_executor_new, or a chunk job (cc_job_finish_items), or
+ *           result_is_blob with a result that is not a blob (a NULL
+ *           result is allowed)
  */
 CC_API int cc_job_finish(cc_future *job, void *result, bool result_is_blob,
                          cc_error *error);
+
+/*
+ * cc_job_finish_items - complete a started chunk job: results[0..done)
+ * are the results of its first `done` items, each a blob or NULL, and
+ * when error is not NULL, item `done` failed with it (the items after it
+ * did not run); with error NULL, done must be the job's item count.  On
+ * success the results become cc_map's (it hands them to its caller, or
+ * frees them when it returned already), the results array itself stays
+ * the implementation's, and whoever waits on the job is woken.  error is
+ * owned by the call, as with cc_job_finish; on failure the results stay
+ * the implementation's.
+ *
+ * Returns 0, or -1 with errno:
+ *   EINVAL  job is not a started chunk job of an executor made by
+ *           cc_executor_new; done is more than its items (or less, with
+ *           error NULL; or equal, with an error); results is NULL while
+ *           done is not 0; or a result is not a blob
+ */
+CC_API int cc_job_finish_items(cc_future *job, void *const *results,
+                               size_t done, cc_error *error);
 
 /*
  * cc_job_release - drop the executor's reference to the job: after

@@ -61,9 +61,14 @@ enum {
     CC__F_OWNS_RESULT = 1u << 8, /* a successful result is a blob the
                                     future owns: the last reference frees
                                     it with cc_blob_free (process pool) */
+    CC__F_CHUNK = 1u << 9,      /* a cc_map chunk job of an executor made
+                                   by cc_executor_new: the arg slot holds
+                                   its chunk record in every state (its
+                                   completion stores the record as the
+                                   result; see executor_api.c) */
     /* flags a completion keeps */
     CC__F_STICKY = CC__F_USER | CC__F_RUNNER | CC__F_AWAITED |
-                   CC__F_OWNS_RESULT,
+                   CC__F_OWNS_RESULT | CC__F_CHUNK,
 };
 
 /*

@@ -2,7 +2,8 @@
  * a "toy pool" (a queue and N worker cc_threads), a "spawner" (every job
  * on a brand-new thread) and a "holder" (keeps the jobs it is given, for
  * tests that drive them by hand), used through cc_submit, cc_map (chunked,
- * with a failing item), cc_wait, cc_as_completed, cc_imap,
+ * with a failing item; item by item on a remote pool; as chunk jobs on a
+ * CC_EXECUTOR_CHUNKS pool, by hand and from many threads), cc_wait, cc_as_completed, cc_imap,
  * cc_executor_shutdown_timeout (EAGAIN, ETIMEDOUT, a deadline scope, a
  * cancelled calling task, cancel_futures, a later wait), cc_executor_free,
  * the exit rule (a forked child leaves work queued and exits: all done),
@@ -34,6 +35,8 @@ typedef struct counts {
     atomic_int finished;    /* cc_job_finish returned 0 */
     atomic_int released;    /* cc_job_release calls */
     atomic_int destroyed;   /* destroy calls */
+    atomic_int chunk_jobs;  /* chunk jobs taken (CC_EXECUTOR_CHUNKS) */
+    atomic_int chunk_items; /* the items in them */
 } counts;
 
 /* Run a started job: call its function, finish it with the result or the
@@ -74,6 +77,42 @@ static void release_job(cc_future *job, counts *c)
 static void take_job(cc_future *job, counts *c)
 {
     start_job(job, c);
+    release_job(job, c);
+}
+
+/* A chunk job as a remote worker would run it: each item on its copy made
+ * at submit (what travelled), in order, stopping at the first failure; the
+ * results handed back as blobs.  Frees the copies. */
+static void take_chunk_job(cc_future *job, void **copies, size_t n,
+                           counts *c)
+{
+    if (cc_job_start(job)) {
+        cc_fn fn = cc_job_fn(job);
+        void **results = calloc(n, sizeof(void *));
+        cc_error *e = NULL;
+        size_t done = 0;
+
+        atomic_fetch_add(&c->started, 1);
+        assert_non_null(results);
+        assert_null(cc_job_arg(job)); /* items, not an argument */
+        assert_int_equal(errno, EINVAL);
+        for (; done < n; done++) {
+            results[done] = fn(copies[done]);
+            if (results[done] == NULL && cc_error_pending() != NULL) {
+                e = cc_error_copy(cc_error_pending());
+                cc_error_clear();
+                break;
+            }
+        }
+        assert_ok(cc_job_finish_items(job, results, done, e));
+        free(results);
+        atomic_fetch_add(&c->finished, 1);
+    } else {
+        atomic_fetch_add(&c->not_started, 1);
+    }
+    for (size_t i = 0; i < n; i++)
+        cc_blob_free(copies[i]);
+    free(copies);
     release_job(job, c);
 }
 
@@ -140,6 +179,8 @@ static int wait_idle(cc_cond *cond, const int *active, double deadline)
 
 typedef struct job_node {
     cc_future *job;
+    void **copies;        /* a chunk job's item blobs, copied at submit */
+    size_t ncopies;       /* 0: not a chunk job */
     struct job_node *next;
 } job_node;
 
@@ -153,6 +194,7 @@ typedef struct toy_pool {
     int nworkers;
     cc_thread **workers;
     bool remote;          /* CC_EXECUTOR_REMOTE: blobs in, blobs out */
+    bool chunks;          /* and CC_EXECUTOR_CHUNKS: cc_map sends chunks */
     counts c;
 } toy_pool;
 
@@ -176,7 +218,9 @@ static void *toy_worker(void *arg)
         if (p->head == NULL)
             p->tail = NULL;
         cc_lock_release(p->lock);
-        if (p->remote)
+        if (n->ncopies > 0)
+            take_chunk_job(n->job, n->copies, n->ncopies, &p->c);
+        else if (p->remote)
             take_remote_job(n->job, &p->c);
         else
             take_job(n->job, &p->c);
@@ -186,6 +230,33 @@ static void *toy_worker(void *arg)
             cc_cond_notify_all(p->idle);
         cc_lock_release(p->lock);
     }
+}
+
+/* For a chunk job: copy its items (they are only sure to be valid during
+ * submit) into n.  -1 when one is not a blob; 0 for a plain job. */
+static int chunk_copies(cc_future *job, job_node *n)
+{
+    void *const *items;
+    size_t k = cc_job_items(job, &items);
+
+    if (k == 0) {
+        assert_null(items);
+        return 0;
+    }
+    n->copies = calloc(k, sizeof(void *));
+    assert_non_null(n->copies);
+    for (size_t i = 0; i < k; i++) {
+        if (items[i] != NULL && !cc_blob_is(items[i])) {
+            for (size_t j = 0; j < i; j++)
+                cc_blob_free(n->copies[j]);
+            free(n->copies);
+            return -1;
+        }
+        n->copies[i] = items[i] == NULL ? NULL
+                       : cc_blob_dup(items[i], cc_blob_len(items[i]));
+    }
+    n->ncopies = k;
+    return 0;
 }
 
 static int toy_submit(cc_executor *ex, cc_future *job)
@@ -199,7 +270,15 @@ static int toy_submit(cc_executor *ex, cc_future *job)
     }
     n->job = job;
     n->next = NULL;
-    if (p->remote && !cc_blob_is(cc_job_arg(job))) {
+    n->copies = NULL;
+    n->ncopies = 0;
+    if (p->chunks && chunk_copies(job, n) != 0) {
+        free(n);
+        atomic_fetch_add(&p->c.refused, 1);
+        cc_fail(EINVAL, "toy chunk pool: the arguments must be blobs");
+        return -1;
+    }
+    if (p->remote && n->ncopies == 0 && !cc_blob_is(cc_job_arg(job))) {
         free(n);
         atomic_fetch_add(&p->c.refused, 1);
         cc_fail(EINVAL, "toy remote pool: the argument must be a blob");
@@ -208,6 +287,9 @@ static int toy_submit(cc_executor *ex, cc_future *job)
     assert_ok(cc_lock_acquire(p->lock, CC_FOREVER));
     if (p->shutdown) {
         cc_lock_release(p->lock);
+        for (size_t i = 0; i < n->ncopies; i++)
+            cc_blob_free(n->copies[i]);
+        free(n->copies);
         free(n);
         atomic_fetch_add(&p->c.refused, 1);
         cc_fail(ESHUTDOWN, "toy pool '%s' is shut down", cc_executor_name(ex));
@@ -220,6 +302,10 @@ static int toy_submit(cc_executor *ex, cc_future *job)
     p->tail = n;
     p->active++;
     atomic_fetch_add(&p->c.submitted, 1);
+    if (n->ncopies > 0) {
+        atomic_fetch_add(&p->c.chunk_jobs, 1);
+        atomic_fetch_add(&p->c.chunk_items, (int)n->ncopies);
+    }
     cc_cond_notify(p->work, 1);
     cc_lock_release(p->lock);
     return 0;
@@ -246,6 +332,9 @@ static int toy_shutdown(cc_executor *ex, bool wait, bool cancel_futures,
         cancelled = n->next;
         cc_future_cancel(n->job);
         cc_job_release(n->job);
+        for (size_t i = 0; i < n->ncopies; i++)
+            cc_blob_free(n->copies[i]);
+        free(n->copies);
         atomic_fetch_add(&p->c.not_started, 1);
         atomic_fetch_add(&p->c.released, 1);
         free(n);
@@ -302,27 +391,45 @@ static const cc_executor_ops remote_ops = {
     .flags = CC_EXECUTOR_REMOTE,
 };
 
+static const cc_executor_ops chunk_ops = {
+    .kind = "toy chunk pool",
+    .submit = toy_submit,
+    .shutdown = toy_shutdown,
+    .destroy = toy_destroy,
+    .max_workers = toy_max_workers,
+    .flags = CC_EXECUTOR_REMOTE | CC_EXECUTOR_CHUNKS,
+};
+
 /* A toy pool of n workers around *p (the caller's; zeroed here); with
- * remote, one that behaves as if its jobs ran in other processes. */
-static cc_executor *toy_new_as(toy_pool *p, int n, bool remote)
+ * remote, one that behaves as if its jobs ran in other processes, and
+ * with chunks too, one that takes cc_map's chunks as jobs. */
+static cc_executor *toy_new_mode(toy_pool *p, int n, bool remote,
+                                 bool chunks)
 {
     cc_executor *ex;
 
     memset(p, 0, sizeof(*p));
     p->remote = remote;
+    p->chunks = chunks;
     p->lock = cc_lock_new();
     p->work = cc_cond_new(p->lock);
     p->idle = cc_cond_new(p->lock);
     p->nworkers = n;
     p->workers = calloc((size_t)n, sizeof(cc_thread *));
     assert_non_null(p->workers);
-    ex = cc_executor_new(remote ? &remote_ops : &toy_ops, p, "ToyPool");
+    ex = cc_executor_new(chunks ? &chunk_ops : remote ? &remote_ops : &toy_ops,
+                         p, "ToyPool");
     assert_non_null(ex);
     for (int i = 0; i < n; i++) {
         p->workers[i] = cc_thread_start(toy_worker, ex, "toy");
         assert_non_null(p->workers[i]);
     }
     return ex;
+}
+
+static cc_executor *toy_new_as(toy_pool *p, int n, bool remote)
+{
+    return toy_new_mode(p, n, remote, false);
 }
 
 static cc_executor *toy_new(toy_pool *p, int n)
@@ -512,6 +619,8 @@ typedef struct holder {
     cc_future *jobs[16];
     int n;
     bool mute;
+    bool start_first;     /* start the first job it takes (in submit) */
+    cc_event *taken;      /* set when it took a job (if not NULL) */
 } holder;
 
 static int holder_submit(cc_executor *ex, cc_future *job)
@@ -522,7 +631,11 @@ static int holder_submit(cc_executor *ex, cc_future *job)
         errno = 0;
         return -1;
     }
+    if (h->n == 0 && h->start_first)
+        assert_true(cc_job_start(job));
     h->jobs[h->n++] = job;
+    if (h->taken != NULL)
+        cc_event_set(h->taken);
     return 0;
 }
 
@@ -545,6 +658,14 @@ static const cc_executor_ops holder_ops = {
     .submit = holder_submit,
     .shutdown = holder_shutdown,
     .destroy = holder_destroy,
+};
+
+static const cc_executor_ops chunk_holder_ops = {
+    .kind = "chunk holder",
+    .submit = holder_submit,
+    .shutdown = holder_shutdown,
+    .destroy = holder_destroy,
+    .flags = CC_EXECUTOR_REMOTE | CC_EXECUTOR_CHUNKS,
 };
 
 /* ------------------------------------------------------------------ tasks */
@@ -740,8 +861,248 @@ static void test_map_remote(void **state)
         cc_blob_free(args[i]);
 
     cc_executor_ops bad = remote_ops;
-    bad.flags = 2;
+    bad.flags = 4;
     assert_null_with(cc_executor_new(&bad, &p, NULL), EINVAL);
+    bad.flags = CC_EXECUTOR_CHUNKS; /* chunks travel only to remote ones */
+    assert_null_with(cc_executor_new(&bad, &p, NULL), EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "needs CC_EXECUTOR_REMOTE"));
+}
+
+/* One cc_map on a chunk pool, from any thread: n blob items cut in chunks
+ * of `chunksize`, item `fail` (SIZE_MAX: none) failing; checks the
+ * results, the error naming the item, and that the items of the chunks
+ * before the failing one -- and those before it in its own chunk -- have
+ * their results. */
+static void map_chunks_once(cc_executor *ex, size_t n, size_t chunksize,
+                            size_t fail)
+{
+    void **args = calloc(n, sizeof(void *));
+    void **results = calloc(n, sizeof(void *));
+
+    assert_non_null(args);
+    assert_non_null(results);
+    for (size_t i = 0; i < n; i++) {
+        long v = i == fail ? 17 : (long)i + 100;
+
+        args[i] = cc_blob_dup(&v, sizeof(v));
+    }
+    if (fail == SIZE_MAX) {
+        assert_ok(cc_map(ex, blob_square, args, n, chunksize, results, 30));
+    } else {
+        char want[64];
+
+        assert_fails_with(cc_map(ex, blob_square, args, n, chunksize,
+                                 results, 30), EDOM);
+        snprintf(want, sizeof(want), "args[%zu] (item %zu of %zu)", fail,
+                 fail + 1, n);
+        assert_non_null(strstr(cc_errmsg(), want));
+        assert_non_null(strstr(cc_errmsg(), "17 is not squared"));
+        assert_null(results[fail]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        long v = (long)i + 100;
+
+        if (i < fail)
+            assert_non_null(results[i]); /* collected before it */
+        if (results[i] != NULL) {
+            assert_true(i != fail);
+            assert_int_equal(blob_long(results[i]), v * v);
+        }
+        cc_blob_free(results[i]);
+        cc_blob_free(args[i]);
+    }
+    free(args);
+    free(results);
+}
+
+typedef struct chunk_hammer {
+    cc_executor *ex;
+    int maps;
+} chunk_hammer;
+
+static void *chunk_hammer_thread(void *arg)
+{
+    chunk_hammer *h = arg;
+
+    for (int m = 0; m < h->maps; m++) {
+        size_t n = 1 + tu_rand_below(120);
+        size_t chunksize = tu_rand_below(4) == 0 ? CC_CHUNKSIZE_AUTO
+                                                 : 1 + tu_rand_below(20);
+        size_t fail = tu_rand_below(3) == 0 ? tu_rand_below(n) : SIZE_MAX;
+
+        map_chunks_once(h->ex, n, chunksize, fail);
+    }
+    return arg;
+}
+
+/* cc_map on a CC_EXECUTOR_CHUNKS executor: the items reach it as chunk
+ * jobs of `chunksize` items (counted by the pool), the results come back
+ * in order as the caller's blobs, the first failure is named by its item
+ * with the items before it kept, a non-blob argument is refused at
+ * submit, plain cc_submit jobs still work, and many threads mapping at
+ * once (random sizes, chunk sizes and failures) leave every job released
+ * once. */
+static void test_map_chunks(void **state)
+{
+    enum { THREADS = 4 };
+    toy_pool p;
+    cc_executor *ex = toy_new_mode(&p, 3, true, true);
+    chunk_hammer h = { ex, 40 };
+    cc_thread *t[THREADS];
+    long v = 12;
+    void *arg = cc_blob_dup(&v, sizeof(v));
+    void *r;
+    cc_future *f;
+
+    (void)state;
+    map_chunks_once(ex, 1000, 7, SIZE_MAX);
+    assert_int_equal(atomic_load(&p.c.chunk_jobs), 143); /* ceil(1000/7) */
+    assert_int_equal(atomic_load(&p.c.chunk_items), 1000);
+    /* automatic: four chunks per worker, so 17 items go in 9 chunks of 2 */
+    map_chunks_once(ex, 17, CC_CHUNKSIZE_AUTO, SIZE_MAX);
+    assert_int_equal(atomic_load(&p.c.chunk_jobs), 143 + 9);
+    /* item 17 fails in the chunk [15, 20): 15 and 16 are kept */
+    map_chunks_once(ex, 40, 5, 17);
+    map_chunks_once(ex, 40, 1, 0);
+    map_chunks_once(ex, 40, 40, 39);
+
+    /* a plain job on the same executor is not a chunk */
+    f = cc_submit(ex, blob_square, arg);
+    assert_non_null(f);
+    assert_ok(cc_future_result(f, &r, 30));
+    assert_int_equal(blob_long(r), 144);
+    cc_future_free(f);
+    cc_blob_free(arg);
+
+    char *plain = calloc(1, 64);
+    void *not_blobs[2] = {plain + 32, plain + 32};
+    void *results[2];
+    assert_non_null(plain);
+    assert_fails_with(cc_map(ex, blob_square, not_blobs, 2, 2, results, 30),
+                      EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "must be blobs"));
+    free(plain);
+
+    for (int i = 0; i < THREADS; i++) {
+        t[i] = cc_thread_start(chunk_hammer_thread, &h, "mapper");
+        assert_non_null(t[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert_ok(cc_thread_join(t[i], NULL, CC_FOREVER));
+        cc_thread_free(t[i]);
+    }
+    cc_executor_free(ex);
+    toy_check_and_clear(&p);
+    assert_int_equal(atomic_load(&p.c.started) + atomic_load(&p.c.not_started),
+                     atomic_load(&p.c.submitted));
+}
+
+/* Settle the holder's one chunk job: its first item gives 42, its second
+ * fails with EDOM. */
+static void *fail_second_item(void *arg)
+{
+    holder *h = arg;
+    long v = 42;
+    void *out[1];
+
+    assert_ok(cc_event_wait(h->taken, CC_FOREVER));
+    assert_true(cc_job_start(h->jobs[0]));
+    out[0] = cc_blob_dup(&v, sizeof(v));
+    assert_ok(cc_job_finish_items(h->jobs[0], out, 1,
+                                  cc_error_new(EDOM, NULL, "second refused")));
+    cc_job_release(h->jobs[0]);
+    return arg;
+}
+
+/* Chunk jobs driven by hand: cc_map gives up at its deadline while one
+ * chunk is running (the rest are cancelled); the running one is finished
+ * after cc_map returned, its results freed with the map (no leak under
+ * ASan); every misuse of the chunk calls is refused with EINVAL. */
+static void test_chunk_jobs_by_hand(void **state)
+{
+    holder h = { .start_first = true };
+    cc_executor *ex = cc_executor_new(&chunk_holder_ops, &h, NULL);
+    void *args[7];
+    void *results[7];
+    void *const *items;
+    void *out[3];
+    long v;
+
+    (void)state;
+    assert_non_null(ex);
+    for (long i = 0; i < 7; i++)
+        args[i] = cc_blob_dup(&i, sizeof(i));
+    assert_fails_with(cc_map(ex, blob_square, args, 7, 3, results, 0.05),
+                      ETIMEDOUT);
+    assert_int_equal(h.n, 3); /* [0,3) [3,6) [6,7) */
+    for (int i = 0; i < 7; i++)
+        assert_null(results[i]);
+
+    /* the first is running: its items are the caller's pointers */
+    assert_int_equal(cc_job_items(h.jobs[0], &items), 3);
+    assert_ptr_equal(items[2], args[2]);
+    assert_int_equal(cc_job_items(h.jobs[2], &items), 1);
+    assert_ptr_equal(items[0], args[6]);
+    for (long i = 0; i < 3; i++) {
+        v = i * 10;
+        out[i] = cc_blob_dup(&v, sizeof(v));
+    }
+    /* misuse */
+    assert_null_with(cc_job_arg(h.jobs[0]), EINVAL);
+    assert_fails_with(cc_job_finish(h.jobs[0], out[0], true, NULL), EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "cc_job_finish_items"));
+    assert_fails_with(cc_job_finish_items(h.jobs[0], out, 2, NULL), EINVAL);
+    assert_fails_with(cc_job_finish_items(h.jobs[0], out, 4, NULL), EINVAL);
+    assert_fails_with(cc_job_finish_items(h.jobs[0], out, 3,
+                                          cc_error_new(EIO, NULL, "x")),
+                      EINVAL);
+    assert_fails_with(cc_job_finish_items(h.jobs[0], NULL, 3, NULL), EINVAL);
+    cc_blob_free(out[1]);
+    out[1] = &v; /* not a blob */
+    assert_fails_with(cc_job_finish_items(h.jobs[0], out, 3, NULL), EINVAL);
+    assert_non_null(strstr(cc_errmsg(), "not a blob"));
+    v = 10;
+    out[1] = cc_blob_dup(&v, sizeof(v));
+    assert_fails_with(cc_job_finish_items(h.jobs[1], out, 3, NULL),
+                      EINVAL); /* cancelled by cc_map: not started */
+    assert_int_equal(cc_job_items(NULL, &items), 0);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(cc_job_items(h.jobs[0], NULL), 0);
+    assert_int_equal(errno, EINVAL);
+
+    /* finished late: the results go into the map, freed with it */
+    assert_ok(cc_job_finish_items(h.jobs[0], out, 3, NULL));
+    assert_int_equal(cc_job_items(h.jobs[0], &items), 0); /* finished */
+    assert_int_equal(errno, EINVAL);
+    assert_fails_with(cc_job_finish_items(h.jobs[0], out, 3, NULL), EINVAL);
+    cc_job_release(h.jobs[0]);
+    for (int i = 1; i < 3; i++) {
+        assert_false(cc_job_start(h.jobs[i])); /* cancelled by cc_map */
+        cc_job_release(h.jobs[i]);
+    }
+    h.n = 0;
+
+    /* one chunk failing at its second item, finished while cc_map waits:
+     * the first item's result is the caller's, the error names item 2 */
+    h.start_first = false;
+    h.taken = cc_event_new();
+    assert_non_null(h.taken);
+    cc_thread *t = cc_thread_start(fail_second_item, &h, "settler");
+    assert_non_null(t);
+    assert_fails_with(cc_map(ex, blob_square, args, 3, 3, results, 30), EDOM);
+    assert_non_null(strstr(cc_errmsg(), "args[1] (item 2 of 3)"));
+    assert_non_null(strstr(cc_errmsg(), "second refused"));
+    assert_int_equal(blob_long(results[0]), 42);
+    assert_null(results[1]);
+    assert_null(results[2]);
+    cc_blob_free(results[0]);
+    assert_ok(cc_thread_join(t, NULL, CC_FOREVER));
+    cc_thread_free(t);
+    cc_event_free(h.taken);
+    cc_executor_free(ex);
+    assert_int_equal(h.n, -1); /* destroyed */
+    for (int i = 0; i < 7; i++)
+        cc_blob_free(args[i]);
 }
 
 static void test_wait_as_completed_imap(void **state)
@@ -1271,6 +1632,8 @@ int main(void)
         cmocka_unit_test(test_submit),
         cmocka_unit_test(test_map),
         cmocka_unit_test(test_map_remote),
+        cmocka_unit_test(test_map_chunks),
+        cmocka_unit_test(test_chunk_jobs_by_hand),
         cmocka_unit_test(test_wait_as_completed_imap),
         cmocka_unit_test(test_shutdown_timeout),
         cmocka_unit_test(test_shutdown_cancel_futures),
