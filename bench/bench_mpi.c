@@ -6,6 +6,10 @@
  *   submit   `tasks` tiny tasks (return the argument, an 8-byte blob):
  *            cc_submit them all, then collect every result -> tasks/s
  *            (executor start excluded: one executor per process)
+ *   map-c1, map-256, map-auto
+ *            the same tasks through cc_map with chunksize 1, 256 and
+ *            CC_CHUNKSIZE_AUTO (a chunk travels as one message) -> tasks/s
+ *            ("tiny": submit and the three maps, as mpi4py's peer does)
  *   latency  one tiny task at a time, submit to result -> microseconds
  *            per round trip (median of the runs)
  *   gcd      Effective Python item 79's ten gcd pairs, serially on rank 0
@@ -14,11 +18,9 @@
  *            time over that time -> percent of one core (the manager's
  *            bounded poll sleeps on a condition when nothing is out)
  *
- * (cc_map on this executor sends its items one by one, so its rate is the
- * submit row's: no chunked row yet.)
  * One executor per process (MPI starts once), so one run does every mode
- * asked for.  usage: mpirun -n 3 bench_mpi [all|submit|latency|gcd|idle]
- *                    [tasks] [reps]
+ * asked for.  usage: mpirun -n 3 bench_mpi
+ *     [all|tiny|submit|map-c1|map-256|map-auto|latency|gcd|idle] [tasks] [reps]
  */
 #include <stdint.h>
 #include <string.h>
@@ -78,6 +80,42 @@ static void bench_submit(long tasks, int reps)
     }
     free(fs);
     BENCH_RESULT("submit_tasks_per_s", median(rate, reps), "1/s");
+}
+
+static void bench_map(long tasks, int reps, size_t chunksize,
+                      const char *metric)
+{
+    double rate[MAX_REPS];
+    void **args = malloc((size_t)tasks * sizeof(void *));
+    void **results = malloc((size_t)tasks * sizeof(void *));
+
+    if (args == NULL || results == NULL) {
+        fprintf(stderr, "bench_mpi: out of memory\n");
+        exit(1);
+    }
+    for (int r = 0; r < reps; r++) {
+        double start = cc_now();
+        for (long i = 0; i < tasks; i++) {
+            int64_t v = i;
+            args[i] = cc_blob_dup(&v, sizeof(v));
+        }
+        bench_check(cc_map(ex, identity, args, (size_t)tasks, chunksize,
+                           results, CC_FOREVER), "cc_map");
+        for (long i = 0; i < tasks; i++) {
+            int64_t v;
+            memcpy(&v, results[i], sizeof(v));
+            if (v != i) {
+                fprintf(stderr, "result %ld is %lld\n", i, (long long)v);
+                exit(1);
+            }
+            cc_blob_free(results[i]);
+            cc_blob_free(args[i]);
+        }
+        rate[r] = (double)tasks / (cc_now() - start);
+    }
+    free(args);
+    free(results);
+    BENCH_RESULT(metric, median(rate, reps), "1/s");
 }
 
 static void bench_latency(long tasks, int reps)
@@ -187,6 +225,7 @@ int main(int argc, char **argv)
     long tasks = bench_arg(argc, argv, 2, 20000);
     int reps = (int)bench_arg(argc, argv, 3, 5);
     bool all = strcmp(mode, "all") == 0;
+    bool tiny = all || strcmp(mode, "tiny") == 0;
 
     ex = cc_mpi_main(&argc, &argv, NULL); /* worker ranks stay inside */
     if (ex == NULL) {
@@ -197,8 +236,14 @@ int main(int argc, char **argv)
         reps = 5;
     if (all || strcmp(mode, "idle") == 0)
         bench_idle();
-    if (all || strcmp(mode, "submit") == 0)
+    if (tiny || strcmp(mode, "submit") == 0)
         bench_submit(tasks, reps);
+    if (tiny || strcmp(mode, "map-c1") == 0)
+        bench_map(tasks, reps, 1, "map_c1_tasks_per_s");
+    if (tiny || strcmp(mode, "map-256") == 0)
+        bench_map(tasks, reps, 256, "map_256_tasks_per_s");
+    if (tiny || strcmp(mode, "map-auto") == 0)
+        bench_map(tasks, reps, CC_CHUNKSIZE_AUTO, "map_auto_tasks_per_s");
     if (all || strcmp(mode, "latency") == 0)
         bench_latency(tasks / 10 > 0 ? tasks / 10 : 1, reps);
     if (all || strcmp(mode, "gcd") == 0)

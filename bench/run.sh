@@ -216,8 +216,8 @@ mpi_row mpi_gcd   "mpi4py MPIPoolExecutor(2), $tcp" mpi4py "$netns_sh" -n 3 $mpi
 if [ -x "$bin/bench_mpi" ]; then
 # shellcheck disable=SC2086
 {
-mpi_row mpi_tiny  "concur MPI executor(2), shm"    - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" submit 20000 3
-mpi_row mpi_tiny  "concur MPI executor(2), $tcp"   - "$netns_sh" -n 3 "$bin/bench_mpi" submit 20000 3
+mpi_row mpi_tiny  "concur MPI executor(2), shm"    - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" tiny 20000 3
+mpi_row mpi_tiny  "concur MPI executor(2), $tcp"   - "$netns_sh" -n 3 "$bin/bench_mpi" tiny 20000 3
 mpi_row mpi_latency "concur MPI executor(2), shm"  - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" latency 20000 3
 mpi_row mpi_latency "concur MPI executor(2), $tcp" - "$netns_sh" -n 3 "$bin/bench_mpi" latency 5000 3
 mpi_row mpi_gcd   "concur MPI executor(2), shm"    - "$mpirun_sh" -n 3 $shm "$bin/bench_mpi" gcd 1 3

@@ -30,12 +30,15 @@
  * initialised with MPI_THREAD_SERIALIZED from that thread, and finalised by
  * it after the workers were told to exit); submitters only queue jobs and
  * wake it.  With nothing in flight it sleeps on a condition; with tasks in
- * flight it polls MPI_Iprobe with a back-off of up to 1 ms between tries.
+ * flight it polls MPI_Iprobe with a back-off of up to 200 us between
+ * tries.  A rank holds several tiny tasks at once (a window sized by the
+ * run times the ranks report) and one at a time when they run long.
  *
- * cc_map and cc_imap do not run on this executor: they hand an executor
- * in-process chunk records, which cannot cross to another rank, and the
- * executor refuses them (EINVAL, the message says so).  Submit each item
- * and collect the futures (cc_wait, cc_as_completed) instead.
+ * cc_map sends its items in chunks (CC_EXECUTOR_CHUNKS, concur/executor.h):
+ * each chunk of `chunksize` items travels as one message and runs on one
+ * rank, item by item, stopping at the first failure -- pass a chunksize
+ * in the hundreds for tiny items, 1 for long ones (CC_CHUNKSIZE_AUTO makes
+ * four chunks per worker rank).  cc_imap submits its items one by one.
  *
  * A worker rank that dies: OpenMPI 4.1 (no fault tolerance) ends the whole
  * job; mpirun prints that the process exited on a signal and kills every
