@@ -18,4 +18,13 @@ if(TARGET concur_tool AND TARGET concur_service)
             $<TARGET_FILE:concur_tool> tour --quick)
   set_tests_properties(cli_tour_quick PROPERTIES TIMEOUT 400 LABELS cli
     ENVIRONMENT "${CONCUR_TEST_ENV}")
+  # With the MPI executor the tour runs its MPI ranks model under mpirun:
+  # the tour tests then run with the MPI tests' environment (root allowed,
+  # the sanitizers' suppressions for OpenMPI itself), and test_tour checks
+  # that model's rows.
+  if(TARGET concur_mpi_static)
+    target_compile_definitions(test_tour PRIVATE CONCUR_TEST_MPI=1)
+    set_tests_properties(test_tour cli_tour_quick PROPERTIES
+      ENVIRONMENT "${CONCUR_MPI_TEST_ENV}")
+  endif()
 endif()

@@ -1,6 +1,7 @@
 /* test_tour - `concur tour` run as a program: a quick tour of two
- * scenarios prints its table with every model's row right; bad options and
- * unknown scenarios exit 2; --help describes it. */
+ * scenarios prints its table with every model's row right (the MPI ranks
+ * model's too, when built with MPI); bad options and unknown scenarios
+ * exit 2; --help describes it. */
 #include "cli_util.h"
 
 static void test_quick_tour_rows(void **state)
@@ -18,6 +19,12 @@ static void test_quick_tour_rows(void **state)
     assert_output_has(&r, "gcd of 10 pairs");
     assert_output_has(&r, "10 gcds, sum 740");
     assert_output_has(&r, "4.31 s"); /* the blog's figure beside ours */
+#ifdef CONCUR_TEST_MPI
+    /* the MPI ranks model ran (mpirun is installed with MPI) and its
+     * answer was right: "0 runs wrong" below */
+    assert_output_has(&r, "MPI ranks (");
+    assert_output_lacks(&r, "skipped: no mpirun");
+#endif
     assert_output_has(&r, "tour: 0 runs wrong");
     assert_output_lacks(&r, "WRONG");
     assert_output_lacks(&r, "exchange rates"); /* not asked for */

@@ -8,6 +8,12 @@ set_target_properties(concur_tool PROPERTIES OUTPUT_NAME concur
 target_include_directories(concur_tool PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(concur_tool PRIVATE concur_service concur_static
   concur_flags)
+# With the MPI executor (CMake found MPI), the tour's "MPI ranks" model
+# (tour_mpi.c) is built in; the command then needs MPI's libraries to run.
+if(TARGET concur_mpi_static)
+  target_compile_definitions(concur_tool PRIVATE CONCUR_TOUR_MPI=1)
+  target_link_libraries(concur_tool PRIVATE concur_mpi_static)
+endif()
 # `make install` puts the command in <prefix>/bin.
 install(TARGETS concur_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # For the tests that run the command (tests/service/): the same program
@@ -25,6 +31,10 @@ foreach(p ${CONCUR_SERVICE_PARSERS})
     target_include_directories(concur_tool_${id} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_link_libraries(concur_tool_${id} PRIVATE concur_service_${id}
       concur_static concur_flags)
+    if(TARGET concur_mpi_static)
+      target_compile_definitions(concur_tool_${id} PRIVATE CONCUR_TOUR_MPI=1)
+      target_link_libraries(concur_tool_${id} PRIVATE concur_mpi_static)
+    endif()
     set(CONCUR_TOOL_${id} concur_tool_${id} CACHE INTERNAL "")
   endif()
 endforeach()

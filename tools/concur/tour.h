@@ -6,7 +6,8 @@
  * Files: tour_cmd.c (options, the run), tour_io.c (the network scenarios,
  * on the fetch engine and the local service), tour_digest.c (what each
  * network scenario's answers add up to), tour_cpu.c (the CPU-bound
- * scenarios, on the thread and process pools), tour_table.c (the table).
+ * scenarios, on the thread and process pools), tour_mpi.c (the same on
+ * MPI ranks, in an mpirun of its own), tour_table.c (the table).
  */
 #ifndef CONCUR_TOOL_TOUR_H
 #define CONCUR_TOOL_TOUR_H
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "concur/future.h"
 #include "fetch.h"
 
 /* What the whole tour was asked for. */
@@ -58,6 +60,31 @@ int tour_io_run(const tour_cfg *cfg);
 /* Run the CPU-bound scenarios (gcd, math); print their rows.  Returns how
  * many rows went wrong. */
 int tour_cpu_run(const tour_cfg *cfg);
+
+/* `concur tour --mpi-child KEY [--quick]`, under mpirun: on rank 0, map
+ * scenario KEY's items over the other ranks and print "<result>\t<seconds>"
+ * (the map's time); the other ranks serve and exit inside.  Returns the
+ * exit status (1 with a message on stderr when it failed). */
+int tour_cpu_mpi_child(const char *key, bool quick);
+
+/* ------------------------------------------------------- tour_mpi.c */
+
+typedef enum tour_mpi_outcome {
+    TOUR_MPI_RAN,      /* result and seconds are the run's */
+    TOUR_MPI_SKIPPED,  /* result says why (no mpirun, built without MPI) */
+    TOUR_MPI_FAILED,   /* result says what went wrong */
+} tour_mpi_outcome;
+
+/* Run scenario `key` on `workers` MPI worker ranks (mpirun with
+ * workers + 1 ranks of this program, --mpi-child); result gets the
+ * child's result text or why it did not run. */
+tour_mpi_outcome tour_mpi_model(const char *key, bool quick, int workers,
+                                char *result, size_t size, double *seconds);
+
+/* The MPI executor for --mpi-child: on a worker rank it serves until rank
+ * 0 is done and exits the process; NULL with ENOTSUP when the command was
+ * built without MPI, or cc_mpi_pool_new's error. */
+cc_executor *tour_mpi_pool(void);
 
 /* ----------------------------------------------------- tour_digest.c */
 

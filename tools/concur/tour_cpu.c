@@ -127,7 +127,8 @@ static void digest(const struct cpu_scenario *s, void **results, size_t n,
              s->task == slow_gcd_task ? "gcds" : "results", sum);
 }
 
-/* Model 0: call the task in a loop; 1: a thread pool; 2: a process pool.
+/* Model 0: call the task in a loop; 1: a thread pool; 2: a process pool
+ * (3, MPI ranks, runs in an mpirun of its own: see run_mpi_row).
  * Returns 0 with results[0..n) (blobs the caller frees), or -1. */
 static int run_model(int model, cc_fn task, void **args, size_t n,
                      int workers, void **results)
@@ -156,6 +157,88 @@ static int run_model(int model, cc_fn task, void **args, size_t n,
             cc_blob_free(results[i]);
     cc_executor_free(pool);
     return rc;
+}
+
+/* The scenario of `key`, or NULL. */
+static const struct cpu_scenario *scenario_of(const char *key)
+{
+    for (size_t k = 0; k < sizeof(scenarios) / sizeof(scenarios[0]); k++)
+        if (strcmp(scenarios[k].key, key) == 0)
+            return &scenarios[k];
+    return NULL;
+}
+
+int tour_cpu_mpi_child(const char *key, bool quick)
+{
+    const struct cpu_scenario *s = scenario_of(key);
+    int64_t rounds = quick ? MATH_ROUNDS / 10 : MATH_ROUNDS;
+    void *args[N_MATH];
+    void *results[N_MATH];
+    char digest_text[48];
+    cc_executor *ex;
+    double start, seconds;
+    size_t n;
+    int rc;
+
+    if (s == NULL) {
+        fprintf(stderr, "concur tour --mpi-child: no scenario '%s'\n", key);
+        return 2;
+    }
+    ex = tour_mpi_pool(); /* a worker rank does not come back */
+    if (ex == NULL) {
+        fprintf(stderr, "concur tour --mpi-child: %s\n", cc_errmsg());
+        return 1;
+    }
+    if (make_args(s, rounds, args, &n) != 0) {
+        fprintf(stderr, "concur tour --mpi-child: out of memory\n");
+        cc_executor_free(ex);
+        return 1;
+    }
+    start = cc_now();
+    rc = cc_map(ex, s->task, args, n, 1, results, CC_FOREVER);
+    seconds = cc_now() - start;
+    if (rc != 0)
+        fprintf(stderr, "concur tour --mpi-child: %s\n", cc_errmsg());
+    else
+        digest(s, results, n, digest_text, sizeof(digest_text));
+    for (size_t i = 0; i < n; i++) {
+        cc_blob_free(args[i]);
+        if (rc == 0)
+            cc_blob_free(results[i]);
+    }
+    cc_executor_free(ex); /* the worker ranks stop */
+    if (rc != 0)
+        return 1;
+    printf("%s\t%.6f\n", digest_text, seconds);
+    return 0;
+}
+
+/* The MPI ranks row of scenario s (its sync run gave `reference` in
+ * sync_seconds); 1 when it went wrong. */
+static int run_mpi_row(const tour_cfg *cfg, const struct cpu_scenario *s,
+                       const char *reference, double sync_seconds)
+{
+    tour_row row;
+    tour_mpi_outcome out;
+
+    memset(&row, 0, sizeof(row));
+    row.label = "";
+    row.seconds = -1;
+    row.base_seconds = sync_seconds;
+    snprintf(row.model, sizeof(row.model), "MPI ranks (%d)", cfg->cpus);
+    snprintf(row.seed_figure, sizeof(row.seed_figure), "-");
+    out = tour_mpi_model(s->key, cfg->quick, cfg->cpus, row.result,
+                         sizeof(row.result), &row.seconds);
+    if (out == TOUR_MPI_RAN) {
+        row.ok = strcmp(reference, row.result) == 0;
+        if (row.ok)
+            snprintf(row.result, sizeof(row.result), "same");
+    } else {
+        row.seconds = -1;
+        row.ok = out == TOUR_MPI_SKIPPED;
+    }
+    tour_table_row(cfg->out, &row);
+    return !row.ok;
 }
 
 int tour_cpu_run(const tour_cfg *cfg)
@@ -222,6 +305,7 @@ int tour_cpu_run(const tour_cfg *cfg)
             tour_table_row(cfg->out, &row);
             wrong += !row.ok;
         }
+        wrong += run_mpi_row(cfg, s, reference, sync_seconds);
         for (size_t i = 0; i < n; i++)
             cc_blob_free(args[i]);
         tour_table_rule(cfg->out);
