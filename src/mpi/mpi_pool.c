@@ -10,8 +10,9 @@
  * manager hands queued jobs to worker ranks with room in their window
  * (cc_job_start first: a job cancelled while queued is only released),
  * then polls MPI_Iprobe for results, napping with a back-off of up to
- * 200 us while tasks are out; with none out it sleeps on the condition.  Shutdown marks the pool closed; the manager finishes what
- * was taken, tells every worker rank to stop, finalises MPI and sets `done`.
+ * 200 us while tasks are out; with none out it sleeps on the condition.
+ * Shutdown marks the pool closed; the manager finishes what was taken,
+ * tells every worker rank to stop, finalises MPI and sets `done`.
  */
 #include <errno.h>
 #include <limits.h>
@@ -38,7 +39,6 @@ typedef struct job_node {
     cc_future *job;
     cc__mbuf msg;
 } job_node;
-
 
 /*
  * Windows.  A worker rank answers its messages in order, so each keeps a
@@ -175,8 +175,7 @@ static int check_builds(mpi_pool *p)
 /* Send n's message to worker rank r; the job is then its. */
 static void send_job(mpi_pool *p, int r, job_node *n)
 {
-    uint64_t id = (uint64_t)r; /* the rank: one job each */
-
+    uint64_t id = (uint64_t)r; /* the rank (answers come in order) */
     rank_info *ri = &p->ranks[r];
     unsigned slot = (ri->head + ri->count) % WINDOW_MAX;
 
@@ -311,8 +310,10 @@ static void finish_from(cc_future *job, cc__mrd *r, const char *suffix)
         err = cc__mpi_error_get(r, suffix);   /* item `done` failed */
     else if (err == NULL && (r->bad || done != want))
         err = cc_error_new(EPROTO, NULL, "malformed result%s", suffix);
-    if (err != NULL && (got < done || count == 0)) {
-        /* a reply cut short, or a plain job's failure: no results */
+    if (err != NULL && (got < done || count == 0 || got == want)) {
+        /* a reply cut short, a plain job's failure, or a failure after
+         * every item (malformed: then the chunk fails from its first
+         * item, so that it is finished all the same): no results */
         for (uint64_t i = 0; i < got; i++)
             cc_blob_free(results[i]);
         got = 0;
