@@ -451,15 +451,31 @@ static void *cancel_a_waiting_shutdown(void *arg)
  * mpi_pool.c) and cancel_futures cancels every one. */
 static void test_shutdown(void **state)
 {
-    cc_future *slow = submit_sq(9, 3000); /* outlives the tasks below */
-    cc_future *slow2 = submit_sq(8, 3000);
     cc_future *queued[4];
     void *r = NULL;
 
     (void)state;
-    while (!cc_future_running(slow) || !cc_future_running(slow2))
-        tu_sleep(0.001);   /* the manager hands them to the ranks */
+    /* first many tiny tasks: the average run time the stall rule goes by
+     * becomes a tiny task's, whatever earlier tests ran (a chunk of 600
+     * items under TSan ran tens of ms, and the ranks running the slow
+     * tasks were then not stalled 50 ms in) */
+    for (int i = 0; i < 100; i++) {
+        cc_future *tiny = submit_sq(i, 0);
+
+        assert_int_equal(result_of(tiny).square, i * i);
+        cc_future_free(tiny);
+    }
+    /* one slow task, then the other once the first one's rank is stalled
+     * (else the second could go out behind the first, in that rank's
+     * window, and leave the other rank free) */
+    cc_future *slow = submit_sq(9, 3000); /* outlives the tasks below */
+    while (!cc_future_running(slow))
+        tu_sleep(0.001);   /* the manager hands it to a rank */
     tu_sleep(0.05);        /* long past the stall threshold: no more */
+    cc_future *slow2 = submit_sq(8, 3000);
+    while (!cc_future_running(slow2))
+        tu_sleep(0.001);
+    tu_sleep(0.05);
     for (int i = 0; i < 4; i++)
         queued[i] = submit_sq(i, 300);
     assert_fails_with(cc_executor_shutdown_timeout(ex, true, true, 0), EAGAIN);
