@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_gcd.h"
 #include "bench_util.h"
 #include "concur/mpi.h"
 
@@ -138,36 +139,6 @@ static void bench_latency(long tasks, int reps)
     BENCH_RESULT("roundtrip_us", median(us, reps), "us");
 }
 
-struct pair {
-    uint32_t a, b;
-};
-
-static const struct pair numbers[10] = {
-    {19633090, 22659730}, {20306770, 38141720}, {15516450, 22296200},
-    {20390450, 20208020}, {18237120, 19249280}, {22931290, 10204910},
-    {12812380, 22737820}, {38238120, 42372810}, {38127410, 47291390},
-    {12923910, 21238110},
-};
-
-static uint32_t gcd(const struct pair *p)
-{
-    uint32_t low = p->a < p->b ? p->a : p->b;
-
-    for (uint32_t i = low; i > 0; i--)
-        if (p->a % i == 0 && p->b % i == 0)
-            return i;
-    return 0;
-}
-
-static void *gcd_task(void *arg)
-{
-    struct pair p;
-    uint32_t g;
-
-    memcpy(&p, arg, sizeof(p));
-    g = gcd(&p);
-    return cc_blob_dup(&g, sizeof(g));
-}
 
 static void bench_gcd(int reps)
 {

@@ -1,9 +1,9 @@
 /*
  * do_math_mpi - the blog's CPU-bound example on a cluster: twenty tasks (a
  * loop of pow() calls that ends where it started, plus one) one after the
- * other on rank 0, then on the MPI executor's worker ranks -- the task code
- * of ../processes/do_math_processes.c unchanged, a number in and a number
- * out as blobs.  Run it under mpirun (mpirun -n 3 ./do_math_mpi).  The
+ * other on rank 0, then on the MPI executor's worker ranks -- the task of
+ * ../processes/do_math_processes.c (../processes/math_task.h), a number in
+ * and a number out as blobs.  Run it under mpirun (mpirun -n 3 ./do_math_mpi).  The
  * seed's "Doing math" and "Done with math" lines come from the worker
  * ranks, whose stdout mpirun forwards, so the tasks show overlapping.
  * Usage: do_math_mpi [--iterations N]
@@ -17,55 +17,7 @@
 #include "concur/future.h"
 #include "concur/mpi.h"
 
-enum { N_TASKS = 20 };
-
-/* print() with flush=True: one line, out at once. */
-#define say(...) (printf(__VA_ARGS__), fflush(stdout))
-
-/* The seed's do_math_once: x **= 4; x **= 0.25; x **= 2; x **= 0.5;
- * x += 1, n times. */
-static double do_math_once(int starting_number, long n)
-{
-    double x = starting_number;
-
-    say("Doing math, starting_number=%d...\n", starting_number);
-    for (long i = 0; i < n; i++) {
-        x = pow(x, 4);
-        x = pow(x, 0.25);
-        x = pow(x, 2);
-        x = pow(x, 0.5);
-        x += 1;
-    }
-    say("Done with math, starting_number=%d.\n", starting_number);
-    return x;
-}
-
-/* The task: {starting number, iterations} in, the result out.  The count
- * travels with the task: a worker rank does not see what main() parsed. */
-struct math_job {
-    int starting_number;
-    long iterations;
-};
-
-static void *math_task(void *arg)
-{
-    struct math_job job;
-    double x;
-
-    if (cc_blob_len(arg) != sizeof(job))
-        return cc_fail(EINVAL, "math_task: malformed job");
-    memcpy(&job, arg, sizeof(job));
-    x = do_math_once(job.starting_number, job.iterations);
-    return cc_blob_dup(&x, sizeof(x));
-}
-
-static void print_results(const double *results)
-{
-    printf("results=[");
-    for (int i = 0; i < N_TASKS; i++)
-        printf("%s%.1f", i > 0 ? ", " : "", results[i]);
-    printf("]\n");
-}
+#include "../processes/math_task.h"
 
 int main(int argc, char **argv)
 {

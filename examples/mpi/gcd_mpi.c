@@ -1,6 +1,7 @@
 /*
  * gcd_mpi - Effective Python, Item 79, on a cluster: ../processes/
- * gcd_processes.c with the process pool swapped for the MPI executor.  Run
+ * gcd_processes.c with the process pool swapped for the MPI executor (the
+ * same task: ../processes/gcd_task.h).  Run
  * it under mpirun (mpirun -n 3 ./gcd_mpi: rank 0 runs main, ranks 1 and 2
  * run the gcds; on several hosts, see README "More than one machine").
  * cc_mpi_main comes first so that only rank 0 runs main; the pairs go out
@@ -16,46 +17,7 @@
 #include "concur/future.h"
 #include "concur/mpi.h"
 
-enum { N_PAIRS = 10 };
-
-struct pair {
-    uint32_t a;
-    uint32_t b;
-};
-
-static const struct pair numbers[N_PAIRS] = {
-    {19633090, 22659730}, {20306770, 38141720}, {15516450, 22296200},
-    {20390450, 20208020}, {18237120, 19249280}, {22931290, 10204910},
-    {12812380, 22737820}, {38238120, 42372810}, {38127410, 47291390},
-    {12923910, 21238110},
-};
-
-/* Count down from the smaller number to the first common divisor. */
-static uint32_t gcd(const struct pair *p)
-{
-    uint32_t low = p->a < p->b ? p->a : p->b;
-
-    for (uint32_t i = low; i > 0; i--)
-        if (p->a % i == 0 && p->b % i == 0)
-            return i;
-    return 0;
-}
-
-/* The task, on a worker rank: a pair in, its gcd out, as blobs. */
-static void *gcd_task(void *arg)
-{
-    struct pair p;
-    uint32_t g;
-
-    if (cc_blob_len(arg) != sizeof(p))
-        return cc_fail(EINVAL, "gcd_task: expected a pair of numbers");
-    memcpy(&p, arg, sizeof(p));
-    g = gcd(&p);
-    if (g == 0)
-        return cc_fail(EDOM, "gcd(%u, %u): not reachable", (unsigned)p.a,
-                       (unsigned)p.b);
-    return cc_blob_dup(&g, sizeof(g));
-}
+#include "../processes/gcd_task.h"
 
 int main(int argc, char **argv)
 {

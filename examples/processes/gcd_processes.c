@@ -17,48 +17,9 @@
 #include "concur/future.h"
 #include "concur/process.h"
 
-enum { N_PAIRS = 10, WORKERS = 2 };
+#include "gcd_task.h"
 
-struct pair {
-    uint32_t a;
-    uint32_t b;
-};
-
-static const struct pair numbers[N_PAIRS] = {
-    {19633090, 22659730}, {20306770, 38141720}, {15516450, 22296200},
-    {20390450, 20208020}, {18237120, 19249280}, {22931290, 10204910},
-    {12812380, 22737820}, {38238120, 42372810}, {38127410, 47291390},
-    {12923910, 21238110},
-};
-
-/* Count down from the smaller number to the first common divisor; 0 only
- * when a number is 0 (never, for these pairs). */
-static uint32_t gcd(const struct pair *p)
-{
-    uint32_t low = p->a < p->b ? p->a : p->b;
-
-    for (uint32_t i = low; i > 0; i--)
-        if (p->a % i == 0 && p->b % i == 0)
-            return i;
-    return 0;
-}
-
-/* The pool task, in a worker process: a pair in, its gcd out, as blobs
- * (what crosses between processes is bytes, like Python's pickles). */
-static void *gcd_task(void *arg)
-{
-    struct pair p;
-    uint32_t g;
-
-    if (cc_blob_len(arg) != sizeof(p))
-        return cc_fail(EINVAL, "gcd_task: expected a pair of numbers");
-    memcpy(&p, arg, sizeof(p));
-    g = gcd(&p);
-    if (g == 0)
-        return cc_fail(EDOM, "gcd(%u, %u): not reachable", (unsigned)p.a,
-                       (unsigned)p.b);
-    return cc_blob_dup(&g, sizeof(g));
-}
+enum { WORKERS = 2 };
 
 int main(int argc, char **argv)
 {
